@@ -1,0 +1,66 @@
+"""Device and dtype selection (A1111's modules/devices.py names)."""
+
+import contextlib
+import gc
+
+import torch
+
+cpu = torch.device("cpu")
+device: torch.device = cpu
+dtype: torch.dtype = torch.float32
+dtype_vae: torch.dtype = torch.float32
+dtype_unet: torch.dtype = torch.float32
+
+
+def _use_cpu_for(task: str, cmd_opts) -> bool:
+    requested = getattr(cmd_opts, "use_cpu", None) or []
+    return "all" in requested or task in requested
+
+
+def get_optimal_device_name() -> str:
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def get_device_for(task: str, cmd_opts=None) -> torch.device:
+    if cmd_opts is not None and _use_cpu_for(task, cmd_opts):
+        return cpu
+    return torch.device(get_optimal_device_name())
+
+
+def choose_dtype(target: torch.device, cmd_opts=None, for_vae: bool = False) -> torch.dtype:
+    """fp32 on CPU and whenever --no-half (or --no-half-vae for the VAE) or --precision full asks for it."""
+    if target.type == "cpu":
+        return torch.float32
+    if cmd_opts is not None:
+        if getattr(cmd_opts, "no_half", False) or getattr(cmd_opts, "precision", "autocast") == "full":
+            return torch.float32
+        if for_vae and getattr(cmd_opts, "no_half_vae", False):
+            return torch.float32
+    return torch.float16
+
+
+def init(cmd_opts=None) -> torch.device:
+    """Selects the generation device and dtypes from the command line; returns the device."""
+    global device, dtype, dtype_vae, dtype_unet
+    device = get_device_for("sd", cmd_opts)
+    dtype = dtype_unet = choose_dtype(device, cmd_opts)
+    dtype_vae = choose_dtype(device, cmd_opts, for_vae=True)
+    return device
+
+
+def autocast(disable: bool = False):
+    if disable or dtype == torch.float32 or device.type == "cpu":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def torch_gc() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.ipc_collect()
