@@ -1,0 +1,647 @@
+"""Saving, naming, reading, gridding and resizing images (A1111's images module)."""
+
+import datetime
+import hashlib
+import importlib
+import io
+import logging
+import math
+import os
+import re
+import secrets
+import string
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import piexif
+import piexif.helper
+from PIL import Image, ImageColor, ImageOps, PngImagePlugin
+
+from modules import shared
+from modules.paths_internal import resolve_data_relative
+from modules.shared_cmd_options import cmd_opts
+from modules.styles import PROMPT_PLACEHOLDER
+
+log = logging.getLogger(__name__)
+
+LANCZOS = Image.Resampling.LANCZOS
+NEAREST = Image.Resampling.NEAREST
+
+invalid_filename_chars = "/" if cmd_opts.unix_filenames_sanitization else '#<>:"/\\|?*\n\r\t'
+invalid_filename_prefix = " "
+invalid_filename_postfix = " ."
+re_nonletters = re.compile(r"[\s" + re.escape(string.punctuation) + "]+")
+re_tag = re.compile(r"\[([^\[\]]+)\]")
+re_tag_with_args = re.compile(r"([^<>]*)((?:<[^<>]*>)*)")
+re_tag_arg = re.compile(r"<([^<>]*)>")
+re_repeated_commas = re.compile(r"\s*,(?:\s*,)+")
+max_filename_part_length = cmd_opts.filenames_max_length
+NOTHING_AND_SKIP_PREVIOUS_TEXT = object()
+
+# Largest side JPEG and WEBP can store; bigger images are saved as PNG.
+max_side_by_extension = {"jpg": 65535, "jpeg": 65535, "webp": 16383}
+
+IGNORED_INFO_KEYS = {
+    "jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi", "exif",
+    "loop", "background", "timestamp", "duration", "progressive", "progression",
+    "icc_profile", "chromaticity", "photoshop",
+}
+
+
+def _script_callbacks():
+    """modules.script_callbacks arrives with the extensions milestone; until then no callbacks run."""
+    try:
+        return importlib.import_module("modules.script_callbacks")
+    except ModuleNotFoundError as e:
+        if e.name != "modules.script_callbacks":
+            raise
+        return None
+
+
+def sanitize_filename_part(text, replace_spaces=True):
+    if text is None:
+        return None
+    text = str(text)
+    if replace_spaces:
+        text = text.replace(" ", "_")
+    text = text.translate({ord(char): "_" for char in invalid_filename_chars})
+    text = text.lstrip(invalid_filename_prefix)[:max_filename_part_length]
+    return text.rstrip(invalid_filename_postfix)
+
+
+class FilenameGenerator:
+    """Expands [tag] and [tag<arg><arg>] patterns of the filename options; unknown tags stay as written."""
+
+    default_time_format = "%Y%m%d%H%M%S"
+
+    def __init__(self, p, seed, prompt, image, zip=False, basename=""):
+        self.p = p
+        self.seed = seed
+        self.prompt = prompt
+        self.image = image
+        self.zip = zip
+        self.basename = basename
+
+    def _p(self, name, default=None):
+        return getattr(self.p, name, default)
+
+    def _single_image_batch(self):
+        return self._p("batch_size", 1) == 1
+
+    def seed_first(self):
+        all_seeds = self._p("all_seeds")
+        return self.seed if self._single_image_batch() or not all_seeds else all_seeds[0]
+
+    def seed_last(self):
+        all_seeds = self._p("all_seeds")
+        return NOTHING_AND_SKIP_PREVIOUS_TEXT if self._single_image_batch() or not all_seeds else all_seeds[-1]
+
+    def image_size(self, axis):
+        if self.image is not None:
+            return self.image.size[axis]
+        return self._p(("width", "height")[axis])
+
+    def styles(self):
+        if self.p is None:
+            return None
+        names = ", ".join(style for style in self._p("styles") or [] if style != "None")
+        return sanitize_filename_part(names or "None", replace_spaces=False)
+
+    def scheduler(self):
+        """The schedule label, "Automatic" resolved to the sampler's default schedule."""
+        from modules import sd_samplers
+
+        scheduler = self._p("scheduler") or "Automatic"
+        if scheduler == "Automatic":
+            sampler = sd_samplers.find_sampler_config(self._p("sampler_name"))
+            scheduler = (sampler.default_schedule if sampler else "") or "Automatic"
+        return scheduler.capitalize()
+
+    def sampler_scheduler(self):
+        if self.p is None:
+            return None
+        return sanitize_filename_part(f"{self._p('sampler_name')} {self.scheduler()}", replace_spaces=False)
+
+    def model_hash(self):
+        return self._p("sd_model_hash") or getattr(shared.sd_model, "sd_model_hash", None)
+
+    def job_timestamp(self):
+        return self._p("job_timestamp") or shared.state.job_timestamp
+
+    def clip_skip(self):
+        return self._p("clip_skip") or shared.opts.CLIP_stop_at_last_layers
+
+    def denoising(self):
+        return self._p("denoising_strength") or NOTHING_AND_SKIP_PREVIOUS_TEXT
+
+    def batch_number(self):
+        if self._single_image_batch() or self.zip or self.p is None:
+            return NOTHING_AND_SKIP_PREVIOUS_TEXT
+        return self._p("batch_index", 0) + 1
+
+    def generation_number(self):
+        if (self._p("n_iter", 1) == 1 and self._single_image_batch()) or self.zip or self.p is None:
+            return NOTHING_AND_SKIP_PREVIOUS_TEXT
+        return self._p("iteration", 0) * self._p("batch_size", 1) + self._p("batch_index", 0) + 1
+
+    def datetime(self, *args):
+        """[datetime], [datetime<strftime format>], [datetime<format><IANA time zone>]."""
+        time_format = args[0] if args and args[0] else self.default_time_format
+        try:
+            time_zone = ZoneInfo(args[1]) if len(args) > 1 and args[1] else None
+        except (ZoneInfoNotFoundError, ValueError):
+            time_zone = None
+        now = datetime.datetime.now().astimezone(time_zone)
+        try:
+            formatted = now.strftime(time_format)
+        except ValueError:
+            formatted = now.strftime(self.default_time_format)
+        return sanitize_filename_part(formatted, replace_spaces=False)
+
+    @staticmethod
+    def string_hash(text, *args):
+        length = int(args[0]) if args and args[0] else 8
+        return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+    def image_hash(self, *args):
+        length = int(args[0]) if args and args[0] else None
+        return hashlib.sha256(self.image.tobytes()).hexdigest()[:length]
+
+    def prompt_words(self):
+        words = [word for word in re_nonletters.split(self.prompt or "") if word] or ["empty"]
+        return sanitize_filename_part(" ".join(words[: shared.opts.directories_max_prompt_words]), replace_spaces=False)
+
+    def prompt_no_styles(self):
+        """The prompt with the text of its styles removed."""
+        if self.p is None or self.prompt is None:
+            return None
+        style_database = shared.prompt_styles
+        style_prompts = style_database.get_style_prompts(self._p("styles") or []) if style_database else []
+
+        text = self.prompt
+        for style_prompt in filter(None, style_prompts):
+            for fragment in style_prompt.split(PROMPT_PLACEHOLDER):
+                fragment = fragment.strip(" ,")
+                if fragment:
+                    text = text.replace(fragment, "")
+        text = re_repeated_commas.sub(",", text).strip(" ,")
+        return sanitize_filename_part(text, replace_spaces=False)
+
+    def hasprompt(self, *args):
+        """[hasprompt<word|text if missing><word2>...]: each word found in the prompt, or its replacement."""
+        if self.p is None or self.prompt is None:
+            return None
+        prompt = self.prompt.lower()
+        result = ""
+        for arg in filter(None, args):
+            expected, _, default = arg.partition("|")
+            result += expected.lower() if expected.lower() in prompt else default
+        return sanitize_filename_part(result)
+
+    def vae_filename(self):
+        """The loaded VAE's file name without extension; "NoneType" when none is loaded (as A1111)."""
+        vae_name = self._p("sd_vae_name")
+        if not vae_name:
+            return "NoneType"
+        parts = os.path.basename(vae_name).split(".")
+        return parts[1] if len(parts) > 1 and parts[0] == "" else parts[0]
+
+    replacements = {
+        "basename": lambda self: self.basename or "img",
+        "seed": lambda self: self.seed if self.seed is not None else "",
+        "seed_first": seed_first,
+        "seed_last": seed_last,
+        "steps": lambda self: self._p("steps"),
+        "cfg": lambda self: self._p("cfg_scale"),
+        "width": lambda self: self.image_size(0),
+        "height": lambda self: self.image_size(1),
+        "styles": styles,
+        "sampler": lambda self: sanitize_filename_part(self._p("sampler_name"), replace_spaces=False),
+        "sampler_scheduler": sampler_scheduler,
+        "scheduler": lambda self: self.scheduler() if self.p is not None else None,
+        "model_hash": model_hash,
+        "model_name": lambda self: sanitize_filename_part(self._p("sd_model_name"), replace_spaces=False),
+        "date": lambda self: datetime.datetime.now().strftime("%Y-%m-%d"),
+        "datetime": datetime,
+        "job_timestamp": job_timestamp,
+        "prompt_hash": lambda self, *args: self.string_hash(self.prompt or "", *args),
+        "negative_prompt_hash": lambda self, *args: self.string_hash(self._p("negative_prompt") or "", *args),
+        "full_prompt_hash": lambda self, *args: self.string_hash(
+            f"{self._p('prompt') or ''} {self._p('negative_prompt') or ''}", *args
+        ),
+        "prompt": lambda self: sanitize_filename_part(self.prompt),
+        "prompt_no_styles": prompt_no_styles,
+        "prompt_spaces": lambda self: sanitize_filename_part(self.prompt, replace_spaces=False),
+        "prompt_words": prompt_words,
+        "negative_prompt": lambda self: sanitize_filename_part(self._p("negative_prompt"), replace_spaces=False),
+        "batch_number": batch_number,
+        "batch_size": lambda self: self._p("batch_size"),
+        "generation_number": generation_number,
+        "hasprompt": hasprompt,
+        "clip_skip": clip_skip,
+        "denoising": denoising,
+        "user": lambda self: self._p("user"),
+        "vae_filename": vae_filename,
+        "none": lambda self: "",
+        "image_hash": image_hash,
+    }
+
+    def _expand_tag(self, tag):
+        """The text for one tag, NOTHING_AND_SKIP_PREVIOUS_TEXT, or None to keep the tag as written."""
+        match = re_tag_with_args.fullmatch(tag)
+        if match is None:
+            return None
+        name, args_text = match.groups()
+        replacement = self.replacements.get(name.lower())
+        if replacement is None:
+            return None
+        try:
+            return replacement(self, *re_tag_arg.findall(args_text))
+        except Exception:  # a failing tag (extensions add their own) must not lose the image
+            log.exception("Error adding [%s] to filename", tag)
+            return None
+
+    def apply(self, x):
+        result = ""
+        position = 0
+        for match in re_tag.finditer(x):
+            text_before = x[position:match.start()]
+            position = match.end()
+            value = self._expand_tag(match.group(1))
+            if value is NOTHING_AND_SKIP_PREVIOUS_TEXT:
+                continue
+            result += text_before + (match.group(0) if value is None else str(value))
+        return result + x[position:]
+
+
+def get_next_sequence_number(path, basename):
+    """The number for the next file: 1 + the largest leading number of the files named "{basename}-N...".
+    With no basename, that is the files' own leading number ("00012-1234.png"). Starts at 0."""
+    prefix = f"{basename}-" if basename != "" else ""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return 0
+
+    result = -1
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        first_part = os.path.splitext(name[len(prefix):])[0].split("-")[0]
+        if first_part.isdecimal():
+            result = max(int(first_part), result)
+    return result + 1
+
+
+def _exif_with_user_comment(text):
+    return piexif.dump({"Exif": {piexif.ExifIFD.UserComment: piexif.helper.UserComment.dump(text, encoding="unicode")}})
+
+
+def save_image_with_geninfo(image, geninfo, filename, extension=None, existing_pnginfo=None,
+                            pnginfo_section_name="parameters"):
+    """Writes the image with the infotext: a PNG text chunk, EXIF UserComment (JPEG/WEBP) or GIF comment."""
+    extension = (extension or os.path.splitext(filename)[1]).lower()
+    extension = extension if extension.startswith(".") else f".{extension}"
+    image_format = Image.registered_extensions()[extension]
+
+    if extension == ".png":
+        pnginfo_data = None
+        if shared.opts.enable_pnginfo:
+            chunks = {**(existing_pnginfo or {}), pnginfo_section_name: geninfo}
+            pnginfo_data = PngImagePlugin.PngInfo()
+            for key, value in chunks.items():
+                if value is not None:
+                    pnginfo_data.add_text(key, str(value))
+        image.save(filename, format=image_format, pnginfo=pnginfo_data)
+
+    elif extension in (".jpg", ".jpeg", ".webp"):
+        if image.mode == "RGBA":
+            image = image.convert("RGB")
+        elif image.mode == "I;16":
+            image = image.point(lambda value: value * (255 / 65535)).convert("RGB" if extension == ".webp" else "L")
+        image.save(filename, format=image_format, quality=shared.opts.jpeg_quality, lossless=shared.opts.webp_lossless)
+        if shared.opts.enable_pnginfo and geninfo is not None:
+            piexif.insert(_exif_with_user_comment(geninfo), filename)
+
+    elif extension == ".gif":
+        image.save(filename, format=image_format, comment=geninfo or "")
+
+    else:
+        image.save(filename, format=image_format, quality=shared.opts.jpeg_quality)
+
+
+def _replace_atomically(write, final_path):
+    """Runs write(temp_path), then renames the temp file to final_path, so a half-written file never appears
+    under its final name."""
+    temp_path = f"{os.path.splitext(final_path)[0]}.{secrets.token_hex(4)}.tmp"
+    try:
+        write(temp_path)
+        os.replace(temp_path, final_path)
+    finally:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+
+
+def _free_filename(filename_without_extension, extension):
+    """With save_images_replace_action "Add number suffix", an existing file is kept: "name-1.png", ..."""
+    filename = f"{filename_without_extension}{extension}"
+    if shared.opts.save_images_replace_action == "Replace":
+        return filename
+    n = 0
+    while os.path.exists(filename):
+        n += 1
+        filename = f"{filename_without_extension}-{n}{extension}"
+    return filename
+
+
+def _save_atomically(image, geninfo, filename_without_extension, extension, pnginfo, pnginfo_section_name):
+    filename = _free_filename(filename_without_extension, extension)
+    _replace_atomically(
+        lambda temp_path: save_image_with_geninfo(image, geninfo, temp_path, extension, pnginfo, pnginfo_section_name),
+        filename,
+    )
+    return filename
+
+
+def _write_text_atomically(text, filename):
+    def write(temp_path):
+        with open(temp_path, "w", encoding="utf8") as file:
+            file.write(text)
+
+    _replace_atomically(write, filename)
+
+
+def _fit_name_length(fullfn):
+    """(path without extension, extension), the name shortened so that it and its temp/.txt/"-N" variants fit the
+    file system's name length limit."""
+    folder, name = os.path.split(fullfn)
+    stem, extension = os.path.splitext(name)
+    name_max = os.statvfs(folder).f_namemax if hasattr(os, "statvfs") else 255
+    return os.path.join(folder, stem[: name_max - max(len(extension), 4) - 16]), extension
+
+
+def _sample_file_decoration(namegen, p, seed, short_filename):
+    """The file name after the number: samples_filename_pattern (per-request override first) expanded."""
+    if short_filename or seed is None:
+        return ""
+    pattern = (getattr(p, "override_settings", None) or {}).get("samples_filename_pattern")
+    if pattern is None:
+        pattern = shared.opts.samples_filename_pattern or ("[seed]" if shared.opts.save_to_dirs else "[seed]-[prompt_spaces]")
+    return namegen.apply(pattern)
+
+
+def _numbered_filename(path, basename, decoration, extension):
+    basecount = get_next_sequence_number(path, basename)
+    fullfn = None
+    for i in range(500):
+        number = f"{basecount + i:05}" if basename == "" else f"{basename}-{basecount + i:04}"
+        fullfn = os.path.join(path, f"{number}{decoration}.{extension}")
+        if not os.path.exists(fullfn):
+            break
+    return fullfn
+
+
+def _downscale_for_4chan(image, fullfn):
+    """export_for_4chan: a big image (side or file size) also gets a smaller .jpg copy; None when not needed."""
+    side = shared.opts.target_side_length
+    oversize = image.width > side or image.height > side
+    if not oversize and os.stat(fullfn).st_size <= shared.opts.img_downscale_threshold * 1024 * 1024:
+        return None
+    if not oversize:
+        return image
+    if image.width > image.height:
+        size = round(side), round(image.height * side / image.width)
+    else:
+        size = round(image.width * side / image.height), round(side)
+    return image.resize(size, LANCZOS) if image.mode in ("RGB", "RGBA", "L") else image.resize(size)
+
+
+def save_image(image, path, basename, seed=None, prompt=None, extension="png", info=None, short_filename=False,
+               no_prompt=False, grid=False, pnginfo_section_name="parameters", p=None, existing_info=None,
+               forced_filename=None, suffix="", save_to_dirs=None):
+    """Saves an image with its infotext under A1111's naming scheme; returns (file path, .txt path or None)."""
+    namegen = FilenameGenerator(p, seed, prompt, image, basename=basename)
+    extension = extension.lstrip(".")
+
+    max_side = max_side_by_extension.get(extension.lower())
+    if max_side is not None and max(image.size) > max_side:
+        log.warning("Image dimensions too large for %s; saving as PNG", extension)
+        extension = "png"
+
+    path = resolve_data_relative(path)
+    if save_to_dirs is None:
+        save_to_dirs = (grid and shared.opts.grid_save_to_dirs) or (
+            not grid and shared.opts.save_to_dirs and not no_prompt
+        )
+    if save_to_dirs:
+        dirname = namegen.apply(shared.opts.directories_filename_pattern or "[prompt_words]").lstrip(" ").rstrip("\\ /")
+        path = os.path.join(path, dirname)
+    os.makedirs(path, exist_ok=True)
+
+    if forced_filename is not None:
+        fullfn = os.path.join(path, f"{forced_filename}.{extension}")
+    else:
+        decoration = _sample_file_decoration(namegen, p, seed, short_filename) + suffix
+        if shared.opts.save_images_add_number or decoration == "":
+            fullfn = _numbered_filename(path, basename, f"-{decoration}" if decoration else "", extension)
+        else:
+            fullfn = os.path.join(path, f"{decoration}.{extension}")
+
+    pnginfo = dict(existing_info or {})
+    if info is not None:
+        pnginfo[pnginfo_section_name] = info
+
+    callbacks = _script_callbacks()
+    params = None
+    if callbacks is not None:
+        params = callbacks.ImageSaveParams(image, p, fullfn, pnginfo)
+        callbacks.before_image_saved_callback(params)
+        image, fullfn, pnginfo = params.image, params.filename, params.pnginfo
+    info = pnginfo.get(pnginfo_section_name)
+
+    fullfn_without_extension, extension = _fit_name_length(fullfn)
+    fullfn = _save_atomically(image, info, fullfn_without_extension, extension, pnginfo, pnginfo_section_name)
+    image.already_saved_as = fullfn
+
+    if shared.opts.export_for_4chan:
+        small_image = _downscale_for_4chan(image, fullfn)
+        if small_image is not None:
+            _save_atomically(small_image, info, fullfn_without_extension, ".jpg", pnginfo, pnginfo_section_name)
+
+    txt_fullfn = None
+    if shared.opts.save_txt and info is not None:
+        txt_fullfn = f"{fullfn_without_extension}.txt"
+        _write_text_atomically(f"{info}\n", txt_fullfn)
+
+    if params is not None:
+        params.filename = fullfn
+        callbacks.image_saved_callback(params)
+
+    return fullfn, txt_fullfn
+
+
+def _exif_user_comment(exif_data):
+    try:
+        exif = piexif.load(exif_data)
+    except (OSError, ValueError, piexif.InvalidImageDataError):
+        return None
+    comment = exif.get("Exif", {}).get(piexif.ExifIFD.UserComment, b"")
+    try:
+        return piexif.helper.UserComment.load(comment)
+    except ValueError:
+        return comment.decode("utf8", errors="ignore")
+
+
+def read_info_from_image(image: Image.Image) -> tuple[str | None, dict]:
+    """(infotext or None, the image's other info items): PNG "parameters", else EXIF UserComment, else GIF comment."""
+    items = dict(image.info or {})
+    geninfo = items.pop("parameters", None)
+
+    if "exif" in items:
+        geninfo = _exif_user_comment(items["exif"]) or geninfo
+    elif "comment" in items:
+        comment = items["comment"]
+        geninfo = comment.decode("utf8", errors="ignore") if isinstance(comment, bytes) else comment
+
+    for key in IGNORED_INFO_KEYS:
+        items.pop(key, None)
+    return geninfo, items
+
+
+def image_data(data: bytes) -> tuple[str | None, None]:
+    """The infotext of an uploaded file: from the image, or the file itself when it is short text."""
+    try:
+        image = read(io.BytesIO(data))
+        return read_info_from_image(image)[0], None
+    except OSError:
+        pass
+    try:
+        text = data.decode("utf8")
+    except UnicodeDecodeError:
+        return None, None
+    return (text if len(text) < 10000 else None), None
+
+
+def image_grid(imgs, batch_size=1, rows=None):
+    """Pastes images into a grid; cells take the largest image size, smaller images are centred."""
+    if rows is None:
+        if shared.opts.n_rows > 0:
+            rows = shared.opts.n_rows
+        elif shared.opts.n_rows == 0:
+            rows = batch_size
+        elif shared.opts.grid_prevent_empty_spots:
+            rows = math.floor(math.sqrt(len(imgs)))
+            while len(imgs) % rows != 0:
+                rows -= 1
+        else:
+            rows = round(math.sqrt(len(imgs)))
+    rows = min(rows, len(imgs))
+    cols = math.ceil(len(imgs) / rows)
+
+    callbacks = _script_callbacks()
+    if callbacks is not None:
+        params = callbacks.ImageGridLoopParams(imgs, cols, rows)
+        callbacks.image_grid_callback(params)
+        imgs, cols, rows = params.imgs, params.cols, params.rows
+
+    w, h = map(max, zip(*(img.size for img in imgs)))
+    background = ImageColor.getcolor(shared.opts.grid_background_color, "RGB")
+    grid = Image.new("RGB", size=(cols * w, rows * h), color=background)
+    for i, img in enumerate(imgs):
+        x, y = i % cols * w + (w - img.width) // 2, i // cols * h + (h - img.height) // 2
+        grid.paste(img, box=(x, y))
+    return grid
+
+
+def _resample_filter(upscaler_name):
+    return NEAREST if upscaler_name == "Nearest" else LANCZOS
+
+
+def _resize(im, width, height, upscaler_name):
+    """Resizes with PIL; an upscaler registered in shared.sd_upscalers (A1111's interface) enlarges first."""
+    if upscaler_name not in (None, "None") and im.mode != "L":
+        upscaler = next((u for u in shared.sd_upscalers if u.name == upscaler_name), None)
+        scale = max(width / im.width, height / im.height)
+        if upscaler is not None and scale > 1.0:
+            im = upscaler.scaler.upscale(im, scale, upscaler.data_path)
+    if im.size == (width, height):
+        return im
+    return im.resize((width, height), resample=_resample_filter(upscaler_name))
+
+
+def _paste_centred(resized, width, height):
+    res = Image.new(resized.mode if resized.mode in ("L", "RGBA") else "RGB", (width, height))
+    res.paste(resized, box=(width // 2 - resized.width // 2, height // 2 - resized.height // 2))
+    return res
+
+
+def _fill_with_edges(res, resized):
+    """Fills the bands left around a centred image by stretching its outermost row or column."""
+    width, height = res.size
+    top = height // 2 - resized.height // 2
+    left = width // 2 - resized.width // 2
+    bottom, right = top + resized.height, left + resized.width
+    bands = (
+        ((0, 0, resized.width, 1), (0, 0, width, top)),
+        ((0, resized.height - 1, resized.width, resized.height), (0, bottom, width, height)),
+        ((0, 0, 1, resized.height), (0, 0, left, height)),
+        ((resized.width - 1, 0, resized.width, resized.height), (right, 0, width, height)),
+    )
+    for edge, (x0, y0, x1, y1) in bands:
+        if x1 > x0 and y1 > y0:
+            res.paste(resized.crop(edge).resize((x1 - x0, y1 - y0)), box=(x0, y0))
+
+
+def resize_image(resize_mode, im, width, height, upscaler_name=None):
+    """A1111's img2img resize modes: 0 just resize, 1 crop and resize (cover, centre crop), 2 resize and fill
+    (fit, edges stretched into the bands); 3 (latent upscale) is done on latents elsewhere, here as 0."""
+    if upscaler_name is None:
+        upscaler_name = shared.opts.upscaler_for_img2img
+    if im.mode not in ("L", "RGB", "RGBA"):
+        im = im.convert("RGB")
+
+    if resize_mode not in (1, 2):
+        return _resize(im, width, height, upscaler_name)
+
+    ratio = width / height
+    src_ratio = im.width / im.height
+    match_width = ratio > src_ratio if resize_mode == 1 else ratio < src_ratio
+    src_w = width if match_width else im.width * height // im.height
+    src_h = im.height * width // im.width if match_width else height
+
+    resized = _resize(im, src_w, src_h, upscaler_name)
+    res = _paste_centred(resized, width, height)
+    if resize_mode == 2:
+        _fill_with_edges(res, resized)
+    return res
+
+
+def flatten(img, bgcolor):
+    """Replaces transparency with bgcolor ("#ffffff"); returns an RGB image."""
+    if img.mode == "RGBA":
+        background = Image.new("RGBA", img.size, bgcolor)
+        background.paste(img, mask=img)
+        img = background
+    return img.convert("RGB")
+
+
+def fix_png_transparency(image: Image.Image) -> Image.Image:
+    """Palette/RGB PNGs with a tRNS chunk become RGBA so the transparency is not lost."""
+    if image.mode not in ("RGB", "P") or not isinstance(image.info.get("transparency"), bytes):
+        return image
+    return image.convert("RGBA")
+
+
+def fix_image(image: Image.Image | None) -> Image.Image | None:
+    """Applies the EXIF orientation and PNG transparency of an uploaded image."""
+    if image is None:
+        return None
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # malformed EXIF raises assorted errors; the image is still usable as it is
+        log.warning("Could not apply EXIF orientation", exc_info=True)
+    return fix_png_transparency(image)
+
+
+def read(fp, **kwargs) -> Image.Image:
+    image = Image.open(fp, **kwargs)
+    return fix_image(image)
