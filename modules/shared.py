@@ -1,0 +1,41 @@
+"""Process-wide state that other modules read as shared.opts, shared.cmd_opts, shared.state, shared.sd_model.
+
+Importing this module is cheap: no torch, no gradio. The engine fills in device / sd_model when it starts."""
+
+import os
+
+from modules import options, shared_cmd_options, shared_options, shared_state
+from modules.paths_internal import data_path
+
+cmd_opts = shared_cmd_options.cmd_opts
+parser = shared_cmd_options.parser
+
+config_filename = cmd_opts.ui_settings_file
+styles_filename = cmd_opts.styles_file = cmd_opts.styles_file or [os.path.join(data_path, "styles.csv")]
+hide_dirs = shared_options.hide_dirs
+
+options_templates = shared_options.options_templates
+restricted_opts = shared_options.restricted_opts
+opts = options.Options(options_templates, restricted_opts)
+state = shared_state.State()
+
+sd_model = None
+device = None
+prompt_styles = None
+total_tqdm = None
+sd_upscalers = []
+face_restorers = []
+tab_names = []
+demo = None
+
+OptionInfo = options.OptionInfo
+OptionHTML = options.OptionHTML
+options_section = options.options_section
+
+
+def load_config(filename: str | None = None):
+    """Loads opts from the settings file (cmd_opts.ui_settings_file by default); a missing file leaves defaults."""
+    opts.load(filename or config_filename)
+
+
+load_config()

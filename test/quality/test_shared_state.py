@@ -1,0 +1,154 @@
+import re
+import threading
+
+import pytest
+from PIL import Image
+
+from modules import shared, shared_state
+from modules.shared_state import State
+
+
+@pytest.fixture
+def live_previews(monkeypatch):
+    """Live previews on, every 2 steps, PNG; returns the opts data to tweak further."""
+    for key, value in {"live_previews_enable": True, "show_progress_every_n_steps": 2,
+                       "live_previews_image_format": "png"}.items():
+        monkeypatch.setitem(shared.opts.data, key, value)
+    return shared.opts.data
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(shared_state.time, "time", lambda: now[0])
+    return now
+
+
+@pytest.mark.parametrize("job_count, job_no, steps, step, expected", [
+    (0, 0, 20, 10, 0.0),
+    (1, 0, 20, 0, 0.01),
+    (2, 1, 10, 5, 0.01 + 0.5 + 0.25),
+    (4, 0, 0, 3, 0.01),
+    (1, 1, 20, 20, 1.0),
+])
+def test_progress_formula(job_count, job_no, steps, step, expected):
+    state = State()
+    state.job_count, state.job_no, state.sampling_steps, state.sampling_step = job_count, job_no, steps, step
+    assert state.progress() == pytest.approx(expected)
+
+
+def test_progress_without_head_start():
+    state = State()
+    state.job_count, state.job_no, state.sampling_steps, state.sampling_step = 2, 1, 10, 5
+    assert state.progress(start_offset=0.0) == pytest.approx(0.75)
+
+
+def test_eta_relative(clock):
+    state = State()
+    assert state.eta_relative() is None
+    state.begin("txt2img")
+    state.job_count, state.sampling_steps, state.sampling_step = 1, 100, 24  # progress 0.25 with the head start
+    clock[0] += 10.0
+    assert state.eta_relative() == pytest.approx(30.0)
+
+
+def test_flags_are_set_by_requests_and_reset_by_begin():
+    state = State()
+    state.interrupt()
+    state.skip()
+    state.stop_generating()
+    assert (state.interrupted, state.skipped, state.stopping_generation) == (True, True, True)
+    state.begin("img2img")
+    assert (state.interrupted, state.skipped, state.stopping_generation) == (False, False, False)
+
+
+def test_begin_nextjob_end(live_previews):
+    state = State()
+    state.begin("txt2img")
+    assert state.job == "txt2img"
+    assert state.job_count == -1
+    assert re.fullmatch(r"\d{14}", state.job_timestamp)
+    state.job_count = 2
+    state.sampling_step = 7
+    state.nextjob()
+    assert (state.job_no, state.sampling_step) == (1, 0)
+    assert state.dict() == {"skipped": False, "interrupted": False, "stopping_generation": False, "job": "txt2img",
+                            "job_count": 2, "job_timestamp": state.job_timestamp, "job_no": 1, "sampling_step": 0,
+                            "sampling_steps": 0}
+    state.end()
+    assert (state.job, state.job_count, state.progress()) == ("", 0, 0.0)
+
+
+def test_live_preview_decoded_every_n_steps(live_previews):
+    state = State()
+    decoded = []
+    state.preview_decoder = lambda latent: decoded.append(latent) or Image.new("RGB", (8, 8))
+    state.begin("txt2img")
+    state.current_latent = "latent-1"
+    state.sampling_step = 1
+    state.set_current_image()
+    assert decoded == [] and state.current_image is None
+
+    state.sampling_step = 2
+    state.set_current_image()
+    assert decoded == ["latent-1"]
+    assert state.id_live_preview == 1 and state.current_image.size == (8, 8)
+
+    state.sampling_step = 3
+    state.set_current_image()
+    assert decoded == ["latent-1"]
+
+
+def test_live_preview_disabled(live_previews):
+    live_previews["live_previews_enable"] = False
+    state = State()
+    state.preview_decoder = lambda latent: pytest.fail("decoder must not run")
+    state.current_latent = "latent"
+    state.sampling_step = 50
+    state.set_current_image()
+    assert state.current_image is None
+
+
+def test_live_preview_only_at_batch_end(live_previews):
+    live_previews["show_progress_every_n_steps"] = -1
+    state = State()
+    state.preview_decoder = lambda latent: Image.new("RGB", (4, 4))
+    state.current_latent = "latent"
+    state.sampling_step = 50
+    state.set_current_image()
+    assert state.current_image is None
+    state.nextjob()
+    assert state.current_image is not None and state.id_live_preview == 1
+
+
+def test_failing_preview_decoder_is_ignored(live_previews):
+    state = State()
+
+    def broken(latent):
+        raise RuntimeError("vae on wrong device")
+
+    state.preview_decoder = broken
+    state.current_latent = "latent"
+    state.sampling_step = 10
+    state.set_current_image()
+    assert state.current_image is None and state.id_live_preview == 0
+
+
+def test_assign_current_image_drops_alpha_for_jpeg(live_previews):
+    live_previews["live_previews_image_format"] = "jpeg"
+    state = State()
+    state.assign_current_image(Image.new("RGBA", (4, 4)))
+    assert state.current_image.mode == "RGB"
+
+
+def test_server_command_wakes_waiter():
+    state = State()
+    assert state.wait_for_server_command(timeout=0.01) is None
+    received = []
+    waiter = threading.Thread(target=lambda: received.append(state.wait_for_server_command(timeout=5)))
+    waiter.start()
+    state.request_restart()
+    waiter.join(timeout=5)
+    assert received == ["restart"]
+    assert state.interrupted
+    assert state.server_command is None
