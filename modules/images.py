@@ -552,20 +552,15 @@ def image_grid(imgs, batch_size=1, rows=None):
     return grid
 
 
-def _resample_filter(upscaler_name):
-    return NEAREST if upscaler_name == "Nearest" else LANCZOS
-
-
 def _resize(im, width, height, upscaler_name):
-    """Resizes with PIL; an upscaler registered in shared.sd_upscalers (A1111's interface) enlarges first."""
-    if upscaler_name not in (None, "None") and im.mode != "L":
-        upscaler = next((u for u in shared.sd_upscalers if u.name == upscaler_name), None)
-        scale = max(width / im.width, height / im.height)
-        if upscaler is not None and scale > 1.0:
-            im = upscaler.scaler.upscale(im, scale, upscaler.data_path)
+    """Masks ("L") always use Lanczos; other images the named upscaler (None: Lanczos)."""
     if im.size == (width, height):
         return im
-    return im.resize((width, height), resample=_resample_filter(upscaler_name))
+    if im.mode == "L":
+        return im.resize((width, height), resample=LANCZOS)
+    from modules import upscaler
+
+    return upscaler.upscale_image(im, width, height, upscaler_name)
 
 
 def _paste_centred(resized, width, height):

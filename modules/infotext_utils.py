@@ -143,6 +143,13 @@ def _extract_styles(res: dict, prompt: str, negative_prompt: str) -> tuple[str, 
     return prompt_no_styles, negative_prompt_no_styles
 
 
+def _uses_emphasis(prompt: str, negative_prompt: str) -> bool:
+    from modules import prompt_parser
+
+    attention = prompt_parser.parse_prompt_attention(prompt) + prompt_parser.parse_prompt_attention(negative_prompt)
+    return any(weight != 1.0 and text != "BREAK" for text, weight in attention)
+
+
 def _default_skip_fields() -> list[str]:
     from modules import shared
 
@@ -174,6 +181,9 @@ def parse_generation_parameters(x: str, skip_fields: list[str] | None = None) ->
     for key, value in missing_key_defaults.items():
         res.setdefault(key, value)
     restore_old_hires_fix_params(res)
+    # infotexts from before the "Emphasis" option was written used the original emphasis
+    if "Emphasis" not in res and _uses_emphasis(prompt, negative_prompt):
+        res["Emphasis"] = "Original"
 
     for key in skip_fields:
         res.pop(key, None)

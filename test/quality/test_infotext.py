@@ -89,6 +89,7 @@ def test_defaults_for_missing_keys():
     assert (res["Hires prompt"], res["Hires negative prompt"]) == ("", "")
     assert (res["Schedule max sigma"], res["Schedule min sigma"], res["Schedule rho"]) == (0, 0, 0)
     assert res["Negative prompt"] == ""
+    assert "Emphasis" not in res
 
 
 def test_last_line_needs_three_params():
@@ -111,6 +112,7 @@ def test_real_a1111_infotext():
     assert res["Lora hashes"] == "detail: 62ff7a6e4b7a"
     assert res["TI hashes"] == "easynegative: c74b4e810b03, bad: 1"
     assert res["Version"] == "v1.6.0"
+    assert res["Emphasis"] == "Original"
 
 
 def test_sampler_without_schedule_suffix_is_kept():
