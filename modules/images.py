@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import string
+import struct
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import piexif
@@ -482,7 +483,7 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
 def _exif_user_comment(exif_data):
     try:
         exif = piexif.load(exif_data)
-    except (OSError, ValueError, piexif.InvalidImageDataError):
+    except (OSError, ValueError, struct.error):
         return None
     comment = exif.get("Exif", {}).get(piexif.ExifIFD.UserComment, b"")
     try:
