@@ -50,6 +50,7 @@ class ImageRNG:
         self.device = device or torch.device("cpu")
         self.eta_noise_seed_delta = int(eta_noise_seed_delta or 0)
         self.generators: list[torch.Generator] = []
+        self.is_first = True
 
     def _noise_shape(self) -> tuple[int, ...]:
         if self.seed_resize_from_h <= 0 or self.seed_resize_from_w <= 0:
@@ -82,4 +83,8 @@ class ImageRNG:
         return torch.stack([self._first_noise(i) for i in range(len(self.seeds))])
 
     def next(self) -> torch.Tensor:
+        """The first call gives the initial noise; later calls continue each image's generator."""
+        if self.is_first:
+            self.is_first = False
+            return self.first()
         return torch.stack([torch.randn(self.shape, generator=g, device=self.device) for g in self.generators])

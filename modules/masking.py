@@ -1,0 +1,53 @@
+"""Inpainting mask helpers (A1111's modules/masking.py names)."""
+
+from PIL import Image, ImageFilter, ImageOps
+
+
+def get_crop_region(mask: Image.Image, pad: int = 0) -> tuple[int, int, int, int]:
+    """(x1, y1, x2, y2) around the mask's non-zero pixels, grown by `pad`, clamped to the image."""
+    box = mask.convert("L").getbbox()
+    if box is None:
+        return 0, 0, mask.width, mask.height
+    x1, y1, x2, y2 = box
+    return max(x1 - pad, 0), max(y1 - pad, 0), min(x2 + pad, mask.width), min(y2 + pad, mask.height)
+
+
+def expand_crop_region(crop_region, processing_width, processing_height, image_width, image_height):
+    """Grows the region to the processing aspect ratio, staying inside the image."""
+    x1, y1, x2, y2 = crop_region
+    ratio_crop = (x2 - x1) / (y2 - y1)
+    ratio_processing = processing_width / processing_height
+    if ratio_crop > ratio_processing:
+        desired_height = (x2 - x1) / ratio_processing
+        diff = int(desired_height - (y2 - y1))
+        y1 -= diff // 2
+        y2 += diff - diff // 2
+        if y2 >= image_height:
+            y1 -= y2 - image_height
+            y2 = image_height
+        y1 = max(y1, 0)
+        y2 = min(y2, image_height)
+    else:
+        desired_width = (y2 - y1) * ratio_processing
+        diff = int(desired_width - (x2 - x1))
+        x1 -= diff // 2
+        x2 += diff - diff // 2
+        if x2 >= image_width:
+            x1 -= x2 - image_width
+            x2 = image_width
+        x1 = max(x1, 0)
+        x2 = min(x2, image_width)
+    return x1, y1, x2, y2
+
+
+def fill(image: Image.Image, mask: Image.Image) -> Image.Image:
+    """Inpainting fill mode 0: the masked area painted with ever less blurred colours of its surroundings."""
+    keep = ImageOps.invert(mask.convert("L"))
+    result = Image.new("RGBA", image.size)
+    source = Image.new("RGBa", image.size)
+    source.paste(image.convert("RGBA").convert("RGBa"), mask=keep)
+    for radius, repeats in ((256, 1), (64, 1), (16, 2), (4, 4), (2, 2), (0, 1)):
+        blurred = source.filter(ImageFilter.GaussianBlur(radius)).convert("RGBA")
+        for _ in range(repeats):
+            result.alpha_composite(blurred)
+    return result.convert("RGB")

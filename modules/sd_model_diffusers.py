@@ -1,0 +1,172 @@
+"""A loaded checkpoint: diffusers components built from an A1111 single-file state dict, with A1111's methods."""
+
+import json
+import os
+
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
+from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+from modules import paths_internal, prompt_parser, sd_text_encoding
+from modules.sd_models_detect import ModelArchitecture
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+_tokenizer_cache: dict[str, CLIPTokenizer] = {}
+
+
+def load_tokenizer(folder: str = paths_internal.tokenizer_path) -> CLIPTokenizer:
+    if folder not in _tokenizer_cache:
+        _tokenizer_cache[folder] = CLIPTokenizer.from_pretrained(folder, local_files_only=True)
+    return _tokenizer_cache[folder]
+
+
+def config_dir_for(filename: str, architecture: ModelArchitecture) -> str:
+    """A checkpoint's own diffusers config folder (`<file without extension>.config/`), else its architecture's."""
+    own = os.path.splitext(filename)[0] + ".config"
+    return own if os.path.isdir(own) else architecture.config_dir
+
+
+def load_vae(state_dict: dict, config_dir: str, dtype: torch.dtype) -> AutoencoderKL:
+    return AutoencoderKL.from_single_file(state_dict, config=config_dir, subfolder="vae", local_files_only=True,
+                                          torch_dtype=dtype)
+
+
+def _load_text_encoder(cls, state_dict: dict, config_dir: str, subfolder: str, dtype: torch.dtype):
+    return create_diffusers_clip_model_from_ldm(cls, state_dict, subfolder=subfolder, config=config_dir,
+                                                torch_dtype=dtype, local_files_only=True)
+
+
+def _read_scheduler_config(config_dir: str) -> dict:
+    with open(os.path.join(config_dir, "scheduler", "scheduler_config.json"), encoding="utf8") as file:
+        return {k: v for k, v in json.load(file).items() if not k.startswith("_")}
+
+
+class DiffusersStableDiffusion(torch.nn.Module):
+    """What A1111 calls `shared.sd_model`: text encoders, UNet and VAE plus the methods the pipeline calls."""
+
+    def __init__(self, state_dict: dict, architecture: ModelArchitecture, config_dir: str,
+                 device: torch.device, dtype: torch.dtype = torch.float32, vae_dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.architecture = architecture
+        self.config_dir = config_dir
+        self.dtype_unet = dtype
+        self.unet = UNet2DConditionModel.from_single_file(state_dict, config=config_dir, subfolder="unet",
+                                                          local_files_only=True, torch_dtype=dtype)
+        self.vae = load_vae(state_dict, config_dir, vae_dtype)
+        self.base_vae = self.vae
+        self.loaded_vae_file = None
+        self.tokenizer = load_tokenizer()
+        self.scheduler_config = _read_scheduler_config(config_dir)
+        self.conditioner = self._build_conditioner(state_dict, dtype)
+        self.to(device)
+        self.eval()
+        self.sd_checkpoint_info = None
+        self.sd_model_hash = None
+        self.sd_model_checkpoint = None
+
+    def _build_conditioner(self, state_dict: dict, dtype: torch.dtype) -> sd_text_encoding.TextConditioner:
+        ids_clip = sd_text_encoding.token_ids_for(self.tokenizer, pad_with_zero=False)
+        ids_openclip = sd_text_encoding.token_ids_for(self.tokenizer, pad_with_zero=True)
+        if self.is_sdxl:
+            self.text_encoder = _load_text_encoder(CLIPTextModel, state_dict, self.config_dir, "text_encoder", dtype)
+            self.text_encoder_2 = _load_text_encoder(CLIPTextModelWithProjection, state_dict, self.config_dir,
+                                                     "text_encoder_2", dtype)
+            specs = [sd_text_encoding.EncoderSpec(self.text_encoder, ids_clip, penultimate=True),
+                     sd_text_encoding.EncoderSpec(self.text_encoder_2, ids_openclip, penultimate=True, pooled=True)]
+        else:
+            self.text_encoder = _load_text_encoder(CLIPTextModel, state_dict, self.config_dir, "text_encoder", dtype)
+            specs = [sd_text_encoding.EncoderSpec(self.text_encoder, ids_openclip if self.is_sd2 else ids_clip)]
+        return sd_text_encoding.TextConditioner(self.tokenizer, specs)
+
+    # A1111's model flags
+    @property
+    def is_sdxl(self) -> bool:
+        return self.architecture.family == "SDXL"
+
+    @property
+    def is_sd2(self) -> bool:
+        return self.architecture.family == "SD2"
+
+    @property
+    def is_sd1(self) -> bool:
+        return self.architecture.family == "SD1"
+
+    @property
+    def is_inpainting(self) -> bool:
+        return self.architecture.inpainting
+
+    @property
+    def parameterization(self) -> str:
+        return "v" if self.scheduler_config.get("prediction_type") == "v_prediction" else "eps"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def latent_channels(self) -> int:
+        return self.vae.config.latent_channels
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def native_size(self) -> int:
+        return self.unet.config.sample_size * self.vae_scale_factor
+
+    def get_learned_conditioning(self, texts, clip_skip: int = 1, emphasis: str = "Original",
+                                 comma_padding_backtrack: int = 20):
+        hidden, pooled = self.conditioner.encode(list(texts), clip_skip, emphasis, comma_padding_backtrack)
+        if not self.is_sdxl:
+            return hidden
+        width = getattr(texts, "width", None) or self.native_size
+        height = getattr(texts, "height", None) or self.native_size
+        time_ids = torch.tensor([[height, width, 0, 0, height, width]], dtype=hidden.dtype, device=hidden.device)
+        return prompt_parser.DictWithShape(
+            {"crossattn": hidden, "vector": pooled, "time_ids": time_ids.repeat(hidden.shape[0], 1)})
+
+    def apply_model(self, x: torch.Tensor, t, cond) -> torch.Tensor:
+        if isinstance(cond, dict):
+            added = {"text_embeds": cond["vector"], "time_ids": cond["time_ids"]}
+            return self.unet(x, t, encoder_hidden_states=cond["crossattn"], added_cond_kwargs=added).sample
+        return self.unet(x, t, encoder_hidden_states=cond).sample
+
+    @torch.no_grad()
+    def apply_cfg(self, x: torch.Tensor, t, cond, uncond, cfg_scale: float) -> torch.Tensor:
+        """Classifier-free guidance; cond and uncond go through the UNet as one batch when their lengths match."""
+        if _token_length(cond) == _token_length(uncond):
+            both = _concat_conds(cond, uncond)
+            out_cond, out_uncond = self.apply_model(torch.cat([x, x]), t, both).chunk(2)
+        else:
+            out_cond, out_uncond = self.apply_model(x, t, cond), self.apply_model(x, t, uncond)
+        return out_uncond + (out_cond - out_uncond) * cfg_scale
+
+    @torch.no_grad()
+    def decode_first_stage(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents → images in [-1, 1]."""
+        latents = latents.to(self.vae.dtype) / self.vae.config.scaling_factor
+        return self.vae.decode(latents).sample
+
+    @torch.no_grad()
+    def encode_first_stage(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] → scaled latents (the distribution's mean, so img2img is deterministic)."""
+        distribution = self.vae.encode(images.to(self.vae.dtype)).latent_dist
+        return distribution.mean * self.vae.config.scaling_factor
+
+    @staticmethod
+    def get_first_stage_encoding(latents: torch.Tensor) -> torch.Tensor:
+        """A1111 pairs this with encode_first_stage; ours already returns the scaled latents."""
+        return latents
+
+
+def _token_length(cond) -> int:
+    return (cond["crossattn"] if isinstance(cond, dict) else cond).shape[1]
+
+
+def _concat_conds(first, second):
+    if isinstance(first, dict):
+        return {key: torch.cat([first[key], second[key]]) for key in first}
+    return torch.cat([first, second])

@@ -1,0 +1,200 @@
+"""Checkpoint discovery, titles and hashes, loading and switching (A1111's sd_models names)."""
+
+import glob
+import os
+import threading
+
+import safetensors
+import safetensors.torch
+
+from modules import devices, hashes, paths_internal, safe, shared
+from modules.sd_model_diffusers import DiffusersStableDiffusion, config_dir_for
+from modules.sd_models_detect import detect_architecture
+
+model_dir = "Stable-diffusion"
+checkpoint_extensions = (".safetensors", ".ckpt")
+checkpoints_list: dict[str, "CheckpointInfo"] = {}
+checkpoint_aliases: dict[str, "CheckpointInfo"] = {}
+model_lock = threading.RLock()
+_EAGER_HASH_LIMIT = 1024**3
+
+
+class CheckpointInfo:
+    """One checkpoint file: A1111's `title` is "name [shorthash]" once the sha256 is known."""
+
+    def __init__(self, filename: str, root: str | None = None):
+        self.filename = os.path.abspath(filename)
+        root = root or os.path.dirname(self.filename)
+        name = os.path.relpath(self.filename, root) if self.filename.startswith(os.path.abspath(root)) else \
+            os.path.basename(self.filename)
+        self.name = name.replace("\\", "/")
+        self.name_for_extra = os.path.splitext(os.path.basename(self.filename))[0]
+        self.model_name = os.path.splitext(self.name.replace("/", "_"))[0]
+        self.hash = None
+        self.sha256 = hashes.sha256_from_cache(self.filename)
+        if self.sha256 is None and os.path.getsize(self.filename) <= _EAGER_HASH_LIMIT:
+            self.sha256 = hashes.sha256(self.filename)
+        self.metadata = read_metadata(self.filename)
+
+    @property
+    def shorthash(self) -> str | None:
+        return self.sha256[:10] if self.sha256 else None
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} [{self.shorthash}]" if self.shorthash else self.name
+
+    @property
+    def short_title(self) -> str:
+        return f"{self.name_for_extra} [{self.shorthash}]" if self.shorthash else self.name_for_extra
+
+    @property
+    def ids(self) -> list[str]:
+        ids = [self.model_name, self.name, self.name_for_extra, self.title]
+        if self.shorthash:
+            ids += [self.shorthash, self.sha256, f"{self.name} [{self.shorthash}]"]
+        return ids
+
+    def calculate_shorthash(self) -> str:
+        self.sha256 = hashes.sha256(self.filename)
+        return self.shorthash
+
+    def register(self) -> None:
+        checkpoints_list[self.title] = self
+        for alias in self.ids:
+            checkpoint_aliases[alias] = self
+
+
+def read_metadata(filename: str) -> dict:
+    if not filename.endswith(".safetensors"):
+        return {}
+    with safetensors.safe_open(filename, framework="pt") as file:
+        return dict(file.metadata() or {})
+
+
+def read_state_dict(filename: str) -> tuple[dict, dict]:
+    """(state dict, metadata); .ckpt goes through the restricted unpickler only."""
+    if filename.endswith(".safetensors"):
+        return safetensors.torch.load_file(filename, device="cpu"), read_metadata(filename)
+    loaded = safe.load(filename)
+    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, dict):
+        raise safe.CheckpointLoadError(f"{filename}: the pickle holds no state dict")
+    return loaded, {}
+
+
+def checkpoint_search_dirs() -> list[str]:
+    dirs = [os.path.join(paths_internal.models_path, model_dir)]
+    ckpt_dir = getattr(shared.cmd_opts, "ckpt_dir", None)
+    if ckpt_dir:
+        dirs.append(ckpt_dir)
+    embedded = os.path.join(paths_internal.embedded_models_path, model_dir)
+    if os.path.realpath(embedded) not in [os.path.realpath(d) for d in dirs]:
+        dirs.append(embedded)
+    return dirs
+
+
+def _find_checkpoint_files(directory: str) -> list[str]:
+    found = []
+    for extension in checkpoint_extensions:
+        found += glob.glob(os.path.join(directory, "**", f"*{extension}"), recursive=True)
+    return sorted(f for f in found if not os.path.basename(os.path.dirname(f)).endswith(".config"))
+
+
+def list_models() -> None:
+    checkpoints_list.clear()
+    checkpoint_aliases.clear()
+    explicit = getattr(shared.cmd_opts, "ckpt", None)
+    if explicit and os.path.isfile(explicit):
+        CheckpointInfo(explicit).register()
+    for directory in checkpoint_search_dirs():
+        for filename in _find_checkpoint_files(directory):
+            CheckpointInfo(filename, directory).register()
+
+
+def checkpoint_tiles(use_short: bool = False) -> list[str]:
+    return [info.short_title if use_short else info.title for info in checkpoints_list.values()]
+
+
+def get_closet_checkpoint_match(search: str | None) -> CheckpointInfo | None:
+    """A1111's (misspelt) name: exact title/alias first, then the shortest title containing the text."""
+    if not search:
+        return None
+    info = checkpoint_aliases.get(search)
+    if info is not None:
+        return info
+    found = sorted((i for i in checkpoints_list.values() if search in i.title), key=lambda i: len(i.title))
+    return found[0] if found else None
+
+
+def select_checkpoint() -> CheckpointInfo | None:
+    """The checkpoint named by opts.sd_model_checkpoint, else the first one found; None when there is none."""
+    info = get_closet_checkpoint_match(shared.opts.sd_model_checkpoint)
+    if info is not None:
+        return info
+    return next(iter(checkpoints_list.values()), None)
+
+
+def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStableDiffusion:
+    with model_lock:
+        checkpoint_info = checkpoint_info or select_checkpoint()
+        if checkpoint_info is None:
+            raise FileNotFoundError(
+                f"no checkpoint found: put a .safetensors file in {checkpoint_search_dirs()[0]}")
+        unload_model_weights()
+        state_dict, metadata = read_state_dict(checkpoint_info.filename)
+        architecture = detect_architecture(state_dict, metadata, checkpoint_info.filename)
+        model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(checkpoint_info.filename,
+                                         architecture), devices.device, devices.dtype_unet, devices.dtype_vae)
+        del state_dict
+        checkpoint_info.calculate_shorthash()
+        checkpoint_info.register()
+        model.sd_checkpoint_info = checkpoint_info
+        model.sd_model_hash = checkpoint_info.shorthash
+        model.sd_model_checkpoint = checkpoint_info.filename
+        shared.sd_model = model
+        shared.opts.set("sd_model_checkpoint", checkpoint_info.title, run_callbacks=False)
+        _apply_vae(model)
+        _notify_model_loaded(model)
+        return model
+
+
+def _apply_vae(model) -> None:
+    from modules import sd_vae
+
+    sd_vae.reload_vae_weights(model)
+
+
+def _notify_model_loaded(model) -> None:
+    try:
+        from modules import script_callbacks
+    except ImportError:
+        return
+    script_callbacks.model_loaded_callback(model)
+
+
+def reload_model_weights(sd_model=None, info: CheckpointInfo | None = None):
+    """Loads `info` (or the selected checkpoint) unless it is the one already loaded."""
+    with model_lock:
+        checkpoint_info = info or select_checkpoint()
+        current = shared.sd_model
+        if current is not None and checkpoint_info is not None and \
+                current.sd_checkpoint_info.filename == checkpoint_info.filename:
+            return current
+        return load_model(checkpoint_info)
+
+
+def unload_model_weights(sd_model=None, info=None) -> None:
+    with model_lock:
+        if shared.sd_model is not None:
+            shared.sd_model = None
+            devices.torch_gc()
+
+
+def get_sd_model() -> DiffusersStableDiffusion:
+    """The loaded model, loading the selected checkpoint on first use."""
+    with model_lock:
+        if shared.sd_model is None:
+            load_model()
+        return shared.sd_model

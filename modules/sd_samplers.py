@@ -1,0 +1,117 @@
+"""A1111 sampler names mapped onto diffusers schedulers, and name resolution ("DPM++ 2M Karras")."""
+
+import inspect
+from dataclasses import dataclass, field
+
+import diffusers
+
+from modules import sd_schedulers
+
+
+@dataclass(frozen=True)
+class SamplerData:
+    name: str
+    scheduler_class: type
+    scheduler_config: dict
+    aliases: list[str]
+    options: dict = field(default_factory=dict)
+
+    @property
+    def default_schedule(self) -> str:
+        """What "Automatic" means for this sampler (A1111's default schedule), or "" for the model's own."""
+        return self.options.get("scheduler", "")
+
+    def constructor(self, model):
+        from modules.sd_samplers_diffusers import DiffusersSampler
+
+        return DiffusersSampler(self, model)
+
+    def supported_schedules(self) -> list[sd_schedulers.Scheduler]:
+        params = inspect.signature(self.scheduler_class.__init__).parameters
+        return [s for s in sd_schedulers.schedulers if sd_schedulers.supports(s, params)]
+
+
+def _sampler(name, cls_name, aliases, config=None, **options) -> SamplerData:
+    return SamplerData(name, getattr(diffusers, cls_name), config or {}, aliases, options)
+
+
+_multistep_sde = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
+all_samplers = [
+    _sampler("DPM++ 2M", "DPMSolverMultistepScheduler", ["k_dpmpp_2m"],
+             {"algorithm_type": "dpmsolver++", "solver_order": 2}, scheduler="karras"),
+    _sampler("DPM++ SDE", "DPMSolverSDEScheduler", ["k_dpmpp_sde"], scheduler="karras", second_order=True,
+             brownian_noise=True),
+    _sampler("DPM++ 2M SDE", "DPMSolverMultistepScheduler", ["k_dpmpp_2m_sde"], _multistep_sde,
+             scheduler="exponential"),
+    _sampler("DPM++ 2M SDE Heun", "DPMSolverMultistepScheduler", ["k_dpmpp_2m_sde_heun"],
+             {**_multistep_sde, "solver_type": "heun"}, scheduler="exponential"),
+    _sampler("DPM++ 3M SDE", "DPMSolverMultistepScheduler", ["k_dpmpp_3m_sde"],
+             {**_multistep_sde, "solver_order": 3}, scheduler="exponential"),
+    _sampler("Euler a", "EulerAncestralDiscreteScheduler", ["k_euler_a", "k_euler_ancestral"],
+             {"timestep_spacing": "linspace"}, uses_ensd=True),
+    _sampler("Euler", "EulerDiscreteScheduler", ["k_euler"], {"timestep_spacing": "linspace"}),
+    _sampler("LMS", "LMSDiscreteScheduler", ["k_lms"], {"timestep_spacing": "linspace"}),
+    _sampler("Heun", "HeunDiscreteScheduler", ["k_heun"], {"timestep_spacing": "linspace"}, second_order=True),
+    _sampler("DPM2", "KDPM2DiscreteScheduler", ["k_dpm_2"], scheduler="karras", second_order=True),
+    _sampler("DPM2 a", "KDPM2AncestralDiscreteScheduler", ["k_dpm_2_a"], scheduler="karras", second_order=True,
+             uses_ensd=True),
+    _sampler("DDIM", "DDIMScheduler", ["ddim"], {"set_alpha_to_one": False}),
+    _sampler("PLMS", "PNDMScheduler", ["plms"], {"skip_prk_steps": True}),
+    _sampler("UniPC", "UniPCMultistepScheduler", ["unipc"]),
+    _sampler("LCM", "LCMScheduler", ["k_lcm", "lcm"], uses_ensd=True),
+]
+samplers = all_samplers
+samplers_for_img2img = all_samplers
+samplers_map = {}
+for _data in all_samplers:
+    samplers_map[_data.name.lower()] = _data.name
+    for _alias in _data.aliases:
+        samplers_map[_alias.lower()] = _data.name
+
+
+def visible_sampler_names() -> list[str]:
+    return [s.name for s in samplers]
+
+
+def find_sampler_config(name: str | None) -> SamplerData | None:
+    if name is None:
+        return None
+    canonical = samplers_map.get(name.lower())
+    return next((s for s in all_samplers if s.name == canonical), None)
+
+
+def split_sampler_name(name: str) -> tuple[str, str | None]:
+    """"DPM++ 2M Karras" -> ("DPM++ 2M", "Karras"); a name with no schedule suffix comes back unchanged."""
+    if find_sampler_config(name) is not None:
+        return name, None
+    for scheduler in sd_schedulers.schedulers:
+        for suffix in (scheduler.label, scheduler.name):
+            if name.lower().endswith(" " + suffix.lower()):
+                base = name[: -len(suffix) - 1]
+                if find_sampler_config(base) is not None:
+                    return base, scheduler.label
+    return name, None
+
+
+def get_sampler_and_scheduler(sampler_name: str | None, scheduler_name: str | None) -> tuple[str, str]:
+    """Canonical (sampler name, schedule label); raises ValueError naming what cannot be run."""
+    base, suffix_schedule = split_sampler_name(sampler_name or "Euler a")
+    sampler = find_sampler_config(base)
+    if sampler is None:
+        raise ValueError(f"sampler not found: {sampler_name!r}")
+    requested = scheduler_name
+    if requested in (None, "", "Automatic", "automatic") and suffix_schedule:
+        requested = suffix_schedule
+    schedule = sd_schedulers.find_scheduler(requested or "Automatic")
+    if schedule is None:
+        raise ValueError(f"scheduler not found: {scheduler_name!r}")
+    if schedule not in sampler.supported_schedules():
+        raise ValueError(f"schedule type {schedule.label!r} is not available for sampler {sampler.name!r}")
+    return sampler.name, schedule.label
+
+
+def create_sampler(name: str, model):
+    sampler = find_sampler_config(name)
+    if sampler is None:
+        raise ValueError(f"sampler not found: {name!r}")
+    return sampler.constructor(model)

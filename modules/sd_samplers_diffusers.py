@@ -1,0 +1,119 @@
+"""Our denoising loop over diffusers schedulers: batched CFG, per-step conditioning, callbacks, img2img, masks."""
+
+import inspect
+import math
+
+import torch
+
+from modules import prompt_parser, sd_schedulers
+
+
+class InterruptedException(BaseException):
+    """Raised from a step callback to end sampling early; the sampler returns the last latent."""
+
+
+def _step_kwargs(scheduler, p, generators) -> dict:
+    params = inspect.signature(scheduler.step).parameters
+    values = {
+        "generator": generators or None,
+        "s_churn": getattr(p, "s_churn", 0.0),
+        "s_tmin": getattr(p, "s_tmin", 0.0),
+        "s_tmax": getattr(p, "s_tmax", 0.0) or float("inf"),
+        "s_noise": getattr(p, "s_noise", 1.0),
+        "eta": getattr(p, "eta", None) or 0.0,
+    }
+    return {key: value for key, value in values.items() if key in params}
+
+
+def setup_img2img_steps(p, steps=None, fix_steps=False) -> tuple[int, int]:
+    """(scheduler steps, steps actually run) for img2img, as A1111 counts them."""
+    if fix_steps or steps is not None:
+        requested = steps or p.steps
+        total = int(requested / min(p.denoising_strength, 0.999)) if p.denoising_strength > 0 else 0
+        return total, requested - 1
+    return p.steps, int(min(p.denoising_strength, 0.999) * p.steps)
+
+
+class DiffusersSampler:
+    """A1111's sampler interface (sample / sample_img2img) driving a diffusers scheduler with our own loop."""
+
+    def __init__(self, sampler_data, model):
+        self.config = sampler_data
+        self.model = model
+        self.scheduler_label = "Automatic"
+        self.callback = None
+        self.last_latent = None
+        self.stop_at = None
+
+    def make_scheduler(self, seeds=None):
+        settings = dict(self.model.scheduler_config)
+        settings.update(self.config.scheduler_config)
+        schedule = sd_schedulers.find_scheduler(self.scheduler_label)
+        if schedule is None or schedule.name == "automatic":
+            schedule = sd_schedulers.find_scheduler(self.config.default_schedule or "automatic")
+        settings.update(schedule.config)
+        scheduler = self.config.scheduler_class.from_config(settings)
+        if seeds is not None and hasattr(scheduler, "noise_sampler_seed"):
+            scheduler.noise_sampler_seed = list(seeds)
+        return scheduler
+
+    def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
+        steps = steps or p.steps
+        scheduler = self.make_scheduler(getattr(p, "seeds", None))
+        scheduler.set_timesteps(steps, device=x.device)
+        latents = x * scheduler.init_noise_sigma
+        return self.run_loop(p, scheduler, scheduler.timesteps, latents, conditioning, unconditional_conditioning,
+                             steps, image_conditioning)
+
+    def sample_img2img(self, p, x, noise, conditioning, unconditional_conditioning, steps=None,
+                       image_conditioning=None):
+        total_steps, steps_to_run = setup_img2img_steps(p, steps, getattr(p, "img2img_fix_steps", False))
+        if steps_to_run <= 0:
+            return x
+        scheduler = self.make_scheduler(getattr(p, "seeds", None))
+        scheduler.set_timesteps(total_steps, device=x.device)
+        start = (total_steps - steps_to_run) * scheduler.order
+        timesteps = scheduler.timesteps[start:]
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(start)
+        latents = scheduler.add_noise(x, noise, timesteps[:1])
+        return self.run_loop(p, scheduler, timesteps, latents, conditioning, unconditional_conditioning,
+                             steps_to_run, image_conditioning, init_latent=x, noise=noise)
+
+    def run_loop(self, p, scheduler, timesteps, latents, cond, uncond, steps, image_conditioning=None,
+                 init_latent=None, noise=None):
+        step_kwargs = _step_kwargs(scheduler, p, getattr(getattr(p, "rng", None), "generators", None))
+        mask = getattr(p, "mask", None)
+        nmask = getattr(p, "nmask", None)
+        calls = len(timesteps)
+        self.last_latent = latents
+        try:
+            for i, t in enumerate(timesteps):
+                step = min(steps - 1, math.floor(i * steps / calls))
+                model_input = scheduler.scale_model_input(latents, t)
+                if image_conditioning is not None:
+                    model_input = torch.cat([model_input, image_conditioning.to(model_input.dtype)], dim=1)
+                noise_pred = self.cfg_denoise(p, model_input, t, cond, uncond, step)
+                latents = scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample
+                if mask is not None and init_latent is not None:
+                    latents = self.blend_mask(scheduler, latents, init_latent, noise, timesteps, i, mask, nmask)
+                self.last_latent = latents
+                if self.callback is not None:
+                    self.callback(step, steps, latents)
+        except InterruptedException:
+            return self.last_latent
+        return latents
+
+    @staticmethod
+    def blend_mask(scheduler, latents, init_latent, noise, timesteps, index, mask, nmask):
+        """Keeps the unmasked area on the (re-noised) original latent after each step."""
+        if index + 1 < len(timesteps):
+            original = scheduler.add_noise(init_latent, noise, timesteps[index + 1:index + 2])
+        else:
+            original = init_latent
+        return original * mask + latents * nmask
+
+    def cfg_denoise(self, p, x, t, cond, uncond, step):
+        cond_batch = prompt_parser.reconstruct_cond_batch(cond, step)
+        uncond_batch = prompt_parser.reconstruct_cond_batch(uncond, step)
+        return self.model.apply_cfg(x, t, cond_batch, uncond_batch, p.cfg_scale)

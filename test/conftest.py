@@ -1,0 +1,59 @@
+"""Test set-up: a throw-away data dir (set before any module import) and tiny real checkpoints."""
+
+import os
+import sys
+import tempfile
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+_DATA_DIR = tempfile.mkdtemp(prefix="serena-test-data-")
+os.environ.setdefault("SERENA_DATA_DIR", _DATA_DIR)
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["IGNORE_CMD_ARGS_ERRORS"] = "1"
+
+TINY_DEFAULT = "tiny-sd15"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> str:
+    from modules import paths_internal
+
+    return paths_internal.data_path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(data_dir) -> str:
+    """The default tiny SD1 checkpoint, in the data dir's models/Stable-diffusion (what list_models finds)."""
+    from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+    folder = os.path.join(data_dir, "models", "Stable-diffusion")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{TINY_DEFAULT}.safetensors")
+    if not os.path.exists(path):
+        make_tiny_checkpoint("sd15", path, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_arch_checkpoints(tmp_path_factory) -> dict[str, str]:
+    """One tiny checkpoint per supported architecture, outside the models folder."""
+    from modules.sd_models_detect import ARCHITECTURES
+    from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+    folder = tmp_path_factory.mktemp("tiny-archs")
+    return {arch: make_tiny_checkpoint(arch, str(folder / f"tiny-{arch}.safetensors"), seed=1)
+            for arch in ARCHITECTURES}
+
+
+@pytest.fixture(scope="session")
+def sd_model(tiny_checkpoint):
+    """The tiny SD1 checkpoint loaded as shared.sd_model."""
+    from modules import devices, sd_models, shared
+
+    devices.init(shared.cmd_opts)
+    sd_models.list_models()
+    info = sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint))
+    return sd_models.reload_model_weights(info=info)
