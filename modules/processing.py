@@ -29,6 +29,7 @@ from modules.version import program_version
 
 opt_C = 4
 opt_f = 8
+console_progress_bar: tqdm | None = None
 
 
 def get_fixed_seed(seed):
@@ -281,8 +282,8 @@ def sampling_progress_callback(step: int, total: int, latent: torch.Tensor) -> N
     state.sampling_step = step + 1
     state.sampling_steps = total
     state.current_latent = latent
-    if state.tqdm_bar is not None:
-        state.tqdm_bar.update(1)
+    if console_progress_bar is not None:
+        console_progress_bar.update(1)
     state.set_current_image()
     if state.interrupted or state.skipped or state.stopping_generation:
         raise InterruptedException
@@ -703,7 +704,7 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
         "RNG": opts.randn_source if opts.randn_source != "GPU" else None,
         "Tiling": "True" if p.tiling else None,
         **p.extra_generation_params,
-        "Version": program_version() if opts.add_version_to_info else None,
+        "Version": program_version() if opts.add_version_to_infotext else None,
         "User": p.user if opts.add_user_name_to_info else None,
     }
     prompt = p.main_prompt if use_main_prompt else all_prompts[index]
@@ -775,6 +776,19 @@ def _slice_batch(p, n: int) -> None:
     p.subseeds = p.all_subseeds[start:end]
 
 
+def _sample_with_console_progress(p, n: int) -> torch.Tensor:
+    """Runs p.sample with a tqdm bar on the console, as A1111 shows one per generation."""
+    global console_progress_bar
+    console_progress_bar = tqdm(total=p.steps, desc=f"Batch {n + 1}/{p.n_iter}", leave=False)
+    try:
+        with devices.autocast():
+            return p.sample(conditioning=p.c, unconditional_conditioning=p.uc, seeds=p.seeds, subseeds=p.subseeds,
+                            subseed_strength=p.subseed_strength, prompts=p.prompts)
+    finally:
+        console_progress_bar.close()
+        console_progress_bar = None
+
+
 def _to_pil(sample: torch.Tensor) -> Image.Image:
     return Image.fromarray((255.0 * np.moveaxis(sample.numpy(), 0, 2)).astype(np.uint8))
 
@@ -841,14 +855,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             p.setup_conds()
             if p.n_iter > 1:
                 state.job = f"Batch {n + 1} out of {p.n_iter}"
-            state.tqdm_bar = tqdm(total=p.steps, desc=f"Sampling {n + 1}/{p.n_iter}", leave=False)
-            try:
-                with devices.autocast():
-                    samples = p.sample(conditioning=p.c, unconditional_conditioning=p.uc, seeds=p.seeds,
-                                       subseeds=p.subseeds, subseed_strength=p.subseed_strength, prompts=p.prompts)
-            finally:
-                state.tqdm_bar.close()
-                state.tqdm_bar = None
+            samples = _sample_with_console_progress(p, n)
             if p.scripts is not None:
                 samples = p.scripts.post_sample(p, samples) or samples
             decoded = decode_latent_batch(model, samples)

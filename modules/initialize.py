@@ -1,0 +1,37 @@
+"""Start-up: devices, styles, checkpoint list, option callbacks, and the first model load."""
+
+import logging
+import os
+
+from modules import call_queue, devices, live_preview, sd_models, sd_vae, shared, styles, upscaler
+
+log = logging.getLogger(__name__)
+
+
+def initialize() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    shared.device = devices.init(shared.cmd_opts)
+    shared.prompt_styles = styles.StyleDatabase(shared.styles_filename)
+    shared.sd_upscalers = upscaler.sd_upscalers
+    shared.state.preview_decoder = live_preview.decode_preview
+    sd_models.list_models()
+    sd_vae.refresh_vae_list()
+    shared.opts.onchange("sd_model_checkpoint",
+                         call_queue.wrap_queued_call(lambda: sd_models.reload_model_weights()), call=False)
+    shared.opts.onchange("sd_vae", call_queue.wrap_queued_call(lambda: sd_vae.reload_vae_weights()), call=False)
+    load_first_model()
+
+
+def load_first_model() -> None:
+    """Loads the selected checkpoint; with none on disk the server still starts and says where to put one."""
+    if not sd_models.checkpoints_list:
+        log.warning("No checkpoint found. Put a .safetensors file in %s; the server starts without a model.",
+                    sd_models.checkpoint_search_dirs()[0])
+        print(f"No checkpoint found: put a .safetensors file in {sd_models.checkpoint_search_dirs()[0]}")
+        return
+    try:
+        with call_queue.queue_lock:
+            sd_models.reload_model_weights()
+    except Exception as error:  # a broken checkpoint must not stop the server
+        log.error("Could not load the checkpoint: %s", error)
+        print(f"Could not load the checkpoint: {error}")

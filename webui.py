@@ -1,0 +1,57 @@
+"""Starts the server: the REST API and (unless --nowebui) the Gradio UI on one FastAPI app."""
+
+import os
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from fastapi import FastAPI, Request  # noqa: E402
+
+from modules import initialize, shared  # noqa: E402
+
+
+def add_process_time_header(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def process_time(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["X-Process-Time"] = f"{time.perf_counter() - started:.4f}"
+        return response
+
+
+def create_app() -> FastAPI:
+    """The FastAPI app with the API routes and, unless --nowebui, the browser UI mounted at /."""
+    from modules.api.api import Api
+
+    from modules.call_queue import queue_lock
+
+    app = FastAPI(title="Serena webui", docs_url="/docs", redoc_url="/redoc")
+    add_process_time_header(app)
+    Api(app, queue_lock)
+    if not shared.cmd_opts.nowebui:
+        from modules import ui
+
+        app = ui.mount(app)
+    return app
+
+
+def server_address() -> tuple[str, int]:
+    cmd_opts = shared.cmd_opts
+    host = cmd_opts.server_name or ("0.0.0.0" if cmd_opts.listen else "127.0.0.1")
+    port = cmd_opts.port or (7861 if cmd_opts.nowebui else 7860)
+    return host, port
+
+
+def webui() -> None:
+    import uvicorn
+
+    initialize.initialize()
+    app = create_app()
+    host, port = server_address()
+    print(f"Running on http://{host}:{port}")
+    uvicorn.run(app, host=host, port=port, ssl_keyfile=shared.cmd_opts.tls_keyfile,
+                ssl_certfile=shared.cmd_opts.tls_certfile, timeout_keep_alive=0, log_level="warning")
+
+
+if __name__ == "__main__":
+    webui()
