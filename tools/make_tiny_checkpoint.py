@@ -41,14 +41,15 @@ def config_folder_for(checkpoint_path: str) -> str:
     return os.path.splitext(checkpoint_path)[0] + ".config"
 
 
-def _empty_component(name: str, config: dict, openclip: bool) -> torch.nn.Module:
+def _empty_component(name: str, config: dict, family: str) -> torch.nn.Module:
     with init_empty_weights():
         if name == "unet":
             return UNet2DConditionModel.from_config(config)
         if name == "vae":
             return AutoencoderKL.from_config(config)
+        _, layout = TEXT_ENCODER_LAYOUTS[family][name]
         # OpenCLIP text towers always carry a text projection, even where SD 2.x does not use it.
-        text_model_class = CLIPTextModelWithProjection if openclip else CLIPTextModel
+        text_model_class = CLIPTextModelWithProjection if layout == "openclip" else CLIPTextModel
         return text_model_class(CLIPTextConfig(**config))
 
 
@@ -69,11 +70,8 @@ def random_components(arch: str, seed: int = 0) -> dict[str, dict[str, torch.Ten
     configs = tiny_configs(arch)
     generator = torch.Generator().manual_seed(seed)
     components = {}
-    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
-        if name not in configs:
-            continue
-        openclip = TEXT_ENCODER_LAYOUTS[family].get(name, ("", ""))[1] == "openclip"
-        model = _empty_component(name, configs[name], openclip)
+    for name in ("unet", "vae", *TEXT_ENCODER_LAYOUTS[family]):
+        model = _empty_component(name, configs[name], family)
         shapes = {key: param.shape for key, param in model.named_parameters()}
         components[name] = {key: _random_tensor(key, shapes[key], generator) for key in sorted(shapes)}
     return components
