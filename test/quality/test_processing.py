@@ -1,0 +1,169 @@
+"""processing.py on the tiny real model: infotext, override_settings, txt2img hires fix, img2img and inpainting."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from modules import infotext_utils, processing, shared
+
+SMALL = {"width": 64, "height": 64, "steps": 4, "do_not_save_samples": True, "do_not_save_grid": True}
+
+
+def txt2img(**kwargs) -> processing.Processed:
+    args = {"prompt": "a red circle", "seed": 1234, "sampler_name": "Euler", **SMALL, **kwargs}
+    return processing.process_images(processing.StableDiffusionProcessingTxt2Img(**args))
+
+
+def img2img(init: Image.Image, **kwargs) -> processing.Processed:
+    args = {"prompt": "a blue square", "seed": 99, "sampler_name": "Euler", "init_images": [init], **SMALL, **kwargs}
+    return processing.process_images(processing.StableDiffusionProcessingImg2Img(**args))
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+@pytest.fixture
+def init_image() -> Image.Image:
+    image = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(image).ellipse((16, 16, 48, 48), fill="red")
+    return image
+
+
+@pytest.fixture
+def centre_mask() -> Image.Image:
+    mask = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(mask).rectangle((24, 24, 40, 40), fill=255)
+    return mask
+
+
+def test_infotext_has_a1111_layout_and_parses_back(sd_model):
+    result = txt2img(prompt="a (red:1.2) circle", negative_prompt="blue", cfg_scale=5)
+    lines = result.info.split("\n")
+    assert lines[0] == "a (red:1.2) circle"
+    assert lines[1] == "Negative prompt: blue"
+    assert lines[2].startswith("Steps: 4, Sampler: Euler, Schedule type: Automatic, CFG scale: 5, Seed: 1234, ")
+    parsed = infotext_utils.parse_generation_parameters(result.info)
+    assert parsed["Size-1"] == "64" and parsed["Size-2"] == "64"
+    assert parsed["Model hash"] == sd_model.sd_model_hash
+    assert parsed["Model"] == sd_model.sd_checkpoint_info.name_for_extra
+    assert result.images[0].info["parameters"] == result.info
+
+
+def test_info_js_has_every_api_key(sd_model):
+    import json
+
+    info = json.loads(txt2img().js())
+    expected = {"prompt", "all_prompts", "negative_prompt", "all_negative_prompts", "seed", "all_seeds", "subseed",
+                "all_subseeds", "subseed_strength", "width", "height", "sampler_name", "cfg_scale", "steps",
+                "batch_size", "restore_faces", "face_restoration_model", "sd_model_name", "sd_model_hash",
+                "sd_vae_name", "sd_vae_hash", "seed_resize_from_w", "seed_resize_from_h", "denoising_strength",
+                "extra_generation_params", "index_of_first_image", "infotexts", "styles", "job_timestamp",
+                "clip_skip", "is_using_inpainting_conditioning", "version"}
+    assert expected <= set(info)
+
+
+def test_batch_and_iterations_give_seed_plus_i_and_a_grid_first(sd_model):
+    result = txt2img(batch_size=2, n_iter=2, do_not_save_grid=False)
+    assert result.all_seeds == [1234, 1235, 1236, 1237]
+    assert result.index_of_first_image == 1
+    assert len(result.images) == 5
+    assert result.images[0].size == (128, 128)
+    assert [f"Seed: {s}," in t for s, t in zip(result.all_seeds, result.infotexts[1:])] == [True] * 4
+
+
+def test_override_settings_apply_during_the_run_and_are_restored(sd_model):
+    seen = []
+    original = shared.opts.CLIP_stop_at_last_layers
+    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=5, sampler_name="Euler", **SMALL,
+                                                    override_settings={"CLIP_stop_at_last_layers": 2})
+    p.scripts = _Spy(lambda: seen.append(shared.opts.CLIP_stop_at_last_layers))
+    result = processing.process_images(p)
+    assert seen == [2]
+    assert "Clip skip: 2" in result.info
+    assert shared.opts.CLIP_stop_at_last_layers == original
+
+
+def test_override_settings_restored_when_generation_raises(sd_model):
+    original = shared.opts.eta_noise_seed_delta
+    p = processing.StableDiffusionProcessingTxt2Img(prompt="x", seed=5, sampler_name="Euler", **SMALL,
+                                                    override_settings={"eta_noise_seed_delta": 31337})
+
+    def fail():
+        raise RuntimeError("boom")
+
+    p.scripts = _Spy(fail)
+    with pytest.raises(RuntimeError, match="boom"):
+        processing.process_images(p)
+    assert shared.opts.eta_noise_seed_delta == original
+
+
+def test_hires_fix_latent_and_image_upscalers_double_the_size(sd_model):
+    for upscaler_name in ("Latent", "Lanczos"):
+        result = txt2img(enable_hr=True, hr_scale=2, hr_upscaler=upscaler_name, hr_second_pass_steps=2,
+                         denoising_strength=0.6)
+        assert result.images[0].size == (128, 128)
+        assert "Hires upscale: 2" in result.info and f"Hires upscaler: {upscaler_name}" in result.info
+        assert "Size: 128x128" in result.info
+
+
+def test_img2img_strength_controls_how_far_the_image_moves(sd_model, init_image):
+    weak = pixels(img2img(init_image, denoising_strength=0.2).images[0])
+    strong = pixels(img2img(init_image, denoising_strength=0.9).images[0])
+    source = pixels(init_image)
+    assert np.abs(weak - source).mean() < np.abs(strong - source).mean()
+
+
+@pytest.mark.parametrize("resize_mode", [0, 1, 2, 3])
+def test_img2img_resize_modes_produce_the_requested_size(sd_model, resize_mode):
+    wide = Image.new("RGB", (96, 48), "green")
+    result = img2img(wide, resize_mode=resize_mode, width=64, height=32)
+    assert result.images[0].size == (64, 32)
+
+
+@pytest.mark.parametrize("fill", [0, 1, 2, 3])
+def test_inpainting_keeps_pixels_outside_the_mask(sd_model, init_image, centre_mask, fill):
+    result = img2img(init_image, mask=centre_mask, inpainting_fill=fill, mask_blur=0, inpaint_full_res=False,
+                     denoising_strength=1.0)
+    out = pixels(result.images[0])
+    source = pixels(init_image)
+    assert np.array_equal(out[:16, :], source[:16, :])
+    assert not np.array_equal(out[28:36, 28:36], source[28:36, 28:36])
+
+
+def test_inverted_mask_repaints_the_outside_instead(sd_model, init_image, centre_mask):
+    result = img2img(init_image, mask=centre_mask, inpainting_mask_invert=1, mask_blur=0, inpaint_full_res=False,
+                     denoising_strength=1.0)
+    out = pixels(result.images[0])
+    source = pixels(init_image)
+    assert np.array_equal(out[28:36, 28:36], source[28:36, 28:36])
+    assert not np.array_equal(out[:8, :8], source[:8, :8])
+
+
+def test_inpaint_full_resolution_pastes_back_into_the_original(sd_model, init_image, centre_mask):
+    result = img2img(init_image, mask=centre_mask, inpaint_full_res=True, inpaint_full_res_padding=4, mask_blur=0,
+                     denoising_strength=1.0)
+    out = pixels(result.images[0])
+    assert result.images[0].size == (64, 64)
+    assert np.array_equal(out[:8, :], pixels(init_image)[:8, :])
+    assert "Inpaint area: Only masked" in result.info
+
+
+def test_samples_are_saved_with_a1111_names(sd_model, tmp_path):
+    result = txt2img(do_not_save_samples=False, outpath_samples=str(tmp_path), seed=777)
+    saved = sorted(p.name for p in tmp_path.rglob("*.png"))
+    assert saved == ["00000-777.png"]
+    assert Image.open(next(tmp_path.rglob("*.png"))).info["parameters"] == result.info
+
+
+class _Spy:
+    """A script runner stand-in whose process() hook runs a callable; every other hook does nothing."""
+
+    def __init__(self, on_process):
+        self.on_process = on_process
+
+    def process(self, p):
+        self.on_process()
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
