@@ -806,6 +806,9 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         p.sampler_name, p.scheduler = sd_samplers.get_sampler_and_scheduler("Euler a", p.scheduler)
     if p.restore_faces is None:
         p.restore_faces = opts.face_restoration
+    if p.restore_faces and not shared.face_restorers:
+        p.restore_faces = False
+        p.comment("Face restoration skipped: no face restoration model is installed")
     if p.tiling is None:
         p.tiling = opts.tiling
     p.sd_model = sd_models.get_sd_model()
@@ -813,6 +816,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.sd_model_hash = p.sd_model.sd_model_hash
     p.sd_vae_name = sd_vae.loaded_vae_name(p.sd_model)
     p.sd_vae_hash = sd_vae.loaded_vae_hash(p.sd_model)
+    p.sd_model.set_tiling(bool(p.tiling))
     p.fill_fields_from_opts()
     p.setup_prompts()
     p.all_seeds = seed if isinstance(seed, list) else \

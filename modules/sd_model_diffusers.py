@@ -117,6 +117,13 @@ class DiffusersStableDiffusion(torch.nn.Module):
     def native_size(self) -> int:
         return self.unet.config.sample_size * self.vae_scale_factor
 
+    def set_tiling(self, enabled: bool) -> None:
+        """Seamless textures: circular padding in every convolution of the UNet and the VAE."""
+        mode = "circular" if enabled else "zeros"
+        for module in (*self.unet.modules(), *self.vae.modules()):
+            if isinstance(module, torch.nn.Conv2d):
+                module.padding_mode = mode
+
     def get_learned_conditioning(self, texts, clip_skip: int = 1, emphasis: str = "Original",
                                  comma_padding_backtrack: int = 20):
         hidden, pooled = self.conditioner.encode(list(texts), clip_skip, emphasis, comma_padding_backtrack)

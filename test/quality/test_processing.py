@@ -167,3 +167,11 @@ class _Spy:
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
+
+
+def test_tiling_makes_convolutions_circular_and_changes_the_image(sd_model):
+    plain = txt2img(tiling=False).images[0]
+    tiled = txt2img(tiling=True)
+    assert "Tiling: True" in tiled.info
+    assert not np.array_equal(pixels(plain), pixels(tiled.images[0]))
+    assert txt2img(tiling=False).images[0].tobytes() == plain.tobytes()
