@@ -22,10 +22,21 @@ def load_tokenizer(folder: str = paths_internal.tokenizer_path) -> CLIPTokenizer
     return _tokenizer_cache[folder]
 
 
-def config_dir_for(filename: str, architecture: ModelArchitecture) -> str:
-    """A checkpoint's own diffusers config folder (`<file without extension>.config/`), else its architecture's."""
+CONFIG_METADATA_KEY = "serena.config"
+
+
+def config_dir_for(filename: str, architecture: ModelArchitecture, metadata: dict | None = None) -> str:
+    """The checkpoint's diffusers config folder: `<file without extension>.config/` beside it, else the folder under
+    configs/diffusers/ its metadata names (`serena.config`), else its architecture's."""
     own = os.path.splitext(filename)[0] + ".config"
-    return own if os.path.isdir(own) else architecture.config_dir
+    if os.path.isdir(own):
+        return own
+    named = (metadata or {}).get(CONFIG_METADATA_KEY)
+    if named:
+        folder = os.path.join(paths_internal.diffusers_configs_path, os.path.basename(named))
+        if os.path.isdir(folder):
+            return folder
+    return architecture.config_dir
 
 
 def load_vae(state_dict: dict, config_dir: str, dtype: torch.dtype) -> AutoencoderKL:

@@ -146,7 +146,7 @@ def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStable
         state_dict, metadata = read_state_dict(checkpoint_info.filename)
         architecture = detect_architecture(state_dict, metadata, checkpoint_info.filename)
         model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(checkpoint_info.filename,
-                                         architecture), devices.device, devices.dtype_unet, devices.dtype_vae)
+                                         architecture, metadata), devices.device, devices.dtype_unet, devices.dtype_vae)
         del state_dict
         checkpoint_info.calculate_shorthash()
         checkpoint_info.register()
