@@ -12,31 +12,25 @@ def get_crop_region(mask: Image.Image, pad: int = 0) -> tuple[int, int, int, int
     return max(x1 - pad, 0), max(y1 - pad, 0), min(x2 + pad, mask.width), min(y2 + pad, mask.height)
 
 
+def _grow_span(low: int, high: int, desired: float, limit: int) -> tuple[int, int]:
+    """Widens [low, high) to `desired` around its centre, shifted back inside [0, limit)."""
+    diff = int(desired - (high - low))
+    low -= diff // 2
+    high += diff - diff // 2
+    if high >= limit:
+        low -= high - limit
+        high = limit
+    return max(low, 0), min(high, limit)
+
+
 def expand_crop_region(crop_region, processing_width, processing_height, image_width, image_height):
     """Grows the region to the processing aspect ratio, staying inside the image."""
     x1, y1, x2, y2 = crop_region
-    ratio_crop = (x2 - x1) / (y2 - y1)
     ratio_processing = processing_width / processing_height
-    if ratio_crop > ratio_processing:
-        desired_height = (x2 - x1) / ratio_processing
-        diff = int(desired_height - (y2 - y1))
-        y1 -= diff // 2
-        y2 += diff - diff // 2
-        if y2 >= image_height:
-            y1 -= y2 - image_height
-            y2 = image_height
-        y1 = max(y1, 0)
-        y2 = min(y2, image_height)
+    if (x2 - x1) / (y2 - y1) > ratio_processing:
+        y1, y2 = _grow_span(y1, y2, (x2 - x1) / ratio_processing, image_height)
     else:
-        desired_width = (y2 - y1) * ratio_processing
-        diff = int(desired_width - (x2 - x1))
-        x1 -= diff // 2
-        x2 += diff - diff // 2
-        if x2 >= image_width:
-            x1 -= x2 - image_width
-            x2 = image_width
-        x1 = max(x1, 0)
-        x2 = min(x2, image_width)
+        x1, x2 = _grow_span(x1, x2, (y2 - y1) * ratio_processing, image_width)
     return x1, y1, x2, y2
 
 
