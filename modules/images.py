@@ -319,9 +319,9 @@ def save_image_with_geninfo(image, geninfo, filename, extension=None, existing_p
             image = image.convert("RGB")
         elif image.mode == "I;16":
             image = image.point(lambda value: value * (255 / 65535)).convert("RGB" if extension == ".webp" else "L")
-        image.save(filename, format=image_format, quality=shared.opts.jpeg_quality, lossless=shared.opts.webp_lossless)
-        if shared.opts.enable_pnginfo and geninfo is not None:
-            piexif.insert(_exif_with_user_comment(geninfo), filename)
+        exif = _exif_with_user_comment(geninfo) if shared.opts.enable_pnginfo and geninfo is not None else b""
+        image.save(filename, format=image_format, quality=shared.opts.jpeg_quality, lossless=shared.opts.webp_lossless,
+                   exif=exif)
 
     elif extension == ".gif":
         image.save(filename, format=image_format, comment=geninfo or "")
