@@ -22,7 +22,6 @@ def add_process_time_header(app: FastAPI) -> None:
 def create_app() -> FastAPI:
     """The FastAPI app with the API routes and, unless --nowebui, the browser UI mounted at /."""
     from modules.api.api import Api
-
     from modules.call_queue import queue_lock
 
     app = FastAPI(title="Serena webui", docs_url="/docs", redoc_url="/redoc")
@@ -50,7 +49,8 @@ def webui() -> None:
     host, port = server_address()
     print(f"Running on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, ssl_keyfile=shared.cmd_opts.tls_keyfile,
-                ssl_certfile=shared.cmd_opts.tls_certfile, timeout_keep_alive=0, log_level="warning")
+                ssl_certfile=shared.cmd_opts.tls_certfile, timeout_keep_alive=shared.cmd_opts.timeout_keep_alive,
+                log_level="warning")
 
 
 if __name__ == "__main__":
