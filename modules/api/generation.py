@@ -1,0 +1,131 @@
+"""txt2img and img2img requests: checked, turned into a processing object, run under the generation lock."""
+
+import dataclasses
+from contextlib import closing
+
+from modules import progress, sd_samplers, sd_schedulers, shared, upscaler
+from modules.api import models, settings
+from modules.api.errors import api_error
+from modules.api.images_io import decode_base64_to_image, encode_to_text
+from modules.processing import (
+    Processed,
+    StableDiffusionProcessingImg2Img,
+    StableDiffusionProcessingTxt2Img,
+    process_images,
+)
+
+SAME_SAMPLER = ("", "Use same sampler")
+SAME_SCHEDULER = ("", "Use same scheduler")
+NOT_PASSED_TO_PROCESSING = {"sampler_index", "init_images", "mask", "latent_mask", "firstpass_image"}
+
+
+def _sampler_names() -> str:
+    return ", ".join(sd_samplers.visible_sampler_names())
+
+
+def resolve_sampler(name: str | None, scheduler: str | None, name_field: str, scheduler_field: str) -> tuple[str, str]:
+    """(sampler name, schedule label); 404 naming the field for an unknown sampler or schedule type."""
+    base, _ = sd_samplers.split_sampler_name(name or "Euler a")
+    if sd_samplers.find_sampler_config(base) is None:
+        raise api_error(404, name_field, f"sampler not found: {name!r}; known samplers: {_sampler_names()}")
+    if scheduler not in (None, "") and sd_schedulers.find_scheduler(scheduler) is None:
+        labels = ", ".join(s.label for s in sd_schedulers.schedulers)
+        raise api_error(404, scheduler_field, f"scheduler not found: {scheduler!r}; known schedule types: {labels}")
+    try:
+        return sd_samplers.get_sampler_and_scheduler(name, scheduler)
+    except ValueError as e:
+        raise api_error(422, scheduler_field, str(e)) from e
+
+
+def main_sampler(req: models.GenerationRequest) -> tuple[str, str]:
+    """sampler_name, else the legacy sampler_index (A1111 takes the first that is set)."""
+    field = "sampler_name" if req.sampler_name else "sampler_index"
+    return resolve_sampler(req.sampler_name or req.sampler_index, req.scheduler, field, "scheduler")
+
+
+def check_scripts(req: models.GenerationRequest) -> None:
+    """No scripts are installed yet: naming one is an error, as naming an unknown one is in A1111."""
+    if req.script_name:
+        raise api_error(404, "script_name", f"script not found: {req.script_name!r}")
+    for name in req.alwayson_scripts or {}:
+        raise api_error(404, f"alwayson_scripts.{name}", f"always-on script not found: {name!r}")
+
+
+def check_hires(req: models.StableDiffusionTxt2ImgProcessingAPI) -> None:
+    if not req.enable_hr:
+        return
+    if not upscaler.is_known(req.hr_upscaler):
+        known = [*upscaler.latent_upscale_modes, *(u.name for u in shared.sd_upscalers)]
+        raise api_error(404, "hr_upscaler", f"upscaler not found: {req.hr_upscaler!r}; known: {', '.join(known)}")
+    hr_scheduler = None if req.hr_scheduler in (None, *SAME_SCHEDULER) else req.hr_scheduler
+    if req.hr_sampler_name not in (None, *SAME_SAMPLER):
+        resolve_sampler(req.hr_sampler_name, hr_scheduler, "hr_sampler_name", "hr_scheduler")
+    elif hr_scheduler is not None and sd_schedulers.find_scheduler(hr_scheduler) is None:
+        raise api_error(404, "hr_scheduler", f"scheduler not found: {hr_scheduler!r}")
+
+
+def check_init_images(req: models.StableDiffusionImg2ImgProcessingAPI) -> None:
+    count = len(req.init_images or [])
+    if count == 0:
+        raise api_error(422, "init_images", "at least one init image is required")
+    if 1 < count and req.batch_size < count:
+        raise api_error(422, "init_images", f"{count} images do not fit batch_size {req.batch_size}: send one image "
+                                            "or at most batch_size images")
+
+
+def processing_kwargs(req: models.GenerationRequest, processing_class) -> dict:
+    """The request fields the processing class takes; None leaves the class's own default (or the option's)."""
+    accepted = {f.name for f in dataclasses.fields(processing_class) if f.init} - NOT_PASSED_TO_PROCESSING
+    values = req.model_dump()
+    return {name: values[name] for name in accepted & values.keys() if values[name] is not None}
+
+
+def _optional_image(encoding: str | None, field: str):
+    return decode_base64_to_image(encoding, field) if encoding else None
+
+
+def prepare_txt2img(req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
+    """Checks the request; returns the keyword arguments of StableDiffusionProcessingTxt2Img."""
+    sampler_name, scheduler = main_sampler(req)
+    check_hires(req)
+    check_scripts(req)
+    settings.check_override_settings(req.override_settings)
+    return {**processing_kwargs(req, StableDiffusionProcessingTxt2Img), "sampler_name": sampler_name,
+            "scheduler": scheduler, "do_not_save_samples": not req.save_images,
+            "do_not_save_grid": not req.save_images,
+            "firstpass_image": _optional_image(req.firstpass_image, "firstpass_image")}
+
+
+def prepare_img2img(req: models.StableDiffusionImg2ImgProcessingAPI) -> dict:
+    """Checks the request and decodes its images; returns the keyword arguments of StableDiffusionProcessingImg2Img."""
+    check_init_images(req)
+    sampler_name, scheduler = main_sampler(req)
+    check_scripts(req)
+    settings.check_override_settings(req.override_settings)
+    init_images = [decode_base64_to_image(x, f"init_images[{i}]") for i, x in enumerate(req.init_images)]
+    return {**processing_kwargs(req, StableDiffusionProcessingImg2Img), "sampler_name": sampler_name,
+            "scheduler": scheduler, "do_not_save_samples": not req.save_images,
+            "do_not_save_grid": not req.save_images, "init_images": init_images,
+            "mask": _optional_image(req.mask, "mask"), "latent_mask": _optional_image(req.latent_mask, "latent_mask"),
+            "firstpass_image": _optional_image(req.firstpass_image, "firstpass_image")}
+
+
+def run(queue_lock, processing_class, kwargs: dict, job: str, task_id: str) -> Processed:
+    """process_images under the lock shared with the UI, with shared.state and the task queue kept up to date."""
+    progress.add_task_to_queue(task_id)
+    with queue_lock:
+        try:
+            shared.state.begin(job=job)
+            progress.start_task(task_id)
+            # built after state.begin, which sets the job timestamp the processing object records
+            with closing(processing_class(sd_model=shared.sd_model, **kwargs)) as p:
+                p.is_api = True
+                p.scripts = None
+                return process_images(p)
+        finally:
+            shared.state.end()
+            progress.finish_task(task_id)
+
+
+def encoded_images(processed: Processed, send_images: bool) -> list[str]:
+    return [encode_to_text(image) for image in processed.images] if send_images else []

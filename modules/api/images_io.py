@@ -1,0 +1,87 @@
+"""Images in and out of the API: base64 (optionally a data: URI or, when allowed, an http(s) URL) to PIL and back."""
+
+import base64
+import binascii
+import io
+import ipaddress
+import socket
+from urllib.parse import urlparse
+
+import requests
+from PIL import Image
+
+from modules import images
+from modules.api.errors import api_error
+from modules.shared import opts
+
+URL_TIMEOUT_S = 30
+
+
+def _is_global_url(url: str) -> bool:
+    """True when every address the URL's host resolves to is a public one."""
+    try:
+        host = urlparse(url).hostname
+        addresses = socket.getaddrinfo(host, None)
+    except (OSError, ValueError, UnicodeError):
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(info[4][0]).is_global for info in addresses)
+
+
+def _fetch(url: str, field: str) -> bytes:
+    if not opts.api_enable_requests:
+        raise api_error(403, field, "image URLs are not allowed (option api_enable_requests)")
+    if opts.api_forbid_local_requests and not _is_global_url(url):
+        raise api_error(403, field, "image URLs to local resources are not allowed (option api_forbid_local_requests)")
+    headers = {"user-agent": opts.api_useragent} if opts.api_useragent else {}
+    try:
+        response = requests.get(url, timeout=URL_TIMEOUT_S, headers=headers)
+        response.raise_for_status()
+    except requests.RequestException as e:
+        raise api_error(422, field, f"could not download the image: {e}") from e
+    return response.content
+
+
+def _base64_payload(encoding: str, field: str) -> bytes:
+    if encoding.startswith("data:"):
+        encoding = encoding.partition(",")[2]
+    try:
+        return base64.b64decode(encoding, validate=False)
+    except (binascii.Error, ValueError) as e:
+        raise api_error(422, field, f"not valid base64: {e}") from e
+
+
+def decode_base64_to_image(encoding: str, field: str = "image") -> Image.Image:
+    """The image in a base64 string (plain, or a data:image/...;base64, URI) or at an http(s) URL; a 422 naming
+    `field` when it cannot be read."""
+    if not isinstance(encoding, str) or not encoding.strip():
+        raise api_error(422, field, "an image is required (base64 string)")
+    encoding = encoding.strip()
+    if encoding.startswith(("http://", "https://")):
+        data = _fetch(encoding, field)
+    else:
+        data = _base64_payload(encoding, field)
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise api_error(422, field, "not a decodable image (expected base64 of a PNG, JPEG, WEBP, ... file)") from e
+    return image
+
+
+def _output_extension() -> str:
+    extension = opts.samples_format.lower().lstrip(".")
+    return extension if f".{extension}" in Image.registered_extensions() else "png"
+
+
+def encode_pil_to_base64(image: Image.Image) -> bytes:
+    """The image as base64 (bytes, as A1111's function returns) in opts.samples_format, its infotext kept."""
+    text_items = {key: value for key, value in image.info.items()
+                  if isinstance(key, str) and isinstance(value, str) and key != "parameters"}
+    with io.BytesIO() as buffer:
+        images.save_image_with_geninfo(image, image.info.get("parameters"), buffer, extension=_output_extension(),
+                                       existing_pnginfo=text_items)
+        return base64.b64encode(buffer.getvalue())
+
+
+def encode_to_text(image: Image.Image) -> str:
+    return encode_pil_to_base64(image).decode("ascii")
