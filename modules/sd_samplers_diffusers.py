@@ -28,9 +28,10 @@ def _step_kwargs(scheduler, p, generators) -> dict:
 def setup_img2img_steps(p, steps=None, fix_steps=False) -> tuple[int, int]:
     """(scheduler steps, steps actually run) for img2img, as A1111 counts them."""
     if fix_steps or steps is not None:
+        if p.denoising_strength <= 0:
+            return 0, 0  # nothing to denoise: the input comes back unchanged
         requested = steps or p.steps
-        total = int(requested / min(p.denoising_strength, 0.999)) if p.denoising_strength > 0 else 0
-        return total, requested - 1
+        return int(requested / min(p.denoising_strength, 0.999)), requested - 1
     return p.steps, int(min(p.denoising_strength, 0.999) * p.steps)
 
 
