@@ -51,17 +51,16 @@ def check_scripts(req: models.GenerationRequest) -> None:
         raise api_error(404, f"alwayson_scripts.{name}", f"always-on script not found: {name!r}")
 
 
-def check_hires(req: models.StableDiffusionTxt2ImgProcessingAPI) -> None:
+def check_hires(req: models.StableDiffusionTxt2ImgProcessingAPI, sampler_name: str, scheduler: str) -> None:
+    """The second pass uses the first pass's sampler and schedule type unless told otherwise (as process_images)."""
     if not req.enable_hr:
         return
     if not upscaler.is_known(req.hr_upscaler):
         known = [*upscaler.latent_upscale_modes, *(u.name for u in shared.sd_upscalers)]
         raise api_error(404, "hr_upscaler", f"upscaler not found: {req.hr_upscaler!r}; known: {', '.join(known)}")
-    hr_scheduler = None if req.hr_scheduler in (None, *SAME_SCHEDULER) else req.hr_scheduler
-    if req.hr_sampler_name not in (None, *SAME_SAMPLER):
-        resolve_sampler(req.hr_sampler_name, hr_scheduler, "hr_sampler_name", "hr_scheduler")
-    elif hr_scheduler is not None and sd_schedulers.find_scheduler(hr_scheduler) is None:
-        raise api_error(404, "hr_scheduler", f"scheduler not found: {hr_scheduler!r}")
+    hr_sampler = sampler_name if req.hr_sampler_name in (None, *SAME_SAMPLER) else req.hr_sampler_name
+    hr_scheduler = scheduler if req.hr_scheduler in (None, *SAME_SCHEDULER) else req.hr_scheduler
+    resolve_sampler(hr_sampler, hr_scheduler, "hr_sampler_name", "hr_scheduler")
 
 
 def check_init_images(req: models.StableDiffusionImg2ImgProcessingAPI) -> None:
@@ -87,7 +86,7 @@ def _optional_image(encoding: str | None, field: str):
 def prepare_txt2img(req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
     """Checks the request; returns the keyword arguments of StableDiffusionProcessingTxt2Img."""
     sampler_name, scheduler = main_sampler(req)
-    check_hires(req)
+    check_hires(req, sampler_name, scheduler)
     check_scripts(req)
     settings.check_override_settings(req.override_settings)
     return {**processing_kwargs(req, StableDiffusionProcessingTxt2Img), "sampler_name": sampler_name,

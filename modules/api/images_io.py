@@ -68,9 +68,13 @@ def decode_base64_to_image(encoding: str, field: str = "image") -> Image.Image:
     return image
 
 
+def is_known_extension(extension: str) -> bool:
+    return f".{extension.lower().lstrip('.')}" in Image.registered_extensions()
+
+
 def _output_extension() -> str:
     extension = opts.samples_format.lower().lstrip(".")
-    return extension if f".{extension}" in Image.registered_extensions() else "png"
+    return extension if is_known_extension(extension) else "png"
 
 
 def encode_pil_to_base64(image: Image.Image) -> bytes:

@@ -2,6 +2,9 @@
 
 from modules import sd_models, sd_vae, shared
 from modules.api.errors import api_error
+from modules.api.images_io import is_known_extension
+
+IMAGE_FORMAT_OPTIONS = ("samples_format", "grid_format")
 
 
 def _type_name(value) -> str:
@@ -26,6 +29,8 @@ def check_option(key: str, value, field: str) -> None:
         raise api_error(422, field, f"expected a value of type {_type_name(info.default)}, got {_type_name(value)}")
     if key == "sd_vae":
         check_vae(value, field)
+    if key in IMAGE_FORMAT_OPTIONS and not is_known_extension(value):
+        raise api_error(422, field, f"not an image format this server can write: {value!r}")
 
 
 def check_vae(name, field: str) -> None:

@@ -242,6 +242,11 @@ def test_txt2img_hires_fix(api, upscaler, extra, size):
     assert params["Hires upscaler"] == upscaler and params["Denoising strength"] == "0.5"
 
 
+def test_txt2img_hires_fix_without_denoising_keeps_the_upscaled_first_pass(api):
+    result = txt2img(api, enable_hr=True, hr_upscaler="Lanczos", hr_scale=1.5, denoising_strength=0)
+    assert check_generation(result, 1)[0].size == (96, 96)
+
+
 def test_txt2img_tiling(api):
     assert image_params(check_generation(txt2img(api, tiling=True), 1)[0])["Tiling"] == "True"
 
