@@ -59,7 +59,7 @@ def upscale(image: Image.Image, req: models.ExtrasBaseRequest) -> tuple[Image.Im
     if req.upscaler_1 in NO_UPSCALER:
         return image, {}
     scale = _scale(image, req)
-    width, height = round(image.width * scale), round(image.height * scale)
+    width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
     _check_size(width, height, "upscaling_resize" if req.resize_mode == 0 else "upscaling_resize_w")
     source = image.convert("RGB")
     result = upscaler.upscale_image(source, width, height, req.upscaler_1)

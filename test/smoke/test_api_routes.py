@@ -397,6 +397,12 @@ def test_extra_single_image_scale_by(api):
     assert image.info["postprocessing"] == "Postprocess upscale by: 2.0, Postprocess upscaler: Lanczos"
 
 
+def test_extra_single_image_tiny_factor_keeps_a_pixel(api):
+    answer = api.ok("POST", "extra-single-image", {"image": to_base64(gradient_image()), "upscaler_1": "Lanczos",
+                                                    "upscaling_resize": 0.001})
+    assert from_base64(answer["image"]).size == (1, 1)
+
+
 def test_extra_single_image_scale_to_with_crop(api):
     answer = api.ok("POST", "extra-single-image", {
         "image": to_base64(gradient_image()), "resize_mode": 1, "upscaling_resize_w": 100, "upscaling_resize_h": 50,
