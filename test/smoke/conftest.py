@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from test.conftest import REPO_ROOT
+
 STARTUP_TIMEOUT_S = 300
 POLL_INTERVAL_S = 0.5
 READY_PATH = "/sdapi/v1/sd-models"
