@@ -1,0 +1,126 @@
+"""The browser UI: create_ui() builds the gr.Blocks; mount(app) serves it on the FastAPI app at / (or --subpath)."""
+
+import logging
+import os
+
+import gradio as gr
+
+from modules import shared, ui_img2img, ui_paste, ui_pnginfo, ui_settings, ui_txt2img
+from modules.paths_internal import script_path
+from modules.ui_common import selected_image_and_infotext
+
+log = logging.getLogger(__name__)
+
+TITLE = "Stable Diffusion"
+TAB_TXT2IMG, TAB_IMG2IMG, TAB_PNGINFO, TAB_SETTINGS = "txt2img", "img2img", "pnginfo", "settings"
+
+
+def register_send_targets(tabs: gr.Tabs, img2img_tab: ui_img2img.Img2ImgTab) -> None:
+    """txt2img, img2img and inpaint as destinations of the "Send to ..." buttons."""
+    ui_paste.add_send_target(ui_paste.SendTarget("txt2img", updates=[(tabs, gr.update(selected=TAB_TXT2IMG))]))
+    to_img2img = [(tabs, gr.update(selected=TAB_IMG2IMG))]
+    ui_paste.add_send_target(ui_paste.SendTarget("img2img", image=img2img_tab.init_img, updates=[
+        *to_img2img, (img2img_tab.mode_tabs, gr.update(selected=ui_img2img.IMG2IMG_TAB_ID)),
+        (img2img_tab.mode, ui_img2img.img2img.MODE_IMG2IMG), (img2img_tab.inpaint_controls, gr.update(visible=False)),
+    ]))
+    ui_paste.add_send_target(ui_paste.SendTarget(
+        "inpaint", fields_of="img2img", image=img2img_tab.init_img_with_mask, image_value=ui_img2img.editor_value,
+        updates=[*to_img2img, (img2img_tab.mode_tabs, gr.update(selected=ui_img2img.INPAINT_TAB_ID)),
+                 (img2img_tab.mode, ui_img2img.img2img.MODE_INPAINT),
+                 (img2img_tab.inpaint_controls, gr.update(visible=True))]))
+
+
+def connect_send_buttons(txt2img_tab, img2img_tab, pnginfo_tab) -> None:
+    for panel in (txt2img_tab.panel, img2img_tab.panel):
+        inputs = [panel.gallery, panel.selected_index, panel.generation_info]
+        ui_paste.connect_send(panel.button_send_img2img, "img2img", selected_image_and_infotext, inputs)
+        ui_paste.connect_send(panel.button_send_inpaint, "inpaint", selected_image_and_infotext, inputs)
+
+    def from_pnginfo(image, text):
+        return image, text
+
+    inputs = [pnginfo_tab.image, pnginfo_tab.generation_info]
+    ui_paste.connect_send(pnginfo_tab.send_txt2img, "txt2img", lambda image, text: (None, text), inputs)
+    ui_paste.connect_send(pnginfo_tab.send_img2img, "img2img", from_pnginfo, inputs)
+    ui_paste.connect_send(pnginfo_tab.send_inpaint, "inpaint", from_pnginfo, inputs)
+
+
+def create_ui() -> gr.Blocks:
+    settings = ui_settings.UiSettings()
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        settings.add_quicksettings()
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("txt2img", id=TAB_TXT2IMG, elem_id="tab_txt2img"):
+                txt2img_tab = ui_txt2img.create_tab()
+            with gr.Tab("img2img", id=TAB_IMG2IMG, elem_id="tab_img2img"):
+                img2img_tab = ui_img2img.create_tab()
+            with gr.Tab("PNG Info", id=TAB_PNGINFO, elem_id="tab_pnginfo"):
+                pnginfo_tab = ui_pnginfo.create_tab()
+            with gr.Tab("Settings", id=TAB_SETTINGS, elem_id="tab_settings"):
+                settings.create_ui()
+        settings.add_functionality()
+        register_send_targets(tabs, img2img_tab)
+        connect_send_buttons(txt2img_tab, img2img_tab, pnginfo_tab)
+    shared.tab_names = ["txt2img", "img2img", "PNG Info", "Settings"]
+    shared.demo = demo
+    return demo
+
+
+def parse_auth(text: str | None) -> list[tuple[str, str]]:
+    """"user:pass,user2:pass2" (also one per line in --gradio-auth-path files) -> [(user, pass), ...]."""
+    credentials = []
+    for item in (text or "").replace("\n", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        user, sep, password = item.partition(":")
+        if not sep:
+            raise ValueError(f"--gradio-auth entries must look like user:password, got {user!r}")
+        credentials.append((user, password))
+    return credentials
+
+
+def gradio_auth() -> list[tuple[str, str]] | None:
+    text = shared.cmd_opts.gradio_auth or ""
+    if shared.cmd_opts.gradio_auth_path:
+        with open(shared.cmd_opts.gradio_auth_path, encoding="utf8") as file:
+            text = f"{text},{file.read()}"
+    return parse_auth(text) or None
+
+
+def mount_path() -> str:
+    subpath = (shared.cmd_opts.subpath or "").strip("/")
+    return f"/{subpath}" if subpath else "/"
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf8") as file:
+        return file.read()
+
+
+def head_html() -> str:
+    """Our scripts from javascript/, inlined into the page head."""
+    folder = os.path.join(script_path, "javascript")
+    if not os.path.isdir(folder):
+        return ""
+    scripts = [_read_text(os.path.join(folder, name)) for name in sorted(os.listdir(folder)) if name.endswith(".js")]
+    return "".join(f"<script>{script}</script>" for script in scripts)
+
+
+def css_paths() -> list[str]:
+    path = os.path.join(script_path, "style.css")
+    return [path] if os.path.exists(path) else []
+
+
+def mount(app):
+    """Builds the UI and mounts it on app (gradio's own routes live under the mount path); returns app."""
+    demo = create_ui()
+    demo.queue(default_concurrency_limit=1)
+    host = shared.cmd_opts.server_name or ("0.0.0.0" if shared.cmd_opts.listen else "127.0.0.1")
+    port = shared.cmd_opts.port or 7860
+    return gr.mount_gradio_app(
+        app, demo, path=mount_path(), server_name=host, server_port=port, auth=gradio_auth(),
+        footer_links=["api", "gradio", "settings"], run_history=False, ssr_mode=False, show_error=True,
+        allowed_paths=shared.cmd_opts.gradio_allowed_path or None, css_paths=css_paths(), head=head_html(),
+        theme=gr.themes.Default(primary_hue="orange"),
+    )

@@ -1,0 +1,135 @@
+"""The output panel of txt2img/img2img (gallery, generation info, send-to buttons) and the generation wiring."""
+
+import html
+import json
+from dataclasses import dataclass
+
+import gradio as gr
+
+from modules import progress, ui_progress
+
+GALLERY_HEIGHT = 420
+
+
+def plaintext_to_html(text: str, classname: str | None = None) -> str:
+    lines = "<br>\n".join(html.escape(line) for line in (text or "").split("\n"))
+    return f"<p class='{classname}'>{lines}</p>" if classname else f"<p>{lines}</p>"
+
+
+@dataclass
+class OutputPanel:
+    gallery: gr.Gallery
+    generation_info: gr.Textbox
+    infotext: gr.HTML
+    html_log: gr.HTML
+    progress_bar: gr.HTML
+    live_preview: gr.HTML
+    selected_index: gr.State
+    button_send_img2img: gr.Button
+    button_send_inpaint: gr.Button
+
+
+def create_output_panel(tabname: str) -> OutputPanel:
+    with gr.Column(elem_id=f"{tabname}_results", elem_classes="results-column"):
+        progress_bar = gr.HTML("", elem_id=f"{tabname}_progress", elem_classes="progress-holder", padding=False)
+        with gr.Column(elem_id=f"{tabname}_gallery_container", elem_classes="gallery-container"):
+            # shown over the gallery while generating (style.css)
+            live_preview = gr.HTML("", elem_id=f"{tabname}_live_preview", elem_classes="live-preview-holder",
+                                   padding=False)
+            gallery = gr.Gallery(label="Output", show_label=False, elem_id=f"{tabname}_gallery", columns=4,
+                                 format="png", type="pil", preview=True, height=GALLERY_HEIGHT, interactive=False,
+                                 object_fit="contain")
+        with gr.Row(elem_id=f"image_buttons_{tabname}", elem_classes="image-buttons"):
+            button_send_img2img = gr.Button("Send to img2img", elem_id=f"{tabname}_send_to_img2img", size="sm")
+            button_send_inpaint = gr.Button("Send to inpaint", elem_id=f"{tabname}_send_to_inpaint", size="sm")
+        generation_info = gr.Textbox(visible=False, elem_id=f"generation_info_{tabname}")
+        infotext = gr.HTML(elem_id=f"html_info_{tabname}", elem_classes="infotext")
+        html_log = gr.HTML(elem_id=f"html_log_{tabname}", elem_classes="html-log")
+        selected_index = gr.State(None)
+
+    def select_image(generation_info_js: str, event: gr.SelectData):
+        infotexts = _info(generation_info_js).get("infotexts") or []
+        index = event.index
+        text = infotexts[index] if isinstance(index, int) and 0 <= index < len(infotexts) else None
+        return index, (plaintext_to_html(text) if text is not None else gr.skip())
+
+    gallery.select(fn=select_image, inputs=[generation_info], outputs=[selected_index, infotext],
+                   show_progress="hidden", api_visibility="private")
+    return OutputPanel(gallery, generation_info, infotext, html_log, progress_bar, live_preview, selected_index,
+                       button_send_img2img, button_send_inpaint)
+
+
+def _info(generation_info_js: str) -> dict:
+    try:
+        info = json.loads(generation_info_js or "{}")
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def selected_image_and_infotext(gallery_value, selected_index, generation_info_js):
+    """The image picked in the gallery (else the first one that is not the grid) and its infotext."""
+    if not gallery_value:
+        return None, None
+    info = _info(generation_info_js)
+    index = selected_index if isinstance(selected_index, int) else info.get("index_of_first_image", 0)
+    index = min(max(index, 0), len(gallery_value) - 1)
+    item = gallery_value[index]
+    image = item[0] if isinstance(item, (tuple, list)) else item
+    infotexts = info.get("infotexts") or []
+    infotext = infotexts[index] if index < len(infotexts) else None
+    if infotext is None and hasattr(image, "info"):
+        infotext = image.info.get("parameters")
+    return image, infotext
+
+
+def selected_seed(gallery_value, selected_index, generation_info_js, subseed: bool = False):
+    """The seed (or variation seed) of the selected image, for the ♻️ buttons; None when there is no result."""
+    info = _info(generation_info_js)
+    seeds = info.get("all_subseeds" if subseed else "all_seeds") or []
+    if not seeds:
+        return None
+    index = selected_index if isinstance(selected_index, int) else info.get("index_of_first_image", 0)
+    index -= info.get("index_of_first_image", 0)
+    return seeds[index] if 0 <= index < len(seeds) else seeds[0]
+
+
+def connect_generation(tabname: str, toprow, panel: OutputPanel, func, fields: dict):
+    """Wires toprow.submit to func(id_task, **{name: value of fields[name]}), streaming progress into the panel.
+
+    func returns (images, generation_info_js, html_info, comments_html), A1111's txt2img()/img2img() contract."""
+    names = list(fields)
+    running_buttons = (gr.update(visible=False), gr.update(visible=True), gr.update(visible=True))
+    idle_buttons = (gr.update(visible=True), gr.update(visible=False), gr.update(visible=False))
+
+    def generate(*values):
+        id_task = progress.create_task_id(tabname)
+        kwargs = dict(zip(names, values))
+
+        def task():
+            return ui_progress.run_queued_task(id_task, tabname, func, id_task, **kwargs)
+
+        started = False
+        for update in ui_progress.stream_task(id_task, task):
+            if not update.done:
+                preview = ui_progress.live_preview_html(update.live_preview) if update.live_preview else gr.skip()
+                # the first update clears the previous results, so that an old picture or error never passes for
+                # the new one
+                results = (gr.skip(),) * 4 if started else ([], "", "", "")
+                started = True
+                yield results + (update.progress_bar, preview) + running_buttons + (gr.skip(),)
+                continue
+            result, error = update.result
+            if error is not None:
+                outputs = ([], "", "", ui_progress.error_html(error))
+            else:
+                images, info_js, info_html, comments_html = result
+                # open the first picture that is not the grid in the gallery's large view, as A1111 shows it
+                first = _info(info_js).get("index_of_first_image", 0) if images else None
+                outputs = (gr.Gallery(value=images, selected_index=first), info_js, info_html, comments_html)
+            yield outputs + ("", "") + idle_buttons + (None,)
+
+    outputs = [panel.gallery, panel.generation_info, panel.infotext, panel.html_log, panel.progress_bar,
+               panel.live_preview, toprow.submit, toprow.interrupt, toprow.skip, panel.selected_index]
+    toprow.submit.click(fn=generate, inputs=list(fields.values()), outputs=outputs, show_progress="hidden",
+                        api_name=tabname, concurrency_limit=None)

@@ -1,0 +1,121 @@
+"""The img2img tab, with its img2img and Inpaint sub-tabs."""
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from modules import img2img, shared, ui_common, ui_params, ui_paste
+from modules.ui_common import OutputPanel
+from modules.ui_components import FormRow
+from modules.ui_toprow import Toprow
+from modules.ui_txt2img import seed_paste_fields
+
+IMG2IMG_TAB_ID = "img2img_img2img_tab"
+INPAINT_TAB_ID = "img2img_inpaint_tab"
+
+
+@dataclass
+class Img2ImgTab:
+    toprow: Toprow
+    panel: OutputPanel
+    fields: dict
+    mode_tabs: gr.Tabs
+    init_img: gr.Image
+    init_img_with_mask: gr.ImageEditor
+    mode: gr.State
+    inpaint_controls: gr.Group
+
+
+def editor_value(image):
+    """An image as the inpaint editor's value: the picture as background, no mask painted yet."""
+    return {"background": image, "layers": [], "composite": image}
+
+
+def create_inpaint_controls():
+    with gr.Group(visible=False, elem_id="inpaint_controls") as group:
+        with FormRow():
+            mask_blur = gr.Slider(label="Mask blur", minimum=0, maximum=64, step=1, value=4,
+                                  elem_id="img2img_mask_blur")
+            inpainting_mask_invert = gr.Radio(label="Mask mode", choices=img2img.mask_modes,
+                                              value=img2img.mask_modes[0], elem_id="img2img_mask_mode")
+        inpainting_fill = gr.Radio(label="Masked content", choices=img2img.masked_content_options,
+                                   value="original", elem_id="img2img_inpainting_fill")
+        with FormRow():
+            inpaint_full_res = gr.Radio(label="Inpaint area", choices=img2img.inpaint_areas,
+                                        value=img2img.inpaint_areas[0], elem_id="img2img_inpaint_full_res")
+            inpaint_full_res_padding = gr.Slider(label="Only masked padding, pixels", minimum=0, maximum=256, step=4,
+                                                 value=32, elem_id="img2img_inpaint_full_res_padding")
+    controls = {"mask_blur": mask_blur, "inpainting_mask_invert": inpainting_mask_invert,
+                "inpainting_fill": inpainting_fill, "inpaint_full_res": inpaint_full_res,
+                "inpaint_full_res_padding": inpaint_full_res_padding}
+    return group, controls
+
+
+def create_tab() -> Img2ImgTab:
+    toprow = Toprow("img2img")
+    mode = gr.State(img2img.MODE_IMG2IMG)
+    with gr.Row(elem_id="img2img_extra_row", equal_height=False):
+        with gr.Column(elem_id="img2img_settings", scale=5, min_width=360):
+            with gr.Tabs(elem_id="mode_img2img", selected=IMG2IMG_TAB_ID) as mode_tabs:
+                with gr.Tab("img2img", id=IMG2IMG_TAB_ID, elem_id=IMG2IMG_TAB_ID) as img2img_tab:
+                    init_img = gr.Image(label="Image for img2img", elem_id="img2img_image", type="pil",
+                                        image_mode="RGBA", sources=["upload", "clipboard"], height=360)
+                with gr.Tab("Inpaint", id=INPAINT_TAB_ID, elem_id=INPAINT_TAB_ID) as inpaint_tab:
+                    init_img_with_mask = gr.ImageEditor(
+                        label="Image for inpainting with mask", elem_id="img2maskimg", type="pil",
+                        image_mode="RGBA", sources=["upload", "clipboard"], layers=False, transforms=(),
+                        brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
+                        height=shared.opts.img2img_editor_height // 2, format="png")
+            resize_mode = gr.Radio(label="Resize mode", elem_id="resize_mode", choices=img2img.resize_modes,
+                                   value=img2img.resize_modes[0])
+            sampler_name, scheduler, steps = ui_params.sampler_and_steps("img2img")
+            with FormRow(elem_id="img2img_dimensions_row"):
+                width, height = ui_params.dimensions("img2img")
+                n_iter, batch_size = ui_params.batch("img2img")
+            cfg_scale = ui_params.cfg_scale("img2img")
+            denoising_strength = gr.Slider(minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength",
+                                           value=0.75, elem_id="img2img_denoising_strength")
+            seed = ui_params.seed_inputs("img2img")
+            inpaint_group, inpaint = create_inpaint_controls()
+        with gr.Column(scale=6, min_width=360):
+            panel = ui_common.create_output_panel("img2img")
+
+    img2img_tab.select(fn=lambda: (img2img.MODE_IMG2IMG, gr.Group(visible=False)), outputs=[mode, inpaint_group],
+                       show_progress="hidden", api_visibility="private")
+    inpaint_tab.select(fn=lambda: (img2img.MODE_INPAINT, gr.Group(visible=True)), outputs=[mode, inpaint_group],
+                       show_progress="hidden", api_visibility="private")
+    seed.connect_reuse(panel)
+
+    fields = {
+        "mode": mode, "prompt": toprow.prompt, "negative_prompt": toprow.negative_prompt, "styles": toprow.styles,
+        "init_img": init_img, "init_img_with_mask": init_img_with_mask, "steps": steps,
+        "sampler_name": sampler_name, "scheduler": scheduler, **inpaint, "n_iter": n_iter, "batch_size": batch_size,
+        "cfg_scale": cfg_scale, "denoising_strength": denoising_strength, "height": height, "width": width,
+        "resize_mode": resize_mode,
+        "seed": seed.seed, "subseed": seed.subseed, "subseed_strength": seed.subseed_strength,
+        "seed_resize_from_h": seed.seed_resize_from_h, "seed_resize_from_w": seed.seed_resize_from_w,
+        "seed_enable_extras": seed.show_extra,
+    }
+    ui_common.connect_generation("img2img", toprow, panel, img2img.img2img, fields)
+
+    ui_paste.add_paste_fields("img2img", [
+        (toprow.prompt, "Prompt"),
+        (toprow.negative_prompt, "Negative prompt"),
+        (toprow.styles, "Styles array"),
+        (steps, "Steps"),
+        (sampler_name, "Sampler"),
+        (scheduler, "Schedule type"),
+        (cfg_scale, "CFG scale"),
+        (width, "Size-1"),
+        (height, "Size-2"),
+        (batch_size, "Batch size"),
+        *seed_paste_fields(seed),
+        (denoising_strength, "Denoising strength"),
+        (inpaint["mask_blur"], "Mask blur"),
+        (inpaint["inpainting_mask_invert"], "Mask mode"),
+        (inpaint["inpainting_fill"], "Masked content"),
+        (inpaint["inpaint_full_res"], "Inpaint area"),
+        (inpaint["inpaint_full_res_padding"], "Masked area padding"),
+    ])
+    ui_paste.connect_paste(toprow.paste, "img2img", toprow.prompt)
+    return Img2ImgTab(toprow, panel, fields, mode_tabs, init_img, init_img_with_mask, mode, inpaint_group)

@@ -1,0 +1,367 @@
+"""The browser UI end to end: a real server with tiny checkpoints, driven through headless Chromium by Playwright."""
+
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from test.conftest import REPO_ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = os.path.join(REPO_ROOT, "test", ".artifacts")
+STARTUP_TIMEOUT = 240
+GENERATION_TIMEOUT_MS = 120_000
+CHECKPOINT_A, CHECKPOINT_B, CHECKPOINT_C = "tiny-ui-a", "tiny-ui-b", "tiny-ui-c"
+SEED_RE = re.compile(r"Seed: (\d+)")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class UiServer:
+    """`python webui.py` (UI and API) on a free port with its own data dir; console output goes to a log file."""
+
+    def __init__(self, data_dir: str):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(data_dir, "webui.log")
+        env = {k: v for k, v in os.environ.items() if k not in ("SERENA_DATA_DIR", "IGNORE_CMD_ARGS_ERRORS")}
+        env |= {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "GRADIO_TEMP_DIR": os.path.join(data_dir, "gradio")}
+        command = [sys.executable, "webui.py", "--port", str(self.port), "--data-dir", data_dir]
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    @property
+    def output(self) -> str:
+        with open(self.log_path, encoding="utf8", errors="replace") as log:
+            return log.read()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"webui.py exited with {self.process.returncode}:\n{self.output[-5000:]}")
+            try:
+                if requests.get(f"{self.url}/", timeout=5).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        pytest.fail(f"webui.py did not answer within {STARTUP_TIMEOUT}s:\n{self.output[-5000:]}")
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory):
+    from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+    data_dir = str(tmp_path_factory.mktemp("ui-data"))
+    folder = os.path.join(data_dir, "models", "Stable-diffusion")
+    for seed, name in enumerate((CHECKPOINT_A, CHECKPOINT_B)):
+        make_tiny_checkpoint("sd15", os.path.join(folder, f"{name}.safetensors"), seed=seed)
+    with open(os.path.join(data_dir, "config.json"), "w") as file:
+        json.dump({"sd_model_checkpoint": f"{CHECKPOINT_A}.safetensors"}, file)
+    server = UiServer(data_dir)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the "
+                    "browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000})
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser_context, ui_server):
+    page = browser_context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(ui_server.url)
+    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+    yield page
+    page.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def screenshot(page, name: str) -> None:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, name), full_page=True)
+
+
+def set_number(page, elem_id: str, value) -> None:
+    """Types into the number box of a slider (or a plain number field) and commits it."""
+    field = page.locator(f"#{elem_id} input[type=number]")
+    field.fill(str(value))
+    field.press("Enter")
+
+
+def number_value(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id} input[type=number]").input_value()
+
+
+RESULT_SCRIPT = """([tab, oldSource, oldError]) => {
+    const image = document.querySelector(`#${tab}_gallery img`);
+    const error = document.querySelector(`#html_log_${tab} .error`);
+    return (image && image.src !== oldSource) || (error && error.innerText !== oldError);
+}"""
+
+
+def run_generation(page, tabname: str) -> bytes:
+    """Clicks Generate and returns the first gallery image of the new result (a picture or error still shown from
+    an earlier run does not count); fails with the UI's error message when the generation fails."""
+    image = page.locator(f"#{tabname}_gallery img")
+    error = page.locator(f"#html_log_{tabname} .error")
+    old_source = image.first.get_attribute("src") if image.count() else None
+    old_error = error.first.inner_text() if error.count() else None
+    page.click(f"#{tabname}_generate")
+    page.wait_for_function(RESULT_SCRIPT, arg=[tabname, old_source, old_error], timeout=GENERATION_TIMEOUT_MS)
+    if error.count():
+        pytest.fail(f"the generation failed: {page.inner_text(f'#html_log_{tabname}')}")
+    return shown_png(page, tabname)
+
+
+def shown_png(page, tabname: str) -> bytes:
+    """The file behind the first image of the tab's gallery, as the browser fetches it."""
+    source = page.locator(f"#{tabname}_gallery img").first.get_attribute("src")
+    response = page.request.get(source)
+    assert response.ok, source
+    return response.body()
+
+
+def generate_txt2img(page, prompt="a red apple", steps=3, seed=-1, batch_count=1) -> bytes:
+    page.fill("#txt2img_prompt textarea", prompt)
+    set_number(page, "txt2img_width", 64)
+    set_number(page, "txt2img_height", 64)
+    set_number(page, "txt2img_steps", steps)
+    set_number(page, "txt2img_batch_count", batch_count)
+    page.fill("#txt2img_seed input", str(seed))
+    return run_generation(page, "txt2img")
+
+
+def stroke_shows(canvas_png: bytes) -> bool:
+    """Whether the middle of the canvas, which the stroke crosses and the brush cursor's outline does not, is white."""
+    pixels = np.asarray(Image.open(io.BytesIO(canvas_png)).convert("RGB"))
+    height, width = pixels.shape[:2]
+    middle = pixels[height // 2 - 5:height // 2 + 15, width // 2 - 30:width // 2 + 30]
+    return float((middle > 245).all(axis=2).mean()) > 0.9
+
+
+def paint_mask(page, canvas_selector: str, attempts: int = 3) -> None:
+    """Draws a white brush stroke across the middle of the image editor and checks that it shows on the canvas.
+
+    A stroke made while the editor is still taking in a freshly sent image can be dropped by gradio's editor; the
+    stroke is then drawn again, as a user would."""
+    canvas = page.locator(canvas_selector).first
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for _ in range(attempts):
+        page.mouse.move(x - 40, y)
+        page.wait_for_timeout(300)
+        page.mouse.down()
+        page.mouse.move(x + 40, y + 10, steps=3)  # each move repaints the WebGL canvas: slow in software
+        page.mouse.up()
+        page.wait_for_timeout(700)
+        if stroke_shows(canvas.screenshot()):
+            return
+    pytest.fail("the brush strokes never showed on the inpaint editor's canvas")
+
+
+def png_with_infotext(data: bytes, size=(64, 64)) -> str:
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    assert image.size == size
+    infotext = image.info.get("parameters")
+    assert infotext, "the PNG carries no parameters text"
+    return infotext
+
+
+def test_txt2img_generates_png_with_seed_in_info(page):
+    png = generate_txt2img(page, steps=3)
+    screenshot(page, "browser_ui_txt2img.png")
+    infotext = png_with_infotext(png)
+    shown = page.inner_text("#html_info_txt2img")
+    assert "a red apple" in shown and "Size: 64x64" in shown and "Steps: 3" in shown, shown
+    seed = SEED_RE.search(shown).group(1)
+    assert f"Seed: {seed}" in infotext
+    assert page.is_visible("#txt2img_generate") and not page.is_visible("#txt2img_interrupt")
+
+    page.click("#txt2img_reuse_seed")  # ♻️ puts the seed of the shown image into the Seed box
+    page.wait_for_function("seed => document.querySelector('#txt2img_seed input').value === seed", arg=seed)
+
+
+def test_progress_bar_live_preview_and_interrupt(page):
+    page.fill("#txt2img_prompt textarea", "a long job")
+    set_number(page, "txt2img_width", 64)
+    set_number(page, "txt2img_height", 64)
+    set_number(page, "txt2img_steps", 150)
+    set_number(page, "txt2img_batch_count", 8)
+    started = time.monotonic()
+    page.click("#txt2img_generate")
+    page.wait_for_function("() => /\\d+% ETA: /.test(document.querySelector('#txt2img_progress').innerText)",
+                           timeout=GENERATION_TIMEOUT_MS)
+    page.wait_for_selector("#txt2img_live_preview img.livePreview", timeout=GENERATION_TIMEOUT_MS)
+    assert page.is_visible("#txt2img_interrupt") and page.is_visible("#txt2img_skip")
+    assert not page.is_visible("#txt2img_generate")
+    screenshot(page, "browser_ui_progress.png")
+
+    page.click("#txt2img_interrupt")
+    page.wait_for_selector("#txt2img_gallery img", timeout=GENERATION_TIMEOUT_MS)
+    png_with_infotext(shown_png(page, "txt2img"))
+    elapsed = time.monotonic() - started
+    assert elapsed < 60, f"8 x 150 steps were not interrupted: the job took {elapsed:.0f}s"
+    page.wait_for_selector("#txt2img_generate", state="visible")
+    assert not page.is_visible("#txt2img_interrupt")
+    assert not page.is_visible("#txt2img_live_preview img.livePreview")
+
+
+def test_paste_button_fills_fields_from_infotext(page):
+    infotext = ("a cat in a hat\nNegative prompt: blurry\nSteps: 13, Sampler: Euler a, Schedule type: Karras, "
+                "CFG scale: 4.5, Seed: 1234, Size: 96x128, Denoising strength: 0.4, Hires upscale: 1.5, "
+                "Hires upscaler: Latent, Version: v1.10.0")
+    page.fill("#txt2img_prompt textarea", infotext)
+    page.click("#paste")
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value === 'a cat in a hat'")
+    assert page.input_value("#txt2img_neg_prompt textarea") == "blurry"
+    assert number_value(page, "txt2img_steps") == "13"
+    assert number_value(page, "txt2img_cfg_scale") == "4.5"
+    assert number_value(page, "txt2img_width") == "96" and number_value(page, "txt2img_height") == "128"
+    assert page.input_value("#txt2img_seed input") == "1234"
+    assert page.input_value("#txt2img_sampling input") == "Euler a"
+    assert page.input_value("#txt2img_scheduler input") == "Karras"
+    assert page.is_checked("#txt2img_enable_hr input")
+    assert number_value(page, "txt2img_hr_scale") == "1.5"
+    assert number_value(page, "txt2img_denoising_strength") == "0.4"
+
+
+def test_pnginfo_shows_parameters_and_sends_to_txt2img(page, tmp_path):
+    png = generate_txt2img(page, prompt="a green pear", steps=2, seed=4321)
+    path = tmp_path / "generated.png"
+    path.write_bytes(png)
+    page.fill("#txt2img_prompt textarea", "")
+
+    page.get_by_role("tab", name="PNG Info").click()
+    page.set_input_files("#pnginfo_image input[type=file]", str(path))
+    page.wait_for_function("() => document.querySelector('#pnginfo_html').innerText.includes('Seed: 4321')",
+                           timeout=30_000)
+    assert "a green pear" in page.inner_text("#pnginfo_html")
+
+    page.click("#pnginfo_send_to_txt2img")
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value === 'a green pear'")
+    assert page.is_visible("#txt2img_generate")  # the txt2img tab is shown again
+    assert number_value(page, "txt2img_steps") == "2"
+    assert page.input_value("#txt2img_seed input") == "4321"
+
+
+def test_img2img_reports_missing_image_then_inpaints_a_painted_mask(page):
+    page.get_by_role("tab", name="img2img", exact=True).first.click()
+    page.click("#img2img_generate")
+    page.wait_for_selector("#html_log_img2img .error", timeout=GENERATION_TIMEOUT_MS)
+    assert "No input image" in page.inner_text("#html_log_img2img")
+
+    page.get_by_role("tab", name="txt2img").click()
+    generate_txt2img(page, prompt="a blue box", steps=2)
+    page.click("#txt2img_send_to_inpaint")
+    page.wait_for_function("() => { const editor = document.querySelector('#img2maskimg'); "
+                           "return editor && editor.querySelector('canvas') && !editor.innerText.includes('Upload'); }")
+    assert page.is_visible("#inpaint_controls")
+    assert page.input_value("#img2img_prompt textarea") == "a blue box"
+    assert number_value(page, "img2img_width") == "64"
+
+    paint_mask(page, "#img2maskimg canvas")
+    infotext = png_with_infotext(run_generation(page, "img2img"))
+    screenshot(page, "browser_ui_inpaint.png")
+    assert "Mask blur: 4" in infotext and "Denoising strength: 0.75" in infotext
+    assert "Mask blur: 4" in page.inner_text("#html_info_img2img")
+    assert not page.locator("#html_log_img2img .error").count()
+
+
+def test_settings_apply_saves_config(page, ui_server):
+    page.get_by_role("tab", name="Settings").click()
+    checkbox = page.get_by_label("Add extended info (seed, prompt) to filename when saving grid")
+    checkbox.check()
+    page.click("#settings_submit")
+    page.wait_for_function("() => document.querySelector('#settings_result').innerText.includes('changed')")
+    assert "1 settings changed: grid_extended_filename." in page.inner_text("#settings_result")
+    with open(os.path.join(ui_server.data_dir, "config.json"), encoding="utf8") as file:
+        assert json.load(file)["grid_extended_filename"] is True
+
+
+def test_checkpoint_dropdown_switches_model_and_refreshes(page, ui_server):
+    from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+    page.click("#setting_sd_model_checkpoint input")
+    page.get_by_role("option", name=re.compile(CHECKPOINT_B)).click()
+    page.get_by_text(re.compile(f"Stable Diffusion checkpoint: {CHECKPOINT_B}")).first.wait_for(timeout=60_000)
+    options = requests.get(f"{ui_server.url}/sdapi/v1/options", timeout=30).json()
+    assert options["sd_model_checkpoint"].startswith(CHECKPOINT_B)
+    generate_txt2img(page, steps=2)
+    assert f"Model: {CHECKPOINT_B}" in page.inner_text("#html_info_txt2img")
+
+    folder = os.path.join(ui_server.data_dir, "models", "Stable-diffusion")
+    make_tiny_checkpoint("sd15", os.path.join(folder, f"{CHECKPOINT_C}.safetensors"), seed=2)
+    page.click("#refresh_sd_model_checkpoint")
+    page.wait_for_timeout(1000)
+    page.click("#setting_sd_model_checkpoint input")
+    page.get_by_role("option", name=re.compile(CHECKPOINT_C)).wait_for(timeout=10_000)
+
+
+def test_settings_explain_options_that_cannot_change(monkeypatch):
+    """Frozen and restricted options: read-only in the UI with the reason, and refused by Apply with a message."""
+    import gradio as gr
+
+    from modules import shared, ui_settings
+
+    monkeypatch.setattr(shared.cmd_opts, "hide_ui_dir_config", True)
+    monkeypatch.setattr(shared.cmd_opts, "freeze_specific_settings", "grid_save")
+    with gr.Blocks():
+        frozen = ui_settings.create_setting_component("grid_save")
+        editable = ui_settings.create_setting_component("grid_format")
+    assert frozen.interactive is False and "frozen" in frozen.info
+    assert editable.interactive is not False
+
+    monkeypatch.setattr(shared, "config_filename", os.path.join(tempfile.mkdtemp(), "config.json"))
+    changed, problems = ui_settings.apply_settings(["outdir_samples", "grid_save"], ["/elsewhere", False])
+    assert changed == []
+    message = ui_settings.result_html(changed, problems)
+    assert "0 settings changed." in message
+    assert "restricted" in message and "frozen" in message
