@@ -4,9 +4,6 @@ import io
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 
@@ -23,75 +20,29 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = os.path.join(REPO_ROOT, "test", ".artifacts")
-STARTUP_TIMEOUT = 240
 GENERATION_TIMEOUT_MS = 120_000
-CHECKPOINT_A, CHECKPOINT_B, CHECKPOINT_C = "tiny-ui-a", "tiny-ui-b", "tiny-ui-c"
+CHECKPOINT_B, CHECKPOINT_C = "tiny-ui-b", "tiny-ui-c"
 SEED_RE = re.compile(r"Seed: (\d+)")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class UiServer:
-    """`python webui.py` (UI and API) on a free port with its own data dir; console output goes to a log file."""
-
-    def __init__(self, data_dir: str):
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(data_dir, "webui.log")
-        env = {k: v for k, v in os.environ.items() if k not in ("SERENA_DATA_DIR", "IGNORE_CMD_ARGS_ERRORS")}
-        env |= {"HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "GRADIO_TEMP_DIR": os.path.join(data_dir, "gradio")}
-        command = [sys.executable, "webui.py", "--port", str(self.port), "--data-dir", data_dir]
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    @property
-    def output(self) -> str:
-        with open(self.log_path, encoding="utf8", errors="replace") as log:
-            return log.read()
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"webui.py exited with {self.process.returncode}:\n{self.output[-5000:]}")
-            try:
-                if requests.get(f"{self.url}/", timeout=5).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.5)
-        pytest.fail(f"webui.py did not answer within {STARTUP_TIMEOUT}s:\n{self.output[-5000:]}")
-
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+SUBPATH, USER, PASSWORD = "webui", "tester", "secret-pass"
 
 
 @pytest.fixture(scope="module")
-def ui_server(tmp_path_factory):
+def checkpoint_dir(tmp_path_factory) -> str:
+    """A --ckpt-dir with a second checkpoint to switch to (the server's own is the session's tiny-sd15)."""
     from tools.make_tiny_checkpoint import make_tiny_checkpoint
 
-    data_dir = str(tmp_path_factory.mktemp("ui-data"))
-    folder = os.path.join(data_dir, "models", "Stable-diffusion")
-    for seed, name in enumerate((CHECKPOINT_A, CHECKPOINT_B)):
-        make_tiny_checkpoint("sd15", os.path.join(folder, f"{name}.safetensors"), seed=seed)
-    with open(os.path.join(data_dir, "config.json"), "w") as file:
-        json.dump({"sd_model_checkpoint": f"{CHECKPOINT_A}.safetensors"}, file)
-    server = UiServer(data_dir)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.close()
+    folder = str(tmp_path_factory.mktemp("ui-checkpoints"))
+    make_tiny_checkpoint("sd15", os.path.join(folder, f"{CHECKPOINT_B}.safetensors"), seed=1)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ui_server(server_factory, checkpoint_dir):
+    """webui.py with the UI (the smoke conftest's server, nowebui=False) behind --gradio-auth, under --subpath."""
+    server = server_factory(["--ckpt-dir", checkpoint_dir, "--gradio-auth", f"{USER}:{PASSWORD},other:pw",
+                             "--subpath", SUBPATH], nowebui=False)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +62,32 @@ def browser_context():
             context.close()
 
 
+@pytest.fixture(scope="module")
+def ui_url(browser_context, ui_server) -> str:
+    """The UI's address, after logging in once through gradio's login page (the context keeps the cookie)."""
+    url = f"{ui_server.url}/{SUBPATH}/"
+    page = browser_context.new_page()
+    try:
+        page.goto(url)
+        page.get_by_label("username").fill(USER)
+        page.get_by_label("password").fill("wrong")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_text("Incorrect Credentials").wait_for(timeout=30_000)
+        page.get_by_label("username").fill(USER)  # the login page empties the form after a failure
+        page.get_by_label("password").fill(PASSWORD)
+        page.get_by_role("button", name="Login").click()
+        page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+    finally:
+        page.close()
+    return url
+
+
 @pytest.fixture
-def page(browser_context, ui_server):
+def page(browser_context, ui_url):
     page = browser_context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(ui_server.url)
+    page.goto(ui_url)
     page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
     yield page
     page.close()
@@ -213,6 +184,16 @@ def png_with_infotext(data: bytes, size=(64, 64)) -> str:
     infotext = image.info.get("parameters")
     assert infotext, "the PNG carries no parameters text"
     return infotext
+
+
+def test_ui_is_served_only_at_subpath_and_only_after_login(ui_server):
+    assert requests.get(f"{ui_server.url}/", timeout=30).status_code == 404
+    assert requests.get(f"{ui_server.url}/{SUBPATH}/config", timeout=30).status_code == 401
+    login = requests.post(f"{ui_server.url}/{SUBPATH}/login", data={"username": "other", "password": "pw"},
+                          timeout=30)
+    assert login.status_code == 200
+    assert requests.get(f"{ui_server.url}/{SUBPATH}/config", cookies=login.cookies, timeout=30).status_code == 200
+    assert requests.get(f"{ui_server.url}/sdapi/v1/sd-models", timeout=30).status_code == 200  # the API stays
 
 
 def test_txt2img_generates_png_with_seed_in_info(page):
@@ -326,7 +307,7 @@ def test_settings_apply_saves_config(page, ui_server):
         assert json.load(file)["grid_extended_filename"] is True
 
 
-def test_checkpoint_dropdown_switches_model_and_refreshes(page, ui_server):
+def test_checkpoint_dropdown_switches_model_and_refreshes(page, ui_server, checkpoint_dir):
     from tools.make_tiny_checkpoint import make_tiny_checkpoint
 
     page.click("#setting_sd_model_checkpoint input")
@@ -337,8 +318,7 @@ def test_checkpoint_dropdown_switches_model_and_refreshes(page, ui_server):
     generate_txt2img(page, steps=2)
     assert f"Model: {CHECKPOINT_B}" in page.inner_text("#html_info_txt2img")
 
-    folder = os.path.join(ui_server.data_dir, "models", "Stable-diffusion")
-    make_tiny_checkpoint("sd15", os.path.join(folder, f"{CHECKPOINT_C}.safetensors"), seed=2)
+    make_tiny_checkpoint("sd15", os.path.join(checkpoint_dir, f"{CHECKPOINT_C}.safetensors"), seed=2)
     page.click("#refresh_sd_model_checkpoint")
     page.wait_for_timeout(1000)
     page.click("#setting_sd_model_checkpoint input")
