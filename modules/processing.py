@@ -717,8 +717,9 @@ def _noise_device() -> torch.device:
 
 
 def decode_latent_batch(model, latents: torch.Tensor) -> torch.Tensor:
-    """Latents → images in [0, 1] on the CPU."""
-    decoded = model.decode_first_stage(latents).float().cpu()
+    """Latents → images in [0, 1] on the CPU, decoded one at a time (batched VAE numerics differ slightly on CPU,
+    and image i of a batch must equal a single generation with seed + i)."""
+    decoded = torch.cat([model.decode_first_stage(latents[i:i + 1]).float().cpu() for i in range(len(latents))])
     return torch.clamp((decoded + 1.0) / 2.0, min=0.0, max=1.0)
 
 

@@ -182,6 +182,7 @@ def reload_model_weights(sd_model=None, info: CheckpointInfo | None = None):
         if current is not None and checkpoint_info is not None and \
                 current.sd_checkpoint_info.filename == checkpoint_info.filename:
             return current
+        del current  # load_model frees the old model before reading the new file; no reference may survive here
         return load_model(checkpoint_info)
 
 

@@ -15,6 +15,7 @@ class SamplerData:
     scheduler_config: dict
     aliases: list[str]
     options: dict = field(default_factory=dict)
+    only_schedules: tuple[str, ...] | None = None
 
     @property
     def default_schedule(self) -> str:
@@ -28,11 +29,12 @@ class SamplerData:
 
     def supported_schedules(self) -> list[sd_schedulers.Scheduler]:
         params = inspect.signature(self.scheduler_class.__init__).parameters
-        return [s for s in sd_schedulers.schedulers if sd_schedulers.supports(s, params)]
+        return [s for s in sd_schedulers.schedulers if sd_schedulers.supports(s, params)
+                and (self.only_schedules is None or s.name in self.only_schedules)]
 
 
-def _sampler(name, cls_name, aliases, config=None, **options) -> SamplerData:
-    return SamplerData(name, getattr(diffusers, cls_name), config or {}, aliases, options)
+def _sampler(name, cls_name, aliases, config=None, only_schedules=None, **options) -> SamplerData:
+    return SamplerData(name, getattr(diffusers, cls_name), config or {}, aliases, options, only_schedules)
 
 
 _multistep_sde = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
@@ -58,7 +60,8 @@ all_samplers = [
     _sampler("DDIM", "DDIMScheduler", ["ddim"], {"set_alpha_to_one": False}),
     _sampler("PLMS", "PNDMScheduler", ["plms"], {"skip_prk_steps": True}),
     _sampler("UniPC", "UniPCMultistepScheduler", ["unipc"]),
-    _sampler("LCM", "LCMScheduler", ["k_lcm", "lcm"], uses_ensd=True),
+    # LCMScheduler keeps its distilled timesteps and ignores timestep_spacing: no other schedule would take effect.
+    _sampler("LCM", "LCMScheduler", ["k_lcm", "lcm"], uses_ensd=True, only_schedules=("automatic",)),
 ]
 samplers = all_samplers
 samplers_for_img2img = all_samplers

@@ -46,11 +46,12 @@ class PromptChunker:
         self.emphasis = emphasis
 
     def empty_chunk(self) -> PromptChunk:
-        return PromptChunk([self.ids.start] + [self.ids.end] * (CHUNK_LENGTH + 1), [1.0] * (CHUNK_LENGTH + 2))
+        return self._close(PromptChunk())
 
     def _close(self, chunk: PromptChunk) -> PromptChunk:
+        """start + tokens + end, then the encoder's padding token up to 77 (SD1: end again, OpenCLIP: 0)."""
         padding = CHUNK_LENGTH - len(chunk.tokens)
-        tokens = [self.ids.start] + chunk.tokens + [self.ids.end] * (padding + 1)
+        tokens = [self.ids.start] + chunk.tokens + [self.ids.end] + [self.ids.pad] * padding
         return PromptChunk(tokens, [1.0] + chunk.multipliers + [1.0] * (padding + 1))
 
     def chunk_line(self, line: str) -> tuple[list[PromptChunk], int]:

@@ -1,0 +1,243 @@
+"""Checkpoints: discovery, titles and cached hashes, every layout loading and generating, .ckpt safety, switching."""
+
+import gc
+import hashlib
+import json
+import os
+import sys
+import types
+import weakref
+
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+
+from modules import hashes, processing, safe, sd_models, shared
+from modules.sd_models_detect import ARCHITECTURES, SD2_V, UnknownModelLayout, detect_architecture
+from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+
+def txt2img(**kwargs) -> processing.Processed:
+    args = {"prompt": "a red circle", "seed": 1234, "steps": 3, "width": 64, "height": 64, "sampler_name": "Euler",
+            "do_not_save_samples": True, "do_not_save_grid": True, **kwargs}
+    return processing.process_images(processing.StableDiffusionProcessingTxt2Img(**args))
+
+
+def file_sha256(path: str) -> str:
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()
+
+
+def load(path: str):
+    return sd_models.load_model(sd_models.CheckpointInfo(path))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_model_restored_afterwards(sd_model, tiny_checkpoint):
+    """These tests load other checkpoints; the other modules expect the default tiny one back."""
+    yield
+    sd_models.list_models()
+    sd_models.reload_model_weights(info=sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint)))
+
+
+@pytest.fixture
+def checkpoint_dir(tmp_path):
+    """A --ckpt-dir of our own and a cache.json of our own, put back (and the list refreshed) afterwards."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    saved = shared.cmd_opts.ckpt_dir, hashes.cache_filename
+    shared.cmd_opts.ckpt_dir, hashes.cache_filename = str(folder), str(tmp_path / "cache.json")
+    try:
+        yield folder
+    finally:
+        shared.cmd_opts.ckpt_dir, hashes.cache_filename = saved
+        sd_models.list_models()
+
+
+def test_discovery_titles_are_name_and_short_sha256(checkpoint_dir, tiny_checkpoint):
+    first = make_tiny_checkpoint("sd15", str(checkpoint_dir / "first.safetensors"), seed=3)
+    nested = make_tiny_checkpoint("sd15", str(checkpoint_dir / "sub" / "nested.safetensors"), seed=4)
+    sd_models.list_models()
+    titles = sd_models.checkpoint_tiles()
+    assert f"first.safetensors [{file_sha256(first)[:10]}]" in titles
+    assert f"sub/nested.safetensors [{file_sha256(nested)[:10]}]" in titles
+    assert f"{os.path.basename(tiny_checkpoint)} [{file_sha256(tiny_checkpoint)[:10]}]" in titles
+    assert not [title for title in titles if ".config" in title], "config folders are not checkpoints"
+    info = sd_models.get_closet_checkpoint_match("first.safetensors")
+    assert info.filename == os.path.abspath(first)
+    for alias in (info.title, info.shorthash, info.sha256, "first"):
+        assert sd_models.get_closet_checkpoint_match(alias) is info
+
+
+def test_sha256_cached_by_path_and_rehashed_when_the_file_changes(checkpoint_dir, monkeypatch):
+    path = make_tiny_checkpoint("sd15", str(checkpoint_dir / "changing.safetensors"), seed=5)
+    hashed = []
+    real_calculate = hashes.calculate_sha256
+    monkeypatch.setattr(hashes, "calculate_sha256", lambda name: hashed.append(name) or real_calculate(name))
+
+    sd_models.list_models()
+    assert hashed.count(path) == 1
+    with open(hashes.cache_filename, encoding="utf8") as file:
+        entry = json.load(file)["hashes"][os.path.realpath(path)]
+    assert entry["sha256"] == file_sha256(path)
+    assert entry["size"] == os.path.getsize(path) and entry["mtime"] == os.path.getmtime(path)
+
+    sd_models.list_models()
+    assert hashed.count(path) == 1, "an unchanged file is not hashed again"
+
+    old_hash = file_sha256(path)
+    make_tiny_checkpoint("sd15", path, seed=6)
+    stat = os.stat(path)
+    os.utime(path, (stat.st_atime, stat.st_mtime + 10))
+    sd_models.list_models()
+    assert hashed.count(path) == 2
+    new_hash = file_sha256(path)
+    assert new_hash != old_hash
+    assert sd_models.get_closet_checkpoint_match("changing.safetensors").title == \
+        f"changing.safetensors [{new_hash[:10]}]"
+
+    os.utime(path, (stat.st_atime, stat.st_mtime + 20))
+    assert hashes.sha256(path) == new_hash
+    assert hashed.count(path) == 3, "a new mtime alone also invalidates the cached hash"
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_layout_is_detected_loads_and_generates(tiny_arch_checkpoints, arch):
+    path = tiny_arch_checkpoints[arch]
+    state_dict, metadata = sd_models.read_state_dict(path)
+    assert detect_architecture(state_dict, metadata, path) is ARCHITECTURES[arch]
+    del state_dict
+
+    model = load(path)
+    assert shared.sd_model is model
+    assert model.architecture is ARCHITECTURES[arch]
+    assert model.is_inpainting == arch.endswith("-inpaint")
+    assert model.parameterization == ("v" if arch == "sd2-v" else "eps")
+    assert model.sd_model_hash == file_sha256(path)[:10]
+    result = txt2img()
+    assert result.images[0].size == (64, 64)
+    assert np.asarray(result.images[0]).std() > 0, "the image is not a flat fill"
+    assert f"Model hash: {file_sha256(path)[:10]}" in result.info
+
+
+def test_v_prediction_declared_by_a_sibling_yaml(tmp_path):
+    path = make_tiny_checkpoint("sd2", str(tmp_path / "plain-sd2.safetensors"), seed=1)
+    state_dict, metadata = sd_models.read_state_dict(path)
+    assert detect_architecture(state_dict, metadata, path) is not SD2_V
+    (tmp_path / "plain-sd2.yaml").write_text("model:\n  params:\n    parameterization: \"v\"\n", encoding="utf8")
+    assert detect_architecture(state_dict, metadata, path) is SD2_V
+
+
+def test_unknown_layout_is_a_clear_error_naming_the_file(checkpoint_dir, tiny_checkpoint):
+    sd_models.reload_model_weights(info=sd_models.CheckpointInfo(tiny_checkpoint))
+    odd = checkpoint_dir / "not-a-model.safetensors"
+    safetensors.torch.save_file({"some.other.network.weight": torch.zeros(4, 4)}, str(odd))
+    sd_models.list_models()
+    info = sd_models.get_closet_checkpoint_match("not-a-model.safetensors")
+    assert info is not None, "discovery lists the file; only loading it fails"
+    with pytest.raises(UnknownModelLayout, match="not-a-model.safetensors"):
+        sd_models.load_model(info)
+    assert txt2img().images[0].size == (64, 64), "generation still works after the failed load"
+    assert shared.sd_model.sd_checkpoint_info.filename == os.path.abspath(tiny_checkpoint)
+
+
+def test_ckpt_loads_through_the_restricted_unpickler(tmp_path, monkeypatch):
+    path = make_tiny_checkpoint("sd15", str(tmp_path / "tiny-pickled.ckpt"), seed=2, fmt="ckpt")
+    used = []
+    real_load = safe.load
+    monkeypatch.setattr(safe, "load", lambda name: used.append(name) or real_load(name))
+    model = load(path)
+    assert used == [path]
+    assert model.architecture is ARCHITECTURES["sd15"]
+    assert txt2img().images[0].size == (64, 64)
+
+
+class _RunsACommand:
+    """Unpickling this would run a shell command that creates the marker file."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_hostile_ckpt_is_refused_and_runs_nothing(tmp_path):
+    path = make_tiny_checkpoint("sd15", str(tmp_path / "hostile.ckpt"), seed=2, fmt="ckpt")
+    marker = tmp_path / "pwned"
+    contents = torch.load(path, weights_only=True)
+    contents["payload"] = _RunsACommand(str(marker))
+    torch.save(contents, path)
+
+    with pytest.raises(safe.CheckpointLoadError, match="hostile.ckpt"):
+        safe.load(path)
+    with pytest.raises(safe.CheckpointLoadError, match="hostile.ckpt"):
+        sd_models.read_state_dict(path)
+    with pytest.raises(safe.CheckpointLoadError, match="hostile.ckpt"):
+        load(path)
+    assert not marker.exists()
+    assert txt2img().images[0].size == (64, 64), "a refused checkpoint does not break generation"
+
+
+@pytest.fixture
+def fake_lightning(monkeypatch):
+    """A stand-in pytorch_lightning module, so that a training callback can be pickled as real checkpoints hold it."""
+    module_name = "pytorch_lightning.callbacks.model_checkpoint"
+    modules = {name: types.ModuleType(name) for name in ("pytorch_lightning", "pytorch_lightning.callbacks",
+                                                         module_name)}
+
+    class ModelCheckpoint:
+        def __init__(self):
+            self.monitor = "val/loss_simple_ema"
+            self.best_model_score = 0.25
+
+    ModelCheckpoint.__module__ = module_name
+    ModelCheckpoint.__qualname__ = "ModelCheckpoint"
+    modules[module_name].ModelCheckpoint = ModelCheckpoint
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return ModelCheckpoint
+
+
+def test_ckpt_with_a_training_callback_record_loads(tmp_path, fake_lightning):
+    path = make_tiny_checkpoint("sd15", str(tmp_path / "trained.ckpt"), seed=2, fmt="ckpt")
+    contents = torch.load(path, weights_only=True)
+    contents["callbacks"] = {fake_lightning: {"best_model_score": 0.25}}
+    contents["checkpoint_callback"] = fake_lightning()
+    torch.save(contents, path)
+    with open(path, "rb") as file:
+        assert b"pytorch_lightning.callbacks.model_checkpoint" in file.read()
+
+    loaded = safe.load(path)
+    record = loaded["checkpoint_callback"]
+    assert isinstance(record, safe.TrainingCallbackRecord)
+    assert record.monitor == "val/loss_simple_ema"
+    model = load(path)
+    assert model.architecture is ARCHITECTURES["sd15"]
+    assert txt2img().images[0].size == (64, 64)
+
+
+def test_switching_checkpoints_frees_the_previous_model(tmp_path, monkeypatch):
+    first = sd_models.CheckpointInfo(make_tiny_checkpoint("sd15", str(tmp_path / "a.safetensors"), seed=7))
+    second = sd_models.CheckpointInfo(make_tiny_checkpoint("sd15", str(tmp_path / "b.safetensors"), seed=8))
+    refs: dict[str, weakref.ref] = {}
+    alive_when_reading = []
+    real_read = sd_models.read_state_dict
+
+    def read_and_note_what_is_alive(filename):
+        gc.collect()
+        alive_when_reading.append([name for name, ref in refs.items() if ref() is not None])
+        return real_read(filename)
+
+    monkeypatch.setattr(sd_models, "read_state_dict", read_and_note_what_is_alive)
+
+    refs["a"] = weakref.ref(sd_models.reload_model_weights(info=first))
+    refs["b"] = weakref.ref(sd_models.reload_model_weights(info=second))
+    assert refs["a"]() is None and refs["b"]() is shared.sd_model
+    refs["a again"] = weakref.ref(sd_models.reload_model_weights(info=first))
+    gc.collect()
+    assert refs["b"]() is None
+    assert refs["a again"]() is shared.sd_model
+    assert shared.opts.sd_model_checkpoint == first.title
+    assert alive_when_reading == [[], [], []], "the previous model is freed before the next one is read"
