@@ -88,7 +88,9 @@ class DiffusersStableDiffusion(torch.nn.Module):
                      sd_text_encoding.EncoderSpec(self.text_encoder_2, ids_openclip, penultimate=True, pooled=True)]
         else:
             self.text_encoder = _load_text_encoder(CLIPTextModel, state_dict, self.config_dir, "text_encoder", dtype)
-            specs = [sd_text_encoding.EncoderSpec(self.text_encoder, ids_openclip if self.is_sd2 else ids_clip)]
+            # A1111 takes SD2's OpenCLIP output as it is: clip skip applies to SD1 only.
+            specs = [sd_text_encoding.EncoderSpec(self.text_encoder, ids_openclip if self.is_sd2 else ids_clip,
+                                                  honours_clip_skip=not self.is_sd2)]
         return sd_text_encoding.TextConditioner(self.tokenizer, specs)
 
     # A1111's model flags

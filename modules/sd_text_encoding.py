@@ -112,6 +112,7 @@ class EncoderSpec:
     encoder: torch.nn.Module
     ids: TokenIds
     penultimate: bool = False
+    honours_clip_skip: bool = True
     final_norm: bool = True
     pooled: bool = False
 
@@ -129,7 +130,7 @@ class TextConditioner:
         outputs = spec.encoder(input_ids=tokens, output_hidden_states=True)
         if spec.penultimate:
             hidden = outputs.hidden_states[-2]
-        elif clip_skip > 1:
+        elif clip_skip > 1 and spec.honours_clip_skip:
             hidden = outputs.hidden_states[-clip_skip]
         else:
             hidden = outputs.hidden_states[-1]

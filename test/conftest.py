@@ -12,6 +12,8 @@ sys.path.insert(0, REPO_ROOT)
 _DATA_DIR = tempfile.mkdtemp(prefix="serena-test-data-")
 os.environ.setdefault("SERENA_DATA_DIR", _DATA_DIR)
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Tiny models on a 2-core machine: one intra-op thread per process beats oversubscription (servers inherit it).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["IGNORE_CMD_ARGS_ERRORS"] = "1"
 
 TINY_DEFAULT = "tiny-sd15"
@@ -48,12 +50,13 @@ def tiny_arch_checkpoints(tmp_path_factory) -> dict[str, str]:
             for arch in ARCHITECTURES}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def sd_model(tiny_checkpoint):
-    """The tiny SD1 checkpoint loaded as shared.sd_model."""
+    """The tiny SD1 checkpoint as shared.sd_model (re-selected when another test switched models)."""
     from modules import devices, sd_models, shared
 
     devices.init(shared.cmd_opts)
-    sd_models.list_models()
+    if not sd_models.checkpoints_list:
+        sd_models.list_models()
     info = sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint))
     return sd_models.reload_model_weights(info=info)

@@ -153,3 +153,9 @@ def test_sdxl_gives_crossattn_pooled_vector_and_time_ids(sdxl_model):
     assert cond["time_ids"].tolist() == [[48, 64, 0, 0, 48, 64]] * 2
     unet = sdxl_model.unet.config
     assert cond["vector"].shape[1] + 6 * unet.addition_time_embed_dim == unet.projection_class_embeddings_input_dim
+
+
+def test_sd2_ignores_clip_skip_as_a1111_does(tiny_arch_checkpoints):
+    model = sd_models.load_model(sd_models.CheckpointInfo(tiny_arch_checkpoints["sd2"]))
+    first, second = (model.get_learned_conditioning(["a cat on a mat"], clip_skip=skip) for skip in (1, 2))
+    assert torch.equal(first, second)
