@@ -41,16 +41,35 @@ def server_address() -> tuple[str, int]:
     return host, port
 
 
-def webui() -> None:
+def serve(app: FastAPI, host: str, port: int) -> None:
+    """Runs uvicorn until Ctrl+C or a stop request (POST /sdapi/v1/server-stop sets state.server_command)."""
+    import threading
+
     import uvicorn
 
+    config = uvicorn.Config(app, host=host, port=port, ssl_keyfile=shared.cmd_opts.tls_keyfile,
+                            ssl_certfile=shared.cmd_opts.tls_certfile,
+                            timeout_keep_alive=shared.cmd_opts.timeout_keep_alive, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            if shared.state.wait_for_server_command(timeout=0.5) == "stop":
+                print("Stopping server on request")
+                break
+    except KeyboardInterrupt:
+        print("Interrupted, stopping server")
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def webui() -> None:
     initialize.initialize()
     app = create_app()
     host, port = server_address()
     print(f"Running on http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, ssl_keyfile=shared.cmd_opts.tls_keyfile,
-                ssl_certfile=shared.cmd_opts.tls_certfile, timeout_keep_alive=shared.cmd_opts.timeout_keep_alive,
-                log_level="warning")
+    serve(app, host, port)
 
 
 if __name__ == "__main__":

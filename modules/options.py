@@ -131,7 +131,7 @@ class Options:
     def _assign(self, key, value):
         """Stores a value after checking that the setting may change and that the value has the right type."""
         info = self.data_labels[key]
-        self._refuse_if_frozen(key, info)
+        self.check_changeable(key)
         if info.do_not_save:
             return
         if not self.same_type(info.default, value):
@@ -139,7 +139,9 @@ class Options:
                             f"expected {type(info.default).__name__}")
         self.data[key] = value
 
-    def _refuse_if_frozen(self, key, info):
+    def check_changeable(self, key):
+        """Raises RuntimeError naming why the option may not change (frozen settings, --hide-ui-dir-config)."""
+        info = self.data_labels[key]
         cmd_opts = shared_cmd_options.cmd_opts
         if cmd_opts.freeze_settings:
             raise RuntimeError(f"cannot change option {key}: settings are frozen (--freeze-settings)")

@@ -23,7 +23,7 @@ def _plain(text: str) -> str:
 def frozen_reason(key: str) -> str | None:
     """Why the option cannot be changed (--freeze-settings, a frozen section, --hide-ui-dir-config), else None."""
     try:
-        opts._refuse_if_frozen(key, opts.data_labels[key])
+        opts.check_changeable(key)
     except RuntimeError as error:
         return str(error)
     return None

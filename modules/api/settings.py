@@ -22,7 +22,7 @@ def check_option(key: str, value, field: str) -> None:
     if info.restrict_api:
         raise api_error(403, field, "this option cannot be changed through the API")
     try:
-        opts._refuse_if_frozen(key, info)
+        opts.check_changeable(key)
     except RuntimeError as e:
         raise api_error(403, field, str(e)) from e
     if not opts.same_type(info.default, value):

@@ -542,12 +542,17 @@ def test_server_control_routes_need_the_flag(api):
         assert api.post(route).status_code == 404
 
 
-def test_server_control_with_api_server_stop(server_factory):
+def test_server_stop_ends_the_server(server_factory):
     server = server_factory(["--api-server-stop"])
     client = ApiClient(server.url)
-    stop = client.post("server-stop")
-    assert stop.status_code == 200 and stop.text == "Stopping."
     restart = client.post("server-restart")
     assert restart.status_code == 501 and "SD_WEBUI_RESTART" in restart.json()["detail"]
-    assert client.ok("POST", "server-kill") == {}
+    stop = client.post("server-stop")
+    assert stop.status_code == 200 and stop.text == "Stopping."
+    assert server.process.wait(timeout=30) == 0
+
+
+def test_server_kill_ends_the_server(server_factory):
+    server = server_factory(["--api-server-stop"])
+    assert ApiClient(server.url).ok("POST", "server-kill") == {}
     assert server.process.wait(timeout=30) == 0
