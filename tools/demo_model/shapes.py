@@ -1,6 +1,11 @@
 """The procedural data set: one flat-coloured shape on a plain background, captioned in plain English.
 
 Everything is deterministic from a seed: `make_dataset(count, seed)` gives the same pixels and captions every time.
+
+Captions are deliberately imperfect, as web captions are: each word naming the colour, the background or the shape
+is, one time in five, a wrong one. The conditional model alone then matches its prompt only about four times in
+five, and classifier-free guidance is what makes it follow the prompt - so a broken CFG shows in the pictures.
+The wrong words come from their own random stream: the images are the same as in shapes-v1.
 """
 
 from dataclasses import dataclass
@@ -8,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-DATA_VERSION = "shapes-v1"
+DATA_VERSION = "shapes-v2"
 RESOLUTION = 32
 SUPERSAMPLE = 4
 
@@ -31,6 +36,8 @@ SMALL_UP_TO, LARGE_FROM = 14 / 32, 20 / 32
 SIZE_WORD_PROBABILITY = 0.7
 NO_BACKGROUND_PROBABILITY = 0.15
 NO_COLOUR_PROBABILITY = 0.1
+WRONG_WORD_PROBABILITY = 0.2  # each of colour, background and shape words, independently
+CAPTION_NOISE_STREAM = 1
 
 
 @dataclass(frozen=True)
@@ -71,12 +78,23 @@ def sample_spec(rng: np.random.Generator) -> ShapeSpec:
     )
 
 
-def sample_caption(spec: ShapeSpec, rng: np.random.Generator) -> str:
-    """A caption of `spec`: sometimes with its size word, sometimes without its background or colour."""
+def _maybe_wrong(word: str, choices, noise_rng: np.random.Generator) -> str:
+    if noise_rng.random() >= WRONG_WORD_PROBABILITY:
+        return word
+    others = [choice for choice in choices if choice != word]
+    return others[noise_rng.integers(len(others))]
+
+
+def sample_caption(spec: ShapeSpec, rng: np.random.Generator, noise_rng: np.random.Generator) -> str:
+    """A caption of `spec`: sometimes with its size word, sometimes without its background or colour, and with
+    each of its colour, background and shape words sometimes wrong (drawn from `noise_rng`)."""
     size_word = spec.size_word if rng.random() < SIZE_WORD_PROBABILITY else ""
     background = "" if rng.random() < NO_BACKGROUND_PROBABILITY else spec.background
     colour = "" if rng.random() < NO_COLOUR_PROBABILITY else spec.colour
-    return caption_for(spec.shape, colour, background, size_word)
+    shape = _maybe_wrong(spec.shape, SHAPES, noise_rng)
+    colour = colour and _maybe_wrong(colour, COLOURS, noise_rng)
+    background = background and _maybe_wrong(background, BACKGROUNDS, noise_rng)
+    return caption_for(shape, colour, background, size_word)
 
 
 def shape_outline(spec: ShapeSpec, side: float) -> tuple[str, list[tuple[float, float]]]:
@@ -124,6 +142,7 @@ class ShapeDataset:
 
 def make_dataset(count: int, seed: int, resolution: int = RESOLUTION) -> ShapeDataset:
     rng = np.random.default_rng(seed)
+    noise_rng = np.random.default_rng((seed, CAPTION_NOISE_STREAM))
     images = np.empty((count, resolution, resolution, 3), dtype=np.uint8)
     masks = np.empty((count, resolution, resolution), dtype=np.uint8)
     captions, specs = [], []
@@ -131,6 +150,6 @@ def make_dataset(count: int, seed: int, resolution: int = RESOLUTION) -> ShapeDa
         spec = sample_spec(rng)
         images[index], alpha = render(spec, resolution)
         masks[index] = np.rint(alpha * 255).astype(np.uint8)
-        captions.append(sample_caption(spec, rng))
+        captions.append(sample_caption(spec, rng, noise_rng))
         specs.append(spec)
     return ShapeDataset(images, masks, captions, specs, seed)

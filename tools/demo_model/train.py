@@ -4,7 +4,8 @@ Usage (in the background, logging outside the repository):
     nice -n 10 python -m tools.demo_model.train --work-dir /work/demo-train >> /work/demo-train/train.log 2>&1 &
 
 The work dir keeps vae.pt, latents.pt, diffusion.pt (checkpoints, written atomically every few minutes and on
-SIGTERM) and training.json (seed, data version, VAE scaling factor). A larger --diffusion-minutes continues a
+SIGTERM) and training.json (seed, data version, VAE scaling factor). The VAE and its latents depend on the images
+only, so a new caption version can reuse them (copy vae.pt and latents.pt into a fresh work dir). A larger --diffusion-minutes continues a
 finished run. Then: python -m tools.demo_model.export --work-dir /work/demo-train
 """
 
@@ -23,22 +24,25 @@ from tools.demo_model.training_utils import log, save_atomically
 LATENTS_STATE = "latents.pt"
 
 
-def prepare_latents(work_dir: str, vae, dataset, seed: int) -> torch.Tensor:
-    """Scaled latents of the data set (cached in the work dir), and training.json with the scaling factor."""
+def prepare_latents(work_dir: str, vae, dataset) -> tuple[torch.Tensor, float]:
+    """(scaled latents of the data set, VAE scaling factor), cached in the work dir."""
     path = os.path.join(work_dir, LATENTS_STATE)
-    if os.path.exists(path):
-        return torch.load(path, map_location="cpu")["latents"]
-    log("encoding the data set")
-    latents = encode_dataset(vae, dataset)
-    scaling_factor = scaling_factor_for(latents)
-    log(f"latent mean {latents.mean():.3f} std {latents.std():.3f} -> scaling factor {scaling_factor:.5f}")
-    scaled = latents * scaling_factor
-    save_atomically({"latents": scaled}, path)
-    training = {"seed": seed, "data_version": DATA_VERSION, "dataset_size": len(dataset.images),
-                "resolution": RESOLUTION, "vae_scaling_factor": scaling_factor}
+    if not os.path.exists(path):
+        log("encoding the data set")
+        latents = encode_dataset(vae, dataset)
+        scaling_factor = scaling_factor_for(latents)
+        log(f"latent mean {latents.mean():.3f} std {latents.std():.3f} -> scaling factor {scaling_factor:.5f}")
+        save_atomically({"latents": latents * scaling_factor, "scaling_factor": scaling_factor}, path)
+    state = torch.load(path, map_location="cpu")
+    return state["latents"], state["scaling_factor"]
+
+
+def write_training_record(work_dir: str, seed: int, dataset_size: int, scaling_factor: float) -> None:
+    """training.json: what the export writes into the checkpoint's metadata and VAE config."""
+    record = {"seed": seed, "data_version": DATA_VERSION, "dataset_size": dataset_size, "resolution": RESOLUTION,
+              "vae_scaling_factor": scaling_factor}
     with open(os.path.join(work_dir, TRAINING_STATE), "w", encoding="utf-8") as f:
-        json.dump(training, f, indent=2)
-    return scaled
+        json.dump(record, f, indent=2)
 
 
 def main() -> None:
@@ -61,7 +65,8 @@ def main() -> None:
 
     vae_settings = VaeSettings(minutes=args.vae_minutes, max_steps=args.vae_steps)
     vae = train_vae(dataset, os.path.join(args.work_dir, VAE_STATE), vae_settings, args.seed)
-    latents = prepare_latents(args.work_dir, vae, dataset, args.seed)
+    latents, scaling_factor = prepare_latents(args.work_dir, vae, dataset)
+    write_training_record(args.work_dir, args.seed, args.dataset_size, scaling_factor)
 
     diffusion_settings = DiffusionSettings(minutes=args.diffusion_minutes, max_steps=args.diffusion_steps)
     train_diffusion(latents, dataset.captions, os.path.join(args.work_dir, DIFFUSION_STATE), diffusion_settings,
