@@ -1,0 +1,145 @@
+"""launch.py as a user runs it: a real server process, its listening socket, and what it writes under --data-dir."""
+
+import glob
+import os
+import subprocess
+import sys
+
+import psutil
+import pytest
+import requests
+
+from test.conftest import REPO_ROOT
+from test.smoke.conftest import ServerProcess, _server_env, free_port, wait_until_ready
+
+NO_CHECKPOINT_MESSAGE = "put a .safetensors file in"
+
+
+def launch(data_dir: str, *extra: str) -> ServerProcess:
+    """`python launch.py --skip-prepare-environment --nowebui` on a free port, as a user would start it."""
+    port = free_port()
+    args = [sys.executable, "launch.py", "--skip-prepare-environment", "--nowebui", "--port", str(port),
+            "--data-dir", data_dir, *extra]
+    log_path = os.path.join(data_dir, "launch.log")
+    with open(log_path, "w", encoding="utf8") as log:
+        process = subprocess.Popen(args, cwd=REPO_ROOT, env=_server_env(), stdout=log, stderr=subprocess.STDOUT)
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", data_dir, log_path, args)
+    wait_until_ready(server)
+    return server
+
+
+def port_of(server: ServerProcess) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def listening_addresses(server: ServerProcess) -> set[str]:
+    connections = psutil.Process(server.process.pid).net_connections(kind="inet")
+    return {c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN and c.laddr.port == port_of(server)}
+
+
+@pytest.fixture(scope="module")
+def empty_server(tmp_path_factory):
+    """No checkpoint anywhere under the data dir."""
+    server = launch(str(tmp_path_factory.mktemp("launch-empty")))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def server_with_checkpoint(tmp_path_factory):
+    """A tiny checkpoint in <data-dir>/models/Stable-diffusion, which is where the server must look."""
+    from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+    data_dir = str(tmp_path_factory.mktemp("launch-data"))
+    make_tiny_checkpoint("sd15", os.path.join(data_dir, "models", "Stable-diffusion", "tiny-launch.safetensors"))
+    server = launch(data_dir)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def repo_checkpoints() -> list[str]:
+    folder = os.path.join(REPO_ROOT, "models", "Stable-diffusion")
+    return [f for ext in ("safetensors", "ckpt") for f in glob.glob(os.path.join(folder, "**", f"*.{ext}"),
+                                                                     recursive=True)]
+
+
+def test_no_checkpoint_starts_and_says_where_to_put_one(empty_server):
+    if repo_checkpoints():
+        pytest.skip("the repository's models/Stable-diffusion holds checkpoints, which every data dir also lists")
+    assert requests.get(f"{empty_server.url}/sdapi/v1/sd-models", timeout=30).json() == []
+    expected_folder = os.path.join(os.path.realpath(empty_server.data_dir), "models", "Stable-diffusion")
+    assert f"{NO_CHECKPOINT_MESSAGE} {expected_folder}" in empty_server.log()
+
+
+def test_binds_localhost_without_listen(empty_server):
+    assert f"Running on http://127.0.0.1:{port_of(empty_server)}" in empty_server.log()
+    assert listening_addresses(empty_server) == {"127.0.0.1"}
+
+
+def test_server_address_follows_flags(monkeypatch):
+    import webui
+    from modules import shared
+
+    for name, value in {"listen": False, "server_name": None, "port": None, "nowebui": False}.items():
+        monkeypatch.setattr(shared.cmd_opts, name, value)
+    assert webui.server_address() == ("127.0.0.1", 7860)
+    monkeypatch.setattr(shared.cmd_opts, "nowebui", True)
+    assert webui.server_address() == ("127.0.0.1", 7861)
+    monkeypatch.setattr(shared.cmd_opts, "listen", True)
+    monkeypatch.setattr(shared.cmd_opts, "port", 9000)
+    assert webui.server_address() == ("0.0.0.0", 9000)
+    monkeypatch.setattr(shared.cmd_opts, "server_name", "example.local")
+    assert webui.server_address() == ("example.local", 9000)
+
+
+def test_exit_with_everything_installed_returns_at_once():
+    from modules import launch_utils
+
+    assert launch_utils.requirements_met(), "the venv differs from requirements_versions.txt: run pip install -r"
+    result = subprocess.run([sys.executable, "launch.py", "--exit"], cwd=REPO_ROOT, env=_server_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Exiting because of --exit argument" in result.stdout
+    assert "Installing" not in result.stdout  # the quick check found everything: pip was not run
+
+
+def test_data_dir_holds_config_cache_and_outputs(server_with_checkpoint):
+    data_dir = server_with_checkpoint.data_dir
+    in_repo = {name: os.path.exists(os.path.join(REPO_ROOT, name)) for name in ("config.json", "cache.json", "outputs")}
+    url = server_with_checkpoint.url
+
+    models = requests.get(f"{url}/sdapi/v1/sd-models", timeout=30).json()
+    assert [m["model_name"] for m in models] == ["tiny-launch"]
+    assert os.path.realpath(models[0]["filename"]).startswith(os.path.realpath(data_dir))
+
+    payload = {"prompt": "a red cube", "steps": 2, "width": 64, "height": 64, "seed": 1, "save_images": True}
+    response = requests.post(f"{url}/sdapi/v1/txt2img", json=payload, timeout=300)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["images"]) == 1
+    assert requests.post(f"{url}/sdapi/v1/options", json={"save_txt": False}, timeout=30).status_code == 200
+
+    assert os.path.isfile(os.path.join(data_dir, "config.json"))
+    assert os.path.isfile(os.path.join(data_dir, "cache.json"))
+    saved = glob.glob(os.path.join(data_dir, "outputs", "txt2img-images", "**", "*.png"), recursive=True)
+    assert len(saved) == 1, os.listdir(data_dir)
+    assert {name: os.path.exists(os.path.join(REPO_ROOT, name)) for name in in_repo} == in_repo
+
+
+def test_requirements_check_reads_includes_pins_and_local_labels(tmp_path, monkeypatch):
+    from modules import launch_utils
+
+    installed = {"torch": "2.13.0+cpu", "numpy": "2.4.6", "pillow": "12.3.0", "Pillow": "12.3.0"}
+    monkeypatch.setattr(launch_utils, "installed_version", installed.get)
+    (tmp_path / "base.txt").write_text("# pinned\ntorch==2.13.0\nnumpy==2.4.6  # arrays\n\nPillow\n")
+    (tmp_path / "test.txt").write_text("-r base.txt\npillow==12.3.0\n")
+    assert launch_utils.read_requirements(str(tmp_path / "test.txt")) == \
+        ["torch==2.13.0", "numpy==2.4.6", "Pillow", "pillow==12.3.0"]
+    assert launch_utils.requirements_met(str(tmp_path / "test.txt"))
+
+    for unmet in ("numpy==2.4.5", "missing-package", "numpy>=2", "torch==2.13.0+cu126"):
+        (tmp_path / "one.txt").write_text(unmet + "\n")
+        assert not launch_utils.requirements_met(str(tmp_path / "one.txt")), unmet
