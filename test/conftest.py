@@ -50,13 +50,21 @@ def tiny_arch_checkpoints(tmp_path_factory) -> dict[str, str]:
             for arch in ARCHITECTURES}
 
 
-@pytest.fixture
-def sd_model(tiny_checkpoint):
-    """The tiny SD1 checkpoint as shared.sd_model (re-selected when another test switched models)."""
+@pytest.fixture(scope="session")
+def engine_ready(tiny_checkpoint):
+    """Devices chosen and the checkpoint list read once per session."""
     from modules import devices, sd_models, shared
 
     devices.init(shared.cmd_opts)
-    if not sd_models.checkpoints_list:
+    sd_models.list_models()
+
+
+@pytest.fixture
+def sd_model(engine_ready, tiny_checkpoint):
+    """The tiny SD1 checkpoint as shared.sd_model (re-selected when another test switched models)."""
+    from modules import sd_models
+
+    if sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint)) is None:
         sd_models.list_models()
     info = sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint))
     return sd_models.reload_model_weights(info=info)

@@ -34,7 +34,7 @@ def load(path: str):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def default_model_restored_afterwards(sd_model, tiny_checkpoint):
+def default_model_restored_afterwards(engine_ready, tiny_checkpoint):
     """These tests load other checkpoints; the other modules expect the default tiny one back."""
     yield
     sd_models.list_models()
