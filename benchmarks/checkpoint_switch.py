@@ -8,6 +8,7 @@ cycle switches to B and back to A through POST /sdapi/v1/options, generating onc
 peak and final RSS against the baseline (target: within 5 %)."""
 
 import argparse
+import sys
 import time
 
 from benchmarks import common
@@ -15,7 +16,7 @@ from benchmarks import common
 TARGET_RATIO = 1.05
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=10)
     parser.add_argument("--tiny", action="store_true", help="use the tiny checkpoints (quick check of the script)")
@@ -49,12 +50,14 @@ def main() -> None:
           f"(made in {made_s:.1f} s), server RSS")
     print(f"  one model loaded (baseline): {common.mib(baseline)}")
     print(f"  after each switch          : {', '.join(f'{r / baseline:.3f}' for r in rss)}")
-    print(f"  peak after a switch        : {common.mib(peak)}  (ratio {peak / baseline:.3f})")
-    print(f"  final (A again)            : {common.mib(final)}  (ratio {final / baseline:.3f}, "
-          f"target <= {TARGET_RATIO:.2f}) {common.verdict(peak <= TARGET_RATIO * baseline)}")
-    print(f"  {common.load_note()}")
+    print(f"  final (A again)            : {common.mib(final)}  (ratio {final / baseline:.3f})")
     print(f"  median switch time         : {common.median_ms(switch_s):.0f} ms")
+    ok = peak <= TARGET_RATIO * baseline
+    print(f"  peak after a switch        : {common.mib(peak)}  (ratio {peak / baseline:.3f}, "
+          f"target <= {TARGET_RATIO:.2f}) {common.verdict(ok)}")
+    print(f"  {common.load_note()}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

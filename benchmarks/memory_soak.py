@@ -6,6 +6,7 @@ A real server (launch.py --nowebui) on a tiny checkpoint runs --generations txt2
 prompt); its RSS is read after each. Prints the growth from generation --settle to the last (target: at most 2 %)."""
 
 import argparse
+import sys
 
 from benchmarks import common
 
@@ -13,7 +14,7 @@ TARGET_GROWTH = 0.02
 PROMPTS = ["a red cube on a table", "a (blue:1.2) sphere, studio light", "[cat|dog] in a garden", "a house BREAK snow"]
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generations", type=int, default=100)
     parser.add_argument("--settle", type=int, default=10, help="generations before the baseline RSS is taken")
@@ -34,12 +35,13 @@ def main() -> None:
     print(f"memory_soak: {args.generations} API txt2img generations, 64x64, tiny SD1 checkpoint (server RSS)")
     print(f"  after start-up             : {common.mib(start_rss)}")
     for n in sorted({1, *range(args.settle, args.generations + 1, args.settle)}):
-        print(f"  after {n:3d} generations    : {common.mib(rss[n - 1])}")
-    print(f"  {common.load_note()}")
+        print(f"  after {n:3d} generation(s)  : {common.mib(rss[n - 1])}")
     print(f"  peak                       : {common.mib(max(rss))}")
     print(f"  growth after {args.settle} (baseline) : {growth * 100:+.2f} %  (ratio {final / baseline:.4f}, "
           f"target <= {TARGET_GROWTH * 100:.0f} %) {common.verdict(growth <= TARGET_GROWTH)}")
+    print(f"  {common.load_note()}")
+    return 0 if growth <= TARGET_GROWTH else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,6 +2,7 @@
 
 import glob
 import os
+import shutil
 import subprocess
 import sys
 
@@ -13,16 +14,36 @@ from test.conftest import REPO_ROOT
 from test.smoke.conftest import ServerProcess, _server_env, free_port, wait_until_ready
 
 NO_CHECKPOINT_MESSAGE = "put a .safetensors file in"
+COPIED = ("modules", "launch.py", "webui.py")  # what locates the program folder (script_path) by its own path
+NOT_LINKED = {"models", "venv", ".git", "outputs", "config.json", "cache.json", "ui-config.json", "styles.csv"}
 
 
-def launch(data_dir: str, *extra: str) -> ServerProcess:
+@pytest.fixture(scope="module")
+def program_folder(tmp_path_factory) -> str:
+    """The program as a fresh clone without the shipped demo checkpoint: the code copied, the rest linked, models/
+    empty. The server also lists the program's own models/Stable-diffusion, so only this gives it no checkpoint."""
+    folder = tmp_path_factory.mktemp("program")
+    for name in os.listdir(REPO_ROOT):
+        source, target = os.path.join(REPO_ROOT, name), folder / name
+        if name in COPIED:
+            if os.path.isdir(source):
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, target)
+        elif name not in NOT_LINKED:
+            os.symlink(source, target)
+    (folder / "models" / "Stable-diffusion").mkdir(parents=True)
+    return str(folder)
+
+
+def launch(program: str, data_dir: str, *extra: str) -> ServerProcess:
     """`python launch.py --skip-prepare-environment --nowebui` on a free port, as a user would start it."""
     port = free_port()
     args = [sys.executable, "launch.py", "--skip-prepare-environment", "--nowebui", "--port", str(port),
             "--data-dir", data_dir, *extra]
     log_path = os.path.join(data_dir, "launch.log")
     with open(log_path, "w", encoding="utf8") as log:
-        process = subprocess.Popen(args, cwd=REPO_ROOT, env=_server_env(), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, cwd=program, env=_server_env(), stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(process, f"http://127.0.0.1:{port}", data_dir, log_path, args)
     wait_until_ready(server)
     return server
@@ -38,9 +59,9 @@ def listening_addresses(server: ServerProcess) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def empty_server(tmp_path_factory):
-    """No checkpoint anywhere under the data dir."""
-    server = launch(str(tmp_path_factory.mktemp("launch-empty")))
+def empty_server(program_folder, tmp_path_factory):
+    """No checkpoint in the data dir nor in the program folder."""
+    server = launch(program_folder, str(tmp_path_factory.mktemp("launch-empty")))
     try:
         yield server
     finally:
@@ -48,28 +69,20 @@ def empty_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server_with_checkpoint(tmp_path_factory):
+def server_with_checkpoint(program_folder, tmp_path_factory):
     """A tiny checkpoint in <data-dir>/models/Stable-diffusion, which is where the server must look."""
     from tools.make_tiny_checkpoint import make_tiny_checkpoint
 
     data_dir = str(tmp_path_factory.mktemp("launch-data"))
     make_tiny_checkpoint("sd15", os.path.join(data_dir, "models", "Stable-diffusion", "tiny-launch.safetensors"))
-    server = launch(data_dir)
+    server = launch(program_folder, data_dir)
     try:
         yield server
     finally:
         server.stop()
 
 
-def repo_checkpoints() -> list[str]:
-    folder = os.path.join(REPO_ROOT, "models", "Stable-diffusion")
-    return [f for ext in ("safetensors", "ckpt") for f in glob.glob(os.path.join(folder, "**", f"*.{ext}"),
-                                                                     recursive=True)]
-
-
 def test_no_checkpoint_starts_and_says_where_to_put_one(empty_server):
-    if repo_checkpoints():
-        pytest.skip("the repository's models/Stable-diffusion holds checkpoints, which every data dir also lists")
     assert requests.get(f"{empty_server.url}/sdapi/v1/sd-models", timeout=30).json() == []
     expected_folder = os.path.join(os.path.realpath(empty_server.data_dir), "models", "Stable-diffusion")
     assert f"{NO_CHECKPOINT_MESSAGE} {expected_folder}" in empty_server.log()
@@ -107,10 +120,8 @@ def test_exit_with_everything_installed_returns_at_once():
     assert "Installing" not in result.stdout  # the quick check found everything: pip was not run
 
 
-def test_data_dir_holds_config_cache_and_outputs(server_with_checkpoint):
-    data_dir = server_with_checkpoint.data_dir
-    in_repo = {name: os.path.exists(os.path.join(REPO_ROOT, name)) for name in ("config.json", "cache.json", "outputs")}
-    url = server_with_checkpoint.url
+def test_data_dir_holds_config_cache_and_outputs(server_with_checkpoint, program_folder):
+    data_dir, url = server_with_checkpoint.data_dir, server_with_checkpoint.url
 
     models = requests.get(f"{url}/sdapi/v1/sd-models", timeout=30).json()
     assert [m["model_name"] for m in models] == ["tiny-launch"]
@@ -126,7 +137,8 @@ def test_data_dir_holds_config_cache_and_outputs(server_with_checkpoint):
     assert os.path.isfile(os.path.join(data_dir, "cache.json"))
     saved = glob.glob(os.path.join(data_dir, "outputs", "txt2img-images", "**", "*.png"), recursive=True)
     assert len(saved) == 1, os.listdir(data_dir)
-    assert {name: os.path.exists(os.path.join(REPO_ROOT, name)) for name in in_repo} == in_repo
+    assert not [name for name in ("config.json", "cache.json", "outputs") if os.path.lexists(
+        os.path.join(program_folder, name))], "written to the program folder instead of the data dir"
 
 
 def test_requirements_check_reads_includes_pins_and_local_labels(tmp_path, monkeypatch):
