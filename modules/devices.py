@@ -1,7 +1,10 @@
 """Device and dtype selection (A1111's modules/devices.py names)."""
 
 import contextlib
+import ctypes
+import ctypes.util
 import gc
+import sys
 
 import torch
 
@@ -59,8 +62,26 @@ def autocast(disable: bool = False):
     return torch.autocast(device.type, dtype=dtype)
 
 
+def _release_freed_heap() -> None:
+    """Hands freed malloc arenas back to the OS (glibc keeps them), so RSS falls after a model is dropped."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc_name = ctypes.util.find_library("c")
+    if libc_name:
+        libc = ctypes.CDLL(libc_name)
+        if hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+
+
 def torch_gc() -> None:
-    gc.collect()
+    """Returns freed heap and cached accelerator memory (cheap; called around every generation, as A1111 does)."""
+    _release_freed_heap()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
         torch.cuda.ipc_collect()
+
+
+def release_memory() -> None:
+    """After dropping a model: collect its objects and give the freed memory back (slow; not per generation)."""
+    gc.collect()
+    torch_gc()

@@ -148,6 +148,7 @@ def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStable
         model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(checkpoint_info.filename,
                                          architecture, metadata), devices.device, devices.dtype_unet, devices.dtype_vae)
         del state_dict
+        devices.release_memory()
         checkpoint_info.calculate_shorthash()
         checkpoint_info.register()
         model.sd_checkpoint_info = checkpoint_info
@@ -190,7 +191,7 @@ def unload_model_weights(sd_model=None, info=None) -> None:
     with model_lock:
         if shared.sd_model is not None:
             shared.sd_model = None
-            devices.torch_gc()
+            devices.release_memory()
 
 
 def get_sd_model() -> DiffusersStableDiffusion:
