@@ -60,6 +60,7 @@ class GridResult:
     total: int = 0
     correct: Counter = field(default_factory=Counter)
     shape_confusion: Counter = field(default_factory=Counter)  # (expected, judged) -> count
+    images: list = field(default_factory=list)
 
     def accuracy(self, attribute: str) -> float:
         return self.correct[attribute] / self.total if self.total else 0.0
@@ -72,12 +73,27 @@ class GridResult:
 def evaluate_grid(cfg_scale: float, seeds=DEFAULT_SEEDS, steps: int = 20, sampler_name: str | None = None) -> GridResult:
     result = GridResult(cfg_scale)
     for (prompt, expected), seed in itertools.product(grid_prompts(), seeds):
-        verdict = judge(generate(prompt, seed, cfg_scale, steps=steps, sampler_name=sampler_name))
+        image = generate(prompt, seed, cfg_scale, steps=steps, sampler_name=sampler_name)
+        verdict = judge(image)
+        result.images.append(image)
         result.total += 1
         judged = {"colour": verdict.colour, "shape": verdict.shape, "background": verdict.background}
         result.correct.update(a for a in ATTRIBUTES if judged[a] == expected[a])
         result.shape_confusion[(expected["shape"], verdict.shape)] += 1
     return result
+
+
+def save_sheet(images: list, path: str, columns: int, zoom: int = 4) -> None:
+    """All images in one PNG, `columns` per row, each enlarged `zoom` times."""
+    from PIL import Image
+
+    side = RESOLUTION * zoom
+    rows = -(-len(images) // columns)
+    sheet = Image.new("RGB", (columns * side, rows * side), (128, 128, 128))
+    for index, image in enumerate(images):
+        enlarged = image.resize((side, side), Image.Resampling.NEAREST)
+        sheet.paste(enlarged, ((index % columns) * side, (index // columns) * side))
+    sheet.save(path)
 
 
 def seconds_per_image(steps: int = 20, repeats: int = 5, sampler_name: str | None = None) -> float:
@@ -96,10 +112,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS))
-    parser.add_argument("--cfg", type=float, nargs="+", default=list(DEFAULT_CFG_SCALES))
+    parser.add_argument("--cfg", type=float, nargs="*", default=list(DEFAULT_CFG_SCALES))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--sampler", default=None, help="sampler name; default: the webui's default")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--save-sheets", metavar="DIR", help="save each CFG scale's images as one PNG there")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads:
@@ -119,6 +136,10 @@ def main() -> None:
         confusion = ", ".join(f"{e}->{j}: {n}" for (e, j), n in sorted(result.shape_confusion.items(), key=str)
                               if e != j)
         print(f"  shape confusions: {confusion or 'none'}")
+        if args.save_sheets:
+            os.makedirs(args.save_sheets, exist_ok=True)
+            save_sheet(result.images, os.path.join(args.save_sheets, f"cfg{cfg_scale:g}.png"),
+                       columns=len(SHAPES) * len(BACKGROUNDS) * len(args.seeds))
     if not args.no_timing:
         print(f"one {args.steps}-step {RESOLUTION}x{RESOLUTION} image: "
               f"{seconds_per_image(args.steps, sampler_name=args.sampler):.3f} s (median of 5)")
