@@ -7,7 +7,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from fastapi import FastAPI, Request  # noqa: E402
 
-from modules import initialize, shared  # noqa: E402
+from modules import initialize, script_callbacks, shared  # noqa: E402
 
 
 def add_process_time_header(app: FastAPI) -> None:
@@ -31,6 +31,7 @@ def create_app() -> FastAPI:
         from modules import ui
 
         app = ui.mount(app)
+    script_callbacks.app_started_callback(shared.demo, app)
     return app
 
 

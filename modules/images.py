@@ -2,7 +2,6 @@
 
 import datetime
 import hashlib
-import importlib
 import io
 import logging
 import math
@@ -17,7 +16,7 @@ import piexif
 import piexif.helper
 from PIL import Image, ImageColor, ImageOps, PngImagePlugin
 
-from modules import shared
+from modules import script_callbacks, shared
 from modules.paths_internal import resolve_data_relative
 from modules.shared_cmd_options import cmd_opts
 from modules.styles import PROMPT_PLACEHOLDER
@@ -46,16 +45,6 @@ IGNORED_INFO_KEYS = {
     "loop", "background", "timestamp", "duration", "progressive", "progression",
     "icc_profile", "chromaticity", "photoshop",
 }
-
-
-def _script_callbacks():
-    """modules.script_callbacks arrives with the extensions milestone; until then no callbacks run."""
-    try:
-        return importlib.import_module("modules.script_callbacks")
-    except ModuleNotFoundError as e:
-        if e.name != "modules.script_callbacks":
-            raise
-        return None
 
 
 def sanitize_filename_part(text, replace_spaces=True):
@@ -451,12 +440,9 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
     if info is not None:
         pnginfo[pnginfo_section_name] = info
 
-    callbacks = _script_callbacks()
-    params = None
-    if callbacks is not None:
-        params = callbacks.ImageSaveParams(image, p, fullfn, pnginfo)
-        callbacks.before_image_saved_callback(params)
-        image, fullfn, pnginfo = params.image, params.filename, params.pnginfo
+    params = script_callbacks.ImageSaveParams(image, p, fullfn, pnginfo)
+    script_callbacks.before_image_saved_callback(params)
+    image, fullfn, pnginfo = params.image, params.filename, params.pnginfo
     info = pnginfo.get(pnginfo_section_name)
 
     fullfn_without_extension, extension = _fit_name_length(fullfn)
@@ -473,9 +459,8 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
         txt_fullfn = f"{fullfn_without_extension}.txt"
         _write_text_atomically(f"{info}\n", txt_fullfn)
 
-    if params is not None:
-        params.filename = fullfn
-        callbacks.image_saved_callback(params)
+    params.filename = fullfn
+    script_callbacks.image_saved_callback(params)
 
     return fullfn, txt_fullfn
 
@@ -538,11 +523,9 @@ def image_grid(imgs, batch_size=1, rows=None):
     rows = min(rows, len(imgs))
     cols = math.ceil(len(imgs) / rows)
 
-    callbacks = _script_callbacks()
-    if callbacks is not None:
-        params = callbacks.ImageGridLoopParams(imgs, cols, rows)
-        callbacks.image_grid_callback(params)
-        imgs, cols, rows = params.imgs, params.cols, params.rows
+    params = script_callbacks.ImageGridLoopParams(imgs, cols, rows)
+    script_callbacks.image_grid_callback(params)
+    imgs, cols, rows = params.imgs, params.cols, params.rows
 
     w, h = map(max, zip(*(img.size for img in imgs)))
     background = ImageColor.getcolor(shared.opts.grid_background_color, "RGB")

@@ -5,7 +5,7 @@ from contextlib import closing
 import numpy as np
 from PIL import Image
 
-from modules import images, processing, shared
+from modules import images, processing, scripts, shared
 from modules.shared import opts
 from modules.txt2img import process_result, seed_fields
 
@@ -97,8 +97,6 @@ def img2img_create_processing(id_task: str, mode: int = MODE_IMG2IMG, prompt: st
         override_settings=override_settings or {},
         **seed_fields(seed, subseed, subseed_strength, seed_resize_from_h, seed_resize_from_w, seed_enable_extras),
     )
-    p.scripts = None
-    p.script_args = []
     if mask is not None:
         # written only when not the default, as infotext parsing fills in the defaults (processing adds the rest)
         if p.inpainting_mask_invert:
@@ -108,9 +106,12 @@ def img2img_create_processing(id_task: str, mode: int = MODE_IMG2IMG, prompt: st
     return p
 
 
-def img2img(id_task: str, **fields):
-    """Generates from the tab's fields; returns (images, generation_info_js, html_info, html comments)."""
+def img2img(id_task: str, script_args=(), **fields):
+    """Generates from the tab's fields (script_args: the tab's script inputs); returns (images,
+    generation_info_js, html_info, html comments)."""
     p = img2img_create_processing(id_task, **fields)
+    p.scripts = scripts.scripts_img2img
+    p.script_args = tuple(script_args)
     with closing(p):
-        processed = processing.process_images(p)
+        processed = processing.process_images_with_scripts(p)
     return process_result(processed)

@@ -3,7 +3,18 @@
 import logging
 import os
 
-from modules import call_queue, devices, live_preview, sd_models, sd_vae, shared, styles, upscaler
+from modules import (
+    call_queue,
+    devices,
+    extensions,
+    live_preview,
+    scripts,
+    sd_models,
+    sd_vae,
+    shared,
+    styles,
+    upscaler,
+)
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +25,8 @@ def initialize() -> None:
     shared.prompt_styles = styles.StyleDatabase(shared.styles_filename)
     shared.sd_upscalers = upscaler.sd_upscalers
     shared.state.preview_decoder = live_preview.decode_preview
+    extensions.list_extensions()
+    scripts.initialize_scripts()
     sd_models.list_models()
     sd_vae.refresh_vae_list()
     shared.opts.onchange("sd_model_checkpoint",

@@ -127,6 +127,9 @@ def prepare_environment() -> None:
         run_pip(["install", "-r", requirements_file], "requirements")
         if not requirements_met(requirements_file):
             print(f"WARNING: some packages still differ from {os.path.basename(requirements_file)}")
+    from modules import extensions
+
+    extensions.run_extension_installers()
 
 
 def start() -> None:

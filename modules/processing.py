@@ -17,6 +17,7 @@ from modules import (
     masking,
     prompt_parser,
     rng,
+    scripts,
     sd_models,
     sd_samplers,
     sd_vae,
@@ -186,6 +187,12 @@ class StableDiffusionProcessing:
     @script_args.setter
     def script_args(self, value):
         self.script_args_value = value
+        if self.scripts_value and self.script_args_value and not self.scripts_setup_complete:
+            self.setup_scripts()
+
+    def setup_scripts(self) -> None:
+        self.scripts_setup_complete = True
+        self.scripts.setup_scrips(self, is_ui=not getattr(self, "is_api", False))
 
     def comment(self, text: str) -> None:
         self.comments[text] = 1
@@ -742,6 +749,12 @@ def _run_scripts(p, hook: str, *args, **kwargs) -> None:
         getattr(p.scripts, hook)(p, *args, **kwargs)
 
 
+def process_images_with_scripts(p: StableDiffusionProcessing) -> Processed:
+    """The selected script's run() when the arguments choose one (p.script_args[0]), else process_images(p)."""
+    processed = p.scripts.run(p, *p.script_args) if p.scripts is not None and p.script_args else None
+    return processed if processed is not None else process_images(p)
+
+
 def process_images(p: StableDiffusionProcessing) -> Processed:
     """Applies p.override_settings to the global options, generates, and restores them afterwards."""
     _run_scripts(p, "before_process")
@@ -862,19 +875,25 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 state.job = f"Batch {n + 1} out of {p.n_iter}"
             samples = _sample_with_console_progress(p, n)
             if p.scripts is not None:
-                samples = p.scripts.post_sample(p, samples) or samples
+                post_sample_args = scripts.PostSampleArgs(samples)
+                p.scripts.post_sample(p, post_sample_args)
+                samples = post_sample_args.samples
             decoded = decode_latent_batch(model, samples)
             del samples
             state.nextjob()
             if p.scripts is not None:
                 p.scripts.postprocess_batch(p, decoded, batch_number=n)
-                decoded = p.scripts.postprocess_batch_list(p, list(decoded), batch_number=n) or decoded
+                batch_list_args = scripts.PostprocessBatchListArgs(list(decoded))
+                p.scripts.postprocess_batch_list(p, batch_list_args, batch_number=n)
+                decoded = batch_list_args.images
             save_samples = p.save_samples()
             for i, sample in enumerate(decoded):
                 p.batch_index = i
                 image = _to_pil(sample)
                 if p.scripts is not None:
-                    image = p.scripts.postprocess_image(p, image) or image
+                    image_args = scripts.PostprocessImageArgs(image)
+                    p.scripts.postprocess_image(p, image_args)
+                    image = image_args.image
                 overlays = getattr(p, "overlay_images", None)
                 overlay = overlays[i] if overlays is not None and i < len(overlays) else None
                 image = apply_overlay(image, p.paste_to, overlay)

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from modules import prompt_parser, sd_schedulers
+from modules import prompt_parser, script_callbacks, sd_schedulers
 
 
 class InterruptedException(BaseException):
@@ -92,9 +92,7 @@ class DiffusersSampler:
             for i, t in enumerate(timesteps):
                 step = min(steps - 1, math.floor(i * steps / calls))
                 model_input = scheduler.scale_model_input(latents, t)
-                if image_conditioning is not None:
-                    model_input = torch.cat([model_input, image_conditioning.to(model_input.dtype)], dim=1)
-                noise_pred = self.cfg_denoise(p, model_input, t, cond, uncond, step)
+                noise_pred = self.cfg_denoise(p, model_input, image_conditioning, t, cond, uncond, step, steps)
                 latents = scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample
                 if mask is not None and init_latent is not None:
                     latents = self.blend_mask(scheduler, latents, init_latent, noise, timesteps, i, mask, nmask)
@@ -114,7 +112,17 @@ class DiffusersSampler:
             original = init_latent
         return original * mask + latents * nmask
 
-    def cfg_denoise(self, p, x, t, cond, uncond, step):
-        cond_batch = prompt_parser.reconstruct_cond_batch(cond, step)
-        uncond_batch = prompt_parser.reconstruct_cond_batch(uncond, step)
-        return self.model.apply_cfg(x, t, cond_batch, uncond_batch, p.cfg_scale)
+    def cfg_denoise(self, p, x, image_conditioning, t, cond, uncond, step, steps):
+        """One guided prediction; on_cfg_denoiser callbacks may change its inputs, on_cfg_denoised its output."""
+        params = script_callbacks.CFGDenoiserParams(x, image_conditioning, t, step, steps,
+                                                    prompt_parser.reconstruct_cond_batch(cond, step),
+                                                    prompt_parser.reconstruct_cond_batch(uncond, step), self)
+        script_callbacks.cfg_denoiser_callback(params)
+        model_input = params.x
+        if params.image_cond is not None:
+            model_input = torch.cat([model_input, params.image_cond.to(model_input.dtype)], dim=1)
+        denoised = script_callbacks.CFGDenoisedParams(
+            self.model.apply_cfg(model_input, t, params.text_cond, params.text_uncond, p.cfg_scale), step, steps,
+            self.model)
+        script_callbacks.cfg_denoised_callback(denoised)
+        return denoised.x

@@ -5,7 +5,7 @@ generation lock, shared.state.begin/end and the progress bookkeeping)."""
 
 from contextlib import closing
 
-from modules import processing, shared
+from modules import processing, scripts, shared
 from modules.shared import opts
 from modules.ui_common import plaintext_to_html
 
@@ -53,16 +53,17 @@ def txt2img_create_processing(id_task: str, prompt: str = "", negative_prompt: s
         override_settings=override_settings or {},
         **seed_fields(seed, subseed, subseed_strength, seed_resize_from_h, seed_resize_from_w, seed_enable_extras),
     )
-    p.scripts = None
-    p.script_args = []
     return p
 
 
-def txt2img(id_task: str, **fields):
-    """Generates from the tab's fields; returns (images, generation_info_js, html_info, html comments)."""
+def txt2img(id_task: str, script_args=(), **fields):
+    """Generates from the tab's fields (script_args: the tab's script inputs); returns (images,
+    generation_info_js, html_info, html comments)."""
     p = txt2img_create_processing(id_task, **fields)
+    p.scripts = scripts.scripts_txt2img
+    p.script_args = tuple(script_args)
     with closing(p):
-        processed = processing.process_images(p)
+        processed = processing.process_images_with_scripts(p)
     return process_result(processed)
 
 

@@ -94,8 +94,9 @@ def selected_seed(gallery_value, selected_index, generation_info_js, subseed: bo
     return seeds[index] if 0 <= index < len(seeds) else seeds[0]
 
 
-def connect_generation(tabname: str, toprow, panel: OutputPanel, func, fields: dict):
-    """Wires toprow.submit to func(id_task, **{name: value of fields[name]}), streaming progress into the panel.
+def connect_generation(tabname: str, toprow, panel: OutputPanel, func, fields: dict, script_inputs=()):
+    """Wires toprow.submit to func(id_task, script_args=[values of script_inputs], **{name: value of fields[name]}),
+    streaming progress into the panel.
 
     func returns (images, generation_info_js, html_info, comments_html), A1111's txt2img()/img2img() contract."""
     names = list(fields)
@@ -105,6 +106,7 @@ def connect_generation(tabname: str, toprow, panel: OutputPanel, func, fields: d
     def generate(*values):
         id_task = progress.create_task_id(tabname)
         kwargs = dict(zip(names, values))
+        kwargs["script_args"] = values[len(names):]
 
         def task():
             return ui_progress.run_queued_task(id_task, tabname, func, id_task, **kwargs)
@@ -131,5 +133,5 @@ def connect_generation(tabname: str, toprow, panel: OutputPanel, func, fields: d
 
     outputs = [panel.gallery, panel.generation_info, panel.infotext, panel.html_log, panel.progress_bar,
                panel.live_preview, toprow.submit, toprow.interrupt, toprow.skip, panel.selected_index]
-    toprow.submit.click(fn=generate, inputs=list(fields.values()), outputs=outputs, show_progress="hidden",
+    toprow.submit.click(fn=generate, inputs=[*fields.values(), *script_inputs], outputs=outputs, show_progress="hidden",
                         api_name=tabname, concurrency_limit=None)

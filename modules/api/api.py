@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 
-from modules import progress, sd_models, sd_samplers, sd_schedulers, sd_vae, shared, upscaler
+from modules import extensions, progress, scripts, sd_models, sd_samplers, sd_schedulers, sd_vae, shared, upscaler
 from modules.api import errors, extras, generation, memory, middleware, models, server_control, settings
 from modules.api.images_io import decode_base64_to_image, encode_pil_to_base64, encode_to_text
 from modules.api.infotext_request import apply_infotext
@@ -100,18 +100,20 @@ class Api:
     def text2imgapi(self, txt2imgreq: models.StableDiffusionTxt2ImgProcessingAPI):
         req = apply_infotext(txt2imgreq)
         kwargs = generation.prepare_txt2img(req)
+        script_args = generation.script_args_for(req, scripts.scripts_txt2img)
         task_id = req.force_task_id or progress.create_task_id("txt2img")
         processed = generation.run(self.queue_lock, StableDiffusionProcessingTxt2Img, kwargs, "scripts_txt2img",
-                                   task_id)
+                                   task_id, scripts.scripts_txt2img, script_args)
         return models.TextToImageResponse(images=generation.encoded_images(processed, req.send_images),
                                           parameters=req.model_dump(), info=processed.js())
 
     def img2imgapi(self, img2imgreq: models.StableDiffusionImg2ImgProcessingAPI):
         req = apply_infotext(img2imgreq)
         kwargs = generation.prepare_img2img(req)
+        script_args = generation.script_args_for(req, scripts.scripts_img2img)
         task_id = req.force_task_id or progress.create_task_id("img2img")
         processed = generation.run(self.queue_lock, StableDiffusionProcessingImg2Img, kwargs, "scripts_img2img",
-                                   task_id)
+                                   task_id, scripts.scripts_img2img, script_args)
         parameters = req.model_dump()
         if not req.include_init_images:
             parameters["init_images"] = parameters["mask"] = None
@@ -231,13 +233,24 @@ class Api:
         return {}
 
     def get_scripts_list(self):
-        return models.ScriptsList(txt2img=[], img2img=[])
+        return models.ScriptsList(txt2img=[s.name for s in scripts.scripts_txt2img.scripts],
+                                  img2img=[s.name for s in scripts.scripts_img2img.scripts])
 
     def get_script_info(self):
-        return []
+        info = []
+        for runner in (scripts.scripts_txt2img, scripts.scripts_img2img):
+            runner.ensure_args_layout()
+            info += [script.api_info for script in runner.scripts if script.api_info is not None]
+        return info
 
     def get_extensions_list(self):
-        return []
+        items = []
+        for ext in extensions.extensions:
+            git = ext.git_info()
+            items.append(models.ExtensionItem(name=ext.name, remote=git.remote, branch=git.branch,
+                                              commit_hash=git.commit_hash, version=ext.version,
+                                              commit_date=str(git.commit_date or ""), enabled=ext.enabled))
+        return items
 
     def kill_webui(self):
         server_control.exit_soon()

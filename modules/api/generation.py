@@ -3,7 +3,7 @@
 import dataclasses
 from contextlib import closing
 
-from modules import progress, sd_samplers, sd_schedulers, shared, upscaler
+from modules import progress, scripts, sd_samplers, sd_schedulers, shared, upscaler
 from modules.api import models, settings
 from modules.api.errors import api_error
 from modules.api.images_io import decode_base64_to_image, encode_to_text
@@ -11,7 +11,7 @@ from modules.processing import (
     Processed,
     StableDiffusionProcessingImg2Img,
     StableDiffusionProcessingTxt2Img,
-    process_images,
+    process_images_with_scripts,
 )
 
 SAME_SAMPLER = ("", "Use same sampler")
@@ -43,12 +43,45 @@ def main_sampler(req: models.GenerationRequest) -> tuple[str, str]:
     return resolve_sampler(req.sampler_name or req.sampler_index, req.scheduler, field, "scheduler")
 
 
-def check_scripts(req: models.GenerationRequest) -> None:
-    """No scripts are installed yet: naming one is an error, as naming an unknown one is in A1111."""
+def script_args_for(req: models.GenerationRequest, runner: scripts.ScriptRunner) -> list:
+    """A1111's script argument list for the request: every script's defaults, the named selectable script's
+    script_args at its slice (and its index at 0), each alwayson_scripts entry's args at its slice."""
+    runner.ensure_args_layout()
+    args = list(runner.default_args)
     if req.script_name:
-        raise api_error(404, "script_name", f"script not found: {req.script_name!r}")
-    for name in req.alwayson_scripts or {}:
-        raise api_error(404, f"alwayson_scripts.{name}", f"always-on script not found: {name!r}")
+        index = runner.selectable_index(req.script_name)
+        if index is None:
+            known = ", ".join(runner.titles) or "none installed"
+            raise api_error(404, "script_name", f"script not found: {req.script_name!r}; selectable scripts: {known}")
+        script = runner.selectable_scripts[index - 1]
+        args[script.args_from:script.args_to] = _fit_args(req.script_args, script, "script_args")
+        args[0] = index
+    for title, entry in (req.alwayson_scripts or {}).items():
+        field = f"alwayson_scripts.{title}"
+        script = runner.find_script(title)
+        if script is None:
+            known = ", ".join(s.title() for s in runner.alwayson_scripts) or "none installed"
+            raise api_error(422, field, f"always-on script not found: {title!r}; always-on scripts: {known}")
+        if not script.alwayson:
+            raise api_error(422, field, f"{title!r} is a selectable script: pass it as script_name")
+        if not isinstance(entry, dict) or not isinstance(entry.get("args", []), list):
+            raise api_error(422, field, 'expected an object like {"args": [...]}')
+        given = entry.get("args", [])
+        args[script.args_from:script.args_from + min(len(given), script.args_to - script.args_from)] = \
+            given[:script.args_to - script.args_from]
+    return args
+
+
+def _fit_args(given: list, script: scripts.Script, field: str) -> list:
+    """The script's slice: the given values, then the defaults for any left out; too many is an error."""
+    count = script.args_to - script.args_from
+    if len(given) > count:
+        raise api_error(422, field, f"script {script.title()!r} takes {count} arguments, got {len(given)}")
+    return list(given) + list(script_defaults(script)[len(given):])
+
+
+def script_defaults(script: scripts.Script) -> list:
+    return [getattr(control, "value", None) for control in script.controls or []]
 
 
 def check_hires(req: models.StableDiffusionTxt2ImgProcessingAPI, sampler_name: str, scheduler: str) -> None:
@@ -87,7 +120,6 @@ def prepare_txt2img(req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
     """Checks the request; returns the keyword arguments of StableDiffusionProcessingTxt2Img."""
     sampler_name, scheduler = main_sampler(req)
     check_hires(req, sampler_name, scheduler)
-    check_scripts(req)
     settings.check_override_settings(req.override_settings)
     return {**processing_kwargs(req, StableDiffusionProcessingTxt2Img), "sampler_name": sampler_name,
             "scheduler": scheduler, "do_not_save_samples": not req.save_images,
@@ -99,7 +131,6 @@ def prepare_img2img(req: models.StableDiffusionImg2ImgProcessingAPI) -> dict:
     """Checks the request and decodes its images; returns the keyword arguments of StableDiffusionProcessingImg2Img."""
     check_init_images(req)
     sampler_name, scheduler = main_sampler(req)
-    check_scripts(req)
     settings.check_override_settings(req.override_settings)
     init_images = [decode_base64_to_image(x, f"init_images[{i}]") for i, x in enumerate(req.init_images)]
     return {**processing_kwargs(req, StableDiffusionProcessingImg2Img), "sampler_name": sampler_name,
@@ -109,8 +140,10 @@ def prepare_img2img(req: models.StableDiffusionImg2ImgProcessingAPI) -> dict:
             "firstpass_image": _optional_image(req.firstpass_image, "firstpass_image")}
 
 
-def run(queue_lock, processing_class, kwargs: dict, job: str, task_id: str) -> Processed:
-    """process_images under the lock shared with the UI, with shared.state and the task queue kept up to date."""
+def run(queue_lock, processing_class, kwargs: dict, job: str, task_id: str, runner: scripts.ScriptRunner,
+        script_args: list) -> Processed:
+    """The selected script, else process_images, under the lock shared with the UI, with shared.state and the task
+    queue kept up to date."""
     progress.add_task_to_queue(task_id)
     with queue_lock:
         try:
@@ -119,11 +152,22 @@ def run(queue_lock, processing_class, kwargs: dict, job: str, task_id: str) -> P
             # built after state.begin, which sets the job timestamp the processing object records
             with closing(processing_class(sd_model=shared.sd_model, **kwargs)) as p:
                 p.is_api = True
-                p.scripts = None
-                return process_images(p)
+                p.scripts = runner
+                p.script_args = tuple(script_args)
+                return run_with_scripts(p)
         finally:
             shared.state.end()
             progress.finish_task(task_id)
+
+
+def run_with_scripts(p) -> Processed:
+    """A script failing on the arguments it was given is the request's fault (422); anything else is ours (500)."""
+    try:
+        return process_images_with_scripts(p)
+    except scripts.ScriptError as e:
+        if isinstance(e.__cause__, ValueError | TypeError | IndexError | KeyError):
+            raise api_error(422, "script_args", str(e)) from e
+        raise
 
 
 def encoded_images(processed: Processed, send_images: bool) -> list[str]:
