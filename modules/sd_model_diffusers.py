@@ -28,6 +28,11 @@ CONFIG_METADATA_KEY = "serena.config"
 def config_dir_for(filename: str, architecture: ModelArchitecture, metadata: dict | None = None) -> str:
     """The checkpoint's diffusers config folder: `<file without extension>.config/` beside it, else the folder under
     configs/diffusers/ its metadata names (`serena.config`), else its architecture's."""
+    return own_config_dir(filename, metadata) or architecture.config_dir
+
+
+def own_config_dir(filename: str, metadata: dict | None = None) -> str | None:
+    """The config folder made for this checkpoint (beside it, or named by its metadata); None when it has none."""
     own = os.path.splitext(filename)[0] + ".config"
     if os.path.isdir(own):
         return own
@@ -36,7 +41,7 @@ def config_dir_for(filename: str, architecture: ModelArchitecture, metadata: dic
         folder = os.path.join(paths_internal.diffusers_configs_path, os.path.basename(named))
         if os.path.isdir(folder):
             return folder
-    return architecture.config_dir
+    return None
 
 
 def load_vae(state_dict: dict, config_dir: str, dtype: torch.dtype) -> AutoencoderKL:

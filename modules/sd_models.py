@@ -7,7 +7,7 @@ import threading
 import safetensors
 import safetensors.torch
 
-from modules import devices, hashes, paths_internal, safe, shared
+from modules import devices, hashes, paths_internal, safe, sd_models_metadata, shared
 from modules.sd_model_diffusers import DiffusersStableDiffusion, config_dir_for
 from modules.sd_models_detect import detect_architecture
 
@@ -54,6 +54,15 @@ class CheckpointInfo:
         if self.shorthash:
             ids += [self.shorthash, self.sha256, f"{self.name} [{self.shorthash}]"]
         return ids
+
+    @property
+    def native_resolution(self) -> tuple[int, int] | None:
+        """(width, height) the checkpoint states it was trained at, else None."""
+        return sd_models_metadata.native_resolution(self.filename, self.metadata)
+
+    @property
+    def example_prompt(self) -> str | None:
+        return sd_models_metadata.example_prompt(self.filename, self.metadata)
 
     def calculate_shorthash(self) -> str:
         self.sha256 = hashes.sha256(self.filename)

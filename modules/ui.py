@@ -5,7 +5,7 @@ import os
 
 import gradio as gr
 
-from modules import shared, ui_img2img, ui_paste, ui_pnginfo, ui_settings, ui_txt2img
+from modules import shared, ui_img2img, ui_model_defaults, ui_paste, ui_pnginfo, ui_settings, ui_txt2img
 from modules.paths_internal import script_path
 from modules.ui_common import selected_image_and_infotext
 
@@ -47,13 +47,14 @@ def connect_send_buttons(txt2img_tab, img2img_tab, pnginfo_tab) -> None:
 
 def create_ui() -> gr.Blocks:
     settings = ui_settings.UiSettings()
+    defaults = ui_model_defaults.selected_checkpoint_defaults()
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         settings.add_quicksettings()
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id=TAB_TXT2IMG, elem_id="tab_txt2img"):
-                txt2img_tab = ui_txt2img.create_tab()
+                txt2img_tab = ui_txt2img.create_tab(defaults)
             with gr.Tab("img2img", id=TAB_IMG2IMG, elem_id="tab_img2img"):
-                img2img_tab = ui_img2img.create_tab()
+                img2img_tab = ui_img2img.create_tab(defaults)
             with gr.Tab("PNG Info", id=TAB_PNGINFO, elem_id="tab_pnginfo"):
                 pnginfo_tab = ui_pnginfo.create_tab()
             with gr.Tab("Settings", id=TAB_SETTINGS, elem_id="tab_settings"):
@@ -61,6 +62,10 @@ def create_ui() -> gr.Blocks:
         settings.add_functionality()
         register_send_targets(tabs, img2img_tab)
         connect_send_buttons(txt2img_tab, img2img_tab, pnginfo_tab)
+        checkpoint_dropdown = settings.quicksettings.get("sd_model_checkpoint")
+        if checkpoint_dropdown is not None:
+            ui_model_defaults.connect_checkpoint_dropdown(checkpoint_dropdown, defaults, [
+                (tab.toprow, tab.fields["width"], tab.fields["height"]) for tab in (txt2img_tab, img2img_tab)])
     shared.tab_names = ["txt2img", "img2img", "PNG Info", "Settings"]
     shared.demo = demo
     return demo

@@ -7,6 +7,7 @@ import gradio as gr
 from modules import img2img, shared, ui_common, ui_params, ui_paste
 from modules.ui_common import OutputPanel
 from modules.ui_components import FormRow
+from modules.ui_model_defaults import ModelUiDefaults
 from modules.ui_toprow import Toprow
 from modules.ui_txt2img import seed_paste_fields
 
@@ -51,8 +52,8 @@ def create_inpaint_controls():
     return group, controls
 
 
-def create_tab() -> Img2ImgTab:
-    toprow = Toprow("img2img")
+def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
+    toprow = Toprow("img2img", prompt_placeholder=defaults.prompt_placeholder)
     mode = gr.State(img2img.MODE_IMG2IMG)
     with gr.Row(elem_id="img2img_extra_row", equal_height=False):
         with gr.Column(elem_id="img2img_settings", scale=5, min_width=360):
@@ -70,7 +71,7 @@ def create_tab() -> Img2ImgTab:
                                    value=img2img.resize_modes[0])
             sampler_name, scheduler, steps = ui_params.sampler_and_steps("img2img")
             with FormRow(elem_id="img2img_dimensions_row"):
-                width, height = ui_params.dimensions("img2img")
+                width, height = ui_params.dimensions("img2img", defaults.width, defaults.height)
                 n_iter, batch_size = ui_params.batch("img2img")
             cfg_scale = ui_params.cfg_scale("img2img")
             denoising_strength = gr.Slider(minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength",

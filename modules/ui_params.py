@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from modules import sd_samplers, sd_schedulers, shared, upscaler
+from modules import image_size, sd_samplers, sd_schedulers, shared, upscaler
 from modules.ui_common import OutputPanel, selected_seed
 from modules.ui_components import FormRow, ToolButton, random_symbol, reuse_symbol, switch_values_symbol
 
@@ -22,10 +22,11 @@ def sampler_and_steps(tabname: str):
     return sampler_name, scheduler, steps
 
 
-def dimensions(tabname: str):
+def dimensions(tabname: str, default_width: int = 512, default_height: int = 512):
+    limits = {"minimum": image_size.MIN_SIZE, "maximum": image_size.MAX_SIZE, "step": image_size.SIZE_STEP}
     with gr.Column(elem_id=f"{tabname}_column_size", scale=4):
-        width = gr.Slider(minimum=64, maximum=2048, step=8, label="Width", value=512, elem_id=f"{tabname}_width")
-        height = gr.Slider(minimum=64, maximum=2048, step=8, label="Height", value=512, elem_id=f"{tabname}_height")
+        width = gr.Slider(**limits, label="Width", value=default_width, elem_id=f"{tabname}_width")
+        height = gr.Slider(**limits, label="Height", value=default_height, elem_id=f"{tabname}_height")
     swap = ToolButton(switch_values_symbol, elem_id=f"{tabname}_res_switch_btn")
     swap.click(fn=lambda w, h: (h, w), inputs=[width, height], outputs=[width, height], show_progress="hidden",
                api_visibility="private")

@@ -5,8 +5,9 @@ import gradio as gr
 from modules import shared
 from modules.ui_components import ToolButton, clear_prompt_symbol, paste_symbol
 
-PROMPT_PLACEHOLDER = "Prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
-NEGATIVE_PLACEHOLDER = "Negative prompt\n(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
+KEYS_HINT = "(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
+PROMPT_PLACEHOLDER = f"Prompt\n{KEYS_HINT}"
+NEGATIVE_PLACEHOLDER = f"Negative prompt\n{KEYS_HINT}"
 
 
 def style_names() -> list[str]:
@@ -17,12 +18,12 @@ def style_names() -> list[str]:
 class Toprow:
     """A1111's Toprow: the components keep A1111's elem_ids (txt2img_prompt, txt2img_generate, ...)."""
 
-    def __init__(self, id_part: str):
+    def __init__(self, id_part: str, prompt_placeholder: str = PROMPT_PLACEHOLDER):
         self.id_part = id_part
         with gr.Row(elem_id=f"{id_part}_toprow", elem_classes="toprow"):
             with gr.Column(elem_id=f"{id_part}_prompt_container", elem_classes="prompt-container", scale=6):
                 self.prompt = gr.Textbox(label="Prompt", elem_id=f"{id_part}_prompt", show_label=False, lines=3,
-                                         placeholder=PROMPT_PLACEHOLDER, elem_classes="prompt")
+                                         placeholder=prompt_placeholder, elem_classes="prompt")
                 self.negative_prompt = gr.Textbox(label="Negative prompt", elem_id=f"{id_part}_neg_prompt",
                                                   show_label=False, lines=3, placeholder=NEGATIVE_PLACEHOLDER,
                                                   elem_classes="prompt")

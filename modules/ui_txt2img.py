@@ -7,6 +7,7 @@ import gradio as gr
 from modules import txt2img, ui_common, ui_params, ui_paste
 from modules.ui_common import OutputPanel
 from modules.ui_components import FormRow
+from modules.ui_model_defaults import ModelUiDefaults
 from modules.ui_toprow import Toprow
 
 
@@ -33,14 +34,14 @@ def _hires_enabled(params: dict) -> bool:
                                                   ("Hires upscale", "Hires upscaler", "Hires resize-1"))
 
 
-def create_tab() -> Txt2ImgTab:
-    toprow = Toprow("txt2img")
+def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
+    toprow = Toprow("txt2img", prompt_placeholder=defaults.prompt_placeholder)
     with gr.Row(elem_id="txt2img_extra_row", equal_height=False):
         with gr.Column(elem_id="txt2img_settings", scale=5, min_width=360):
             sampler_name, scheduler, steps = ui_params.sampler_and_steps("txt2img")
             hires = ui_params.hires_fix("txt2img")
             with FormRow(elem_id="txt2img_dimensions_row"):
-                width, height = ui_params.dimensions("txt2img")
+                width, height = ui_params.dimensions("txt2img", defaults.width, defaults.height)
                 n_iter, batch_size = ui_params.batch("txt2img")
             cfg_scale = ui_params.cfg_scale("txt2img")
             seed = ui_params.seed_inputs("txt2img")

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from modules import shared
+from modules.image_size import MAX_SIZE, MIN_SIZE
 
 LATENT_MULTIPLE = 8
 MAX_SEED = 2**63 - 1
@@ -15,7 +16,8 @@ SIZE_DESCRIPTION = ("{axis} of the image in pixels, {low}..{high}. A value that 
 
 
 def _size_field(axis: str) -> Any:
-    return Field(default=512, ge=64, le=2048, description=SIZE_DESCRIPTION.format(axis=axis, low=64, high=2048))
+    return Field(default=512, ge=MIN_SIZE, le=MAX_SIZE,
+                 description=SIZE_DESCRIPTION.format(axis=axis, low=MIN_SIZE, high=MAX_SIZE))
 
 
 class RequestModel(BaseModel):

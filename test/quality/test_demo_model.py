@@ -124,6 +124,9 @@ def test_export_round_trips_through_the_webui_loader(tmp_path):
     assert config_dir_for(path, SD15, metadata) == str(tmp_path / "demo.config")
     loaded = DiffusersStableDiffusion(state_dict, SD15, str(tmp_path / "demo.config"), torch.device("cpu"))
     assert loaded.vae.config.scaling_factor == 0.75 and loaded.native_size == shapes.RESOLUTION
+    info = sd_models.CheckpointInfo(path)
+    assert info.native_resolution == (shapes.RESOLUTION, shapes.RESOLUTION)
+    assert info.example_prompt == export.config_folder_metadata()["serena.example_prompt"]
     for original, roundtrip in ((models.unet, loaded.unet), (vae, loaded.vae), (models.text_encoder,
                                                                                  loaded.text_encoder)):
         expected = {k: v.half().float() for k, v in original.state_dict().items() if v.is_floating_point()}
@@ -150,6 +153,9 @@ def test_committed_checkpoint_file_and_config_folder():
     folder = config_dir_for(DEFAULT_CHECKPOINT, SD15, metadata)
     assert folder == export.DEFAULT_CONFIG_FOLDER
     assert all(os.path.isfile(os.path.join(folder, CONFIG_FILES[name])) for name in demo_configs())
+    info = sd_models.CheckpointInfo(DEFAULT_CHECKPOINT)
+    assert info.native_resolution == (shapes.RESOLUTION, shapes.RESOLUTION)
+    assert info.example_prompt == export.config_folder_metadata()["serena.example_prompt"]
 
 
 @pytest.fixture(scope="module")

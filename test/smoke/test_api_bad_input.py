@@ -22,6 +22,7 @@ CASES = [
     ("width-negative", "txt2img", {"width": -64}, 422, "width"),
     ("width-absurd", "txt2img", {"width": 100000}, 422, "width"),
     ("height-tiny", "txt2img", {"height": 10}, 422, "height"),
+    ("width-below-minimum", "txt2img", {"width": 24}, 422, "width"),
     ("batch-size-zero", "txt2img", {"batch_size": 0}, 422, "batch_size"),
     ("batch-size-absurd", "txt2img", {"batch_size": 1000}, 422, "batch_size"),
     ("n-iter-absurd", "txt2img", {"n_iter": 1000}, 422, "n_iter"),

@@ -127,7 +127,7 @@ def test_openapi_describes_every_route_and_option(api):
     assert "/internal/progress" in paths
     assert "sd_model_checkpoint" in schema["components"]["schemas"]["Options"]["properties"]
     width = schema["components"]["schemas"]["StableDiffusionTxt2ImgProcessingAPI"]["properties"]["width"]
-    assert width["minimum"] == 64 and width["maximum"] == 2048 and "multiple of 8" in width["description"]
+    assert width["minimum"] == 32 and width["maximum"] == 2048 and "multiple of 8" in width["description"]
     assert api.get("/docs").status_code == 200
 
 
@@ -222,7 +222,8 @@ def test_txt2img_default_sampler_is_a1111s(api):
     assert json.loads(txt2img(api)["info"])["sampler_name"] == "Euler"
 
 
-@pytest.mark.parametrize(("width", "height", "size"), [(70, 100, (64, 96)), (72, 64, (72, 64)), (95, 79, (88, 72))])
+@pytest.mark.parametrize(("width", "height", "size"), [(70, 100, (64, 96)), (72, 64, (72, 64)), (95, 79, (88, 72)),
+                                                        (32, 32, (32, 32)), (39, 33, (32, 32))])
 def test_txt2img_odd_sizes_round_down_to_multiples_of_8(api, width, height, size):
     result = txt2img(api, width=width, height=height)
     assert check_generation(result, 1)[0].size == size

@@ -22,6 +22,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = os.path.join(REPO_ROOT, "test", ".artifacts")
 GENERATION_TIMEOUT_MS = 120_000
 CHECKPOINT_B, CHECKPOINT_C = "tiny-ui-b", "tiny-ui-c"
+DEMO_CHECKPOINT, DEMO_EXAMPLE_PROMPT = "serena-demo-shapes", "a red circle on a black background"
 SEED_RE = re.compile(r"Seed: (\d+)")
 SUBPATH, USER, PASSWORD = "webui", "tester", "secret-pass"
 
@@ -323,6 +324,35 @@ def test_checkpoint_dropdown_switches_model_and_refreshes(page, ui_server, check
     page.wait_for_timeout(1000)
     page.click("#setting_sd_model_checkpoint input")
     page.get_by_role("option", name=re.compile(CHECKPOINT_C)).wait_for(timeout=10_000)
+
+
+def choose_checkpoint(page, name: str) -> None:
+    page.click("#setting_sd_model_checkpoint input")
+    page.get_by_role("option", name=re.compile(name)).click()
+    page.get_by_text(re.compile(f"Stable Diffusion checkpoint: {name}")).first.wait_for(timeout=60_000)
+
+
+def check_tabs_show(page, size: int, placeholder_start: str) -> None:
+    """Both tabs' size sliders and prompt placeholder, ending on txt2img (gradio draws only the shown tab)."""
+    for tabname in ("img2img", "txt2img"):
+        page.get_by_role("tab", name=tabname, exact=True).first.click()
+        page.wait_for_function("([id, size]) => document.querySelector(`#${id} input[type=number]`)?.value === size",
+                               arg=[f"{tabname}_width", str(size)], timeout=10_000)
+        assert number_value(page, f"{tabname}_height") == str(size)
+        assert page.get_attribute(f"#{tabname}_prompt textarea", "placeholder").startswith(placeholder_start)
+
+
+def test_size_and_placeholder_follow_the_checkpoint(page):
+    """The embedded demo model states 32x32 and an example prompt; the tiny checkpoints state neither."""
+    choose_checkpoint(page, DEMO_CHECKPOINT)
+    check_tabs_show(page, 32, DEMO_EXAMPLE_PROMPT)
+    page.fill("#txt2img_prompt textarea", DEMO_EXAMPLE_PROMPT)
+    set_number(page, "txt2img_steps", 4)
+    png_with_infotext(run_generation(page, "txt2img"), size=(32, 32))
+    assert f"Model: {DEMO_CHECKPOINT}" in page.inner_text("#html_info_txt2img")
+
+    choose_checkpoint(page, CHECKPOINT_B)
+    check_tabs_show(page, 512, "Prompt\n")
 
 
 def test_settings_explain_options_that_cannot_change(monkeypatch):

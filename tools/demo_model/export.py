@@ -15,8 +15,9 @@ import safetensors.torch
 import torch
 
 from modules.paths_internal import diffusers_configs_path, embedded_models_path
+from modules.sd_models_metadata import CONFIG_FOLDER_METADATA
 from tools.demo_model.configs import CONFIG_NAME, demo_configs
-from tools.demo_model.shapes import DATA_VERSION, RESOLUTION
+from tools.demo_model.shapes import DATA_VERSION, RESOLUTION, caption_for
 from tools.diffusers_to_ldm import unet_to_ldm, vae_to_ldm
 from tools.ldm_schedule import schedule_buffers
 from tools.make_tiny_checkpoint import TEXT_ENCODER_LAYOUTS, WEIGHT_DTYPE, _text_encoder_to_ldm, _with_prefix
@@ -49,6 +50,17 @@ def checkpoint_metadata(training_seed: int) -> dict[str, str]:
     }
 
 
+def config_folder_metadata() -> dict[str, str]:
+    """Kept beside the weights, so the file (and its hash) need not change to describe it."""
+    return {"serena.example_prompt": caption_for("circle", "red", "black")}
+
+
+def write_config_folder_metadata(config_folder: str) -> None:
+    with open(os.path.join(config_folder, CONFIG_FOLDER_METADATA), "w", encoding="utf-8") as f:
+        json.dump(config_folder_metadata(), f, indent=2)
+        f.write("\n")
+
+
 def export_model(unet: dict, vae: dict, text_encoder: dict, vae_scaling_factor: float, training_seed: int,
                  out: str = DEFAULT_OUT, config_folder: str = DEFAULT_CONFIG_FOLDER) -> str:
     configs = demo_configs(vae_scaling_factor)
@@ -56,6 +68,7 @@ def export_model(unet: dict, vae: dict, text_encoder: dict, vae_scaling_factor: 
     safetensors.torch.save_file(ldm_state_dict(unet, vae, text_encoder, configs), out,
                                 metadata=checkpoint_metadata(training_seed))
     write_config_folder(configs, config_folder)
+    write_config_folder_metadata(config_folder)
     return out
 
 
