@@ -1,0 +1,369 @@
+"""The script system in-process: loading, argument layout, hooks in A1111's order, errors, callbacks, extensions."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from modules import extensions, paths_internal, processing, script_callbacks, scripts, shared
+from test.extension_fixtures import FIXTURES, TEST_EXTENSION
+
+SMALL = {"prompt": "a red circle", "seed": 7, "sampler_name": "Euler", "width": 64, "height": 64, "steps": 2,
+         "do_not_save_samples": True, "do_not_save_grid": True}
+
+
+@pytest.fixture
+def installed_test_extension():
+    """The fixture extension copied into the data dir's extensions/, with every script loaded."""
+    target = os.path.join(paths_internal.extensions_dir, TEST_EXTENSION)
+    shutil.copytree(os.path.join(FIXTURES, TEST_EXTENSION), target)
+    extensions.list_extensions()
+    scripts.initialize_scripts()
+    yield target
+    shutil.rmtree(target)
+    extensions.list_extensions()
+    scripts.initialize_scripts()
+
+
+@pytest.fixture
+def clean_callbacks():
+    saved = {name: list(callbacks) for name, callbacks in script_callbacks.callback_map.items()}
+    yield
+    for name, callbacks in script_callbacks.callback_map.items():
+        callbacks[:] = saved[name]
+
+
+class RecordingScript(scripts.Script):
+    """Always-on: records the hooks in the order they run, with the arguments it got."""
+
+    calls: list
+
+    def title(self):
+        return "Recorder"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def setup(self, p, *args):
+        self.calls.append(("setup", args))
+
+    def before_process(self, p, *args):
+        self.calls.append(("before_process", args))
+
+    def process(self, p, *args):
+        self.calls.append(("process", args))
+
+    def before_process_batch(self, p, *args, **kwargs):
+        self.calls.append(("before_process_batch", args, kwargs["batch_number"]))
+
+    def process_batch(self, p, *args, **kwargs):
+        self.calls.append(("process_batch", args, kwargs["batch_number"]))
+
+    def post_sample(self, p, ps, *args):
+        self.calls.append(("post_sample", args, tuple(ps.samples.shape)))
+
+    def postprocess_batch(self, p, *args, **kwargs):
+        self.calls.append(("postprocess_batch", args, len(kwargs["images"])))
+
+    def postprocess_batch_list(self, p, pp, *args, **kwargs):
+        self.calls.append(("postprocess_batch_list", args, len(pp.images)))
+
+    def postprocess_image(self, p, pp, *args):
+        self.calls.append(("postprocess_image", args, pp.image.size))
+
+    def postprocess(self, p, processed, *args):
+        self.calls.append(("postprocess", args, len(processed.images)))
+
+
+class FailingScript(scripts.Script):
+    def title(self):
+        return "Failing"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def process(self, p, *args):
+        raise RuntimeError("broken extension")
+
+
+class InvertingScript(scripts.Script):
+    """Always-on: inverts each image in postprocess_image (replacing pp.image must reach the result)."""
+
+    def title(self):
+        return "Inverter"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def postprocess_image(self, p, pp, *args):
+        from PIL import ImageOps
+
+        pp.image = ImageOps.invert(pp.image)
+
+
+class SelectableFailing(scripts.Script):
+    def title(self):
+        return "Selectable Failing"
+
+    def run(self, p, *args):
+        raise RuntimeError("cannot run")
+
+
+def runner_with(*script_classes, args_per_script=None) -> scripts.ScriptRunner:
+    runner = scripts.ScriptRunner()
+    for script_class in script_classes:
+        script = script_class()
+        script.filename = f"/fake/{script_class.__name__}.py"
+        visible = script.show(False)
+        script.alwayson = visible is scripts.AlwaysVisible
+        script.name = script.title().lower()
+        script.args_from = script.args_to = 1
+        runner.scripts.append(script)
+        (runner.alwayson_scripts if script.alwayson else runner.selectable_scripts).append(script)
+    runner.titles = [s.title() for s in runner.selectable_scripts]
+    runner.title_map = {s.title().lower(): s for s in runner.selectable_scripts}
+    runner.inputs, runner.default_args = [None], [0]
+    return runner
+
+
+def test_alwayson_hooks_run_in_a1111_order(sd_model):
+    runner = runner_with(RecordingScript)
+    recorder = runner.alwayson_scripts[0]
+    recorder.calls = []
+    p = processing.StableDiffusionProcessingTxt2Img(**SMALL, n_iter=2)
+    p.scripts = runner
+    p.script_args = (0,)
+    processing.process_images(p)
+    order = [call[0] for call in recorder.calls]
+    per_batch = ["before_process_batch", "process_batch", "post_sample", "postprocess_batch",
+                 "postprocess_batch_list", "postprocess_image"]
+    assert order == ["setup", "before_process", "process", *per_batch, *per_batch, "postprocess"]
+    assert [c[2] for c in recorder.calls if c[0] == "before_process_batch"] == [0, 1]
+    latent_side = 64 // sd_model.vae_scale_factor
+    assert ("post_sample", (), (1, sd_model.latent_channels, latent_side, latent_side)) in recorder.calls
+    assert recorder.calls[-1] == ("postprocess", (), 2)
+
+
+def test_postprocess_image_replacement_reaches_the_result(sd_model):
+    plain = processing.process_images(processing.StableDiffusionProcessingTxt2Img(**SMALL))
+    p = processing.StableDiffusionProcessingTxt2Img(**SMALL)
+    p.scripts = runner_with(InvertingScript)
+    p.script_args = (0,)
+    inverted = processing.process_images(p)
+    assert np.array_equal(255 - np.asarray(plain.images[0]), np.asarray(inverted.images[0]))
+
+
+def test_a_failing_alwayson_hook_is_reported_with_its_file_and_the_generation_goes_on(sd_model, capsys):
+    p = processing.StableDiffusionProcessingTxt2Img(**SMALL)
+    p.scripts = runner_with(FailingScript)
+    p.script_args = (0,)
+    result = processing.process_images(p)
+    assert len(result.images) == 1
+    assert "Error running process: /fake/FailingScript.py" in capsys.readouterr().out
+
+
+def test_a_failing_selectable_script_fails_with_its_title_and_file(sd_model):
+    runner = runner_with(SelectableFailing)
+    p = processing.StableDiffusionProcessingTxt2Img(**SMALL)
+    p.scripts = runner
+    p.script_args = (1,)
+    with pytest.raises(scripts.ScriptError, match=r"'Selectable Failing' \(/fake/SelectableFailing.py\)"):
+        processing.process_images_with_scripts(p)
+
+
+def test_index_zero_runs_no_selectable_script(sd_model):
+    p = processing.StableDiffusionProcessingTxt2Img(**SMALL)
+    p.scripts = runner_with(SelectableFailing)
+    p.script_args = (0,)
+    assert len(processing.process_images_with_scripts(p).images) == 1
+
+
+def test_loading_lays_out_arguments_as_a1111(installed_test_extension):
+    runner = scripts.scripts_txt2img
+    runner.ensure_args_layout()
+    titles = [s.title() for s in runner.scripts]
+    assert "Test Extension" in titles and "Test Repeat" in titles
+    extension_script = runner.find_script("TEST EXTENSION")
+    assert extension_script.alwayson and extension_script.filename.startswith(installed_test_extension)
+    repeat = runner.find_script("test repeat")
+    assert runner.selectable_index("Test Repeat") == runner.selectable_scripts.index(repeat) + 1
+    assert runner.default_args[0] == 0
+    assert runner.default_args[extension_script.args_from:extension_script.args_to] == [False, "hello"]
+    assert runner.default_args[repeat.args_from:repeat.args_to] == [2]
+    assert extension_script.args_to <= repeat.args_from  # always-on scripts come first
+
+
+def test_ui_runner_runs_the_extension_with_its_ui_arguments(installed_test_extension, sd_model, monkeypatch):
+    from modules import txt2img
+
+    runner = scripts.scripts_txt2img
+    with gr.Blocks():
+        inputs = runner.setup_ui()
+    assert len(inputs) == len(runner.default_args)
+    args = list(runner.default_args)
+    extension_script = runner.find_script("Test Extension")
+    args[extension_script.args_from:extension_script.args_to] = [True, "ui"]
+    monkeypatch.setitem(shared.opts.data, "CLIP_stop_at_last_layers", 2)
+    log_path = os.path.join(paths_internal.data_path, "test-extension-saved.jsonl")
+    if os.path.exists(log_path):
+        os.remove(log_path)
+    images, info_js, _, _ = txt2img.txt2img("task(test)", script_args=args, prompt="a blue square", steps=2,
+                                            width=64, height=64, seed=3, sampler_name="Euler")
+    info = json.loads(info_js)
+    assert info["extra_generation_params"]["Test extension"] == "ui clip 2"
+    assert "Test extension: ui clip 2" in images[0].info["parameters"]
+    with open(log_path, encoding="utf8") as file:
+        saved = [json.loads(line) for line in file]
+    assert saved and all("Test extension: ui clip 2" in record["infotext"] for record in saved)
+    assert all(os.path.isfile(record["filename"]) for record in saved)
+
+
+def test_a_script_file_that_fails_to_import_is_reported_and_the_others_load(installed_test_extension, capsys):
+    broken = os.path.join(installed_test_extension, "scripts", "broken.py")
+    with open(broken, "w", encoding="utf8") as file:
+        file.write("raise ImportError('missing dependency')\n")
+    scripts.initialize_scripts()
+    assert f"Error loading script: {broken}" in capsys.readouterr().out
+    assert scripts.scripts_txt2img.find_script("Test Extension") is not None
+
+
+def test_disabled_extensions_are_listed_but_not_loaded(installed_test_extension, monkeypatch):
+    monkeypatch.setitem(shared.opts.data, "disabled_extensions", [TEST_EXTENSION])
+    extensions.list_extensions()
+    scripts.initialize_scripts()
+    assert extensions.find(TEST_EXTENSION).enabled is False
+    assert scripts.scripts_txt2img.find_script("Test Extension") is None
+
+
+@pytest.mark.parametrize(("mode", "flag", "extra_enabled", "builtin_enabled"), [
+    ("extra", None, False, True),
+    ("all", None, False, False),
+    ("none", "disable_extra_extensions", False, True),
+    ("none", "disable_all_extensions", False, False),
+    ("none", None, True, True),
+])
+def test_disable_modes(installed_test_extension, monkeypatch, mode, flag, extra_enabled, builtin_enabled):
+    builtin = os.path.join(paths_internal.extensions_builtin_dir, "serena-test-builtin")
+    os.makedirs(builtin)
+    try:
+        monkeypatch.setitem(shared.opts.data, "disable_all_extensions", mode)
+        if flag:
+            monkeypatch.setattr(shared.cmd_opts, flag, True)
+        extensions.list_extensions()
+        assert extensions.find(TEST_EXTENSION).enabled is extra_enabled
+        assert extensions.find("serena-test-builtin").enabled is builtin_enabled
+    finally:
+        os.rmdir(builtin)
+
+
+def test_install_py_runs_at_start_up_with_the_webui_importable(installed_test_extension):
+    marker = os.path.join(paths_internal.data_path, "test-extension-installed.txt")
+    if os.path.exists(marker):
+        os.remove(marker)
+    extensions.run_extension_installers()
+    with open(marker, encoding="utf8") as file:
+        assert file.read() == "installed\n"
+
+
+def _local_git_repo(tmp_path) -> str:
+    repo = tmp_path / "sd-webui-example"
+    (repo / "scripts").mkdir(parents=True)
+    (repo / "scripts" / "example.py").write_text("VALUE = 1\n")
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    for command in (["init", "-q"], ["add", "."], ["commit", "-qm", "init"]):
+        subprocess.run(["git", "-C", str(repo), *command], check=True, env=env)
+    return str(repo)
+
+
+def test_install_from_url_is_refused_on_a_listening_server(monkeypatch, tmp_path):
+    monkeypatch.setattr(shared.cmd_opts, "listen", True)
+    with pytest.raises(extensions.InstallRefused, match="--enable-insecure-extension-access"):
+        extensions.install_from_url(_local_git_repo(tmp_path))
+    assert not os.path.exists(os.path.join(paths_internal.extensions_dir, "sd-webui-example"))
+
+
+def test_install_from_url_clones_when_allowed(monkeypatch, tmp_path):
+    monkeypatch.setattr(shared.cmd_opts, "listen", True)
+    monkeypatch.setattr(shared.cmd_opts, "enable_insecure_extension_access", True)
+    target = extensions.install_from_url(_local_git_repo(tmp_path))
+    try:
+        assert os.path.isfile(os.path.join(target, "scripts", "example.py"))
+        assert extensions.find("sd-webui-example").git_info().commit_hash
+    finally:
+        shutil.rmtree(target)
+        extensions.list_extensions()
+
+
+def test_callbacks_run_in_order_and_a_failing_one_does_not_stop_the_rest(clean_callbacks, capsys):
+    seen = []
+
+    def failing(params):
+        raise ValueError("bad callback")
+
+    script_callbacks.on_image_saved(failing)
+    script_callbacks.on_image_saved(lambda params: seen.append(params.filename))
+    script_callbacks.image_saved_callback(script_callbacks.ImageSaveParams(None, None, "x.png", {}))
+    assert seen == ["x.png"]
+    assert "Error executing callback callbacks_image_saved" in capsys.readouterr().out
+
+
+def test_callbacks_of_a_script_file_are_removed_on_reload(clean_callbacks):
+    def callback(sd_model):
+        return None
+
+    script_callbacks.current_script_file = "/ext/scripts/a.py"
+    try:
+        script_callbacks.on_model_loaded(callback)
+    finally:
+        script_callbacks.current_script_file = None
+    assert any(c.callback is callback for c in script_callbacks.callback_map["callbacks_model_loaded"])
+    script_callbacks.remove_callbacks_for_script("/ext/scripts/a.py")
+    assert not any(c.callback is callback for c in script_callbacks.callback_map["callbacks_model_loaded"])
+
+
+def test_reload_tells_scripts_they_are_unloaded_and_drops_their_callbacks(installed_test_extension, clean_callbacks):
+    unloaded = []
+    script_callbacks.on_script_unloaded(lambda: unloaded.append(True))
+    saved_callbacks = script_callbacks.callback_map["callbacks_image_saved"]
+    assert len(saved_callbacks) == 1  # the test extension's, loaded once
+    scripts.reload_scripts()
+    assert unloaded == [True]
+    assert len(script_callbacks.callback_map["callbacks_image_saved"]) == 1
+
+
+def test_cfg_denoiser_callbacks_see_every_step_and_can_change_the_result(sd_model, clean_callbacks):
+    steps_seen = []
+    script_callbacks.on_cfg_denoiser(lambda params: steps_seen.append(params.sampling_step))
+    plain = processing.process_images(processing.StableDiffusionProcessingTxt2Img(**SMALL, n_iter=1))
+    assert steps_seen == [0, 1]
+
+    def zero_guidance(params):
+        params.x = params.x * 0
+
+    script_callbacks.on_cfg_denoised(zero_guidance)
+    changed = processing.process_images(processing.StableDiffusionProcessingTxt2Img(**SMALL))
+    assert not np.array_equal(np.asarray(plain.images[0]), np.asarray(changed.images[0]))
+
+
+def test_model_loaded_callback_gets_the_model(tiny_arch_checkpoints, engine_ready, clean_callbacks, sd_model):
+    from modules import sd_models
+
+    loaded = []
+    script_callbacks.on_model_loaded(lambda model: loaded.append(model.sd_checkpoint_info.filename))
+    info = sd_models.CheckpointInfo(tiny_arch_checkpoints["sd15"])
+    sd_models.reload_model_weights(info=info)
+    assert loaded == [tiny_arch_checkpoints["sd15"]]
+
+
+def test_component_callbacks_see_the_ui_being_built(clean_callbacks, engine_ready):
+    from modules import ui
+
+    created = []
+    script_callbacks.on_after_component(lambda component, **kwargs: created.append(kwargs.get("elem_id")))
+    ui.create_ui()
+    assert "txt2img_prompt" in created and "img2img_prompt" in created
