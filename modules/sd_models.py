@@ -177,10 +177,8 @@ def _apply_vae(model) -> None:
 
 
 def _notify_model_loaded(model) -> None:
-    try:
-        from modules import script_callbacks
-    except ImportError:
-        return
+    from modules import script_callbacks
+
     script_callbacks.model_loaded_callback(model)
 
 

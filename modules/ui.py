@@ -5,7 +5,20 @@ import os
 
 import gradio as gr
 
-from modules import shared, ui_img2img, ui_model_defaults, ui_paste, ui_pnginfo, ui_settings, ui_txt2img
+from modules import (
+    extensions,
+    gradio_extensions,
+    script_callbacks,
+    scripts,
+    shared,
+    ui_extensions,
+    ui_img2img,
+    ui_model_defaults,
+    ui_paste,
+    ui_pnginfo,
+    ui_settings,
+    ui_txt2img,
+)
 from modules.paths_internal import script_path
 from modules.ui_common import selected_image_and_infotext
 
@@ -13,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TITLE = "Stable Diffusion"
 TAB_TXT2IMG, TAB_IMG2IMG, TAB_PNGINFO, TAB_SETTINGS = "txt2img", "img2img", "pnginfo", "settings"
+TAB_EXTENSIONS = "extensions"
 
 
 def register_send_targets(tabs: gr.Tabs, img2img_tab: ui_img2img.Img2ImgTab) -> None:
@@ -46,17 +60,29 @@ def connect_send_buttons(txt2img_tab, img2img_tab, pnginfo_tab) -> None:
 
 
 def create_ui() -> gr.Blocks:
+    gradio_extensions.install()
+    script_callbacks.before_ui_callback()
+    script_callbacks.ui_settings_callback()
     settings = ui_settings.UiSettings()
+    extension_tabs = script_callbacks.ui_tabs_callback()
     defaults = ui_model_defaults.selected_checkpoint_defaults()
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         settings.add_quicksettings()
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id=TAB_TXT2IMG, elem_id="tab_txt2img"):
+                scripts.scripts_current = scripts.scripts_txt2img
                 txt2img_tab = ui_txt2img.create_tab(defaults)
             with gr.Tab("img2img", id=TAB_IMG2IMG, elem_id="tab_img2img"):
+                scripts.scripts_current = scripts.scripts_img2img
                 img2img_tab = ui_img2img.create_tab(defaults)
+            scripts.scripts_current = None
             with gr.Tab("PNG Info", id=TAB_PNGINFO, elem_id="tab_pnginfo"):
                 pnginfo_tab = ui_pnginfo.create_tab()
+            for blocks, title, elem_id in extension_tabs:
+                with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
+                    blocks.render()
+            with gr.Tab("Extensions", id=TAB_EXTENSIONS, elem_id="tab_extensions"):
+                ui_extensions.create_tab()
             with gr.Tab("Settings", id=TAB_SETTINGS, elem_id="tab_settings"):
                 settings.create_ui()
         settings.add_functionality()
@@ -66,7 +92,8 @@ def create_ui() -> gr.Blocks:
         if checkpoint_dropdown is not None:
             ui_model_defaults.connect_checkpoint_dropdown(checkpoint_dropdown, defaults, [
                 (tab.toprow, tab.fields["width"], tab.fields["height"]) for tab in (txt2img_tab, img2img_tab)])
-    shared.tab_names = ["txt2img", "img2img", "PNG Info", "Settings"]
+    shared.tab_names = ["txt2img", "img2img", "PNG Info", *(title for _, title, _ in extension_tabs), "Extensions",
+                        "Settings"]
     shared.demo = demo
     return demo
 
@@ -103,18 +130,25 @@ def _read_text(path: str) -> str:
         return file.read()
 
 
-def head_html() -> str:
-    """Our scripts from javascript/, inlined into the page head."""
-    folder = os.path.join(script_path, "javascript")
+def _javascript_files(root: str) -> list[str]:
+    folder = os.path.join(root, "javascript")
     if not os.path.isdir(folder):
-        return ""
-    scripts = [_read_text(os.path.join(folder, name)) for name in sorted(os.listdir(folder)) if name.endswith(".js")]
-    return "".join(f"<script>{script}</script>" for script in scripts)
+        return []
+    return [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".js")]
+
+
+def head_html() -> str:
+    """Our scripts from javascript/, then each active extension's javascript/, inlined into the page head."""
+    files = _javascript_files(script_path)
+    for ext in extensions.active():
+        files += _javascript_files(ext.path)
+    return "".join(f"<script>{_read_text(path)}</script>" for path in files)
 
 
 def css_paths() -> list[str]:
-    path = os.path.join(script_path, "style.css")
-    return [path] if os.path.exists(path) else []
+    """style.css, then each active extension's style.css."""
+    candidates = [os.path.join(script_path, "style.css"), *(os.path.join(e.path, "style.css") for e in extensions.active())]
+    return [path for path in candidates if os.path.exists(path)]
 
 
 def mount(app):

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from modules import img2img, shared, ui_common, ui_params, ui_paste
+from modules import img2img, scripts, shared, ui_common, ui_params, ui_paste
 from modules.ui_common import OutputPanel
 from modules.ui_components import FormRow
 from modules.ui_model_defaults import ModelUiDefaults
@@ -78,6 +78,8 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
                                            value=0.75, elem_id="img2img_denoising_strength")
             seed = ui_params.seed_inputs("img2img")
             inpaint_group, inpaint = create_inpaint_controls()
+            with gr.Group(elem_id="img2img_script_container"):
+                script_inputs = scripts.scripts_img2img.setup_ui()
         with gr.Column(scale=6, min_width=360):
             panel = ui_common.create_output_panel("img2img")
 
@@ -97,7 +99,7 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
         "seed_resize_from_h": seed.seed_resize_from_h, "seed_resize_from_w": seed.seed_resize_from_w,
         "seed_enable_extras": seed.show_extra,
     }
-    ui_common.connect_generation("img2img", toprow, panel, img2img.img2img, fields)
+    ui_common.connect_generation("img2img", toprow, panel, img2img.img2img, fields, script_inputs)
 
     ui_paste.add_paste_fields("img2img", [
         (toprow.prompt, "Prompt"),
@@ -117,6 +119,7 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
         (inpaint["inpainting_fill"], "Masked content"),
         (inpaint["inpaint_full_res"], "Inpaint area"),
         (inpaint["inpaint_full_res_padding"], "Masked area padding"),
+        *scripts.scripts_img2img.infotext_fields,
     ])
     ui_paste.connect_paste(toprow.paste, "img2img", toprow.prompt)
     return Img2ImgTab(toprow, panel, fields, mode_tabs, init_img, init_img_with_mask, mode, inpaint_group)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from modules import txt2img, ui_common, ui_params, ui_paste
+from modules import scripts, txt2img, ui_common, ui_params, ui_paste
 from modules.ui_common import OutputPanel
 from modules.ui_components import FormRow
 from modules.ui_model_defaults import ModelUiDefaults
@@ -45,6 +45,8 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
                 n_iter, batch_size = ui_params.batch("txt2img")
             cfg_scale = ui_params.cfg_scale("txt2img")
             seed = ui_params.seed_inputs("txt2img")
+            with gr.Group(elem_id="txt2img_script_container"):
+                script_inputs = scripts.scripts_txt2img.setup_ui()
         with gr.Column(scale=6, min_width=360):
             panel = ui_common.create_output_panel("txt2img")
 
@@ -60,7 +62,7 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
         "seed_resize_from_h": seed.seed_resize_from_h, "seed_resize_from_w": seed.seed_resize_from_w,
         "seed_enable_extras": seed.show_extra,
     }
-    ui_common.connect_generation("txt2img", toprow, panel, txt2img.txt2img, fields)
+    ui_common.connect_generation("txt2img", toprow, panel, txt2img.txt2img, fields, script_inputs)
 
     ui_paste.add_paste_fields("txt2img", [
         (toprow.prompt, "Prompt"),
@@ -82,6 +84,7 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
         (hires.hr_second_pass_steps, "Hires steps"),
         (hires.hr_resize_x, "Hires resize-1"),
         (hires.hr_resize_y, "Hires resize-2"),
+        *scripts.scripts_txt2img.infotext_fields,
     ])
     ui_paste.connect_paste(toprow.paste, "txt2img", toprow.prompt)
     return Txt2ImgTab(toprow, panel, fields)

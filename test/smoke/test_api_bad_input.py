@@ -51,7 +51,7 @@ CASES = [
     ("override-unknown-vae", "txt2img", {"override_settings": {"sd_vae": "missing.safetensors"}}, 404,
      "override_settings.sd_vae"),
     ("unknown-script", "txt2img", {"script_name": "no such script"}, 404, "script_name"),
-    ("unknown-alwayson-script", "txt2img", {"alwayson_scripts": {"Nope": {"args": []}}}, 404,
+    ("unknown-alwayson-script", "txt2img", {"alwayson_scripts": {"Nope": {"args": []}}}, 422,
      "alwayson_scripts.Nope"),
     ("infotext-out-of-range", "txt2img", {"infotext": "x\nSteps: 500, Sampler: Euler, Seed: 1"}, 422, "steps"),
     ("firstpass-image-garbage", "txt2img", {"firstpass_image": NOT_AN_IMAGE}, 422, "firstpass_image"),

@@ -13,6 +13,7 @@ import requests
 from PIL import Image
 
 from test.conftest import REPO_ROOT
+from test.extension_fixtures import TEST_EXTENSION, extension_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -39,9 +40,10 @@ def checkpoint_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def ui_server(server_factory, checkpoint_dir):
-    """webui.py with the UI (the smoke conftest's server, nowebui=False) behind --gradio-auth, under --subpath."""
+    """webui.py with the UI (the smoke conftest's server, nowebui=False) behind --gradio-auth, under --subpath, with the
+    test extension installed."""
     server = server_factory(["--ckpt-dir", checkpoint_dir, "--gradio-auth", f"{USER}:{PASSWORD},other:pw",
-                             "--subpath", SUBPATH], nowebui=False)
+                             "--subpath", SUBPATH], nowebui=False, files=extension_files())
     yield server
     server.stop()
 
@@ -375,3 +377,25 @@ def test_settings_explain_options_that_cannot_change(monkeypatch):
     message = ui_settings.result_html(changed, problems)
     assert "0 settings changed." in message
     assert "restricted" in message and "frozen" in message
+
+
+def test_prompt_bracket_checker_marks_unpaired_brackets(page):
+    page.fill("#txt2img_prompt textarea", "a (red circle")
+    page.wait_for_selector("#txt2img_prompt.prompt-bracket-mismatch")
+    title = page.get_attribute("#txt2img_prompt textarea", "title")
+    assert "round brackets: 1 more opening than closing" in title
+    page.fill("#txt2img_prompt textarea", "a (red) circle \\[")
+    page.wait_for_selector("#txt2img_prompt:not(.prompt-bracket-mismatch)")
+
+
+def test_alwayson_extension_script_runs_from_its_ui_controls(page):
+    page.check("#script_txt2img_test_extension_enabled input")
+    page.fill("#script_txt2img_test_extension_tag textarea, #script_txt2img_test_extension_tag input", "browser")
+    png = generate_txt2img(page, prompt="a blue square", steps=2, seed=5)
+    assert "Test extension: browser clip 1" in png_with_infotext(png)
+
+
+def test_extensions_tab_lists_builtin_and_installed_extensions(page):
+    page.click("button:has-text('Extensions')")
+    table = page.inner_text("#extensions_table")
+    assert TEST_EXTENSION in table and "prompt-bracket-checker" in table
