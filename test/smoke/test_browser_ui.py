@@ -396,6 +396,6 @@ def test_alwayson_extension_script_runs_from_its_ui_controls(page):
 
 
 def test_extensions_tab_lists_builtin_and_installed_extensions(page):
-    page.click("button:has-text('Extensions')")
+    page.get_by_role("tab", name="Extensions", exact=True).first.click()
     table = page.inner_text("#extensions_table")
     assert TEST_EXTENSION in table and "prompt-bracket-checker" in table
