@@ -77,11 +77,11 @@ def random_components(arch: str, seed: int = 0) -> dict[str, dict[str, torch.Ten
     return components
 
 
-def _with_prefix(prefix: str, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def with_prefix(prefix: str, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {prefix + key: tensor for key, tensor in state_dict.items()}
 
 
-def _text_encoder_to_ldm(weights: dict[str, torch.Tensor], config: dict, layout: str) -> dict[str, torch.Tensor]:
+def text_encoder_to_ldm(weights: dict[str, torch.Tensor], config: dict, layout: str) -> dict[str, torch.Tensor]:
     if layout == "clip":
         position_ids = torch.arange(config["max_position_embeddings"], dtype=torch.int64)[None]
         return clip_to_ldm(weights) | {"text_model.embeddings.position_ids": position_ids}
@@ -97,10 +97,10 @@ def ldm_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
     configs = tiny_configs(arch)
     components = random_components(arch, seed)
 
-    state_dict = _with_prefix("model.diffusion_model.", unet_to_ldm(components["unet"], configs["unet"]))
-    state_dict |= _with_prefix("first_stage_model.", vae_to_ldm(components["vae"], configs["vae"]))
+    state_dict = with_prefix("model.diffusion_model.", unet_to_ldm(components["unet"], configs["unet"]))
+    state_dict |= with_prefix("first_stage_model.", vae_to_ldm(components["vae"], configs["vae"]))
     for name, (prefix, layout) in TEXT_ENCODER_LAYOUTS[family].items():
-        state_dict |= _with_prefix(prefix, _text_encoder_to_ldm(components[name], configs[name], layout))
+        state_dict |= with_prefix(prefix, text_encoder_to_ldm(components[name], configs[name], layout))
     if family != "sdxl":
         state_dict |= schedule_buffers()
     return {key: state_dict[key].contiguous().clone() for key in sorted(state_dict)}

@@ -20,7 +20,7 @@ from tools.demo_model.configs import CONFIG_NAME, demo_configs
 from tools.demo_model.shapes import DATA_VERSION, RESOLUTION, caption_for
 from tools.diffusers_to_ldm import unet_to_ldm, vae_to_ldm
 from tools.ldm_schedule import schedule_buffers
-from tools.make_tiny_checkpoint import TEXT_ENCODER_LAYOUTS, WEIGHT_DTYPE, _text_encoder_to_ldm, _with_prefix
+from tools.make_tiny_checkpoint import TEXT_ENCODER_LAYOUTS, WEIGHT_DTYPE, text_encoder_to_ldm, with_prefix
 from tools.tiny_configs import write_config_folder
 
 DEFAULT_OUT = os.path.join(embedded_models_path, "Stable-diffusion", "serena-demo-shapes.safetensors")
@@ -33,9 +33,9 @@ TRAINING_STATE = "training.json"
 def ldm_state_dict(unet: dict, vae: dict, text_encoder: dict, configs: dict) -> dict[str, torch.Tensor]:
     """diffusers / transformers state dicts -> one SD1 checkpoint state dict, weights as float16."""
     text_prefix, layout = TEXT_ENCODER_LAYOUTS["sd1"]["text_encoder"]
-    weights = _with_prefix("model.diffusion_model.", unet_to_ldm(unet, configs["unet"]))
-    weights |= _with_prefix("first_stage_model.", vae_to_ldm(vae, configs["vae"]))
-    weights |= _with_prefix(text_prefix, _text_encoder_to_ldm(text_encoder, configs["text_encoder"], layout))
+    weights = with_prefix("model.diffusion_model.", unet_to_ldm(unet, configs["unet"]))
+    weights |= with_prefix("first_stage_model.", vae_to_ldm(vae, configs["vae"]))
+    weights |= with_prefix(text_prefix, text_encoder_to_ldm(text_encoder, configs["text_encoder"], layout))
     weights = {k: v.to(WEIGHT_DTYPE) if v.is_floating_point() else v for k, v in weights.items()}
     weights |= schedule_buffers()
     return {key: weights[key].contiguous().clone() for key in sorted(weights)}
