@@ -1,13 +1,12 @@
 """The img2img tab's generation function (A1111's modules/img2img.py): img2img and inpaint modes."""
 
-from contextlib import closing
 
 import numpy as np
 from PIL import Image
 
 from modules import images, processing, scripts, shared
 from modules.shared import opts
-from modules.txt2img import process_result, seed_fields
+from modules.txt2img import run_with_scripts, seed_fields
 
 MODE_IMG2IMG = 0
 MODE_INPAINT = 2
@@ -109,9 +108,4 @@ def img2img_create_processing(id_task: str, mode: int = MODE_IMG2IMG, prompt: st
 def img2img(id_task: str, script_args=(), **fields):
     """Generates from the tab's fields (script_args: the tab's script inputs); returns (images,
     generation_info_js, html_info, html comments)."""
-    p = img2img_create_processing(id_task, **fields)
-    p.scripts = scripts.scripts_img2img
-    p.script_args = tuple(script_args)
-    with closing(p):
-        processed = processing.process_images_with_scripts(p)
-    return process_result(processed)
+    return run_with_scripts(img2img_create_processing(id_task, **fields), scripts.scripts_img2img, script_args)

@@ -59,8 +59,12 @@ def txt2img_create_processing(id_task: str, prompt: str = "", negative_prompt: s
 def txt2img(id_task: str, script_args=(), **fields):
     """Generates from the tab's fields (script_args: the tab's script inputs); returns (images,
     generation_info_js, html_info, html comments)."""
-    p = txt2img_create_processing(id_task, **fields)
-    p.scripts = scripts.scripts_txt2img
+    return run_with_scripts(txt2img_create_processing(id_task, **fields), scripts.scripts_txt2img, script_args)
+
+
+def run_with_scripts(p: processing.StableDiffusionProcessing, runner: scripts.ScriptRunner, script_args):
+    """The tab's selected script, else process_images; returns A1111's (images, info js, info html, comments)."""
+    p.scripts = runner
     p.script_args = tuple(script_args)
     with closing(p):
         processed = processing.process_images_with_scripts(p)

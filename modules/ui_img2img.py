@@ -9,7 +9,6 @@ from modules.ui_common import OutputPanel
 from modules.ui_components import FormRow
 from modules.ui_model_defaults import ModelUiDefaults
 from modules.ui_toprow import Toprow
-from modules.ui_txt2img import seed_paste_fields
 
 IMG2IMG_TAB_ID = "img2img_img2img_tab"
 INPAINT_TAB_ID = "img2img_inpaint_tab"
@@ -89,30 +88,16 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
                        show_progress="hidden", api_visibility="private")
     seed.connect_reuse(panel)
 
+    common = ui_params.GenerationInputs(toprow, steps, sampler_name, scheduler, n_iter, batch_size, cfg_scale,
+                                        width, height, seed)
     fields = {
-        "mode": mode, "prompt": toprow.prompt, "negative_prompt": toprow.negative_prompt, "styles": toprow.styles,
-        "init_img": init_img, "init_img_with_mask": init_img_with_mask, "steps": steps,
-        "sampler_name": sampler_name, "scheduler": scheduler, **inpaint, "n_iter": n_iter, "batch_size": batch_size,
-        "cfg_scale": cfg_scale, "denoising_strength": denoising_strength, "height": height, "width": width,
-        "resize_mode": resize_mode,
-        "seed": seed.seed, "subseed": seed.subseed, "subseed_strength": seed.subseed_strength,
-        "seed_resize_from_h": seed.seed_resize_from_h, "seed_resize_from_w": seed.seed_resize_from_w,
-        "seed_enable_extras": seed.show_extra,
+        **common.fields(), "mode": mode, "init_img": init_img, "init_img_with_mask": init_img_with_mask, **inpaint,
+        "denoising_strength": denoising_strength, "resize_mode": resize_mode,
     }
     ui_common.connect_generation("img2img", toprow, panel, img2img.img2img, fields, script_inputs)
 
     ui_paste.add_paste_fields("img2img", [
-        (toprow.prompt, "Prompt"),
-        (toprow.negative_prompt, "Negative prompt"),
-        (toprow.styles, "Styles array"),
-        (steps, "Steps"),
-        (sampler_name, "Sampler"),
-        (scheduler, "Schedule type"),
-        (cfg_scale, "CFG scale"),
-        (width, "Size-1"),
-        (height, "Size-2"),
-        (batch_size, "Batch size"),
-        *seed_paste_fields(seed),
+        *common.paste_fields(),
         (denoising_strength, "Denoising strength"),
         (inpaint["mask_blur"], "Mask blur"),
         (inpaint["inpainting_mask_invert"], "Mask mode"),

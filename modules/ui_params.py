@@ -59,6 +59,22 @@ class SeedInputs:
     seed_resize_from_w: gr.Slider
     seed_resize_from_h: gr.Slider
 
+    def fields(self) -> dict:
+        """The seed keyword arguments of txt2img()/img2img()."""
+        return {"seed": self.seed, "subseed": self.subseed, "subseed_strength": self.subseed_strength,
+                "seed_resize_from_h": self.seed_resize_from_h, "seed_resize_from_w": self.seed_resize_from_w,
+                "seed_enable_extras": self.show_extra}
+
+    def paste_fields(self) -> list:
+        return [
+            (self.seed, "Seed"),
+            (self.show_extra, lambda d: "Variation seed" in d or "Seed resize from-1" in d),
+            (self.subseed, "Variation seed"),
+            (self.subseed_strength, "Variation seed strength"),
+            (self.seed_resize_from_w, "Seed resize from-1"),
+            (self.seed_resize_from_h, "Seed resize from-2"),
+        ]
+
     def connect_reuse(self, panel: OutputPanel) -> None:
         """♻️: the seed of the image selected in the gallery (A1111 reads it from the generation info)."""
         sources = [panel.gallery, panel.selected_index, panel.generation_info]
@@ -99,6 +115,45 @@ def seed_inputs(tabname: str) -> SeedInputs:
                       show_progress="hidden", api_visibility="private")
     return SeedInputs(seed, random_seed, reuse_seed, show_extra, subseed, random_subseed, reuse_subseed,
                       subseed_strength, seed_resize_from_w, seed_resize_from_h)
+
+
+@dataclass
+class GenerationInputs:
+    """The inputs txt2img and img2img share: prompts, sampling, size, batch, CFG and seed."""
+
+    toprow: object
+    steps: gr.Slider
+    sampler_name: gr.Dropdown
+    scheduler: gr.Dropdown
+    n_iter: gr.Slider
+    batch_size: gr.Slider
+    cfg_scale: gr.Slider
+    width: gr.Slider
+    height: gr.Slider
+    seed: SeedInputs
+
+    def fields(self) -> dict:
+        """{keyword argument of txt2img()/img2img(): component}."""
+        return {"prompt": self.toprow.prompt, "negative_prompt": self.toprow.negative_prompt,
+                "styles": self.toprow.styles, "steps": self.steps, "sampler_name": self.sampler_name,
+                "scheduler": self.scheduler, "n_iter": self.n_iter, "batch_size": self.batch_size,
+                "cfg_scale": self.cfg_scale, "width": self.width, "height": self.height, **self.seed.fields()}
+
+    def paste_fields(self) -> list:
+        """(component, infotext key) pairs for pasting infotext into the tab."""
+        return [
+            (self.toprow.prompt, "Prompt"),
+            (self.toprow.negative_prompt, "Negative prompt"),
+            (self.toprow.styles, "Styles array"),
+            (self.steps, "Steps"),
+            (self.sampler_name, "Sampler"),
+            (self.scheduler, "Schedule type"),
+            (self.cfg_scale, "CFG scale"),
+            (self.width, "Size-1"),
+            (self.height, "Size-2"),
+            (self.batch_size, "Batch size"),
+            *self.seed.paste_fields(),
+        ]
 
 
 def hires_upscaler_names() -> list[str]:

@@ -18,17 +18,6 @@ class Txt2ImgTab:
     fields: dict
 
 
-def seed_paste_fields(seed: ui_params.SeedInputs) -> list:
-    return [
-        (seed.seed, "Seed"),
-        (seed.show_extra, lambda d: "Variation seed" in d or "Seed resize from-1" in d),
-        (seed.subseed, "Variation seed"),
-        (seed.subseed_strength, "Variation seed strength"),
-        (seed.seed_resize_from_w, "Seed resize from-1"),
-        (seed.seed_resize_from_h, "Seed resize from-2"),
-    ]
-
-
 def _hires_enabled(params: dict) -> bool:
     return "Denoising strength" in params and any(key in params for key in
                                                   ("Hires upscale", "Hires upscaler", "Hires resize-1"))
@@ -51,31 +40,18 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
             panel = ui_common.create_output_panel("txt2img")
 
     seed.connect_reuse(panel)
+    common = ui_params.GenerationInputs(toprow, steps, sampler_name, scheduler, n_iter, batch_size, cfg_scale,
+                                        width, height, seed)
     fields = {
-        "prompt": toprow.prompt, "negative_prompt": toprow.negative_prompt, "styles": toprow.styles,
-        "steps": steps, "sampler_name": sampler_name, "scheduler": scheduler, "n_iter": n_iter,
-        "batch_size": batch_size, "cfg_scale": cfg_scale, "height": height, "width": width,
+        **common.fields(),
         "enable_hr": hires.enable_hr, "denoising_strength": hires.denoising_strength, "hr_scale": hires.hr_scale,
         "hr_upscaler": hires.hr_upscaler, "hr_second_pass_steps": hires.hr_second_pass_steps,
         "hr_resize_x": hires.hr_resize_x, "hr_resize_y": hires.hr_resize_y,
-        "seed": seed.seed, "subseed": seed.subseed, "subseed_strength": seed.subseed_strength,
-        "seed_resize_from_h": seed.seed_resize_from_h, "seed_resize_from_w": seed.seed_resize_from_w,
-        "seed_enable_extras": seed.show_extra,
     }
     ui_common.connect_generation("txt2img", toprow, panel, txt2img.txt2img, fields, script_inputs)
 
     ui_paste.add_paste_fields("txt2img", [
-        (toprow.prompt, "Prompt"),
-        (toprow.negative_prompt, "Negative prompt"),
-        (toprow.styles, "Styles array"),
-        (steps, "Steps"),
-        (sampler_name, "Sampler"),
-        (scheduler, "Schedule type"),
-        (cfg_scale, "CFG scale"),
-        (width, "Size-1"),
-        (height, "Size-2"),
-        (batch_size, "Batch size"),
-        *seed_paste_fields(seed),
+        *common.paste_fields(),
         (hires.enable_hr, _hires_enabled),
         (hires.accordion, lambda d: gr.update(open=True) if _hires_enabled(d) else None),
         (hires.denoising_strength, lambda d: d.get("Denoising strength") if _hires_enabled(d) else None),
