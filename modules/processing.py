@@ -1,5 +1,6 @@
 """The generation pipeline with A1111's classes, fields and step order (global options as A1111 has them)."""
 
+import contextlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from tqdm import tqdm
 
 from modules import (
     devices,
+    extra_networks,
     images,
     infotext_utils,
     masking,
@@ -45,11 +47,19 @@ def get_fixed_seed(seed):
     return seed
 
 
+def _extra_networks_key(p) -> tuple | None:
+    """The active extra networks with their arguments: conditioning made under a LoRA is never reused without it."""
+    if p.disable_extra_networks or not p.extra_network_data:
+        return None
+    return tuple((name, tuple(tuple(params.items) for params in params_list))
+                 for name, params_list in sorted(p.extra_network_data.items()))
+
+
 def _cond_cache_key(p, prompts, steps, hires_steps):
     model = shared.sd_model
     return (tuple(prompts), steps, hires_steps, getattr(model, "sd_model_hash", None), id(model),
             opts.CLIP_stop_at_last_layers, opts.emphasis, opts.comma_padding_backtrack, opts.use_old_scheduling,
-            p.width, p.height)
+            p.width, p.height, _extra_networks_key(p))
 
 
 @dataclass
@@ -214,6 +224,11 @@ class StableDiffusionProcessing:
         self.all_prompts = prompt
         self.all_negative_prompts = negative
 
+    def parse_extra_network_prompts(self) -> None:
+        """Takes the <lora:...> tags out of this batch's prompts (negative ones too, whose tags do nothing)."""
+        self.prompts, self.extra_network_data = extra_networks.parse_prompts(self.prompts)
+        self.negative_prompts = [extra_networks.parse_prompt(x)[0] for x in self.negative_prompts]
+
     def save_samples(self) -> bool:
         return opts.samples_save and not self.do_not_save_samples and (
             opts.save_incomplete_images or not (state.interrupted or state.skipped))
@@ -363,8 +378,10 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         super().setup_conds()
         if not self.enable_hr:
             return
-        hr_prompts = [self.hr_prompt or p for p in self.prompts]
-        hr_negative = [self.hr_negative_prompt or p for p in self.negative_prompts]
+        # the hires pass runs under the first pass's networks; tags in the hires prompts only leave the text
+        hr_prompts = [extra_networks.parse_prompt(self.hr_prompt)[0] if self.hr_prompt else p for p in self.prompts]
+        hr_negative = [extra_networks.parse_prompt(self.hr_negative_prompt)[0] if self.hr_negative_prompt else p
+                       for p in self.negative_prompts]
         hires_steps = self.hr_second_pass_steps or self.steps
         prompts = prompt_parser.SdConditioning(hr_prompts, width=self.hr_upscale_to_x, height=self.hr_upscale_to_y)
         negative = prompt_parser.SdConditioning(hr_negative, width=self.hr_upscale_to_x,
@@ -807,6 +824,17 @@ def _to_pil(sample: torch.Tensor) -> Image.Image:
     return Image.fromarray((255.0 * np.moveaxis(sample.numpy(), 0, 2)).astype(np.uint8))
 
 
+@contextlib.contextmanager
+def _extra_networks_deactivated_at_end(p):
+    """Deactivates the extra networks however generation ends (an error or an interrupt included), so the model
+    leaves the request as it came."""
+    try:
+        yield
+    finally:
+        if not p.disable_extra_networks:
+            extra_networks.deactivate(p, p.extra_network_data or {})
+
+
 def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     """A1111's generation loop, in A1111's order, with the script hooks at their places."""
     if isinstance(p.prompt, list):
@@ -841,7 +869,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
 
     infotexts: list[str] = []
     output_images: list[Image.Image] = []
-    with torch.no_grad():
+    with torch.no_grad(), _extra_networks_deactivated_at_end(p):
         with devices.autocast():
             p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
         if state.job_count == -1:
@@ -869,6 +897,10 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                          subseeds=p.subseeds)
             if len(p.prompts) == 0:
                 break
+            p.parse_extra_network_prompts()
+            if not p.disable_extra_networks:
+                with devices.autocast():
+                    extra_networks.activate(p, p.extra_network_data)
             _run_scripts(p, "process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
             p.setup_conds()
             if p.n_iter > 1:
@@ -883,6 +915,10 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             state.nextjob()
             if p.scripts is not None:
                 p.scripts.postprocess_batch(p, decoded, batch_number=n)
+            # the infotext keeps the prompt as written, <lora:...> tags included
+            p.prompts = p.all_prompts[n * p.batch_size:(n + 1) * p.batch_size]
+            p.negative_prompts = p.all_negative_prompts[n * p.batch_size:(n + 1) * p.batch_size]
+            if p.scripts is not None:
                 batch_list_args = scripts.PostprocessBatchListArgs(list(decoded))
                 p.scripts.postprocess_batch_list(p, batch_list_args, batch_number=n)
                 decoded = batch_list_args.images
