@@ -32,7 +32,16 @@ def create_app() -> FastAPI:
 
         app = ui.mount(app)
     script_callbacks.app_started_callback(shared.demo, app)
+    keep_mounts_last(app)
     return app
+
+
+def keep_mounts_last(app: FastAPI) -> None:
+    """Routes that extensions add in app_started go before the UI's mount at "/", which would otherwise answer them."""
+    from starlette.routing import Mount
+
+    routes = app.router.routes
+    routes[:] = [r for r in routes if not isinstance(r, Mount)] + [r for r in routes if isinstance(r, Mount)]
 
 
 def server_address() -> tuple[str, int]:
