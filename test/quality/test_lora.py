@@ -199,3 +199,63 @@ def test_refresh_finds_a_new_file(lora_extension):
     finally:
         os.remove(path)
         lora_extension.list_available_networks()
+
+
+@pytest.mark.parametrize(("tag", "expected"), [
+    ("tiny", (1.0, 1.0)), ("tiny:0.5", (0.5, 0.5)), ("tiny:0.5:0.2", (0.5, 0.2)),
+    ("tiny:te=0.3:unet=0.7", (0.3, 0.7)), ("tiny:0.4:unet=0", (0.4, 0.0))])
+def test_multipliers_follow_a1111_te_then_unet(lora_extension, tag, expected):
+    import extra_networks_lora
+
+    _, data = extra_networks.parse_prompt(f"<lora:{tag}>")
+    assert extra_networks_lora.multipliers_of(data["lora"][0])[:2] == expected
+
+
+def build_model(arch: str, folder) -> torch.nn.Module:
+    from modules.sd_model_diffusers import DiffusersStableDiffusion, config_dir_for
+    from modules.sd_models import read_state_dict
+    from modules.sd_models_detect import detect_architecture
+    from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+    path = make_tiny_checkpoint(arch, str(folder / f"tiny-{arch}.safetensors"), seed=3)
+    state_dict, metadata = read_state_dict(path)
+    architecture = detect_architecture(state_dict, metadata, path)
+    return DiffusersStableDiffusion(state_dict, architecture, config_dir_for(path, architecture), torch.device("cpu"))
+
+
+def unet_output(sd_model) -> torch.Tensor:
+    with torch.no_grad():
+        cond = sd_model.get_learned_conditioning(["a red circle"])
+        latent = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+        return sd_model.apply_model(latent, torch.tensor([500]), cond)
+
+
+@pytest.mark.parametrize("arch", ["sd15", "sdxl-base"])
+def test_tiny_lora_reaches_every_layer_it_names_and_leaves_exactly(lora_extension, tmp_path, arch):
+    import lora_adapters
+
+    from tools.make_tiny_lora import lora_module_names, make_tiny_lora
+
+    sd_model = build_model(arch, tmp_path)
+    lora_path = make_tiny_lora(arch, str(tmp_path / "lora.safetensors"), seed=0)
+    components = {"unet": sd_model.unet, "text_encoder": sd_model.text_encoder}
+    if sd_model.is_sdxl:
+        components["text_encoder_2"] = sd_model.text_encoder_2
+    before = {f"{name}.{key}": tensor.clone() for name, module in components.items()
+              for key, tensor in module.state_dict().items()}
+    output_before = unet_output(sd_model)
+
+    state_dict, alphas = lora_adapters.read_lora_state_dict(lora_path, sd_model)
+    added = lora_adapters.add_adapter(sd_model, "lora_0", state_dict, alphas)
+    lora_adapters.set_multipliers(sd_model, {"lora_0": (added, 1.0, 1.0)})
+    assert added == set(components)
+    named = [component for component, _ in lora_module_names(arch).values()]
+    for name, module in components.items():
+        assert len(peft_module_names(module)) == named.count(name), name
+    assert not torch.equal(unet_output(sd_model), output_before)
+
+    lora_adapters.remove_adapters(sd_model)
+    after = {f"{name}.{key}": tensor for name, module in components.items()
+             for key, tensor in module.state_dict().items()}
+    assert_tensors_equal(before, after)
+    assert torch.equal(unet_output(sd_model), output_before)
