@@ -10,11 +10,13 @@ import re
 import secrets
 import string
 import struct
+from collections import namedtuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import piexif
 import piexif.helper
-from PIL import Image, ImageColor, ImageOps, PngImagePlugin
+from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps, PngImagePlugin
 
 from modules import script_callbacks, shared
 from modules.paths_internal import resolve_data_relative
@@ -624,3 +626,180 @@ def fix_image(image: Image.Image | None) -> Image.Image | None:
 def read(fp, **kwargs) -> Image.Image:
     image = Image.open(fp, **kwargs)
     return fix_image(image)
+
+
+# --- grids with text (A1111's GridAnnotation / draw_grid_annotations / draw_prompt_matrix) ----------------------
+
+class GridAnnotation:
+    """One line of a grid label; an inactive one is drawn greyed out and struck through."""
+
+    def __init__(self, text="", is_active=True):
+        self.text = text
+        self.is_active = is_active
+        self.size = None
+        self.allowed_width = None
+
+
+def get_font(fontsize):
+    """opts.font when it names a readable TrueType font, else Pillow's built-in scalable font."""
+    if shared.opts.font:
+        try:
+            return ImageFont.truetype(shared.opts.font, fontsize)
+        except OSError:
+            log.warning("Cannot read font %s; using the built-in font", shared.opts.font)
+    return ImageFont.load_default(size=max(fontsize, 1))
+
+
+def _wrap_words(drawing, text, font, line_length):
+    lines = [""]
+    for word in text.split():
+        line = f"{lines[-1]} {word}".strip()
+        if drawing.textlength(line, font=font) <= line_length:
+            lines[-1] = line
+        else:
+            lines.append(word)
+    return lines
+
+
+def _measure_annotations(groups, allowed_widths, font):
+    """Wraps each group's lines to its allowed width (in place) and records each line's drawn size."""
+    drawing = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    for lines, allowed_width in zip(groups, allowed_widths):
+        wrapped = [GridAnnotation(text, line.is_active)
+                   for line in lines for text in _wrap_words(drawing, line.text, font, allowed_width)]
+        lines[:] = wrapped
+        for line in lines:
+            left, top, right, bottom = drawing.multiline_textbbox((0, 0), line.text, font=font) if line.text \
+                else (0, 0, 0, 0)
+            line.size = (right - left, bottom - top)
+            line.allowed_width = allowed_width
+
+
+def _draw_annotation_lines(drawing, centre_x, top_y, lines, fontsize, line_spacing, colors):
+    """Draws lines centred on centre_x from top_y down, shrinking the font of a line too wide for its cell."""
+    active_color, inactive_color = colors
+    for line in lines:
+        size = fontsize
+        font = get_font(size)
+        while size > 1 and drawing.multiline_textbbox((0, 0), line.text, font=font)[2] > line.allowed_width:
+            size -= 1
+            font = get_font(size)
+        color = active_color if line.is_active else inactive_color
+        drawing.multiline_text((centre_x, top_y + line.size[1] / 2), line.text, font=font, fill=color, anchor="mm",
+                               align="center")
+        if not line.is_active:
+            half_w, mid_y = line.size[0] // 2, top_y + line.size[1] // 2
+            drawing.line((centre_x - half_w, mid_y, centre_x + half_w, mid_y), fill=inactive_color, width=4)
+        top_y += line.size[1] + line_spacing
+
+
+def draw_grid_annotations(im, width, height, hor_texts, ver_texts, margin=0):
+    """A grid of width x height cells with column labels (hor_texts: one list of GridAnnotation per column) above
+    and row labels (ver_texts: one list per row) to the left, and `margin` pixels between cells."""
+    opts = shared.opts
+    colors = (ImageColor.getcolor(opts.grid_text_active_color, "RGB"),
+              ImageColor.getcolor(opts.grid_text_inactive_color, "RGB"))
+    background = ImageColor.getcolor(opts.grid_background_color, "RGB")
+    fontsize = (width + height) // 25
+    line_spacing = fontsize // 2
+    font = get_font(fontsize)
+    has_row_labels = any(line.text for lines in ver_texts for line in lines)
+    pad_left = width * 3 // 4 if has_row_labels else 0
+    cols, rows = im.width // width, im.height // height
+    if cols != len(hor_texts):
+        raise ValueError(f"bad number of horizontal texts: {len(hor_texts)}; must be {cols}")
+    if rows != len(ver_texts):
+        raise ValueError(f"bad number of vertical texts: {len(ver_texts)}; must be {rows}")
+
+    _measure_annotations(hor_texts + ver_texts, [width] * len(hor_texts) + [pad_left] * len(ver_texts), font)
+    hor_heights = [sum(line.size[1] + line_spacing for line in lines) - line_spacing for lines in hor_texts]
+    ver_heights = [sum(line.size[1] + line_spacing for line in lines) - line_spacing * len(lines)
+                   for lines in ver_texts]
+    pad_top = max(hor_heights) + line_spacing * 2 if sum(hor_heights) > 0 else 0
+
+    result = Image.new("RGB", (im.width + pad_left + margin * (cols - 1), im.height + pad_top + margin * (rows - 1)),
+                       background)
+    for row in range(rows):
+        for col in range(cols):
+            cell = im.crop((width * col, height * row, width * (col + 1), height * (row + 1)))
+            result.paste(cell, (pad_left + (width + margin) * col, pad_top + (height + margin) * row))
+
+    drawing = ImageDraw.Draw(result)
+    for col, lines in enumerate(hor_texts):
+        centre_x = pad_left + (width + margin) * col + width / 2
+        _draw_annotation_lines(drawing, centre_x, pad_top / 2 - hor_heights[col] / 2, lines, fontsize, line_spacing,
+                               colors)
+    for row, lines in enumerate(ver_texts):
+        top_y = pad_top + (height + margin) * row + height / 2 - ver_heights[row] / 2
+        _draw_annotation_lines(drawing, pad_left / 2, top_y, lines, fontsize, line_spacing, colors)
+    return result
+
+
+def draw_prompt_matrix(im, width, height, all_prompts, margin=0):
+    """Labels a prompt-matrix grid: the first half of the variable parts across, the rest down; each label shows
+    every part of its half, active where that column's (row's) bit of the combination number is set."""
+    prompts = all_prompts[1:]
+    boundary = math.ceil(len(prompts) / 2)
+    across, down = prompts[:boundary], prompts[boundary:]
+
+    def annotations(parts):
+        return [[GridAnnotation(text, is_active=bool(pos & (1 << i))) for i, text in enumerate(parts)]
+                for pos in range(1 << len(parts))]
+
+    return draw_grid_annotations(im, width, height, annotations(across), annotations(down), margin)
+
+
+# --- tiles (A1111's Grid / split_grid / combine_grid, used by SD upscale) --------------------------------------
+
+Grid = namedtuple("Grid", ["tiles", "tile_w", "tile_h", "image_w", "image_h", "overlap"])
+"""tiles: one [y, tile_h, row] per row; row: one [x, tile_w, tile image] per column"""
+
+
+def _tile_starts(length, tile, overlap):
+    """Evenly spread start offsets of the tiles covering `length` with at least `overlap` shared pixels."""
+    count = max(math.ceil((length - overlap) / (tile - overlap)), 1)
+    step = (length - tile) / (count - 1) if count > 1 else 0
+    return [min(int(i * step), length - tile) for i in range(count)]
+
+
+def split_grid(image, tile_w=512, tile_h=512, overlap=64):
+    """Cuts image into overlapping tile_w x tile_h tiles (the image must be at least one tile in each direction)."""
+    if tile_w <= overlap or tile_h <= overlap:
+        raise ValueError(f"tile size {tile_w}x{tile_h} must be larger than the overlap {overlap}")
+    w, h = image.size
+    if w < tile_w or h < tile_h:
+        raise ValueError(f"image {w}x{h} is smaller than one {tile_w}x{tile_h} tile")
+    grid = Grid([], tile_w, tile_h, w, h, overlap)
+    for y in _tile_starts(h, tile_h, overlap):
+        row = [[x, tile_w, image.crop((x, y, x + tile_w, y + tile_h))] for x in _tile_starts(w, tile_w, overlap)]
+        grid.tiles.append([y, tile_h, row])
+    return grid
+
+
+def _overlap_ramp(overlap, length, horizontal):
+    """An "L" mask rising from 0 to 255 across the overlap: left to right, or top to bottom."""
+    ramp = (np.arange(overlap, dtype=np.float32) * 255 / overlap).astype(np.uint8)
+    array = np.tile(ramp, (length, 1)) if horizontal else np.tile(ramp[:, None], (1, length))
+    return Image.fromarray(array, "L")
+
+
+def combine_grid(grid):
+    """Pastes the tiles back into one image, blending each tile into its left and upper neighbours over the
+    overlap."""
+    overlap = grid.overlap
+    combined = Image.new("RGB", (grid.image_w, grid.image_h))
+    for y, h, row in grid.tiles:
+        combined_row = Image.new("RGB", (grid.image_w, h))
+        for x, w, tile in row:
+            if x == 0 or overlap == 0:
+                combined_row.paste(tile, (x, 0))
+                continue
+            combined_row.paste(tile.crop((0, 0, overlap, h)), (x, 0), mask=_overlap_ramp(overlap, h, True))
+            combined_row.paste(tile.crop((overlap, 0, w, h)), (x + overlap, 0))
+        if y == 0 or overlap == 0:
+            combined.paste(combined_row, (0, y))
+            continue
+        combined.paste(combined_row.crop((0, 0, grid.image_w, overlap)), (0, y),
+                       mask=_overlap_ramp(overlap, grid.image_w, False))
+        combined.paste(combined_row.crop((0, overlap, grid.image_w, h)), (0, y + overlap))
+    return combined
