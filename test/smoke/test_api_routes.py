@@ -75,8 +75,6 @@ def test_prompt_styles_come_from_styles_csv(api):
 def test_empty_listings_until_their_milestones(api):
     assert api.ok("GET", "face-restorers") == []
     assert api.ok("GET", "embeddings") == {"loaded": {}, "skipped": {}}
-    assert api.ok("GET", "scripts") == {"txt2img": [], "img2img": []}
-    assert api.ok("GET", "script-info") == []
     assert api.ok("GET", "extensions") == []
 
 
