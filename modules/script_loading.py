@@ -5,9 +5,9 @@ import os
 
 
 def load_module(path: str):
-    """Executes the file at path as a module named after it; raises what the file raises."""
-    name = os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
+    """Executes the file at path as a module named by its file name with the extension ("xyz_grid.py"), as A1111
+    names script modules (extensions look scripts up by that __module__); raises what the file raises."""
+    spec = importlib.util.spec_from_file_location(os.path.basename(path), path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

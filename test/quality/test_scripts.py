@@ -367,3 +367,9 @@ def test_component_callbacks_see_the_ui_being_built(clean_callbacks, engine_read
     script_callbacks.on_after_component(lambda component, **kwargs: created.append(kwargs.get("elem_id")))
     ui.create_ui()
     assert "txt2img_prompt" in created and "img2img_prompt" in created
+
+
+def test_script_modules_are_named_by_file_name_as_a1111_names_them(installed_test_extension):
+    modules_by_file = {os.path.basename(data.path): data.module for data in scripts.scripts_data}
+    assert modules_by_file["xyz_grid.py"].__name__ == "xyz_grid.py"
+    assert modules_by_file["test_extension.py"].__name__ == "test_extension.py"
