@@ -36,13 +36,26 @@ def calculate_sha256(filename: str) -> str:
     return digest.hexdigest()
 
 
+def addnet_hash_safetensors(filename: str) -> str:
+    """sha256 of a .safetensors file's tensor data, without its JSON header (the "addnet" hash A1111 shows for
+    LoRA files, so it stays the same when only the metadata changes)."""
+    digest = hashlib.sha256()
+    with open(filename, "rb") as file:
+        header_length = int.from_bytes(file.read(8), "little")
+        file.seek(8 + header_length)
+        for block in iter(lambda: file.read(_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _stamp(filename: str) -> dict:
     stat = os.stat(filename)
     return {"mtime": stat.st_mtime, "size": stat.st_size}
 
 
-def sha256_from_cache(filename: str) -> str | None:
-    entry = _read_cache().get("hashes", {}).get(os.path.realpath(filename))
+def sha256_from_cache(filename: str, title: str = "hashes") -> str | None:
+    """The remembered hash of the file (under cache section `title`), or None when absent or the file changed."""
+    entry = _read_cache().get(title, {}).get(os.path.realpath(filename))
     if not entry:
         return None
     stamp = _stamp(filename)
@@ -51,15 +64,16 @@ def sha256_from_cache(filename: str) -> str | None:
     return entry.get("sha256")
 
 
-def sha256(filename: str) -> str:
-    """The file's sha256, computed once and remembered in cache.json until the file changes."""
-    cached = sha256_from_cache(filename)
+def sha256(filename: str, use_addnet_hash: bool = False) -> str:
+    """The file's sha256 (or its addnet hash), computed once and remembered in cache.json until the file changes."""
+    title = "hashes-addnet" if use_addnet_hash else "hashes"
+    cached = sha256_from_cache(filename, title)
     if cached:
         return cached
-    value = calculate_sha256(filename)
+    value = addnet_hash_safetensors(filename) if use_addnet_hash else calculate_sha256(filename)
     with _cache_lock:
         data = _read_cache()
-        data.setdefault("hashes", {})[os.path.realpath(filename)] = {**_stamp(filename), "sha256": value}
+        data.setdefault(title, {})[os.path.realpath(filename)] = {**_stamp(filename), "sha256": value}
         _write_cache(data)
     return value
 

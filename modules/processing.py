@@ -55,6 +55,12 @@ def _extra_networks_key(p) -> tuple | None:
                  for name, params_list in sorted(p.extra_network_data.items()))
 
 
+def fix_seed(p) -> None:
+    """-1 seeds become fixed random ones (scripts call it so that every image they make shares them)."""
+    p.seed = get_fixed_seed(p.seed)
+    p.subseed = get_fixed_seed(p.subseed)
+
+
 def _cond_cache_key(p, prompts, steps, hires_steps):
     model = shared.sd_model
     return (tuple(prompts), steps, hires_steps, getattr(model, "sd_model_hash", None), id(model),

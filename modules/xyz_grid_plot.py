@@ -60,12 +60,6 @@ class SharedSettingsStackHelper:
             sd_vae.reload_vae_weights()
 
 
-def fix_seed(p) -> None:
-    """A1111's processing.fix_seed: -1 seeds become the random seeds every cell then shares."""
-    p.seed = processing.get_fixed_seed(p.seed)
-    p.subseed = processing.get_fixed_seed(p.subseed)
-
-
 def fix_axis_seeds(option: AxisOption, values: list) -> list:
     if option.label not in SEED_AXES:
         return values

@@ -8,7 +8,7 @@ import gradio as gr
 from PIL import Image
 
 from modules import images, scripts
-from modules.processing import StableDiffusionProcessingTxt2Img
+from modules.processing import StableDiffusionProcessingTxt2Img, fix_seed
 from modules.shared import opts, state
 from modules.ui_components import ToolButton
 from modules.xyz_grid_axes import (  # noqa: F401 (A1111's public names of this module)
@@ -46,7 +46,6 @@ from modules.xyz_grid_plot import (  # noqa: F401
     SharedSettingsStackHelper,
     draw_xyz_grid,
     fix_axis_seeds,
-    fix_seed,
     processing_order,
 )
 from modules.xyz_grid_values import (  # noqa: F401

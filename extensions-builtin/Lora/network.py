@@ -32,7 +32,10 @@ class NetworkOnDisk:
         self.alias = self.metadata.get("ss_output_name", self.name)
         self.hash = None
         self.shorthash = None
-        self.set_hash(hashes.sha256_from_cache(filename) or "")
+        self.set_hash(self.metadata.get("sshs_model_hash") or self._cached_hash() or "")
+
+    def _cached_hash(self) -> str | None:
+        return hashes.sha256_from_cache(self.filename, "hashes-addnet" if self.is_safetensors else "hashes")
 
     def set_hash(self, value: str) -> None:
         self.hash = value
@@ -40,7 +43,7 @@ class NetworkOnDisk:
 
     def read_hash(self) -> None:
         if not self.hash:
-            self.set_hash(hashes.sha256(self.filename) or "")
+            self.set_hash(hashes.sha256(self.filename, use_addnet_hash=self.is_safetensors) or "")
 
     def get_alias(self, forbidden_aliases=()) -> str:
         if shared.opts.lora_preferred_name == "Filename" or self.alias.lower() in forbidden_aliases:

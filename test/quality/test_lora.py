@@ -154,7 +154,8 @@ def test_infotext_has_lora_hashes_and_the_prompt_keeps_the_tag(model, tiny_lora)
     result = txt2img("a red circle <lora:tiny:0.5>")
     assert result.info.split("\n")[0] == "a red circle <lora:tiny:0.5>"
     assert result.all_prompts == ["a red circle <lora:tiny:0.5>"]
-    assert f'Lora hashes: "tiny: {hashes.sha256(tiny_lora)[:12]}"' in result.info
+    assert f'Lora hashes: "tiny: {hashes.addnet_hash_safetensors(tiny_lora)[:12]}"' in result.info
+    assert hashes.addnet_hash_safetensors(tiny_lora) != hashes.calculate_sha256(tiny_lora)
 
 
 def test_no_lora_hashes_without_a_lora(model):
@@ -259,3 +260,15 @@ def test_tiny_lora_reaches_every_layer_it_names_and_leaves_exactly(lora_extensio
              for key, tensor in module.state_dict().items()}
     assert_tensors_equal(before, after)
     assert torch.equal(unet_output(sd_model), output_before)
+
+
+def test_lora_hash_ignores_the_metadata_header_as_a1111s_addnet_hash(tiny_lora, tmp_path):
+    import safetensors.torch
+
+    tensors = safetensors.torch.load_file(tiny_lora)
+    relabelled = str(tmp_path / "relabelled.safetensors")
+    safetensors.torch.save_file(tensors, relabelled, metadata={"ss_output_name": "other"})
+    same_tensors = str(tmp_path / "same.safetensors")
+    safetensors.torch.save_file(tensors, same_tensors)
+    assert hashes.addnet_hash_safetensors(relabelled) == hashes.addnet_hash_safetensors(same_tensors)
+    assert hashes.calculate_sha256(relabelled) != hashes.calculate_sha256(same_tensors)

@@ -356,7 +356,10 @@ def test_model_loaded_callback_gets_the_model(tiny_arch_checkpoints, engine_read
     loaded = []
     script_callbacks.on_model_loaded(lambda model: loaded.append(model.sd_checkpoint_info.filename))
     info = sd_models.CheckpointInfo(tiny_arch_checkpoints["sd15"])
-    sd_models.reload_model_weights(info=info)
+    try:
+        sd_models.reload_model_weights(info=info)
+    finally:
+        sd_models.list_models()  # loading registered the file under the default checkpoint's name
     assert loaded == [tiny_arch_checkpoints["sd15"]]
 
 
