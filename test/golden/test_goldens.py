@@ -27,6 +27,8 @@ def test_request_list_is_stored_and_covers_the_features():
     assert {c.params.get("inpainting_fill") for c in cases.CASES if c.mask} == {0, 1, 2, 3}
     assert any(p.get("enable_hr") for p in params) and any(p.get("override_settings") for p in params)
     assert any(c.checkpoint == cases.TINY_INPAINT for c in cases.CASES)
+    assert any("<lora:" in c.params["prompt"] for c in cases.CASES), "a LoRA request"
+    assert any(c.script for c in cases.CASES), "a script request"
     assert set(facts) >= {"torch", "machine", "cpu_capability"}
 
 

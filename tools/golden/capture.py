@@ -54,6 +54,12 @@ def _install_checkpoint(source: str, name: str, data_dir: str) -> None:
         shutil.copytree(config, os.path.splitext(target)[0] + ".config")
 
 
+def _install_lora(source: str, data_dir: str) -> None:
+    folder = os.path.join(data_dir, "models", "Lora")
+    os.makedirs(folder, exist_ok=True)
+    shutil.copyfile(source, os.path.join(folder, os.path.basename(source)))
+
+
 def _saved_files(data_dir: str) -> set[str]:
     outputs = os.path.join(data_dir, "outputs")
     found = set()
@@ -78,8 +84,35 @@ def _build(case, cases_module):
     return processing.StableDiffusionProcessingImg2Img(**params)
 
 
+def _load_extensions() -> None:
+    from modules import extensions, scripts
+
+    extensions.list_extensions()
+    scripts.initialize_scripts()
+
+
+def _run_script(p, case):
+    """The case's script with its args laid out as the API lays them out (defaults elsewhere)."""
+    from modules import processing, scripts
+
+    title, script_args = case.script
+    runner = scripts.scripts_img2img if case.mode == "img2img" else scripts.scripts_txt2img
+    runner.ensure_args_layout()
+    args = list(runner.default_args)
+    index = runner.selectable_index(title)
+    script = runner.selectable_scripts[index - 1]
+    args[script.args_from:script.args_to] = script_args
+    args[0] = index
+    p.scripts = runner
+    p.script_args = tuple(args)
+    return processing.process_images_with_scripts(p)
+
+
 def run_case(case, cases_module, data_dir: str, images_dir: str) -> dict:
     from modules import processing, sd_models, shared
+
+    if case.extensions:
+        _load_extensions()
 
     info = sd_models.get_closet_checkpoint_match(case.checkpoint)
     if info is None:
@@ -95,7 +128,7 @@ def run_case(case, cases_module, data_dir: str, images_dir: str) -> dict:
         p.do_not_save_grid = False
         if case.prepare is not None:
             case.prepare(p, data_dir)
-        processed = processing.process_images(p)
+        processed = _run_script(p, case) if case.script else processing.process_images(p)
         after = _jsonable(shared.opts.data)
     finally:
         shared.opts.data.update(previous)
@@ -136,6 +169,7 @@ def main() -> None:
     if args.cases and len(cases) != len(set(args.cases)):
         raise SystemExit(f"unknown cases: {sorted(set(args.cases) - {c.name for c in cases})}")
     _install_checkpoint(args.inpaint_checkpoint, cases_module.TINY_INPAINT, data_dir)
+    _install_lora(os.path.join(os.path.dirname(args.inpaint_checkpoint), cases_module.TINY_LORA), data_dir)
 
     from modules import devices, sd_models, shared
 

@@ -13,6 +13,9 @@ DEMO = "serena-demo-shapes.safetensors"
 TINY_INPAINT = "golden-sd15-inpaint.safetensors"  # made by tools.make_tiny_checkpoint, see tools/golden/run.py
 TINY_INPAINT_ARCH = "sd15-inpaint"
 TINY_INPAINT_SEED = 0
+TINY_LORA = "golden-tiny.safetensors"  # an sd15 LoRA: its layers are the tiny sd15-inpaint checkpoint's too
+TINY_LORA_ARCH = "sd15"
+TINY_LORA_SEED = 0
 
 BASE = {"prompt": "a red circle on a black background", "seed": 1, "steps": 10, "cfg_scale": 7.0,
         "width": 32, "height": 32, "sampler_name": "Euler a"}
@@ -28,6 +31,8 @@ class Case:
     mask: str | None = None  # a key of INPUT_IMAGES
     options: dict = field(default_factory=dict)  # set in shared.opts for this request, as the Settings tab would
     prepare: Callable | None = None  # prepare(p, data_dir), right before process_images
+    script: tuple | None = None  # (title, args): run through the tab's script runner as the API does
+    extensions: bool = False  # load extensions and scripts first (the Lora extension, the built-in scripts)
 
 
 def _shape_on_background(shape: str, colour: str, background: str) -> Image.Image:
@@ -99,4 +104,9 @@ CASES = [
             inpainting_mask_invert=1),
     img2img("inpaint_model", init_image="blue_square_white", mask="centre_mask", checkpoint=TINY_INPAINT,
             inpainting_fill=1, inpaint_full_res=False, steps=4, prompt="a red circle"),
+    Case("lora", "txt2img", {**BASE, "prompt": "a red circle <lora:golden-tiny:0.8>", "steps": 4},
+         checkpoint=TINY_INPAINT, extensions=True),
+    Case("xyz_seed_steps", "txt2img", {**BASE, "steps": 3}, extensions=True,
+         script=("X/Y/Z plot", ["Seed", "1, 2", [], "Steps", "3, 5", [], "Nothing", "", [], True, True, False,
+                                False, False, False, False, 0, False])),
 ]

@@ -13,10 +13,13 @@ EXPECTED_DIR = os.path.join(REPO_ROOT, "test", "golden", "expected")
 
 
 def make_inpaint_checkpoint(folder: str) -> str:
-    """The tiny inpainting checkpoint, written by the current tools so both sides of a comparison share it."""
+    """The tiny inpainting checkpoint and, beside it, the tiny LoRA that fits it, written by the current tools so
+    both sides of a comparison share them; returns the checkpoint."""
     from tools.golden import cases
     from tools.make_tiny_checkpoint import make_tiny_checkpoint
+    from tools.make_tiny_lora import make_tiny_lora
 
+    make_tiny_lora(cases.TINY_LORA_ARCH, os.path.join(folder, cases.TINY_LORA), seed=cases.TINY_LORA_SEED)
     return make_tiny_checkpoint(cases.TINY_INPAINT_ARCH, os.path.join(folder, cases.TINY_INPAINT),
                                 seed=cases.TINY_INPAINT_SEED)
 
