@@ -69,7 +69,9 @@ def test_listings(client):
     assert {"Latent", "Lanczos"} <= {u["name"] for u in client.get_upscalers()} | \
         {m["name"] for m in client.get_latent_upscale_modes()}
     assert client.get_cmd_flags()["nowebui"] is True
-    assert client.get_scripts() == {"txt2img": [], "img2img": []}
+    listed = client.get_scripts()
+    assert {"x/y/z plot", "prompt matrix", "prompts from file or textbox"} <= set(listed["txt2img"])
+    assert "sd upscale" in listed["img2img"] and "sd upscale" not in listed["txt2img"]
 
 
 def test_util_set_model_finds_the_checkpoint(client):
