@@ -47,12 +47,12 @@ def get_fixed_seed(seed):
     return seed
 
 
-def _extra_networks_key(p) -> tuple | None:
+def _extra_networks_key(p, network_data: dict | None) -> tuple | None:
     """The active extra networks with their arguments: conditioning made under a LoRA is never reused without it."""
-    if p.disable_extra_networks or not p.extra_network_data:
+    if p.disable_extra_networks or not network_data:
         return None
     return tuple((name, tuple(tuple(params.items) for params in params_list))
-                 for name, params_list in sorted(p.extra_network_data.items()))
+                 for name, params_list in sorted(network_data.items()))
 
 
 def fix_seed(p) -> None:
@@ -61,11 +61,11 @@ def fix_seed(p) -> None:
     p.subseed = get_fixed_seed(p.subseed)
 
 
-def _cond_cache_key(p, prompts, steps, hires_steps):
+def _cond_cache_key(p, prompts, steps, hires_steps, network_data):
     model = shared.sd_model
     return (tuple(prompts), steps, hires_steps, getattr(model, "sd_model_hash", None), id(model),
             opts.CLIP_stop_at_last_layers, opts.emphasis, opts.comma_padding_backtrack, opts.use_old_scheduling,
-            p.width, p.height, _extra_networks_key(p))
+            p.width, p.height, _extra_networks_key(p, network_data))
 
 
 @dataclass
@@ -243,8 +243,12 @@ class StableDiffusionProcessing:
         return _TextEncodingSettings(model, int(opts.CLIP_stop_at_last_layers), opts.emphasis,
                                      int(opts.comma_padding_backtrack))
 
-    def get_conds_with_caching(self, function, required_prompts, steps, caches, hires_steps=None):
-        key = _cond_cache_key(self, required_prompts, steps, hires_steps)
+    def get_conds_with_caching(self, function, required_prompts, steps, caches, hires_steps=None,
+                               network_data=None):
+        """function's conditioning for the prompts, reused from caches when made under the same settings and
+        networks (network_data: the networks active for it, by default this batch's)."""
+        network_data = self.extra_network_data if network_data is None else network_data
+        key = _cond_cache_key(self, required_prompts, steps, hires_steps, network_data)
         for cache in caches:
             if cache[0] is not None and cache[0] == key:
                 return cache[1]
@@ -337,6 +341,9 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
     hr_upscale_to_y: int = field(default=0, init=False)
     hr_c: Any = field(default=None, init=False)
     hr_uc: Any = field(default=None, init=False)
+    hr_prompts: list = field(default=None, init=False)
+    hr_negative_prompts: list = field(default=None, init=False)
+    hr_extra_network_data: dict = field(default=None, init=False)
 
     def __post_init__(self):
         super().__post_init__()
@@ -380,22 +387,30 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         if self.hr_negative_prompt:
             self.extra_generation_params["Hires negative prompt"] = self.hr_negative_prompt
 
-    def setup_conds(self) -> None:
-        super().setup_conds()
+    def parse_extra_network_prompts(self) -> None:
+        """Also the hires prompts (the batch's own prompts when no hires prompt is given): their tags choose the
+        second pass's networks, as in A1111."""
+        batch_prompts = list(self.prompts)
+        super().parse_extra_network_prompts()
         if not self.enable_hr:
             return
-        # the hires pass runs under the first pass's networks; tags in the hires prompts only leave the text
-        hr_prompts = [extra_networks.parse_prompt(self.hr_prompt)[0] if self.hr_prompt else p for p in self.prompts]
-        hr_negative = [extra_networks.parse_prompt(self.hr_negative_prompt)[0] if self.hr_negative_prompt else p
-                       for p in self.negative_prompts]
+        self.hr_prompts, self.hr_extra_network_data = extra_networks.parse_prompts(
+            [self.hr_prompt or prompt for prompt in batch_prompts])
+        self.hr_negative_prompts = [extra_networks.parse_prompt(self.hr_negative_prompt)[0]
+                                    if self.hr_negative_prompt else prompt for prompt in self.negative_prompts]
+
+    def calculate_hr_conds(self) -> None:
+        """The second pass's conditioning, made under the networks its prompts name."""
         hires_steps = self.hr_second_pass_steps or self.steps
-        prompts = prompt_parser.SdConditioning(hr_prompts, width=self.hr_upscale_to_x, height=self.hr_upscale_to_y)
-        negative = prompt_parser.SdConditioning(hr_negative, width=self.hr_upscale_to_x,
+        prompts = prompt_parser.SdConditioning(self.hr_prompts, width=self.hr_upscale_to_x,
+                                               height=self.hr_upscale_to_y)
+        negative = prompt_parser.SdConditioning(self.hr_negative_prompts, width=self.hr_upscale_to_x,
                                                 height=self.hr_upscale_to_y, is_negative_prompt=True)
         self.hr_uc = self.get_conds_with_caching(prompt_parser.get_learned_conditioning, negative, self.steps,
-                                                 [self.cached_uc, [None, None]], hires_steps)
+                                                 [self.cached_uc, [None, None]], hires_steps,
+                                                 self.hr_extra_network_data)
         self.hr_c = self.get_conds_with_caching(prompt_parser.get_learned_conditioning, prompts, self.steps,
-                                                [self.cached_c, [None, None]], hires_steps)
+                                                [self.cached_c, [None, None]], hires_steps, self.hr_extra_network_data)
 
     def sample(self, conditioning, unconditional_conditioning, seeds, subseeds, subseed_strength, prompts):
         self.sampler = self.make_sampler(self.sampler_name, self.scheduler)
@@ -408,6 +423,10 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
 
     def sample_hr_pass(self, samples: torch.Tensor) -> torch.Tensor:
         self.is_hr_pass = True
+        if not self.disable_extra_networks:
+            with devices.autocast():
+                extra_networks.activate(self, self.hr_extra_network_data)
+        self.calculate_hr_conds()
         model = self.sd_model
         factor = model.vae_scale_factor
         target_w, target_h = self.hr_upscale_to_x, self.hr_upscale_to_y

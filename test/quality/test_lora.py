@@ -272,3 +272,23 @@ def test_lora_hash_ignores_the_metadata_header_as_a1111s_addnet_hash(tiny_lora, 
     safetensors.torch.save_file(tensors, same_tensors)
     assert hashes.addnet_hash_safetensors(relabelled) == hashes.addnet_hash_safetensors(same_tensors)
     assert hashes.calculate_sha256(relabelled) != hashes.calculate_sha256(same_tensors)
+
+
+HIRES = {"enable_hr": True, "hr_scale": 2, "hr_upscaler": "Latent", "hr_second_pass_steps": 4,
+         "denoising_strength": 0.9}
+
+
+def test_a_lora_named_only_in_the_hires_prompt_changes_only_the_second_pass(model):
+    plain = txt2img("a red circle", **HIRES, hr_prompt="a red circle")
+    hires_lora = txt2img("a red circle", **HIRES, hr_prompt="a red circle <lora:tiny:1>")
+    assert np.abs(pixels(hires_lora) - pixels(plain)).mean() > 1.0
+    assert 'Lora hashes: "tiny: ' in hires_lora.info
+    before = model_tensors(model)
+    assert image_bytes(txt2img("a red circle", **HIRES, hr_prompt="a red circle")) == image_bytes(plain)
+    assert_tensors_equal(before, model_tensors(model))
+
+
+def test_without_a_hires_prompt_the_second_pass_keeps_the_first_pass_lora(model):
+    both_passes = txt2img("a red circle <lora:tiny:1>", **HIRES)
+    first_pass_only = txt2img("a red circle <lora:tiny:1>", **HIRES, hr_prompt="a red circle")
+    assert not np.array_equal(pixels(both_passes), pixels(first_pass_only))
