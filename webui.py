@@ -27,7 +27,11 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Serena webui", docs_url="/docs", redoc_url="/redoc")
     add_process_time_header(app)
     Api(app, queue_lock)
-    if not shared.cmd_opts.nowebui:
+    if shared.cmd_opts.nowebui:
+        # the UI runs these while it builds; without it extensions still get to register their options
+        script_callbacks.before_ui_callback()
+        script_callbacks.ui_settings_callback()
+    else:
         from modules import ui
 
         app = ui.mount(app)

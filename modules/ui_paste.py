@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
-from modules import infotext_utils, shared
+from modules import infotext_utils, script_callbacks, shared
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,13 @@ def convert_value(component, value):
 
 
 def parse_infotext(text: str | None) -> dict | None:
+    """The infotext's parameters, after the extensions' on_infotext_pasted callbacks have seen (and maybe edited)
+    them; None for no text."""
     if not text or not text.strip():
         return None
-    return infotext_utils.parse_generation_parameters(text)
+    params = infotext_utils.parse_generation_parameters(text)
+    script_callbacks.infotext_pasted_callback(text, params)
+    return params
 
 
 def _skipped_keys(for_send: bool) -> set[str]:

@@ -376,3 +376,18 @@ def test_script_modules_are_named_by_file_name_as_a1111_names_them(installed_tes
     modules_by_file = {os.path.basename(data.path): data.module for data in scripts.scripts_data}
     assert modules_by_file["xyz_grid.py"].__name__ == "xyz_grid.py"
     assert modules_by_file["test_extension.py"].__name__ == "test_extension.py"
+
+
+def test_infotext_pasted_callbacks_can_edit_what_is_pasted(clean_callbacks):
+    from modules import ui_paste
+
+    seen = []
+
+    def rename_sampler(infotext, params):
+        seen.append(infotext)
+        params["Sampler"] = "DDIM"
+
+    script_callbacks.on_infotext_pasted(rename_sampler)
+    text = "a cat\nSteps: 5, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64"
+    assert ui_paste.parse_infotext(text)["Sampler"] == "DDIM"
+    assert seen == [text]

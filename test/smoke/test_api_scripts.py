@@ -89,3 +89,9 @@ def test_img2img_runs_the_alwayson_script(client):
                "alwayson_scripts": {"test extension": {"args": [True, "i2i"]}}}
     info = json.loads(client.post("img2img", payload).json()["info"])
     assert info["extra_generation_params"]["Test extension"] == "i2i clip 1"
+
+
+def test_options_an_extension_adds_in_on_ui_settings_are_served_and_settable(client):
+    assert client.get("options").json()["test_extension_note"] == "none"
+    assert client.post("options", {"test_extension_note": "set by the API"}).status_code == 200
+    assert client.get("options").json()["test_extension_note"] == "set by the API"
