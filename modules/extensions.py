@@ -158,7 +158,9 @@ def install_from_url(url: str, dirname: str | None = None, branch: str | None = 
     if os.path.exists(target):
         raise FileExistsError(f"extension folder already exists: {target}")
     os.makedirs(extensions_dir, exist_ok=True)
-    command = ["git", "clone", "--depth", "1", *(["--branch", branch] if branch else []), url, target]
+    # no ext:: transport (it runs commands) and no URL read as an option
+    command = ["git", "-c", "protocol.ext.allow=never", "clone", "--depth", "1",
+               *(["--branch", branch] if branch else []), "--", url, target]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"git clone failed: {result.stderr.strip()}")

@@ -391,3 +391,11 @@ def test_infotext_pasted_callbacks_can_edit_what_is_pasted(clean_callbacks):
     text = "a cat\nSteps: 5, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64"
     assert ui_paste.parse_infotext(text)["Sampler"] == "DDIM"
     assert seen == [text]
+
+
+@pytest.mark.parametrize("url", ["--upload-pack=touch /tmp/serena-pwned", "ext::sh -c touch% /tmp/serena-pwned"])
+def test_install_from_url_runs_no_command_hidden_in_the_url(url):
+    with pytest.raises(RuntimeError, match="git clone failed"):
+        extensions.install_from_url(url, dirname="evil")
+    assert not os.path.exists("/tmp/serena-pwned")
+    assert not os.path.exists(os.path.join(paths_internal.extensions_dir, "evil"))
