@@ -4,6 +4,7 @@ javascript/, style.css and install.py (A1111's modules/extensions.py)."""
 import dataclasses
 import logging
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from modules import shared
 from modules.paths_internal import extensions_builtin_dir, extensions_dir, script_path
 
 log = logging.getLogger(__name__)
+CLONE_TIMEOUT_S = 300
 
 
 @dataclasses.dataclass
@@ -110,7 +112,11 @@ def find(name: str) -> Extension | None:
 
 
 def set_enabled(names_enabled: dict[str, bool]) -> list[str]:
-    """Saves which extensions are disabled (takes effect at the next start); returns the disabled list."""
+    """Saves which extensions are disabled (takes effect at the next start); returns the disabled list. Refused,
+    like installing, on a server reachable from the network without --enable-insecure-extension-access."""
+    if not install_allowed():
+        raise InstallRefused("extension access disabled because of command line flags "
+                             "(--listen without --enable-insecure-extension-access)")
     disabled = set(shared.opts.disabled_extensions or [])
     for name, enabled in names_enabled.items():
         (disabled.discard if enabled else disabled.add)(name)
@@ -161,7 +167,12 @@ def install_from_url(url: str, dirname: str | None = None, branch: str | None = 
     # no ext:: transport (it runs commands) and no URL read as an option
     command = ["git", "-c", "protocol.ext.allow=never", "clone", "--depth", "1",
                *(["--branch", branch] if branch else []), "--", url, target]
-    result = subprocess.run(command, capture_output=True, text=True)
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=CLONE_TIMEOUT_S)
+    except subprocess.TimeoutExpired as e:
+        shutil.rmtree(target, ignore_errors=True)
+        raise RuntimeError(f"git clone failed: no answer from {url} within {CLONE_TIMEOUT_S} s") from e
     if result.returncode != 0:
         raise RuntimeError(f"git clone failed: {result.stderr.strip()}")
     list_extensions()

@@ -165,6 +165,7 @@ class StableDiffusionProcessing:
     image_conditioning: torch.Tensor = field(default=None, init=False)
     img2img_fix_steps: bool = field(default=False, init=False)
     initial_noise_multiplier: float = 1.0
+    is_api: bool = field(default=False, init=False)
 
     def __post_init__(self):
         self.styles = list(self.styles or [])
@@ -208,7 +209,7 @@ class StableDiffusionProcessing:
 
     def setup_scripts(self) -> None:
         self.scripts_setup_complete = True
-        self.scripts.setup_scrips(self, is_ui=not getattr(self, "is_api", False))
+        self.scripts.setup_scrips(self, is_ui=not self.is_api)
 
     def comment(self, text: str) -> None:
         self.comments[text] = 1
@@ -223,12 +224,16 @@ class StableDiffusionProcessing:
             [self.negative_prompt] * len(prompt)
         self.main_prompt = prompt[0]
         self.main_negative_prompt = negative[0]
+        self.all_prompts = self.styled(prompt)
+        self.all_negative_prompts = self.styled(negative, negative_prompts=True)
+
+    def styled(self, prompts: list[str], negative_prompts: bool = False) -> list[str]:
+        """The prompts with the request's styles applied."""
         styles = shared.prompt_styles
-        if styles is not None and self.styles:
-            prompt = [styles.apply_styles_to_prompt(x, self.styles) for x in prompt]
-            negative = [styles.apply_negative_styles_to_prompt(x, self.styles) for x in negative]
-        self.all_prompts = prompt
-        self.all_negative_prompts = negative
+        if styles is None or not self.styles:
+            return list(prompts)
+        apply = styles.apply_negative_styles_to_prompt if negative_prompts else styles.apply_styles_to_prompt
+        return [apply(x, self.styles) for x in prompts]
 
     def parse_extra_network_prompts(self) -> None:
         """Takes the <lora:...> tags out of this batch's prompts (negative ones too, whose tags do nothing)."""
@@ -344,6 +349,8 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
     hr_prompts: list = field(default=None, init=False)
     hr_negative_prompts: list = field(default=None, init=False)
     hr_extra_network_data: dict = field(default=None, init=False)
+    all_hr_prompts: list = field(default=None, init=False)
+    all_hr_negative_prompts: list = field(default=None, init=False)
 
     def __post_init__(self):
         super().__post_init__()
@@ -387,17 +394,28 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         if self.hr_negative_prompt:
             self.extra_generation_params["Hires negative prompt"] = self.hr_negative_prompt
 
+    def setup_prompts(self) -> None:
+        """Also all_hr_prompts / all_hr_negative_prompts (A1111's): the hires prompt with the styles, else the
+        image's own prompt; scripts may replace them in process()."""
+        super().setup_prompts()
+        if not self.enable_hr:
+            return
+        self.all_hr_prompts = self._hires_prompts(self.hr_prompt, self.all_prompts)
+        self.all_hr_negative_prompts = self._hires_prompts(self.hr_negative_prompt, self.all_negative_prompts, True)
+
+    def _hires_prompts(self, hires: str | list, own: list[str], negative_prompts: bool = False) -> list[str]:
+        hires = hires if isinstance(hires, list) else [hires] * len(own)
+        styled = self.styled(hires, negative_prompts)
+        return [styled[i] if hires[i] else own[i] for i in range(len(own))]
+
     def parse_extra_network_prompts(self) -> None:
-        """Also the hires prompts (the batch's own prompts when no hires prompt is given): their tags choose the
-        second pass's networks, as in A1111."""
-        batch_prompts = list(self.prompts)
+        """Also this batch's hires prompts: their tags choose the second pass's networks, as in A1111."""
         super().parse_extra_network_prompts()
         if not self.enable_hr:
             return
-        self.hr_prompts, self.hr_extra_network_data = extra_networks.parse_prompts(
-            [self.hr_prompt or prompt for prompt in batch_prompts])
-        self.hr_negative_prompts = [extra_networks.parse_prompt(self.hr_negative_prompt)[0]
-                                    if self.hr_negative_prompt else prompt for prompt in self.negative_prompts]
+        start, end = self.iteration * self.batch_size, (self.iteration + 1) * self.batch_size
+        self.hr_prompts, self.hr_extra_network_data = extra_networks.parse_prompts(self.all_hr_prompts[start:end])
+        self.hr_negative_prompts = [extra_networks.parse_prompt(x)[0] for x in self.all_hr_negative_prompts[start:end]]
 
     def calculate_hr_conds(self) -> None:
         """The second pass's conditioning, made under the networks its prompts name."""
@@ -427,6 +445,8 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
             with devices.autocast():
                 extra_networks.activate(self, self.hr_extra_network_data)
         self.calculate_hr_conds()
+        if self.scripts is not None:
+            self.scripts.before_hr(self)
         model = self.sd_model
         factor = model.vae_scale_factor
         target_w, target_h = self.hr_upscale_to_x, self.hr_upscale_to_y
@@ -956,7 +976,12 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                     p.scripts.postprocess_image(p, image_args)
                     image = image_args.image
                 overlays = getattr(p, "overlay_images", None)
-                overlay = overlays[i] if overlays is not None and i < len(overlays) else None
+                overlay = overlays[i] if opts.overlay_inpaint and overlays is not None and i < len(overlays) else None
+                mask_for_overlay = getattr(p, "mask_for_overlay", None)
+                if p.scripts is not None:
+                    mask_overlay_args = scripts.PostProcessMaskOverlayArgs(i, mask_for_overlay, overlay)
+                    p.scripts.postprocess_maskoverlay(p, mask_overlay_args)
+                    mask_for_overlay, overlay = mask_overlay_args.mask_for_overlay, mask_overlay_args.overlay_image
                 image = apply_overlay(image, p.paste_to, overlay)
                 text = infotext(i)
                 if save_samples:
@@ -966,7 +991,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 if opts.enable_pnginfo:
                     image.info["parameters"] = text
                 output_images.append(image)
-                _append_mask_outputs(p, image, output_images, infotexts, text)
+                _append_mask_outputs(mask_for_overlay, image, output_images, infotexts, text)
             del decoded
             devices.torch_gc()
 
@@ -993,8 +1018,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     return result
 
 
-def _append_mask_outputs(p, image, output_images, infotexts, text) -> None:
-    mask_for_overlay = getattr(p, "mask_for_overlay", None)
+def _append_mask_outputs(mask_for_overlay, image, output_images, infotexts, text) -> None:
     if mask_for_overlay is None:
         return
     if opts.return_mask:

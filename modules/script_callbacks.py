@@ -58,12 +58,42 @@ class ImageGridLoopParams:
     rows: int
 
 
+class AfterCFGCallbackParams:
+    """The latent after a sampling step's guidance; callbacks may replace x."""
+
+    def __init__(self, x, sampling_step, total_sampling_steps):
+        self.x = x
+        self.sampling_step = sampling_step
+        self.total_sampling_steps = total_sampling_steps
+
+
+class ExtraNoiseParams:
+    def __init__(self, noise, x, xi):
+        self.noise = noise
+        self.x = x
+        self.xi = xi
+
+
+@dataclass
+class UiTrainTabParams:
+    txt2img_preview_params: Any
+
+
+@dataclass
+class BeforeTokenCounterParams:
+    prompt: str
+    steps: int
+    styles: list
+    is_positive: bool = True
+
+
 @dataclass
 class ScriptCallback:
     script: str
     """the file that registered the callback"""
     callback: Callable
     name: str | None = None
+    category: str = "unknown"
 
 
 CALLBACK_NAMES = (
@@ -81,6 +111,13 @@ CALLBACK_NAMES = (
     "callbacks_script_unloaded",
     "callbacks_before_ui",
     "callbacks_image_grid",
+    "callbacks_before_reload",
+    "callbacks_ui_train_tabs",
+    "callbacks_list_optimizers",
+    "callbacks_list_unets",
+    "callbacks_cfg_after_cfg",
+    "callbacks_extra_noise",
+    "callbacks_before_token_counter",
 )
 
 callback_map: dict[str, list[ScriptCallback]] = {name: [] for name in CALLBACK_NAMES}
@@ -98,8 +135,13 @@ def _registering_file() -> str:
     return "unknown"
 
 
-def add_callback(callbacks: list[ScriptCallback], fun: Callable, name: str | None = None) -> None:
-    callbacks.append(ScriptCallback(_registering_file(), fun, name))
+def add_callback(callbacks: list[ScriptCallback], fun: Callable, *, name: str | None = None,
+                 category: str = "unknown") -> None:
+    """Registers fun; a callback registered again under the same name by the same file replaces the old one."""
+    script = _registering_file()
+    if name is not None:
+        callbacks[:] = [c for c in callbacks if not (c.name == name and c.script == script)]
+    callbacks.append(ScriptCallback(script, fun, name, category))
 
 
 def report_exception(callback: ScriptCallback, job: str) -> None:
@@ -107,10 +149,12 @@ def report_exception(callback: ScriptCallback, job: str) -> None:
     print(f"Error executing callback {job} for {callback.script}")
 
 
-def _run(name: str, *args) -> list:
-    """Calls every callback registered under name; returns their results (a failing one is reported, skipped)."""
+def _run(name: str, *args, reverse: bool = False) -> list:
+    """Calls every callback registered under name (last registered first with reverse); returns their results
+    (a failing one is reported and skipped)."""
     results = []
-    for callback in list(callback_map[name]):
+    callbacks = list(callback_map[name])
+    for callback in reversed(callbacks) if reverse else callbacks:
         try:
             results.append(callback.callback(*args))
         except Exception:
@@ -163,7 +207,41 @@ def ui_settings_callback() -> None:
 
 
 def before_ui_callback() -> None:
-    _run("callbacks_before_ui")
+    _run("callbacks_before_ui", reverse=True)
+
+
+def before_reload_callback() -> None:
+    _run("callbacks_before_reload")
+
+
+def ui_train_tabs_callback(params: UiTrainTabParams) -> None:
+    _run("callbacks_ui_train_tabs", params)
+
+
+def list_optimizers_callback() -> list:
+    optimizers = []
+    for result in _run("callbacks_list_optimizers", optimizers):
+        optimizers.extend(result or [])
+    return optimizers
+
+
+def list_unets_callback() -> list:
+    unets = []
+    for result in _run("callbacks_list_unets", unets):
+        unets.extend(result or [])
+    return unets
+
+
+def cfg_after_cfg_callback(params: AfterCFGCallbackParams) -> None:
+    _run("callbacks_cfg_after_cfg", params)
+
+
+def extra_noise_callback(params: ExtraNoiseParams) -> None:
+    _run("callbacks_extra_noise", params)
+
+
+def before_token_counter_callback(params: BeforeTokenCounterParams) -> None:
+    _run("callbacks_before_token_counter", params)
 
 
 def image_grid_callback(params: ImageGridLoopParams) -> None:
@@ -207,75 +285,110 @@ def infotext_pasted_callback(infotext: str, params: dict) -> None:
 
 
 def script_unloaded_callback() -> None:
-    _run("callbacks_script_unloaded")
+    _run("callbacks_script_unloaded", reverse=True)
 
 
 # --- what extensions call ---------------------------------------------------------------------------------
 
-def on_app_started(callback: Callable) -> None:
+def on_app_started(callback: Callable, *, name: str | None = None) -> None:
     """callback(demo, app) after the server is built: demo is the Gradio Blocks (None without UI), app FastAPI."""
-    add_callback(callback_map["callbacks_app_started"], callback)
+    add_callback(callback_map["callbacks_app_started"], callback, name=name)
 
 
-def on_model_loaded(callback: Callable) -> None:
+def on_model_loaded(callback: Callable, *, name: str | None = None) -> None:
     """callback(sd_model) after a checkpoint is loaded."""
-    add_callback(callback_map["callbacks_model_loaded"], callback)
+    add_callback(callback_map["callbacks_model_loaded"], callback, name=name)
 
 
-def on_ui_tabs(callback: Callable) -> None:
+def on_ui_tabs(callback: Callable, *, name: str | None = None) -> None:
     """callback() returns a list of (gradio Blocks, tab title, elem_id) to add as tabs."""
-    add_callback(callback_map["callbacks_ui_tabs"], callback)
+    add_callback(callback_map["callbacks_ui_tabs"], callback, name=name)
 
 
-def on_ui_settings(callback: Callable) -> None:
+def on_ui_settings(callback: Callable, *, name: str | None = None) -> None:
     """callback() adds options with shared.opts.add_option before the Settings tab is built."""
-    add_callback(callback_map["callbacks_ui_settings"], callback)
+    add_callback(callback_map["callbacks_ui_settings"], callback, name=name)
 
 
-def on_before_ui(callback: Callable) -> None:
-    add_callback(callback_map["callbacks_before_ui"], callback)
+def on_before_ui(callback: Callable, *, name: str | None = None) -> None:
+    add_callback(callback_map["callbacks_before_ui"], callback, name=name)
 
 
-def on_image_grid(callback: Callable) -> None:
+def on_image_grid(callback: Callable, *, name: str | None = None) -> None:
     """callback(ImageGridLoopParams) before a grid is assembled; it may change the images, columns and rows."""
-    add_callback(callback_map["callbacks_image_grid"], callback)
+    add_callback(callback_map["callbacks_image_grid"], callback, name=name)
 
 
-def on_before_image_saved(callback: Callable) -> None:
+def on_before_image_saved(callback: Callable, *, name: str | None = None) -> None:
     """callback(ImageSaveParams) before an image is written; it may change the image, file name or text chunks."""
-    add_callback(callback_map["callbacks_before_image_saved"], callback)
+    add_callback(callback_map["callbacks_before_image_saved"], callback, name=name)
 
 
-def on_image_saved(callback: Callable) -> None:
+def on_image_saved(callback: Callable, *, name: str | None = None) -> None:
     """callback(ImageSaveParams) after an image is written."""
-    add_callback(callback_map["callbacks_image_saved"], callback)
+    add_callback(callback_map["callbacks_image_saved"], callback, name=name)
 
 
-def on_cfg_denoiser(callback: Callable) -> None:
+def on_cfg_denoiser(callback: Callable, *, name: str | None = None) -> None:
     """callback(CFGDenoiserParams) before the UNet runs at each sampling step."""
-    add_callback(callback_map["callbacks_cfg_denoiser"], callback)
+    add_callback(callback_map["callbacks_cfg_denoiser"], callback, name=name)
 
 
-def on_cfg_denoised(callback: Callable) -> None:
+def on_cfg_denoised(callback: Callable, *, name: str | None = None) -> None:
     """callback(CFGDenoisedParams) after guidance is combined at each sampling step."""
-    add_callback(callback_map["callbacks_cfg_denoised"], callback)
+    add_callback(callback_map["callbacks_cfg_denoised"], callback, name=name)
 
 
-def on_before_component(callback: Callable) -> None:
+def on_before_component(callback: Callable, *, name: str | None = None) -> None:
     """callback(component, **kwargs) before a Gradio component is created (kwargs are its arguments)."""
-    add_callback(callback_map["callbacks_before_component"], callback)
+    add_callback(callback_map["callbacks_before_component"], callback, name=name)
 
 
-def on_after_component(callback: Callable) -> None:
+def on_after_component(callback: Callable, *, name: str | None = None) -> None:
     """callback(component, **kwargs) after a Gradio component is created."""
-    add_callback(callback_map["callbacks_after_component"], callback)
+    add_callback(callback_map["callbacks_after_component"], callback, name=name)
 
 
-def on_infotext_pasted(callback: Callable) -> None:
+def on_infotext_pasted(callback: Callable, *, name: str | None = None) -> None:
     """callback(infotext, params) after infotext is parsed for pasting; it may edit params."""
-    add_callback(callback_map["callbacks_infotext_pasted"], callback)
+    add_callback(callback_map["callbacks_infotext_pasted"], callback, name=name)
 
 
-def on_script_unloaded(callback: Callable) -> None:
+def on_script_unloaded(callback: Callable, *, name: str | None = None) -> None:
     """callback() before scripts are reloaded."""
-    add_callback(callback_map["callbacks_script_unloaded"], callback)
+    add_callback(callback_map["callbacks_script_unloaded"], callback, name=name)
+
+
+def on_before_reload(callback: Callable, *, name: str | None = None) -> None:
+    """callback() before the UI is reloaded."""
+    add_callback(callback_map["callbacks_before_reload"], callback, name=name)
+
+
+def on_ui_train_tabs(callback: Callable, *, name: str | None = None) -> None:
+    """callback(UiTrainTabParams) while the Train tab is built (this webui has no Train tab: never called)."""
+    add_callback(callback_map["callbacks_ui_train_tabs"], callback, name=name)
+
+
+def on_list_optimizers(callback: Callable, *, name: str | None = None) -> None:
+    """callback(list) adds cross-attention optimizers (this webui uses diffusers' attention: never called)."""
+    add_callback(callback_map["callbacks_list_optimizers"], callback, name=name)
+
+
+def on_list_unets(callback: Callable, *, name: str | None = None) -> None:
+    """callback(list) adds alternative UNets (not supported here: never called)."""
+    add_callback(callback_map["callbacks_list_unets"], callback, name=name)
+
+
+def on_cfg_after_cfg(callback: Callable, *, name: str | None = None) -> None:
+    """callback(AfterCFGCallbackParams) after each sampling step's guidance."""
+    add_callback(callback_map["callbacks_cfg_after_cfg"], callback, name=name)
+
+
+def on_extra_noise(callback: Callable, *, name: str | None = None) -> None:
+    """callback(ExtraNoiseParams) when img2img adds extra noise (not used by this webui's samplers: never called)."""
+    add_callback(callback_map["callbacks_extra_noise"], callback, name=name)
+
+
+def on_before_token_counter(callback: Callable, *, name: str | None = None) -> None:
+    """callback(BeforeTokenCounterParams) before a prompt's tokens are counted for the UI."""
+    add_callback(callback_map["callbacks_before_token_counter"], callback, name=name)

@@ -10,6 +10,8 @@ import logging
 import os
 import re
 import sys
+import threading
+from collections import namedtuple
 
 from modules import errors, extensions, script_callbacks, script_loading
 from modules.paths_internal import script_path
@@ -33,6 +35,18 @@ class PostprocessBatchListArgs:
 class PostSampleArgs:
     def __init__(self, samples):
         self.samples = samples
+
+
+class PostProcessMaskOverlayArgs:
+    def __init__(self, index, mask_for_overlay, overlay_image):
+        self.index = index
+        self.mask_for_overlay = mask_for_overlay
+        self.overlay_image = overlay_image
+
+
+@dataclasses.dataclass
+class OnComponent:
+    component: object
 
 
 class ScriptError(Exception):
@@ -59,6 +73,11 @@ class Script:
     api_info = None
     setup_for_ui_only = False
     controls = None
+    tabname = None
+    on_before_component_elem_id = None
+    """[(elem_id, callback)] registered with on_before_component"""
+    on_after_component_elem_id = None
+    """[(elem_id, callback)] registered with on_after_component"""
 
     def title(self):
         """The name shown in the Script dropdown and used by the API's script_name / alwayson_scripts."""
@@ -88,6 +107,12 @@ class Script:
     def before_process_batch(self, p, *args, **kwargs):
         """Always-on: before each batch (kwargs: batch_number, prompts, seeds, subseeds); prompts may be edited."""
 
+    def before_hr(self, p, *args):
+        """Always-on: before the hires-fix second pass."""
+
+    def postprocess_maskoverlay(self, p, ppmo: PostProcessMaskOverlayArgs, *args):
+        """Always-on: an inpainting result's mask and overlay before they are laid over the image."""
+
     def after_extra_networks_activate(self, p, *args, **kwargs):
         """Always-on: after extra networks (LoRA) are activated for a batch."""
 
@@ -115,6 +140,18 @@ class Script:
     def after_component(self, component, **kwargs):
         """After each Gradio component of the tab is created."""
 
+    def on_before_component(self, callback, *, elem_id):
+        """callback(OnComponent) right before the component with this elem_id is created."""
+        if self.on_before_component_elem_id is None:
+            self.on_before_component_elem_id = []
+        self.on_before_component_elem_id.append((elem_id, callback))
+
+    def on_after_component(self, callback, *, elem_id):
+        """callback(OnComponent) right after the component with this elem_id is created."""
+        if self.on_after_component_elem_id is None:
+            self.on_after_component_elem_id = []
+        self.on_after_component_elem_id.append((elem_id, callback))
+
     def describe(self):
         return ""
 
@@ -134,16 +171,22 @@ class ScriptFile:
     path: str
 
 
-@dataclasses.dataclass(frozen=True)
-class ScriptClassData:
-    script_class: type
-    path: str
-    basedir: str
-    module: object
-
+ScriptClassData = namedtuple("ScriptClassData", ["script_class", "path", "basedir", "module"])
 
 scripts_data: list[ScriptClassData] = []
 current_basedir = script_path
+
+
+def basedir() -> str:
+    """The folder of the extension (or the webui) whose script file is being imported; extensions call it at
+    import to find their own files."""
+    return current_basedir
+
+
+def list_files_with_name(filename: str) -> list[str]:
+    """filename in the webui folder and in each active extension's folder, where it exists."""
+    folders = [script_path, *(ext.path for ext in extensions.active())]
+    return [os.path.join(folder, filename) for folder in folders if os.path.isfile(os.path.join(folder, filename))]
 
 
 def list_scripts(scriptdirname: str, extension: str, *, include_extensions: bool = True) -> list[ScriptFile]:
@@ -222,6 +265,9 @@ class ScriptRunner:
         self.default_args: list = []
         self.is_img2img = False
         self.script_list_dropdown = None
+        self.on_before_component_elem_id: dict[str, list] = {}
+        self.on_after_component_elem_id: dict[str, list] = {}
+        self.layout_lock = threading.Lock()
 
     def initialize_scripts(self, is_img2img: bool) -> None:
         """Instantiates every loaded script that shows in this tab."""
@@ -230,10 +276,13 @@ class ScriptRunner:
         self.infotext_fields, self.paste_field_names = [], []
         self.is_img2img = is_img2img
         for data in scripts_data:
-            script = data.script_class()
+            script = wrap_call(data.script_class, data.path, "__init__")
+            if script is None:
+                continue
             script.filename = data.path
             script.is_txt2img = not is_img2img
             script.is_img2img = is_img2img
+            script.tabname = "img2img" if is_img2img else "txt2img"
             visibility = wrap_call(script.show, script.filename, "show", is_img2img)
             if visibility == AlwaysVisible:
                 script.alwayson = True
@@ -245,7 +294,17 @@ class ScriptRunner:
         for script in self.scripts:
             script.name = wrap_call(script.title, script.filename, "title", default=script.filename).lower()
         self.titles = [wrap_call(s.title, s.filename, "title") or s.filename for s in self.selectable_scripts]
-        self.title_map = {title.lower(): script for title, script in zip(self.titles, self.selectable_scripts)}
+        self.title_map = {script.name: script for script in self.scripts}
+        self.collect_component_callbacks()
+
+    def collect_component_callbacks(self) -> None:
+        """The scripts' on_before_component/on_after_component registrations, by elem_id."""
+        self.on_before_component_elem_id, self.on_after_component_elem_id = {}, {}
+        for script in self.scripts:
+            for elem_id, callback in script.on_before_component_elem_id or []:
+                self.on_before_component_elem_id.setdefault(elem_id, []).append((callback, script))
+            for elem_id, callback in script.on_after_component_elem_id or []:
+                self.on_after_component_elem_id.setdefault(elem_id, []).append((callback, script))
 
     # --- argument layout ------------------------------------------------------------------------------------
 
@@ -258,7 +317,12 @@ class ScriptRunner:
         controls = wrap_call(script.ui, script.filename, "ui", script.is_img2img)
         if controls is None:
             return
-        controls = list(controls.values()) if isinstance(controls, dict) else list(controls)
+        if isinstance(controls, dict):
+            controls = list(controls.values())
+        elif isinstance(controls, list | tuple):
+            controls = list(controls)
+        else:
+            controls = [controls]
         script.controls = controls
         script.api_info = api_models.ScriptInfo(name=script.name, is_img2img=script.is_img2img,
                                                 is_alwayson=script.alwayson, args=[_api_arg(c) for c in controls])
@@ -296,15 +360,21 @@ class ScriptRunner:
         return self.inputs
 
     def ensure_args_layout(self) -> None:
-        """Lays the arguments out without showing a UI (API without the browser UI): same slices and defaults."""
-        if self.inputs is not None:
-            return
-        import gradio as gr
+        """Lays the arguments out without showing a UI (API without the browser UI): same slices and defaults.
+        Concurrent first requests wait for one layout."""
+        with self.layout_lock:
+            if self.inputs is not None:
+                return
+            import gradio as gr
 
-        self.inputs, self.default_args = [None], [0]
-        with gr.Blocks():
-            for script in self.alwayson_scripts + self.selectable_scripts:
-                self.create_script_ui(script)
+            inputs, self.inputs, self.default_args = None, [None], [0]
+            try:
+                with gr.Blocks():
+                    for script in self.alwayson_scripts + self.selectable_scripts:
+                        self.create_script_ui(script)
+                inputs = self.inputs
+            finally:
+                self.inputs = inputs
 
     def _elem_id(self, item_id: str) -> str:
         return f"{'img2img' if self.is_img2img else 'txt2img'}_{item_id}"
@@ -313,13 +383,18 @@ class ScriptRunner:
 
     def find_script(self, title: str) -> Script | None:
         """Any script of this tab by its title, case-insensitively."""
-        wanted = (title or "").lower()
-        return next((s for s in self.scripts if s.name == wanted), None)
+        return self.title_map.get((title or "").lower())
+
+    def script(self, title: str) -> Script | None:
+        """A1111's name for find_script."""
+        return self.find_script(title)
 
     def selectable_index(self, title: str) -> int | None:
         """1-based index of a selectable script (0 is "None"), or None when no selectable script has that title."""
-        script = self.title_map.get((title or "").lower())
-        return None if script is None else self.selectable_scripts.index(script) + 1
+        script = self.find_script(title)
+        if script is None or script not in self.selectable_scripts:
+            return None
+        return self.selectable_scripts.index(script) + 1
 
     # --- running ----------------------------------------------------------------------------------------------
 
@@ -385,13 +460,26 @@ class ScriptRunner:
     def postprocess(self, p, processed) -> None:
         self._alwayson("postprocess", p, processed)
 
+    def before_hr(self, p) -> None:
+        self._alwayson("before_hr", p)
+
+    def postprocess_maskoverlay(self, p, ppmo: PostProcessMaskOverlayArgs) -> None:
+        self._alwayson("postprocess_maskoverlay", p, ppmo)
+
     def before_component(self, component, **kwargs) -> None:
+        self._component_callbacks(self.on_before_component_elem_id, component, kwargs)
         for script in self.scripts:
             wrap_call(script.before_component, script.filename, "before_component", component, **kwargs)
 
     def after_component(self, component, **kwargs) -> None:
+        self._component_callbacks(self.on_after_component_elem_id, component, kwargs)
         for script in self.scripts:
             wrap_call(script.after_component, script.filename, "after_component", component, **kwargs)
+
+    @staticmethod
+    def _component_callbacks(by_elem_id: dict, component, kwargs: dict) -> None:
+        for callback, script in by_elem_id.get(kwargs.get("elem_id"), []):
+            wrap_call(callback, script.filename, "on_component", OnComponent(component=component))
 
 
 scripts_txt2img: ScriptRunner = ScriptRunner()

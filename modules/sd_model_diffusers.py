@@ -160,14 +160,21 @@ class DiffusersStableDiffusion(torch.nn.Module):
         return self.unet(x, t, encoder_hidden_states=cond).sample
 
     @torch.no_grad()
-    def apply_cfg(self, x: torch.Tensor, t, cond, uncond, cfg_scale: float) -> torch.Tensor:
-        """Classifier-free guidance; cond and uncond go through the UNet as one batch when their lengths match."""
+    def predict_cond_uncond(self, x: torch.Tensor, t, cond, uncond) -> tuple[torch.Tensor, torch.Tensor]:
+        """The UNet's predictions for cond and uncond, run as one batch when their token lengths match."""
         if _token_length(cond) == _token_length(uncond):
             both = _concat_conds(cond, uncond)
             out_cond, out_uncond = self.apply_model(torch.cat([x, x]), t, both).chunk(2)
-        else:
-            out_cond, out_uncond = self.apply_model(x, t, cond), self.apply_model(x, t, uncond)
+            return out_cond, out_uncond
+        return self.apply_model(x, t, cond), self.apply_model(x, t, uncond)
+
+    @staticmethod
+    def combine_cfg(out_cond: torch.Tensor, out_uncond: torch.Tensor, cfg_scale: float) -> torch.Tensor:
         return out_uncond + (out_cond - out_uncond) * cfg_scale
+
+    def apply_cfg(self, x: torch.Tensor, t, cond, uncond, cfg_scale: float) -> torch.Tensor:
+        """Classifier-free guidance."""
+        return self.combine_cfg(*self.predict_cond_uncond(x, t, cond, uncond), cfg_scale)
 
     @torch.no_grad()
     def decode_first_stage(self, latents: torch.Tensor) -> torch.Tensor:

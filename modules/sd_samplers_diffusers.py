@@ -113,7 +113,8 @@ class DiffusersSampler:
         return original * mask + latents * nmask
 
     def cfg_denoise(self, p, x, image_conditioning, t, cond, uncond, step, steps):
-        """One guided prediction; on_cfg_denoiser callbacks may change its inputs, on_cfg_denoised its output."""
+        """One guided prediction, with A1111's callbacks: on_cfg_denoiser may change the inputs, on_cfg_denoised the
+        UNet's outputs (cond batch, then uncond batch, concatenated), on_cfg_after_cfg the guided result."""
         params = script_callbacks.CFGDenoiserParams(x, image_conditioning, t, step, steps,
                                                     prompt_parser.reconstruct_cond_batch(cond, step),
                                                     prompt_parser.reconstruct_cond_batch(uncond, step), self)
@@ -121,8 +122,12 @@ class DiffusersSampler:
         model_input = params.x
         if params.image_cond is not None:
             model_input = torch.cat([model_input, params.image_cond.to(model_input.dtype)], dim=1)
-        denoised = script_callbacks.CFGDenoisedParams(
-            self.model.apply_cfg(model_input, t, params.text_cond, params.text_uncond, p.cfg_scale), step, steps,
-            self.model)
-        script_callbacks.cfg_denoised_callback(denoised)
-        return denoised.x
+        out_cond, out_uncond = self.model.predict_cond_uncond(model_input, t, params.text_cond, params.text_uncond)
+        if script_callbacks.callback_map["callbacks_cfg_denoised"]:
+            denoised = script_callbacks.CFGDenoisedParams(torch.cat([out_cond, out_uncond]), step, steps, self.model)
+            script_callbacks.cfg_denoised_callback(denoised)
+            out_cond, out_uncond = denoised.x.chunk(2)
+        after = script_callbacks.AfterCFGCallbackParams(self.model.combine_cfg(out_cond, out_uncond, p.cfg_scale),
+                                                        step, steps)
+        script_callbacks.cfg_after_cfg_callback(after)
+        return after.x

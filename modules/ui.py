@@ -59,12 +59,23 @@ def connect_send_buttons(txt2img_tab, img2img_tab, pnginfo_tab) -> None:
     ui_paste.connect_send(pnginfo_tab.send_inpaint, "inpaint", from_pnginfo, inputs)
 
 
+def extension_tab_entries(entries: list) -> list[tuple]:
+    """The (blocks, title, elem_id) entries extensions returned from on_ui_tabs; malformed ones are reported and left
+    out, so one broken extension does not take the UI down."""
+    valid = []
+    for entry in entries:
+        if isinstance(entry, tuple | list) and len(entry) == 3 and isinstance(entry[0], gr.Blocks):
+            valid.append(tuple(entry))
+        else:
+            log.error("Ignoring an on_ui_tabs entry that is not (gradio Blocks, title, elem_id): %r", entry)
+    return valid
+
+
 def create_ui() -> gr.Blocks:
     gradio_extensions.install()
     script_callbacks.before_ui_callback()
     script_callbacks.ui_settings_callback()
     settings = ui_settings.UiSettings()
-    extension_tabs = script_callbacks.ui_tabs_callback()
     defaults = ui_model_defaults.selected_checkpoint_defaults()
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         settings.add_quicksettings()
@@ -78,6 +89,8 @@ def create_ui() -> gr.Blocks:
             scripts.scripts_current = None
             with gr.Tab("PNG Info", id=TAB_PNGINFO, elem_id="tab_pnginfo"):
                 pnginfo_tab = ui_pnginfo.create_tab()
+            # built after txt2img/img2img, as in A1111, so extension tabs can use what they saw of those tabs
+            extension_tabs = extension_tab_entries(script_callbacks.ui_tabs_callback())
             for blocks, title, elem_id in extension_tabs:
                 with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
                     blocks.render()

@@ -20,7 +20,10 @@ def extensions_table() -> str:
 
 def apply_enabled(enabled_names: list[str]) -> str:
     enabled = set(enabled_names or [])
-    disabled = extensions.set_enabled({ext.name: ext.name in enabled for ext in extensions.extensions})
+    try:
+        disabled = extensions.set_enabled({ext.name: ext.name in enabled for ext in extensions.extensions})
+    except extensions.InstallRefused as e:
+        return f"<p class='error'>{html.escape(str(e))}</p>"
     listed = ", ".join(disabled) or "none"
     return f"<p>Saved. Disabled extensions: {html.escape(listed)}. Restart the webui to apply.</p>"
 

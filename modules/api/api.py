@@ -233,8 +233,12 @@ class Api:
         return {}
 
     def get_scripts_list(self):
-        return models.ScriptsList(txt2img=[s.name for s in scripts.scripts_txt2img.scripts],
-                                  img2img=[s.name for s in scripts.scripts_img2img.scripts])
+        """The lower-case titles of the scripts that have arguments (A1111 names only those)."""
+        listed = {}
+        for tab, runner in (("txt2img", scripts.scripts_txt2img), ("img2img", scripts.scripts_img2img)):
+            runner.ensure_args_layout()
+            listed[tab] = [s.name for s in runner.scripts if s.controls is not None]
+        return models.ScriptsList(**listed)
 
     def get_script_info(self):
         info = []

@@ -161,11 +161,11 @@ def run(queue_lock, processing_class, kwargs: dict, job: str, task_id: str, runn
 
 
 def run_with_scripts(p) -> Processed:
-    """A script failing on the arguments it was given is the request's fault (422); anything else is ours (500)."""
+    """A script rejecting its arguments (ValueError) is the request's fault (422); anything else is ours (500)."""
     try:
         return process_images_with_scripts(p)
     except scripts.ScriptError as e:
-        if isinstance(e.__cause__, ValueError | TypeError | IndexError | KeyError):
+        if isinstance(e.__cause__, ValueError):
             raise api_error(422, "script_args", str(e)) from e
         raise
 

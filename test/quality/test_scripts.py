@@ -399,3 +399,217 @@ def test_install_from_url_runs_no_command_hidden_in_the_url(url):
         extensions.install_from_url(url, dirname="evil")
     assert not os.path.exists("/tmp/serena-pwned")
     assert not os.path.exists(os.path.join(paths_internal.extensions_dir, "evil"))
+
+
+def _runner_from_classes(tmp_path, source: str) -> scripts.ScriptRunner:
+    """A runner for the Script classes defined in source, loaded as the script loader loads a file."""
+    path = tmp_path / "inline_script.py"
+    path.write_text(source)
+    from modules import script_loading
+
+    module = script_loading.load_module(str(path))
+    saved = list(scripts.scripts_data)
+    try:
+        scripts.scripts_data[:] = []
+        scripts.register_scripts_from_module(module, str(path))
+        runner = scripts.ScriptRunner()
+        runner.initialize_scripts(is_img2img=False)
+    finally:
+        scripts.scripts_data[:] = saved
+    return runner
+
+
+def test_a_script_whose_constructor_fails_is_reported_and_the_others_load(tmp_path, capsys):
+    runner = _runner_from_classes(tmp_path, """
+from modules import scripts
+
+class Broken(scripts.Script):
+    def __init__(self):
+        raise RuntimeError("cannot start")
+    def title(self):
+        return "Broken"
+
+class Fine(scripts.Script):
+    def title(self):
+        return "Fine"
+""")
+    assert [s.title() for s in runner.scripts] == ["Fine"]
+    assert "inline_script.py/__init__" in capsys.readouterr().out
+
+
+def test_ui_may_return_one_component_and_a_failing_ui_leaves_no_arguments(tmp_path):
+    runner = _runner_from_classes(tmp_path, """
+import gradio as gr
+from modules import scripts
+
+class One(scripts.Script):
+    def title(self):
+        return "One"
+    def ui(self, is_img2img):
+        return gr.Checkbox(label="alone", value=True)
+
+class Failing(scripts.Script):
+    def title(self):
+        return "Failing UI"
+    def ui(self, is_img2img):
+        raise ValueError("no ui")
+""")
+    runner.ensure_args_layout()
+    one, failing = runner.find_script("one"), runner.find_script("failing ui")
+    assert runner.default_args[one.args_from:one.args_to] == [True]
+    assert failing.args_from == failing.args_to
+
+
+def test_component_callbacks_by_elem_id_and_tabname(tmp_path):
+    runner = _runner_from_classes(tmp_path, """
+import gradio as gr
+from modules import scripts
+
+class Watcher(scripts.Script):
+    def __init__(self):
+        self.seen = []
+        self.on_after_component(lambda c: self.seen.append(("after", c.component.elem_id)), elem_id="watched")
+        self.on_before_component(lambda c: self.seen.append(("before", c.component)), elem_id="watched")
+    def title(self):
+        return "Watcher"
+""")
+    import gradio as gr
+
+    from modules import gradio_extensions
+
+    gradio_extensions.install()
+    scripts.scripts_current = runner
+    try:
+        with gr.Blocks():
+            gr.Textbox(elem_id="other")
+            gr.Textbox(elem_id="watched")
+    finally:
+        scripts.scripts_current = None
+    watcher = runner.find_script("watcher")
+    assert [kind for kind, _ in watcher.seen] == ["before", "after"]
+    assert watcher.seen[1][1] == "watched"
+    assert watcher.tabname == "txt2img"
+
+
+def test_basedir_names_the_extension_folder_while_its_scripts_import(installed_test_extension):
+    probe = os.path.join(installed_test_extension, "scripts", "where.py")
+    with open(probe, "w", encoding="utf8") as file:
+        file.write("from modules import scripts\nBASE = scripts.basedir()\n\n\nclass Where(scripts.Script):\n"
+                   "    def title(self):\n        return 'Where'\n")
+    scripts.initialize_scripts()
+    module = next(d.module for d in scripts.scripts_data if d.path == probe)
+    assert module.BASE == installed_test_extension
+    assert scripts.basedir() == scripts.script_path  # outside a load: the webui folder
+    assert scripts.list_files_with_name("install.py") == [os.path.join(installed_test_extension, "install.py")]
+
+
+def test_named_callbacks_replace_their_earlier_registration(clean_callbacks):
+    calls = []
+    script_callbacks.on_before_reload(lambda: calls.append("old"), name="reset")
+    script_callbacks.on_before_reload(lambda: calls.append("new"), name="reset")
+    script_callbacks.before_reload_callback()
+    assert calls == ["new"]
+
+
+def test_cfg_after_cfg_callback_changes_the_result(sd_model, clean_callbacks):
+    plain = processing.process_images(processing.StableDiffusionProcessingTxt2Img(**SMALL))
+    steps = []
+
+    def halve(params):
+        steps.append(params.sampling_step)
+        params.x = params.x * 0.5
+
+    script_callbacks.on_cfg_after_cfg(halve)
+    changed = processing.process_images(processing.StableDiffusionProcessingTxt2Img(**SMALL))
+    assert steps == [0, 1]
+    assert not np.array_equal(np.asarray(plain.images[0]), np.asarray(changed.images[0]))
+
+
+def test_cfg_denoised_sees_the_cond_and_uncond_outputs_stacked(sd_model, clean_callbacks):
+    shapes = []
+    script_callbacks.on_cfg_denoised(lambda params: shapes.append(tuple(params.x.shape)))
+    processing.process_images(processing.StableDiffusionProcessingTxt2Img(**SMALL, batch_size=2))
+    side = 64 // sd_model.vae_scale_factor
+    assert shapes[0] == (4, sd_model.latent_channels, side, side)
+
+
+class HiresWatcher(scripts.Script):
+    calls: list
+
+    def title(self):
+        return "Hires watcher"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def process(self, p, *args):
+        p.all_hr_prompts = ["a blue square"] * len(p.all_prompts)
+
+    def before_hr(self, p, *args):
+        self.calls.append(("before_hr", list(p.hr_prompts)))
+
+
+def test_before_hr_runs_before_the_second_pass_and_all_hr_prompts_are_honoured(sd_model):
+    runner = runner_with(HiresWatcher)
+    runner.alwayson_scripts[0].calls = []
+    p = processing.StableDiffusionProcessingTxt2Img(**SMALL, enable_hr=True, hr_scale=1.5, hr_second_pass_steps=1,
+                                                    denoising_strength=0.5, hr_upscaler="Latent")
+    p.scripts = runner
+    p.script_args = (0,)
+    processing.process_images(p)
+    assert runner.alwayson_scripts[0].calls == [("before_hr", ["a blue square"])]
+
+
+class MaskOverlayWatcher(scripts.Script):
+    calls: list
+
+    def title(self):
+        return "Mask overlay watcher"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def postprocess_maskoverlay(self, p, ppmo, *args):
+        self.calls.append((ppmo.index, ppmo.mask_for_overlay is not None, ppmo.overlay_image is not None))
+        ppmo.overlay_image = None
+
+
+def test_postprocess_maskoverlay_can_drop_the_inpainting_overlay(sd_model):
+    from PIL import Image, ImageDraw
+
+    init = Image.new("RGB", (64, 64), "white")
+    mask = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(mask).rectangle((16, 16, 48, 48), fill=255)
+
+    def inpaint(runner):
+        p = processing.StableDiffusionProcessingImg2Img(**SMALL, init_images=[init], mask=mask,
+                                                        inpaint_full_res=False, denoising_strength=0.9)
+        p.scripts = runner
+        p.script_args = (0,)
+        return processing.process_images(p)
+
+    runner = runner_with(MaskOverlayWatcher)
+    runner.alwayson_scripts[0].calls = []
+    without_overlay = inpaint(runner)
+    assert runner.alwayson_scripts[0].calls == [(0, True, True)]
+    with_overlay = inpaint(runner_with())
+    corner = (2, 2)  # outside the mask: the overlay puts the original white back there
+    assert with_overlay.images[0].getpixel(corner) == (255, 255, 255)
+    assert without_overlay.images[0].getpixel(corner) != (255, 255, 255)
+
+
+def test_malformed_ui_tabs_entries_are_left_out(caplog):
+    from modules import ui
+
+    with gr.Blocks() as good:
+        gr.Markdown("tab")
+    entries = ui.extension_tab_entries([(good, "Good", "good_tab"), ("not blocks", "Bad", "bad"), None])
+    assert entries == [(good, "Good", "good_tab")]
+    assert "Ignoring an on_ui_tabs entry" in caplog.text
+
+
+def test_enabling_extensions_is_refused_on_a_listening_server(monkeypatch):
+    monkeypatch.setattr(shared.cmd_opts, "listen", True)
+    with pytest.raises(extensions.InstallRefused):
+        extensions.set_enabled({TEST_EXTENSION: False})
+    assert TEST_EXTENSION not in (shared.opts.disabled_extensions or [])
