@@ -36,6 +36,21 @@ missing_key_defaults = {
 }
 
 
+class PasteField(tuple):
+    """A paste field (A1111's): the pair (component, target), target being an infotext key or a function of the
+    parsed infotext; api names the API request field it corresponds to, when there is one."""
+
+    def __new__(cls, component, target, *, api=None):
+        return super().__new__(cls, (component, target))
+
+    def __init__(self, component, target, *, api=None):
+        super().__init__()
+        self.api = api
+        self.component = component
+        self.label = target if isinstance(target, str) else None
+        self.function = target if callable(target) else None
+
+
 def quote(text):
     """JSON-quotes a value that would otherwise break the "Key: value, ..." line."""
     as_text = str(text)

@@ -399,3 +399,14 @@ def test_extensions_tab_lists_builtin_and_installed_extensions(page):
     page.get_by_role("tab", name="Extensions", exact=True).first.click()
     table = page.inner_text("#extensions_table")
     assert TEST_EXTENSION in table and "prompt-bracket-checker" in table
+
+
+def test_extension_javascript_gets_a1111_helpers_and_callbacks(page):
+    """The test extension's javascript/test_hooks.js registers onUiLoaded / onUiTabChange / onAfterUiUpdate
+    (javascript/script.js) and marks the page from them through gradioApp() and get_uiCurrentTab*()."""
+    page.wait_for_selector("body[data-test-extension-updated=yes]")
+    assert page.get_attribute("#txt2img_prompt", "data-test-extension-loaded") == "1"
+    assert page.evaluate("() => gradioApp().querySelector('#txt2img_prompt') !== null")
+    page.get_by_role("tab", name="img2img", exact=True).first.click()
+    page.wait_for_selector("body[data-test-extension-tab='img2img|tab_img2img']")
+    assert page.evaluate("() => get_uiCurrentTabContent().id") == "tab_img2img"
