@@ -1,5 +1,7 @@
 """Prompt matrix (A1111's scripts/prompt_matrix.py): "base|a|b" generates every combination of the optional parts
-a and b added to the base, as one labelled grid (the parts across and down, greyed out where absent)."""
+a and b added to the base, as one labelled grid (the parts across and down, greyed out where absent).
+
+n optional parts make 2**n prompts: at most MAX_OPTIONAL_PARTS (12, so 4096 prompts), else a ValueError."""
 
 import math
 
@@ -9,12 +11,16 @@ from modules import images, processing, scripts
 from modules.shared import opts
 
 DELIMITERS = {"comma": ", ", "space": " "}
+MAX_OPTIONAL_PARTS = 12
 
 
 def matrix_prompts(prompt: str, put_at_start: bool, delimiter: str) -> tuple[list[str], list[str]]:
     """(the prompt's parts split at "|", one prompt per combination): combination n has optional part i when bit i
     of n is set."""
     parts = prompt.split("|")
+    if len(parts) - 1 > MAX_OPTIONAL_PARTS:
+        raise ValueError(f"Prompt matrix: {len(parts) - 1} optional parts would make 2**{len(parts) - 1} prompts; "
+                         f"the limit is {MAX_OPTIONAL_PARTS} parts ({2 ** MAX_OPTIONAL_PARTS} prompts)")
     prompts = []
     for combination in range(2 ** (len(parts) - 1)):
         selected = [text.strip().strip(",") for n, text in enumerate(parts[1:]) if combination & (1 << n)]

@@ -1,7 +1,8 @@
 """Prompts from file or textbox (A1111's scripts/prompts_from_file.py): one generation per line. A line is a prompt,
 or, when it starts with "--", A1111's command line of generation settings:
     --prompt "a cat" --negative_prompt "blurry" --steps 10 --cfg_scale 5 --seed 7 --sampler_name "Euler a"
-An unknown option, a missing or malformed value is a ValueError naming the line and the option."""
+An unknown option, a missing or malformed value is a ValueError naming the line and the option. --outpath_samples and
+--outpath_grids (directories to save to) are refused in API requests: they would let a client write anywhere."""
 
 import copy
 import random
@@ -75,6 +76,7 @@ prompt_tags = {
     "do_not_save_grid": process_boolean_tag,
 }
 PROMPT_TAGS = ("prompt", "negative_prompt")
+UI_ONLY_TAGS = ("outpath_samples", "outpath_grids")
 
 
 def cmdargs(line: str) -> dict:
@@ -125,7 +127,11 @@ def load_prompt_file(file):
     """An uploaded file's lines go into the text box (A1111's behaviour: the file itself is then cleared)."""
     if file is None:
         return None, gr.update()
-    data = file if isinstance(file, bytes) else open(getattr(file, "name", file), "rb").read()
+    if isinstance(file, bytes):
+        data = file
+    else:
+        with open(getattr(file, "name", file), "rb") as handle:
+            data = handle.read()
     lines = [x.strip() for x in data.decode("utf8", errors="ignore").split("\n")]
     return None, gr.update(value="\n".join(lines), lines=7)
 
@@ -182,6 +188,12 @@ class Script(scripts.Script):
         if not lines:
             raise ValueError("no prompts: the list of prompt inputs is empty")
         jobs = [parse_line(line, number) for number, line in enumerate(lines, start=1)]
+        if p.is_api:
+            for number, job in enumerate(jobs, start=1):
+                for tag in UI_ONLY_TAGS:
+                    if tag in job:
+                        raise ValueError(f"line {number}: --{tag} is not allowed in API requests "
+                                         "(it sets the directory images are saved to)")
         batches = line_batches(jobs, p.batch_size) if batch_lines else [[job] for job in jobs]
         p.do_not_save_grid = True
         if (checkbox_iterate or checkbox_iterate_batch) and p.seed in (-1, None, ""):

@@ -2,7 +2,11 @@
 as a labelled grid (and, on request, the sub-grids per Z value and the single images).
 
 The axis types, value parsing and grid drawing live in modules/xyz_grid_*.py; their A1111 names are imported here
-so extensions that reach into this module (axis_options.append(...), AxisOption, apply_field, ...) find them."""
+so extensions that reach into this module (axis_options.append(...), AxisOption, apply_field, ...) find them.
+
+Limits of one plot, checked before anything is generated (a ValueError naming the axis or the limit): at most
+MAX_AXIS_VALUES (1000) values per axis, ranges and "Prompt order" permutations included, and at most MAX_GRID_CELLS
+(10000) cells in all; the grid's size is capped by the img_max_size_mp setting."""
 
 import gradio as gr
 from PIL import Image
@@ -49,6 +53,7 @@ from modules.xyz_grid_plot import (  # noqa: F401
     processing_order,
 )
 from modules.xyz_grid_values import (  # noqa: F401
+    MAX_AXIS_VALUES,
     csv_string_to_list_strip,
     list_to_csv_string,
     re_range,
@@ -60,6 +65,7 @@ from modules.xyz_grid_values import (  # noqa: F401
 )
 
 fill_values_symbol = "\U0001f4d2"  # 📒
+MAX_GRID_CELLS = 10000
 
 
 def axis_value_strings(option: AxisOption, values_text, values_dropdown, csv_mode: bool) -> list[str]:
@@ -245,14 +251,17 @@ class Script(scripts.Script):
                                  vary_seeds=bool(vary)))
         x, y, z = axes
 
-        Image.MAX_IMAGE_PIXELS = None  # the size check below replaces Pillow's
-        grid_mp = round(len(x.values) * len(y.values) * len(z.values) * p.width * p.height / 1000000)
+        cell_count = len(x.values) * len(y.values) * len(z.values)
+        if cell_count > MAX_GRID_CELLS:
+            raise ValueError(f"X/Y/Z plot: {len(x.values)} x {len(y.values)} x {len(z.values)} = {cell_count} cells, "
+                             f"more than the limit of {MAX_GRID_CELLS}")
+        grid_mp = round(cell_count * p.width * p.height / 1000000)
         if grid_mp >= opts.img_max_size_mp:
             raise ValueError(f"Resulting grid would be too large ({grid_mp} MPixels) "
                              f"(max configured size is {opts.img_max_size_mp} MPixels)")
 
         image_cell_count = p.n_iter * p.batch_size
-        print(f"X/Y/Z plot will create {len(x.values) * len(y.values) * len(z.values) * image_cell_count} images on "
+        print(f"X/Y/Z plot will create {cell_count * image_cell_count} images on "
               f"{len(z.values)} {len(x.values)}x{len(y.values)} grid{'s' if len(z.values) > 1 else ''}"
               f"{f'; {image_cell_count} images per cell' if image_cell_count > 1 else ''}. "
               f"(Total steps to process: {total_steps(p, axes)})")
@@ -261,16 +270,21 @@ class Script(scripts.Script):
         state.xyz_plot_z = AxisInfo(z.option, z.values)
         first, second = processing_order(x.option, y.option, z.option)
 
-        with SharedSettingsStackHelper(p) as settings:
-            cell = CellRunner(p, axes, bool(no_fixed_seeds), self.title(), settings)
-            processed = draw_xyz_grid(
-                p, xs=x.values, ys=y.values, zs=z.values,
-                x_labels=[x.option.format_value(p, x.option, v) for v in x.values],
-                y_labels=[y.option.format_value(p, y.option, v) for v in y.values],
-                z_labels=[z.option.format_value(p, z.option, v) for v in z.values],
-                cell=cell, draw_legend=draw_legend, include_lone_images=include_lone_images,
-                include_sub_grids=include_sub_grids, first_axes_processed=first,
-                second_axes_processed=second, margin_size=int(margin_size or 0))
+        previous_max_pixels = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # the img_max_size_mp check above stands in for Pillow's while the grid is built
+        try:
+            with SharedSettingsStackHelper(p) as settings:
+                cell = CellRunner(p, axes, bool(no_fixed_seeds), self.title(), settings)
+                processed = draw_xyz_grid(
+                    p, xs=x.values, ys=y.values, zs=z.values,
+                    x_labels=[x.option.format_value(p, x.option, v) for v in x.values],
+                    y_labels=[y.option.format_value(p, y.option, v) for v in y.values],
+                    z_labels=[z.option.format_value(p, z.option, v) for v in z.values],
+                    cell=cell, draw_legend=draw_legend, include_lone_images=include_lone_images,
+                    include_sub_grids=include_sub_grids, first_axes_processed=first,
+                    second_axes_processed=second, margin_size=int(margin_size or 0))
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous_max_pixels
 
         if not processed.images:
             if cell.first_error is not None:

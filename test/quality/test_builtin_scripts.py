@@ -144,6 +144,60 @@ def test_invalid_axis_values_fail_before_generating(builtin, engine_ready, monke
     assert calls == []
 
 
+@pytest.mark.parametrize(("axis_type", "values", "message"), [
+    ("Steps", "1-1000000000", "Y axis (Steps): the range 1-1000000000 (+1) gives 1000000000 values, more than the "
+                              "limit of 1000 per axis"),
+    ("Steps", "1-10 [5000]", "Y axis (Steps): the range '1-10 [5000]' gives 5000 values"),
+    ("CFG Scale", "1-1000000 (+0.5)", "Y axis (CFG Scale): the range '1-1000000 (+0.5)' gives 1999999 values"),
+    ("Seed", ", ".join(map(str, range(1001))), "Y axis (Seed): the list gives 1001 values, more than the limit"),
+    ("Seed", "1-600, 1-600", "Y axis (Seed): the list gives 1200 values"),
+    ("Prompt order", "a, b, c, d, e, f, g", "Y axis (Prompt order): ordering 7 prompt parts gives 5040 values"),
+    ("CFG Scale", "1-" + "9" * 400, "a range too large to count"),
+    ("Steps", "1-" + "9" * 400 + " [3]", "Y axis (Steps): bad range"),
+])
+def test_axis_value_counts_are_capped_before_expanding(builtin, engine_ready, monkeypatch, axis_type, values,
+                                                       message):
+    monkeypatch.setattr(processing, "process_images", lambda p: pytest.fail("nothing may be generated"))
+    with pytest.raises(ValueError) as raised:
+        script(builtin["xyz_grid"]).run(txt2img(prompt="a, b, c, d, e, f, g"),
+                                        *xyz_args(x_values="1", y_type=axis_type, y_values=values))
+    assert message in str(raised.value)
+
+
+def test_axis_cap_leaves_room_for_a_thousand_values():
+    assert len(typed_values(["1-1000"], int, "X axis")) == 1000
+    assert len(typed_values(["a", "b", "c", "d", "e", "f"], find_axis_option(current_axis_options(False),
+                                                                               "Prompt order", "X").type, "X")) == 720
+
+
+def test_total_cell_count_is_capped(builtin, engine_ready, monkeypatch):
+    monkeypatch.setattr(processing, "process_images", lambda p: pytest.fail("nothing may be generated"))
+    with pytest.raises(ValueError, match=r"X/Y/Z plot: 100 x 101 x 1 = 10100 cells, more than the limit of 10000"):
+        script(builtin["xyz_grid"]).run(txt2img(), *xyz_args(x_values="1-100", y_type="Steps", y_values="1-101"))
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_pillow_pixel_limit_is_lifted_only_while_the_grid_is_built(builtin, engine_ready, monkeypatch, fails):
+    module = builtin["xyz_grid"]
+    seen = []
+
+    def draw_xyz_grid(p, **kwargs):
+        seen.append(Image.MAX_IMAGE_PIXELS)
+        if fails:
+            raise RuntimeError("drawing failed")
+        return processing.Processed(p, [])
+
+    monkeypatch.setattr(module, "draw_xyz_grid", draw_xyz_grid)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 12345)
+    if fails:
+        with pytest.raises(RuntimeError, match="drawing failed"):
+            script(module).run(txt2img(), *xyz_args(x_values="1, 2"))
+    else:
+        assert script(module).run(txt2img(), *xyz_args(x_values="1, 2")).images == []
+    assert seen == [None]
+    assert Image.MAX_IMAGE_PIXELS == 12345
+
+
 def test_random_seeds_on_a_seed_axis_are_fixed_once(builtin, sd_model, monkeypatch):
     seen = []
     original = processing.process_images
@@ -331,6 +385,15 @@ def test_prompt_matrix_rejects_unknown_choices(builtin):
         script(builtin["prompt_matrix"]).run(txt2img(), False, False, "both", "comma", 0)
 
 
+def test_prompt_matrix_caps_the_number_of_optional_parts(builtin, monkeypatch):
+    module = builtin["prompt_matrix"]
+    assert len(module.matrix_prompts("base" + "|x" * 12, False, ", ")[1]) == 4096
+    monkeypatch.setattr(processing, "process_images", lambda p: pytest.fail("nothing may be generated"))
+    with pytest.raises(ValueError, match=r"Prompt matrix: 13 optional parts would make 2\*\*13 prompts; the limit "
+                                         r"is 12 parts \(4096 prompts\)"):
+        script(module).run(txt2img(prompt="base" + "|x" * 13), False, False, "positive", "comma", 0)
+
+
 # --- Prompts from file or textbox -------------------------------------------------------------------------------
 
 def test_command_line_parsing(builtin, engine_ready):
@@ -393,6 +456,44 @@ def test_uploaded_file_fills_the_textbox(builtin):
     cleared, update = builtin["prompts_from_file"].load_prompt_file(b"first line\r\n  second  \n")
     assert cleared is None
     assert update["value"] == "first line\nsecond\n"
+
+
+@pytest.mark.parametrize("option", ["outpath_samples", "outpath_grids"])
+def test_output_directories_are_refused_in_api_requests(builtin, engine_ready, monkeypatch, tmp_path, option):
+    monkeypatch.setattr(processing, "process_images", lambda p: pytest.fail("nothing may be generated"))
+    p = txt2img()
+    p.is_api = True
+    with pytest.raises(ValueError, match=f"line 2: --{option} is not allowed in API requests"):
+        script(builtin["prompts_from_file"]).run(p, False, False, "start", f"a dog\n--prompt cat --{option} {tmp_path}")
+
+
+def test_output_directories_still_work_from_the_ui(builtin, engine_ready, monkeypatch, tmp_path):
+    used = []
+
+    def process_images(p):
+        used.append((p.outpath_samples, p.outpath_grids))
+        return processing.Processed(p, [])
+
+    monkeypatch.setattr(processing, "process_images", process_images)
+    text = f"--prompt cat --outpath_samples {tmp_path / 'a'} --outpath_grids {tmp_path / 'b'}"
+    script(builtin["prompts_from_file"]).run(txt2img(), False, False, "start", text)
+    assert used == [(str(tmp_path / "a"), str(tmp_path / "b"))]
+
+
+def test_uploaded_file_by_path_is_read_and_closed(builtin, monkeypatch, tmp_path):
+    module = builtin["prompts_from_file"]
+    path = tmp_path / "prompts.txt"
+    path.write_bytes(b"one\ntwo\n")
+    handles = []
+
+    def tracking_open(*args, **kwargs):
+        handles.append(open(*args, **kwargs))
+        return handles[-1]
+
+    monkeypatch.setattr(module, "open", tracking_open, raising=False)
+    _, update = module.load_prompt_file(str(path))
+    assert update["value"] == "one\ntwo\n"
+    assert len(handles) == 1 and handles[0].closed
 
 
 # --- SD upscale -------------------------------------------------------------------------------------------------
