@@ -98,6 +98,7 @@ def create_ui() -> gr.Blocks:
                 ui_extensions.create_tab()
             with gr.Tab("Settings", id=TAB_SETTINGS, elem_id="tab_settings"):
                 settings.create_ui()
+        settings.add_settings_json()
         settings.add_functionality()
         register_send_targets(tabs, img2img_tab)
         connect_send_buttons(txt2img_tab, img2img_tab, pnginfo_tab)

@@ -148,6 +148,7 @@ class UiSettings:
         self.quicksettings: dict[str, gr.components.Component] = {}
         self.result = None
         self.submit = None
+        self.settings_json = None
 
     def quicksettings_names(self) -> list[str]:
         return [key for key in opts.quicksettings_list if key in opts.data_labels]
@@ -188,15 +189,22 @@ class UiSettings:
             for key in self.quicksettings_names():
                 self.quicksettings[key] = self._create(key)
 
+    def add_settings_json(self):
+        """A1111's #settings_json: every option as JSON in the page (hidden by style.css), which javascript/script.js
+        reads into `opts` and watches for onOptionsChanged."""
+        self.settings_json = gr.Textbox(value=opts.dumpjson, elem_id="settings_json", container=False, lines=1,
+                                        interactive=False, show_label=False)
+
     def add_functionality(self):
         keys = list(self.components)
 
         def run_settings(*values):
             changed, problems = apply_settings(keys, values)
-            return [result_html(changed, problems), *(getattr(opts, key) for key in keys)]
+            return [result_html(changed, problems), opts.dumpjson(), *(getattr(opts, key) for key in keys)]
 
         self.submit.click(fn=run_settings, inputs=[self.components[k] for k in keys],
-                          outputs=[self.result, *(self.components[k] for k in keys)], api_visibility="private")
+                          outputs=[self.result, self.settings_json, *(self.components[k] for k in keys)],
+                          api_visibility="private")
 
         for key, component in self.quicksettings.items():
             self._connect_quicksetting(key, component)
@@ -208,9 +216,9 @@ class UiSettings:
                 gr.Warning(problem)
             if changed:
                 gr.Info(f"{opts.data_labels[key].label}: {getattr(opts, key)}")
-            return getattr(opts, key)
+            return getattr(opts, key), opts.dumpjson()
 
         # opts.set runs the option's onchange; for sd_model_checkpoint that is the reload registered by
         # initialize, wrapped in call_queue.wrap_queued_call: the switch waits for a running generation.
-        component.input(fn=change, inputs=[component], outputs=[component], show_progress="minimal",
-                        api_visibility="private", trigger_mode="always_last")
+        component.input(fn=change, inputs=[component], outputs=[component, self.settings_json],
+                        show_progress="minimal", api_visibility="private", trigger_mode="always_last")

@@ -306,6 +306,9 @@ def test_settings_apply_saves_config(page, ui_server):
     page.click("#settings_submit")
     page.wait_for_function("() => document.querySelector('#settings_result').innerText.includes('changed')")
     assert "1 settings changed: grid_extended_filename." in page.inner_text("#settings_result")
+    # A1111's `opts` in the page follows, and the test extension's onOptionsChanged callback saw the change
+    page.wait_for_selector("body[data-test-extension-grid-extended=true]")
+    assert page.evaluate("() => opts.grid_extended_filename") is True
     with open(os.path.join(ui_server.data_dir, "config.json"), encoding="utf8") as file:
         assert json.load(file)["grid_extended_filename"] is True
 
