@@ -19,6 +19,7 @@ def main(description: str, path: str, current: Callable[[], object], command: st
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--update", action="store_true", help=f"rewrite {path} from the working tree")
     args = parser.parse_args()
+    sys.argv = sys.argv[:1]  # the webui reads its own command line when imported
     text = dumps(current())
     if args.update:
         with open(path, "w", encoding="utf8") as file:
