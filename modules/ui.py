@@ -12,6 +12,7 @@ from modules import (
     scripts,
     shared,
     ui_extensions,
+    ui_extra_networks,
     ui_img2img,
     ui_model_defaults,
     ui_paste,
@@ -73,6 +74,7 @@ def extension_tab_entries(entries: list) -> list[tuple]:
 
 def create_ui() -> gr.Blocks:
     gradio_extensions.install()
+    ui_extra_networks.initialize()
     script_callbacks.before_ui_callback()
     script_callbacks.ui_settings_callback()
     settings = ui_settings.UiSettings()

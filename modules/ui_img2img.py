@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from modules import img2img, scripts, shared, ui_common, ui_params, ui_paste
+from modules import img2img, scripts, shared, ui_common, ui_extra_networks, ui_params, ui_paste
 from modules.ui_common import OutputPanel
 from modules.ui_components import FormRow
 from modules.ui_model_defaults import ModelUiDefaults
@@ -54,33 +54,36 @@ def create_inpaint_controls():
 def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
     toprow = Toprow("img2img", prompt_placeholder=defaults.prompt_placeholder)
     mode = gr.State(img2img.MODE_IMG2IMG)
-    with gr.Row(elem_id="img2img_extra_row", equal_height=False):
-        with gr.Column(elem_id="img2img_settings", scale=5, min_width=360):
-            with gr.Tabs(elem_id="mode_img2img", selected=IMG2IMG_TAB_ID) as mode_tabs:
-                with gr.Tab("img2img", id=IMG2IMG_TAB_ID, elem_id=IMG2IMG_TAB_ID) as img2img_tab:
-                    init_img = gr.Image(label="Image for img2img", elem_id="img2img_image", type="pil",
-                                        image_mode="RGBA", sources=["upload", "clipboard"], height=360)
-                with gr.Tab("Inpaint", id=INPAINT_TAB_ID, elem_id=INPAINT_TAB_ID) as inpaint_tab:
-                    init_img_with_mask = gr.ImageEditor(
-                        label="Image for inpainting with mask", elem_id="img2maskimg", type="pil",
-                        image_mode="RGBA", sources=["upload", "clipboard"], layers=False, transforms=(),
-                        brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
-                        height=shared.opts.img2img_editor_height // 2, format="png")
-            resize_mode = gr.Radio(label="Resize mode", elem_id="resize_mode", choices=img2img.resize_modes,
-                                   value=img2img.resize_modes[0])
-            sampler_name, scheduler, steps = ui_params.sampler_and_steps("img2img")
-            with FormRow(elem_id="img2img_dimensions_row"):
-                width, height = ui_params.dimensions("img2img", defaults.width, defaults.height)
-                n_iter, batch_size = ui_params.batch("img2img")
-            cfg_scale = ui_params.cfg_scale("img2img")
-            denoising_strength = gr.Slider(minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength",
-                                           value=0.75, elem_id="img2img_denoising_strength")
-            seed = ui_params.seed_inputs("img2img")
-            inpaint_group, inpaint = create_inpaint_controls()
-            with gr.Group(elem_id="img2img_script_container"):
-                script_inputs = scripts.scripts_img2img.setup_ui()
-        with gr.Column(scale=6, min_width=360):
-            panel = ui_common.create_output_panel("img2img")
+    with gr.Tabs(elem_id="img2img_extra_tabs", elem_classes="extra-networks"):
+        with gr.Tab("Generation", id="img2img_generation", elem_id="img2img_generation"):
+            with gr.Row(elem_id="img2img_extra_row", equal_height=False):
+                with gr.Column(elem_id="img2img_settings", scale=5, min_width=360):
+                    with gr.Tabs(elem_id="mode_img2img", selected=IMG2IMG_TAB_ID) as mode_tabs:
+                        with gr.Tab("img2img", id=IMG2IMG_TAB_ID, elem_id=IMG2IMG_TAB_ID) as img2img_tab:
+                            init_img = gr.Image(label="Image for img2img", elem_id="img2img_image", type="pil",
+                                                image_mode="RGBA", sources=["upload", "clipboard"], height=360)
+                        with gr.Tab("Inpaint", id=INPAINT_TAB_ID, elem_id=INPAINT_TAB_ID) as inpaint_tab:
+                            init_img_with_mask = gr.ImageEditor(
+                                label="Image for inpainting with mask", elem_id="img2maskimg", type="pil",
+                                image_mode="RGBA", sources=["upload", "clipboard"], layers=False, transforms=(),
+                                brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
+                                height=shared.opts.img2img_editor_height // 2, format="png")
+                    resize_mode = gr.Radio(label="Resize mode", elem_id="resize_mode", choices=img2img.resize_modes,
+                                           value=img2img.resize_modes[0])
+                    sampler_name, scheduler, steps = ui_params.sampler_and_steps("img2img")
+                    with FormRow(elem_id="img2img_dimensions_row"):
+                        width, height = ui_params.dimensions("img2img", defaults.width, defaults.height)
+                        n_iter, batch_size = ui_params.batch("img2img")
+                    cfg_scale = ui_params.cfg_scale("img2img")
+                    denoising_strength = gr.Slider(minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength",
+                                                   value=0.75, elem_id="img2img_denoising_strength")
+                    seed = ui_params.seed_inputs("img2img")
+                    inpaint_group, inpaint = create_inpaint_controls()
+                    with gr.Group(elem_id="img2img_script_container"):
+                        script_inputs = scripts.scripts_img2img.setup_ui()
+                with gr.Column(scale=6, min_width=360):
+                    panel = ui_common.create_output_panel("img2img")
+        ui_extra_networks.create_ui("img2img", toprow.prompt)
 
     img2img_tab.select(fn=lambda: (img2img.MODE_IMG2IMG, gr.Group(visible=False)), outputs=[mode, inpaint_group],
                        show_progress="hidden", api_visibility="private")

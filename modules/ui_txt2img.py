@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from modules import scripts, txt2img, ui_common, ui_params, ui_paste
+from modules import scripts, txt2img, ui_common, ui_extra_networks, ui_params, ui_paste
 from modules.ui_common import OutputPanel
 from modules.ui_components import FormRow
 from modules.ui_model_defaults import ModelUiDefaults
@@ -25,19 +25,22 @@ def _hires_enabled(params: dict) -> bool:
 
 def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
     toprow = Toprow("txt2img", prompt_placeholder=defaults.prompt_placeholder)
-    with gr.Row(elem_id="txt2img_extra_row", equal_height=False):
-        with gr.Column(elem_id="txt2img_settings", scale=5, min_width=360):
-            sampler_name, scheduler, steps = ui_params.sampler_and_steps("txt2img")
-            hires = ui_params.hires_fix("txt2img")
-            with FormRow(elem_id="txt2img_dimensions_row"):
-                width, height = ui_params.dimensions("txt2img", defaults.width, defaults.height)
-                n_iter, batch_size = ui_params.batch("txt2img")
-            cfg_scale = ui_params.cfg_scale("txt2img")
-            seed = ui_params.seed_inputs("txt2img")
-            with gr.Group(elem_id="txt2img_script_container"):
-                script_inputs = scripts.scripts_txt2img.setup_ui()
-        with gr.Column(scale=6, min_width=360):
-            panel = ui_common.create_output_panel("txt2img")
+    with gr.Tabs(elem_id="txt2img_extra_tabs", elem_classes="extra-networks"):
+        with gr.Tab("Generation", id="txt2img_generation", elem_id="txt2img_generation"):
+            with gr.Row(elem_id="txt2img_extra_row", equal_height=False):
+                with gr.Column(elem_id="txt2img_settings", scale=5, min_width=360):
+                    sampler_name, scheduler, steps = ui_params.sampler_and_steps("txt2img")
+                    hires = ui_params.hires_fix("txt2img")
+                    with FormRow(elem_id="txt2img_dimensions_row"):
+                        width, height = ui_params.dimensions("txt2img", defaults.width, defaults.height)
+                        n_iter, batch_size = ui_params.batch("txt2img")
+                    cfg_scale = ui_params.cfg_scale("txt2img")
+                    seed = ui_params.seed_inputs("txt2img")
+                    with gr.Group(elem_id="txt2img_script_container"):
+                        script_inputs = scripts.scripts_txt2img.setup_ui()
+                with gr.Column(scale=6, min_width=360):
+                    panel = ui_common.create_output_panel("txt2img")
+        ui_extra_networks.create_ui("txt2img", toprow.prompt)
 
     seed.connect_reuse(panel)
     common = ui_params.GenerationInputs(toprow, steps, sampler_name, scheduler, n_iter, batch_size, cfg_scale,

@@ -26,6 +26,7 @@ CHECKPOINT_B, CHECKPOINT_C = "tiny-ui-b", "tiny-ui-c"
 DEMO_CHECKPOINT, DEMO_EXAMPLE_PROMPT = "serena-demo-shapes", "a red circle on a black background"
 SEED_RE = re.compile(r"Seed: (\d+)")
 SUBPATH, USER, PASSWORD = "webui", "tester", "secret-pass"
+LORA_NAME = "tiny-ui-lora"
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +40,22 @@ def checkpoint_dir(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def ui_server(server_factory, checkpoint_dir):
+def lora_dir(tmp_path_factory) -> str:
+    """A --lora-dir with one tiny LoRA for the tiny SD1 checkpoint."""
+    from tools.make_tiny_lora import make_tiny_lora
+
+    folder = str(tmp_path_factory.mktemp("ui-loras"))
+    make_tiny_lora("sd15", os.path.join(folder, f"{LORA_NAME}.safetensors"), seed=0)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ui_server(server_factory, checkpoint_dir, lora_dir):
     """webui.py with the UI (the smoke conftest's server, nowebui=False) behind --gradio-auth, under --subpath, with the
-    test extension installed."""
-    server = server_factory(["--ckpt-dir", checkpoint_dir, "--gradio-auth", f"{USER}:{PASSWORD},other:pw",
-                             "--subpath", SUBPATH], nowebui=False, files=extension_files())
+    test extension installed and a tiny LoRA."""
+    server = server_factory(["--ckpt-dir", checkpoint_dir, "--lora-dir", lora_dir,
+                             "--gradio-auth", f"{USER}:{PASSWORD},other:pw", "--subpath", SUBPATH],
+                            nowebui=False, files=extension_files())
     yield server
     server.stop()
 
@@ -255,6 +267,22 @@ def test_paste_button_fills_fields_from_infotext(page):
     assert page.is_checked("#txt2img_enable_hr input")
     assert number_value(page, "txt2img_hr_scale") == "1.5"
     assert number_value(page, "txt2img_denoising_strength") == "0.4"
+
+
+def test_lora_card_click_adds_its_tag_to_the_prompt_and_generation_applies_it(page):
+    page.fill("#txt2img_prompt textarea", "a red apple")
+    set_number(page, "txt2img_width", 64)
+    set_number(page, "txt2img_height", 64)
+    set_number(page, "txt2img_steps", 2)
+    page.get_by_role("tab", name="Lora").first.click()
+    page.locator("#txt2img_lora_cards .gallery-item", has_text=LORA_NAME).locator("button").first.click()
+    page.wait_for_function("text => document.querySelector('#txt2img_prompt textarea').value === text",
+                           arg=f"a red apple <lora:{LORA_NAME}:1>")
+    screenshot(page, "browser_ui_lora_cards.png")
+
+    page.get_by_role("tab", name="Generation").first.click()
+    infotext = png_with_infotext(run_generation(page, "txt2img"))
+    assert f"a red apple <lora:{LORA_NAME}:1>" in infotext and f"Lora hashes: \"{LORA_NAME}: " in infotext
 
 
 def test_pnginfo_shows_parameters_and_sends_to_txt2img(page, tmp_path):
