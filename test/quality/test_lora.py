@@ -8,12 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from modules import extra_networks, hashes, processing, script_callbacks, script_loading, shared
-from test.conftest import REPO_ROOT
+from modules import extra_networks, hashes, processing, script_callbacks, shared
+from test.extension_fixtures import LORA_SCRIPT, load_builtin_lora, unload_builtin_lora_modules
 
-LORA_DIR = os.path.join(REPO_ROOT, "extensions-builtin", "Lora")
-LORA_SCRIPT = os.path.join(LORA_DIR, "scripts", "lora_script.py")
-EXTENSION_MODULES = ("network", "networks", "lora_adapters", "extra_networks_lora", "lora_api")
 SMALL = {"width": 64, "height": 64, "steps": 4, "do_not_save_samples": True, "do_not_save_grid": True}
 
 
@@ -28,17 +25,11 @@ def tiny_lora(data_dir) -> str:
 @pytest.fixture(scope="module")
 def lora_extension(tiny_lora):
     """lora_script.py imported as the script loader does (extension folder on sys.path); unloaded afterwards."""
-    saved_path = sys.path
-    sys.path = [LORA_DIR, *sys.path]
-    try:
-        script_loading.load_module(LORA_SCRIPT)
-    finally:
-        sys.path = saved_path
+    load_builtin_lora()
     yield sys.modules["networks"]
     script_callbacks.remove_callbacks_for_script(LORA_SCRIPT)
     extra_networks.unregister_extra_network("lora")
-    for name in EXTENSION_MODULES:
-        sys.modules.pop(name, None)
+    unload_builtin_lora_modules()
 
 
 @pytest.fixture

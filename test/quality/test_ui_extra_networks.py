@@ -1,20 +1,14 @@
 """The extra networks cards: the Lora page's items, what a card click does to the prompt, and the page's tab."""
 
 import os
-import sys
 
 import gradio as gr
 import pytest
 from PIL import Image
 
-from modules import script_callbacks, script_loading, shared, ui_extra_networks, ui_extra_networks_thumbs
+from modules import script_callbacks, shared, ui_extra_networks, ui_extra_networks_thumbs
 from modules.ui_extra_networks_prompt import multiplier_text, update_prompt
-from test.conftest import REPO_ROOT
-
-LORA_DIR = os.path.join(REPO_ROOT, "extensions-builtin", "Lora")
-LORA_SCRIPT = os.path.join(LORA_DIR, "scripts", "lora_script.py")
-EXTENSION_MODULES = ("network", "networks", "lora_adapters", "extra_networks_lora", "lora_api",
-                     "ui_extra_networks_lora")
+from test.extension_fixtures import LORA_SCRIPT, load_builtin_lora, unload_builtin_lora_modules
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +32,14 @@ def lora_page(lora_files):
     """lora_script.py loaded as the script loader does, then the on_before_ui callbacks run as the UI runs them."""
     from modules.extra_networks import unregister_extra_network
 
-    for name in EXTENSION_MODULES:  # another test module's load of the extension may have left some behind
-        sys.modules.pop(name, None)
-    saved_path = sys.path
-    sys.path = [LORA_DIR, *sys.path]
-    try:
-        script_loading.load_module(LORA_SCRIPT)
-    finally:
-        sys.path = saved_path
+    load_builtin_lora()
     ui_extra_networks.initialize()
     script_callbacks.before_ui_callback()
     yield next(page for page in ui_extra_networks.extra_pages if page.title == "Lora")
     ui_extra_networks.initialize()
     script_callbacks.remove_callbacks_for_script(LORA_SCRIPT)
     unregister_extra_network("lora")
-    for name in EXTENSION_MODULES:
-        sys.modules.pop(name, None)
+    unload_builtin_lora_modules()
 
 
 def items_by_name(page) -> dict[str, dict]:
