@@ -99,21 +99,15 @@ class Api:
 
     def text2imgapi(self, txt2imgreq: models.StableDiffusionTxt2ImgProcessingAPI):
         req = apply_infotext(txt2imgreq)
-        kwargs = generation.prepare_txt2img(req)
-        script_args = generation.script_args_for(req, scripts.scripts_txt2img)
-        task_id = req.force_task_id or progress.create_task_id("txt2img")
-        processed = generation.run(self.queue_lock, StableDiffusionProcessingTxt2Img, kwargs, "scripts_txt2img",
-                                   task_id, scripts.scripts_txt2img, script_args)
+        processed = generation.generate(self.queue_lock, req, StableDiffusionProcessingTxt2Img,
+                                        generation.prepare_txt2img(req), "txt2img")
         return models.TextToImageResponse(images=generation.encoded_images(processed, req.send_images),
                                           parameters=req.model_dump(), info=processed.js())
 
     def img2imgapi(self, img2imgreq: models.StableDiffusionImg2ImgProcessingAPI):
         req = apply_infotext(img2imgreq)
-        kwargs = generation.prepare_img2img(req)
-        script_args = generation.script_args_for(req, scripts.scripts_img2img)
-        task_id = req.force_task_id or progress.create_task_id("img2img")
-        processed = generation.run(self.queue_lock, StableDiffusionProcessingImg2Img, kwargs, "scripts_img2img",
-                                   task_id, scripts.scripts_img2img, script_args)
+        processed = generation.generate(self.queue_lock, req, StableDiffusionProcessingImg2Img,
+                                        generation.prepare_img2img(req), "img2img")
         parameters = req.model_dump()
         if not req.include_init_images:
             parameters["init_images"] = parameters["mask"] = None

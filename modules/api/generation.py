@@ -140,6 +140,15 @@ def prepare_img2img(req: models.StableDiffusionImg2ImgProcessingAPI) -> dict:
             "firstpass_image": _optional_image(req.firstpass_image, "firstpass_image")}
 
 
+def generate(queue_lock, req: models.GenerationRequest, processing_class, kwargs: dict, tab: str) -> Processed:
+    """The request's generation with the scripts of its tab ("txt2img" or "img2img"): script arguments checked
+    first, then run."""
+    runner = scripts.runner_for(is_img2img=tab == "img2img")
+    script_args = script_args_for(req, runner)
+    task_id = req.force_task_id or progress.create_task_id(tab)
+    return run(queue_lock, processing_class, kwargs, f"scripts_{tab}", task_id, runner, script_args)
+
+
 def run(queue_lock, processing_class, kwargs: dict, job: str, task_id: str, runner: scripts.ScriptRunner,
         script_args: list) -> Processed:
     """The selected script, else process_images, under the lock shared with the UI, with shared.state and the task
