@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from modules import shared
-from modules.paths_internal import extensions_builtin_dir, extensions_dir, script_path
+from modules.paths_internal import data_path, extensions_builtin_dir, extensions_dir, script_path
 
 log = logging.getLogger(__name__)
 CLONE_TIMEOUT_S = 300
@@ -126,13 +126,15 @@ def set_enabled(names_enabled: dict[str, bool]) -> list[str]:
 
 
 def run_extension_installers() -> None:
-    """Runs each enabled extension's install.py once, at start-up, with the webui on PYTHONPATH."""
+    """Runs each enabled extension's install.py once, at start-up, with the webui on PYTHONPATH and this data dir
+    (SERENA_DATA_DIR) as its data dir."""
     list_extensions()
     for ext in active():
         installer = os.path.join(ext.path, "install.py")
         if not os.path.isfile(installer):
             continue
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [script_path, os.environ.get("PYTHONPATH")]))}
+        env = {**os.environ, "SERENA_DATA_DIR": data_path,
+               "PYTHONPATH": os.pathsep.join(filter(None, [script_path, os.environ.get("PYTHONPATH")]))}
         result = subprocess.run([sys.executable, installer], cwd=ext.path, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             log.error("install.py of extension %s failed:\n%s%s", ext.name, result.stdout, result.stderr)

@@ -1,6 +1,7 @@
 """launch.py as a user runs it: a real server process, its listening socket, and what it writes under --data-dir."""
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -155,3 +156,23 @@ def test_requirements_check_reads_includes_pins_and_local_labels(tmp_path, monke
     for unmet in ("numpy==2.4.5", "missing-package", "numpy>=2", "torch==2.13.0+cu126"):
         (tmp_path / "one.txt").write_text(unmet + "\n")
         assert not launch_utils.requirements_met(str(tmp_path / "one.txt")), unmet
+
+
+def test_launch_runs_each_enabled_extensions_install_py_once(tmp_path):
+    from test.extension_fixtures import TEST_EXTENSION, extension_files
+
+    data_dir = tmp_path / "data"
+    for relative_path, text in extension_files().items():
+        (data_dir / relative_path).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / relative_path).write_text(text)
+    env = {key: value for key, value in _server_env().items() if key != "SERENA_DATA_DIR"}
+    marker = data_dir / "test-extension-installed.txt"
+    command = [sys.executable, "launch.py", "--exit", "--data-dir", str(data_dir)]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert marker.read_text() == "installed\n"
+
+    (data_dir / "config.json").write_text(json.dumps({"disabled_extensions": [TEST_EXTENSION]}))
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert marker.read_text() == "installed\n", "a disabled extension's install.py ran"
