@@ -45,7 +45,7 @@ def own_config_dir(filename: str, metadata: dict | None = None) -> str | None:
 
 
 def load_vae(state_dict: dict, config_dir: str, dtype: torch.dtype) -> AutoencoderKL:
-    return AutoencoderKL.from_single_file(state_dict, config=config_dir, subfolder="vae", local_files_only=True,
+    return AutoencoderKL.from_single_file(state_dict, local_files_only=True, config=config_dir, subfolder="vae",
                                           torch_dtype=dtype)
 
 
@@ -68,8 +68,8 @@ class DiffusersStableDiffusion(torch.nn.Module):
         self.architecture = architecture
         self.config_dir = config_dir
         self.dtype_unet = dtype
-        self.unet = UNet2DConditionModel.from_single_file(state_dict, config=config_dir, subfolder="unet",
-                                                          local_files_only=True, torch_dtype=dtype)
+        self.unet = UNet2DConditionModel.from_single_file(state_dict, local_files_only=True, config=config_dir,
+                                                          subfolder="unet", torch_dtype=dtype)
         self.vae = load_vae(state_dict, config_dir, vae_dtype)
         self.base_vae = self.vae
         self.loaded_vae_file = None

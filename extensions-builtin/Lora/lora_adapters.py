@@ -4,6 +4,7 @@ Each network becomes one peft adapter per model component it has keys for; its m
 weights. remove_adapters() takes the peft layers out again, so every module of the model is once more the very
 module (and the very tensors) it was before."""
 
+import safetensors.torch
 import torch
 from diffusers.loaders import StableDiffusionLoraLoaderMixin, StableDiffusionXLLoraLoaderMixin
 from diffusers.loaders.lora_base import _remove_text_encoder_monkey_patch
@@ -18,9 +19,11 @@ def _loader(sd_model):
 
 
 def read_lora_state_dict(filename: str, sd_model) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-    """The file's tensors in diffusers' naming (`unet.…`, `text_encoder.…`, `text_encoder_2.…`) and its alphas."""
+    """The file's tensors in diffusers' naming (`unet.…`, `text_encoder.…`, `text_encoder_2.…`) and its alphas.
+    The file is read here and diffusers gets the tensors, so a path is never taken for a hub repository id."""
     unet_config = sd_model.unet.config if sd_model.is_sdxl else None
-    state_dict, network_alphas = _loader(sd_model).lora_state_dict(filename, unet_config=unet_config)
+    tensors = safetensors.torch.load_file(filename)
+    state_dict, network_alphas = _loader(sd_model).lora_state_dict(tensors, unet_config=unet_config)
     return state_dict, network_alphas or {}
 
 

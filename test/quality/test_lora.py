@@ -283,3 +283,16 @@ def test_without_a_hires_prompt_the_second_pass_keeps_the_first_pass_lora(model)
     both_passes = txt2img("a red circle <lora:tiny:1>", **HIRES)
     first_pass_only = txt2img("a red circle <lora:tiny:1>", **HIRES, hr_prompt="a red circle")
     assert not np.array_equal(pixels(both_passes), pixels(first_pass_only))
+
+
+def test_a_missing_lora_file_is_a_file_error_never_a_hub_lookup(model, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    import lora_adapters
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("the hub was asked for a LoRA")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_hub)
+    with pytest.raises(FileNotFoundError):
+        lora_adapters.read_lora_state_dict(str(tmp_path / "gone.safetensors"), model)
