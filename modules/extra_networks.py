@@ -84,20 +84,11 @@ def lookup_extra_networks(extra_network_data: dict) -> dict[ExtraNetwork, list[E
 def activate(p, extra_network_data: dict) -> None:
     """Activates the mentioned networks in order, then every other registered one with no arguments; then runs
     the scripts' after_extra_networks_activate."""
-    activated = []
-    for extra_network, params_list in lookup_extra_networks(extra_network_data).items():
-        try:
-            extra_network.activate(p, params_list)
-            activated.append(extra_network)
-        except Exception as e:
-            errors.display(e, f"activating extra network {extra_network.name} with arguments {params_list}")
-    for name, extra_network in extra_network_registry.items():
-        if extra_network in activated:
-            continue
-        try:
-            extra_network.activate(p, [])
-        except Exception as e:
-            errors.display(e, f"activating extra network {name}")
+    activated = [extra_network for extra_network, params_list in lookup_extra_networks(extra_network_data).items()
+                 if _reported(extra_network.activate, p, params_list,
+                              task=f"activating extra network {extra_network.name} with arguments {params_list}")]
+    for name, extra_network in _unmentioned(activated):
+        _reported(extra_network.activate, p, [], task=f"activating extra network {name}")
     if p.scripts is not None:
         p.scripts.after_extra_networks_activate(p, batch_number=p.iteration, prompts=p.prompts, seeds=p.seeds,
                                                 subseeds=p.subseeds, extra_network_data=extra_network_data)
@@ -107,17 +98,24 @@ def deactivate(p, extra_network_data: dict) -> None:
     """Deactivates the mentioned networks, then every other registered one."""
     mentioned = lookup_extra_networks(extra_network_data)
     for extra_network in mentioned:
-        try:
-            extra_network.deactivate(p)
-        except Exception as e:
-            errors.display(e, f"deactivating extra network {extra_network.name}")
-    for name, extra_network in extra_network_registry.items():
-        if extra_network in mentioned:
-            continue
-        try:
-            extra_network.deactivate(p)
-        except Exception as e:
-            errors.display(e, f"deactivating unmentioned extra network {name}")
+        _reported(extra_network.deactivate, p, task=f"deactivating extra network {extra_network.name}")
+    for name, extra_network in _unmentioned(mentioned):
+        _reported(extra_network.deactivate, p, task=f"deactivating unmentioned extra network {name}")
+
+
+def _unmentioned(handled) -> list[tuple[str, ExtraNetwork]]:
+    """The registered networks not in handled, by name."""
+    return [(name, network) for name, network in extra_network_registry.items() if network not in handled]
+
+
+def _reported(call, *args, task: str) -> bool:
+    """call(*args); an exception is reported as failing `task` and the generation goes on. True when it worked."""
+    try:
+        call(*args)
+    except Exception as e:
+        errors.display(e, task)
+        return False
+    return True
 
 
 def parse_prompt(prompt: str) -> tuple[str, dict[str, list[ExtraNetworkParams]]]:

@@ -172,10 +172,6 @@ class DiffusersStableDiffusion(torch.nn.Module):
     def combine_cfg(out_cond: torch.Tensor, out_uncond: torch.Tensor, cfg_scale: float) -> torch.Tensor:
         return out_uncond + (out_cond - out_uncond) * cfg_scale
 
-    def apply_cfg(self, x: torch.Tensor, t, cond, uncond, cfg_scale: float) -> torch.Tensor:
-        """Classifier-free guidance."""
-        return self.combine_cfg(*self.predict_cond_uncond(x, t, cond, uncond), cfg_scale)
-
     @torch.no_grad()
     def decode_first_stage(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents → images in [-1, 1]."""

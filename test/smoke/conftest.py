@@ -91,9 +91,14 @@ def start_server(checkpoint: str, data_dir: str, extra_args=(), nowebui: bool = 
     port = free_port()
     args = [sys.executable, "webui.py", "--port", str(port), "--data-dir", data_dir, "--ckpt", checkpoint,
             *(["--nowebui"] if nowebui else []), *extra_args]
-    log_path = os.path.join(data_dir, "server.log")
+    return spawn_server(args, REPO_ROOT, port, data_dir, "server.log")
+
+
+def spawn_server(args: list[str], cwd: str, port: int, data_dir: str, log_name: str) -> ServerProcess:
+    """Runs args (a server command listening on port) with its output in data_dir/log_name; waits until it answers."""
+    log_path = os.path.join(data_dir, log_name)
     with open(log_path, "w", encoding="utf8") as log:
-        process = subprocess.Popen(args, cwd=REPO_ROOT, env=_server_env(), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, cwd=cwd, env=_server_env(), stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(process, f"http://127.0.0.1:{port}", data_dir, log_path, args)
     wait_until_ready(server)
     return server

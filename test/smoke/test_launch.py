@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from test.conftest import REPO_ROOT
-from test.smoke.conftest import ServerProcess, _server_env, free_port, wait_until_ready
+from test.smoke.conftest import ServerProcess, _server_env, free_port, spawn_server
 
 NO_CHECKPOINT_MESSAGE = "put a .safetensors file in"
 COPIED = ("modules", "launch.py", "webui.py")  # what locates the program folder (script_path) by its own path
@@ -42,12 +42,7 @@ def launch(program: str, data_dir: str, *extra: str) -> ServerProcess:
     port = free_port()
     args = [sys.executable, "launch.py", "--skip-prepare-environment", "--nowebui", "--port", str(port),
             "--data-dir", data_dir, *extra]
-    log_path = os.path.join(data_dir, "launch.log")
-    with open(log_path, "w", encoding="utf8") as log:
-        process = subprocess.Popen(args, cwd=program, env=_server_env(), stdout=log, stderr=subprocess.STDOUT)
-    server = ServerProcess(process, f"http://127.0.0.1:{port}", data_dir, log_path, args)
-    wait_until_ready(server)
-    return server
+    return spawn_server(args, program, port, data_dir, "launch.log")
 
 
 def port_of(server: ServerProcess) -> int:
