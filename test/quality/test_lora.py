@@ -287,7 +287,6 @@ def test_without_a_hires_prompt_the_second_pass_keeps_the_first_pass_lora(model)
 
 def test_a_missing_lora_file_is_a_file_error_never_a_hub_lookup(model, tmp_path, monkeypatch):
     import huggingface_hub
-
     import lora_adapters
 
     def no_hub(*args, **kwargs):
