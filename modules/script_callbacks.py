@@ -4,13 +4,12 @@ A callback that raises is reported with the file that registered it, and the oth
 never takes the server or a generation down through a callback."""
 
 import inspect
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger(__name__)
+from modules import errors
 
 
 @dataclass
@@ -145,8 +144,7 @@ def add_callback(callbacks: list[ScriptCallback], fun: Callable, *, name: str | 
 
 
 def report_exception(callback: ScriptCallback, job: str) -> None:
-    log.exception("Error executing callback %s for %s", job, callback.script)
-    print(f"Error executing callback {job} for {callback.script}")
+    errors.report(f"Error executing callback {job} for {callback.script}")
 
 
 def _run(name: str, *args, reverse: bool = False) -> list:
