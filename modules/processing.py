@@ -19,6 +19,7 @@ from modules import (
     masking,
     prompt_parser,
     rng,
+    runtime_utils,
     scripts,
     sd_models,
     sd_samplers,
@@ -818,30 +819,19 @@ def process_images_with_scripts(p: StableDiffusionProcessing) -> Processed:
 
 
 def process_images(p: StableDiffusionProcessing) -> Processed:
-    """Applies p.override_settings to the global options, generates, and restores them afterwards."""
+    """Generates with p.override_settings applied to the global options for the run (temporary_opts)."""
     _run_scripts(p, "before_process")
-    stored_opts = {k: opts.data[k] if k in opts.data else opts.get_default(k)
-                   for k in p.override_settings.keys() if k in opts.data_labels}
-    try:
-        if sd_models.get_closet_checkpoint_match(p.override_settings.get("sd_model_checkpoint")) is None:
-            p.override_settings.pop("sd_model_checkpoint", None)
-            sd_models.reload_model_weights()
-        for key, value in p.override_settings.items():
-            opts.set(key, value, is_api=True, run_callbacks=False)
-            if key == "sd_model_checkpoint":
-                sd_models.reload_model_weights()
-            if key == "sd_vae":
-                sd_vae.reload_vae_weights()
-        result = process_images_inner(p)
-    finally:
-        if p.override_settings_restore_afterwards:
-            for key, value in stored_opts.items():
-                opts.set(key, value, run_callbacks=False)
-                if key == "sd_model_checkpoint":
-                    sd_models.reload_model_weights()
-                if key == "sd_vae":
-                    sd_vae.reload_vae_weights()
-    return result
+    _drop_unknown_checkpoint_override(p)
+    with runtime_utils.temporary_opts(p.override_settings, restore_afterwards=p.override_settings_restore_afterwards):
+        return process_images_inner(p)
+
+
+def _drop_unknown_checkpoint_override(p: StableDiffusionProcessing) -> None:
+    """A1111's rule: a checkpoint override that names no known checkpoint is dropped, and the selected checkpoint
+    is loaded (if it is not already)."""
+    if sd_models.get_closet_checkpoint_match(p.override_settings.get("sd_model_checkpoint")) is None:
+        p.override_settings.pop("sd_model_checkpoint", None)
+        sd_models.reload_model_weights()
 
 
 def _slice_batch(p, n: int) -> None:

@@ -8,7 +8,7 @@ from copy import copy
 
 from PIL import Image
 
-from modules import errors, images, processing, sd_models, sd_vae
+from modules import errors, images, processing, runtime_utils
 from modules.processing import Processed
 from modules.shared import opts, state
 from modules.xyz_grid_axes import AxisOption
@@ -40,9 +40,8 @@ class SharedSettingsStackHelper:
         self.request_keys = set(p.override_settings)
 
     def remember(self, override_settings: dict) -> None:
-        for key in override_settings:
-            if key not in self.stored and key in opts.data_labels:
-                self.stored[key] = opts.data[key] if key in opts.data else opts.get_default(key)
+        new_keys = [key for key in override_settings if key not in self.stored]
+        self.stored.update(runtime_utils.current_option_values(new_keys))
 
     def __enter__(self):
         return self
@@ -54,10 +53,7 @@ class SharedSettingsStackHelper:
                 continue
             if opts.set(key, value, run_callbacks=False):
                 changed.append(key)
-        if "sd_model_checkpoint" in changed:
-            sd_models.reload_model_weights()
-        if "sd_vae" in changed:
-            sd_vae.reload_vae_weights()
+        runtime_utils.reload_weights_for(changed)
 
 
 def fix_axis_seeds(option: AxisOption, values: list) -> list:

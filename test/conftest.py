@@ -1,6 +1,7 @@
 """Test set-up: a throw-away data dir (set before any module import) and tiny real checkpoints."""
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -68,3 +69,18 @@ def sd_model(engine_ready, tiny_checkpoint):
         sd_models.list_models()
     info = sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint))
     return sd_models.reload_model_weights(info=info)
+
+
+@pytest.fixture
+def second_checkpoint(sd_model, tiny_arch_checkpoints, tmp_path):
+    """Another SD1 checkpoint (different weights) registered under its own name; unregistered afterwards."""
+    from modules import sd_models
+
+    source = tiny_arch_checkpoints["sd15"]
+    path = tmp_path / "other-sd15.safetensors"
+    shutil.copy(source, path)
+    if os.path.isdir(os.path.splitext(source)[0] + ".config"):
+        shutil.copytree(os.path.splitext(source)[0] + ".config", tmp_path / "other-sd15.config")
+    sd_models.CheckpointInfo(str(path)).register()
+    yield sd_models.get_closet_checkpoint_match("other-sd15.safetensors")
+    sd_models.list_models()

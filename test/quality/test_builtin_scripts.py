@@ -2,13 +2,12 @@
 grid helpers they use, in-process on the tiny real model."""
 
 import os
-import shutil
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from modules import images, processing, script_loading, scripts, sd_models, shared, upscaler
+from modules import images, processing, script_loading, scripts, shared, upscaler
 from modules.xyz_grid_axes import current_axis_options, find_axis_option
 from modules.xyz_grid_values import csv_string_to_list_strip, typed_values
 from test.conftest import REPO_ROOT
@@ -293,19 +292,6 @@ def test_clip_skip_is_restored_when_generation_fails(builtin, sd_model, monkeypa
         script(builtin["xyz_grid"]).run(txt2img(), *xyz_args(x_type="Clip skip", x_values="2, 3"))
     assert seen == [2, 3]
     assert shared.opts.CLIP_stop_at_last_layers == 1
-
-
-@pytest.fixture
-def second_checkpoint(sd_model, tiny_arch_checkpoints, tmp_path):
-    """Another SD1 checkpoint (different weights) registered under its own name; unregistered afterwards."""
-    source = tiny_arch_checkpoints["sd15"]
-    path = tmp_path / "other-sd15.safetensors"
-    shutil.copy(source, path)
-    if os.path.isdir(os.path.splitext(source)[0] + ".config"):
-        shutil.copytree(os.path.splitext(source)[0] + ".config", tmp_path / "other-sd15.config")
-    sd_models.CheckpointInfo(str(path)).register()
-    yield sd_models.get_closet_checkpoint_match("other-sd15.safetensors")
-    sd_models.list_models()
 
 
 def test_checkpoint_axis_switches_models_and_restores_the_original(builtin, sd_model, second_checkpoint):

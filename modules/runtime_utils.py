@@ -1,0 +1,43 @@
+"""Option overrides for one generation: applied to shared.opts for the run and put back however the run ends."""
+
+import contextlib
+from collections.abc import Iterable, Iterator
+
+from modules import sd_models, sd_vae, shared
+
+
+def current_option_values(keys: Iterable[str]) -> dict:
+    """The present value (the default where none is set) of each key that names an option; unknown keys are left
+    out."""
+    opts = shared.opts
+    return {key: opts.data[key] if key in opts.data else opts.get_default(key)
+            for key in keys if key in opts.data_labels}
+
+
+def reload_weights_for(keys: Iterable[str]) -> None:
+    """Loads the checkpoint and then the VAE the options name, for whichever of the two is among `keys`."""
+    keys = set(keys)
+    if "sd_model_checkpoint" in keys:
+        sd_models.reload_model_weights()
+    if "sd_vae" in keys:
+        sd_vae.reload_vae_weights()
+
+
+@contextlib.contextmanager
+def temporary_opts(overrides: dict | None, restore_afterwards: bool = True) -> Iterator[None]:
+    """Sets each override as the API would (a restricted option raises RuntimeError, an unknown one KeyError, a
+    value of the wrong type TypeError; no onchange callbacks) and loads the checkpoint/VAE they name. On leaving,
+    by return, exception or interrupt, every overridden option gets its earlier value back and the checkpoint/VAE
+    follow, unless restore_afterwards is False (the values then stay, as an X/Y/Z plot's cells need)."""
+    overrides = overrides or {}
+    original = current_option_values(overrides)
+    try:
+        for key, value in overrides.items():
+            shared.opts.set(key, value, is_api=True, run_callbacks=False)
+        reload_weights_for(overrides)
+        yield
+    finally:
+        if restore_afterwards:
+            for key, value in original.items():
+                shared.opts.set(key, value, run_callbacks=False)
+            reload_weights_for(original)

@@ -1,0 +1,262 @@
+"""temporary_opts (M05): overrides hold for the run and everything is put back however it ends; process_images
+applies p.override_settings through it, on the tiny real model."""
+
+import threading
+
+import pytest
+import safetensors.torch
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from modules import processing, runtime_utils, sd_models, sd_vae, shared
+from modules.api.api import Api
+from modules.sd_samplers_diffusers import InterruptedException
+
+SMALL = {"width": 64, "height": 64, "steps": 3, "sampler_name": "Euler", "do_not_save_samples": True,
+         "do_not_save_grid": True}
+
+
+class DuringRun:
+    """A script runner stand-in whose process() hook records what the generation sees (or runs `action`)."""
+
+    def __init__(self, read=None, action=None):
+        self.read, self.action, self.seen = read, action, []
+
+    def process(self, p):
+        if self.read:
+            self.seen.append(self.read())
+        if self.action:
+            self.action()
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def generate(spy: DuringRun | None = None, **kwargs) -> processing.Processed:
+    """One txt2img run as the UI and API start it (shared.state begun and ended around it)."""
+    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=7, **SMALL, **kwargs)
+    if spy is not None:
+        p.scripts = spy
+    shared.state.begin(job="txt2img")
+    try:
+        return processing.process_images(p)
+    finally:
+        shared.state.end()
+
+
+def options_now() -> dict:
+    return {key: getattr(shared.opts, key) for key in shared.opts.data_labels}
+
+
+@pytest.fixture(autouse=True)
+def baseline_options(monkeypatch):
+    """Known values for the options these tests override (and, by monkeypatch, the previous values back after
+    each test), so every test starts from values that differ from its overrides."""
+    for key, value in {"CLIP_stop_at_last_layers": 1, "eta_noise_seed_delta": 0, "samples_format": "png",
+                       "sd_vae": "Automatic"}.items():
+        monkeypatch.setitem(shared.opts.data, key, value)
+
+
+@pytest.fixture
+def reload_calls(monkeypatch):
+    """Records checkpoint/VAE reloads instead of doing them (for the tests that need no model)."""
+    calls = []
+    monkeypatch.setattr(sd_models, "reload_model_weights", lambda *a, **k: calls.append("checkpoint"))
+    monkeypatch.setattr(sd_vae, "reload_vae_weights", lambda *a, **k: calls.append("vae"))
+    return calls
+
+
+# --- the context manager --------------------------------------------------------------------------------------
+
+def test_values_hold_inside_the_block_and_come_back_after_it(reload_calls):
+    before = options_now()
+    with runtime_utils.temporary_opts({"CLIP_stop_at_last_layers": 2, "eta_noise_seed_delta": 31337}):
+        assert shared.opts.CLIP_stop_at_last_layers == 2
+        assert shared.opts.eta_noise_seed_delta == 31337
+    assert options_now() == before
+    assert reload_calls == []
+
+
+@pytest.mark.parametrize("raised", [RuntimeError("boom"), KeyboardInterrupt(), InterruptedException()],
+                         ids=["exception", "keyboard-interrupt", "sampler-interrupt"])
+def test_values_come_back_when_the_block_raises(reload_calls, raised):
+    before = options_now()
+    with pytest.raises(type(raised)) as caught:
+        with runtime_utils.temporary_opts({"eta_noise_seed_delta": 5, "samples_format": "jpg"}):
+            assert shared.opts.samples_format == "jpg"
+            raise raised
+    assert caught.value is raised
+    assert options_now() == before
+
+
+def test_restore_afterwards_false_keeps_the_values(reload_calls):
+    with runtime_utils.temporary_opts({"eta_noise_seed_delta": 77}, restore_afterwards=False):
+        pass
+    assert shared.opts.eta_noise_seed_delta == 77
+
+
+@pytest.mark.parametrize("overrides", [None, {}])
+def test_no_overrides_change_nothing_and_reload_nothing(reload_calls, overrides):
+    before = dict(shared.opts.data)
+    with runtime_utils.temporary_opts(overrides):
+        assert shared.opts.data == before
+    assert shared.opts.data == before
+    assert reload_calls == []
+
+
+def test_an_unknown_key_raises_key_error_and_undoes_the_overrides_set_before_it(reload_calls):
+    before = options_now()
+    entered = []
+    with pytest.raises(KeyError, match="no_such_option"):
+        with runtime_utils.temporary_opts({"eta_noise_seed_delta": 9, "no_such_option": 1}):
+            entered.append(True)
+    assert entered == []
+    assert options_now() == before
+
+
+def test_a_value_of_the_wrong_type_raises_type_error_and_changes_nothing(reload_calls):
+    before = options_now()
+    with pytest.raises(TypeError, match="samples_save"):
+        with runtime_utils.temporary_opts({"samples_save": "yes"}):
+            pass
+    assert options_now() == before
+
+
+def test_a_restricted_option_is_refused_as_the_api_refuses_it(reload_calls):
+    before = options_now()
+    with pytest.raises(RuntimeError, match="api_useragent cannot be changed through the API"):
+        with runtime_utils.temporary_opts({"eta_noise_seed_delta": 3, "api_useragent": "spoofed"}):
+            pass
+    assert options_now() == before
+
+
+def test_checkpoint_and_vae_overrides_reload_on_entry_and_on_exit(reload_calls):
+    """The checkpoint loads first (it brings the VAE option's VAE with it), whatever order the overrides came in."""
+    before = options_now()
+    with runtime_utils.temporary_opts({"sd_vae": "None", "sd_model_checkpoint": "other.safetensors"}):
+        assert reload_calls == ["checkpoint", "vae"]
+        assert (shared.opts.sd_vae, shared.opts.sd_model_checkpoint) == ("None", "other.safetensors")
+    assert reload_calls == ["checkpoint", "vae"] * 2
+    assert options_now() == before
+
+
+# --- process_images on the real model -------------------------------------------------------------------------
+
+def test_process_images_applies_the_overrides_through_temporary_opts(sd_model, monkeypatch):
+    calls = []
+    real = runtime_utils.temporary_opts
+
+    def recording(overrides, restore_afterwards=True):
+        calls.append((dict(overrides), restore_afterwards))
+        return real(overrides, restore_afterwards)
+
+    monkeypatch.setattr(runtime_utils, "temporary_opts", recording)
+    spy = DuringRun(read=lambda: shared.opts.eta_noise_seed_delta)
+    generate(spy, override_settings={"eta_noise_seed_delta": 42}, override_settings_restore_afterwards=False)
+    assert calls == [({"eta_noise_seed_delta": 42}, False)]
+    assert spy.seen == [42]
+
+
+def test_generation_sees_the_override_and_the_option_comes_back(sd_model):
+    before = options_now()
+    spy = DuringRun(read=lambda: shared.opts.CLIP_stop_at_last_layers)
+    result = generate(spy, override_settings={"CLIP_stop_at_last_layers": 2})
+    assert spy.seen == [2]
+    assert "Clip skip: 2" in result.info
+    assert options_now() == before
+
+
+def test_an_interrupted_generation_restores_the_options(sd_model, monkeypatch):
+    """The UI's Interrupt ends sampling early (the image still comes back); the overrides are undone all the same."""
+    before = options_now()
+    real_callback = processing.sampling_progress_callback
+
+    def interrupt_after_first_step(step, total, latent):
+        shared.state.interrupt()
+        real_callback(step, total, latent)
+
+    monkeypatch.setattr(processing, "sampling_progress_callback", interrupt_after_first_step)
+    monkeypatch.setattr(shared.state, "interrupted", False)  # and back to False after the test
+    spy = DuringRun(read=lambda: shared.opts.CLIP_stop_at_last_layers)
+    result = generate(spy, override_settings={"CLIP_stop_at_last_layers": 2})
+    assert shared.state.interrupted
+    assert spy.seen == [2]
+    assert len(result.images) == 1
+    assert options_now() == before
+
+
+def test_an_unknown_key_fails_the_generation_before_it_starts(sd_model):
+    before = options_now()
+    spy = DuringRun(read=lambda: True)
+    with pytest.raises(KeyError, match="no_such_option"):
+        generate(spy, override_settings={"eta_noise_seed_delta": 1, "no_such_option": 1})
+    assert spy.seen == []
+    assert options_now() == before
+
+
+def test_a_checkpoint_override_loads_it_for_the_run_and_the_original_after(sd_model, second_checkpoint):
+    original_file, original_title = sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint
+    spy = DuringRun(read=lambda: (shared.sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint))
+    result = generate(spy, override_settings={"sd_model_checkpoint": second_checkpoint.title})
+    assert spy.seen == [(second_checkpoint.filename, second_checkpoint.title)]
+    assert "Model: other-sd15," in result.info
+    assert shared.sd_model.sd_checkpoint_info.filename == original_file
+    assert shared.opts.sd_model_checkpoint == original_title
+
+
+def test_an_unknown_checkpoint_override_is_dropped_and_the_current_model_used(sd_model):
+    original_file, original_title = sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint
+    spy = DuringRun(read=lambda: shared.sd_model.sd_checkpoint_info.filename)
+    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=7, **SMALL,
+                                                    override_settings={"sd_model_checkpoint": "no-such-model"})
+    p.scripts = spy
+    processing.process_images(p)
+    assert p.override_settings == {}, "dropped, as A1111 drops it"
+    assert spy.seen == [original_file]
+    assert shared.opts.sd_model_checkpoint == original_title
+
+
+@pytest.fixture
+def other_vae(tiny_arch_checkpoints, tmp_path, monkeypatch):
+    """The VAE of another tiny SD1 checkpoint (different weights) as a file in a --vae-dir folder."""
+    checkpoint = safetensors.torch.load_file(tiny_arch_checkpoints["sd15"])
+    vae = {key: value for key, value in checkpoint.items() if key.startswith("first_stage_model.")}
+    safetensors.torch.save_file(vae, str(tmp_path / "other.vae.safetensors"))
+    monkeypatch.setattr(shared.cmd_opts, "vae_dir", str(tmp_path))
+    sd_vae.refresh_vae_list()
+    yield str(tmp_path / "other.vae.safetensors")
+    monkeypatch.undo()
+    sd_vae.refresh_vae_list()
+
+
+def test_a_vae_override_puts_that_vae_on_for_the_run_and_takes_it_off_after(sd_model, other_vae):
+    plain = generate()
+    spy = DuringRun(read=lambda: shared.sd_model.loaded_vae_file)
+    with_vae = generate(spy, override_settings={"sd_vae": "other.vae.safetensors"})
+    assert spy.seen == [other_vae]
+    assert "VAE: other.vae.safetensors" in with_vae.info
+    assert with_vae.images[0].tobytes() != plain.images[0].tobytes()
+    assert shared.sd_model.loaded_vae_file is None
+    assert generate().images[0].tobytes() == plain.images[0].tobytes()
+
+
+# --- the API path ---------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def api_client(sd_model):
+    app = FastAPI()
+    Api(app, threading.Lock())
+    return TestClient(app)
+
+
+def test_the_api_refuses_a_restricted_override_naming_the_field_and_keeps_serving(api_client):
+    before = options_now()
+    request = {"prompt": "a red circle", "steps": 2, "width": 64, "height": 64}
+    refused = api_client.post("/sdapi/v1/txt2img", json={**request, "override_settings": {"api_useragent": "x"}})
+    assert refused.status_code == 403
+    assert refused.json()["detail"].startswith("override_settings.api_useragent:")
+    assert options_now() == before
+    served = api_client.post("/sdapi/v1/txt2img", json={**request, "override_settings": {"CLIP_stop_at_last_layers": 2}})
+    assert served.status_code == 200
+    assert "Clip skip: 2" in served.json()["info"]
+    assert options_now() == before
