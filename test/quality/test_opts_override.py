@@ -217,19 +217,26 @@ def test_an_unknown_checkpoint_override_is_dropped_and_the_current_model_used(sd
 
 
 @pytest.fixture
-def other_vae(tiny_arch_checkpoints, tmp_path, monkeypatch):
-    """The VAE of another tiny SD1 checkpoint (different weights) as a file in a --vae-dir folder."""
-    checkpoint = safetensors.torch.load_file(tiny_arch_checkpoints["sd15"])
-    vae = {key: value for key, value in checkpoint.items() if key.startswith("first_stage_model.")}
-    safetensors.torch.save_file(vae, str(tmp_path / "other.vae.safetensors"))
+def vae_folder(tmp_path, monkeypatch):
+    """A --vae-dir folder; add(checkpoint_file, name) writes that checkpoint's VAE into it as `name`."""
     monkeypatch.setattr(shared.cmd_opts, "vae_dir", str(tmp_path))
-    sd_vae.refresh_vae_list()
-    yield str(tmp_path / "other.vae.safetensors")
+
+    def add(checkpoint_file: str, name: str) -> str:
+        checkpoint = safetensors.torch.load_file(checkpoint_file)
+        vae = {key: value for key, value in checkpoint.items() if key.startswith("first_stage_model.")}
+        safetensors.torch.save_file(vae, str(tmp_path / name))
+        sd_vae.refresh_vae_list()
+        return str(tmp_path / name)
+
+    yield add
     monkeypatch.undo()
     sd_vae.refresh_vae_list()
 
 
-def test_a_vae_override_puts_that_vae_on_for_the_run_and_takes_it_off_after(sd_model, other_vae):
+def test_a_vae_override_puts_that_vae_on_for_the_run_and_takes_it_off_after(sd_model, tiny_arch_checkpoints,
+                                                                            vae_folder):
+    """The VAE of another tiny SD1 checkpoint (different weights) changes the image while it is on."""
+    other_vae = vae_folder(tiny_arch_checkpoints["sd15"], "other.vae.safetensors")
     plain = generate()
     spy = DuringRun(read=lambda: shared.sd_model.loaded_vae_file)
     with_vae = generate(spy, override_settings={"sd_vae": "other.vae.safetensors"})
@@ -238,6 +245,23 @@ def test_a_vae_override_puts_that_vae_on_for_the_run_and_takes_it_off_after(sd_m
     assert with_vae.images[0].tobytes() != plain.images[0].tobytes()
     assert shared.sd_model.loaded_vae_file is None
     assert generate().images[0].tobytes() == plain.images[0].tobytes()
+
+
+@pytest.mark.parametrize("vae_first", [True, False], ids=["vae-listed-first", "checkpoint-listed-first"])
+def test_a_vae_that_fits_only_the_overriding_checkpoint_works_in_either_order(sd_model, vae_folder, vae_first):
+    """The checkpoint loads before the VAE goes on, and the options are all back before the original checkpoint
+    reloads: the demo model's VAE never meets the tiny model it does not fit."""
+    demo = sd_models.get_closet_checkpoint_match("serena-demo-shapes.safetensors")
+    demo_vae = vae_folder(demo.filename, "demo.vae.safetensors")
+    original_file, before = sd_model.sd_checkpoint_info.filename, options_now()
+    overrides = [("sd_vae", "demo.vae.safetensors"), ("sd_model_checkpoint", demo.title)]
+    spy = DuringRun(read=lambda: (shared.sd_model.sd_checkpoint_info.filename, shared.sd_model.loaded_vae_file))
+    result = generate(spy, override_settings=dict(overrides if vae_first else overrides[::-1]))
+    assert spy.seen == [(demo.filename, demo_vae)]
+    assert "Model: serena-demo-shapes," in result.info and "VAE: demo.vae.safetensors" in result.info
+    assert shared.sd_model.sd_checkpoint_info.filename == original_file
+    assert shared.sd_model.loaded_vae_file is None
+    assert options_now() == before
 
 
 # --- the API path ---------------------------------------------------------------------------------------------

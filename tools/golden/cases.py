@@ -4,6 +4,7 @@ Append new requests at the end; a request whose set-up needs the webui (a LoRA f
 p.scripts / p.script_args) does it in `prepare(p, data_dir)`, which the capture calls right before process_images.
 """
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ TINY_INPAINT_SEED = 0
 TINY_LORA = "golden-tiny.safetensors"  # an sd15 LoRA: its layers are the tiny sd15-inpaint checkpoint's too
 TINY_LORA_ARCH = "sd15"
 TINY_LORA_SEED = 0
+GOLDEN_VAE = "golden-demo.vae.safetensors"  # the demo model's VAE with a shifted output bias, see write_golden_vae
 
 BASE = {"prompt": "a red circle on a black background", "seed": 1, "steps": 10, "cfg_scale": 7.0,
         "width": 32, "height": 32, "sampler_name": "Euler a"}
@@ -70,6 +72,17 @@ def img2img(name: str, init_image: str = "red_circle_black", mask: str | None = 
     return Case(name, "img2img", params, checkpoint=checkpoint, init_image=init_image, mask=mask)
 
 
+def write_golden_vae(p, data_dir: str) -> None:
+    """models/VAE/GOLDEN_VAE: the demo checkpoint's VAE with its decoder output shifted, so images show it is on."""
+    import safetensors.torch
+
+    checkpoint = safetensors.torch.load_file(os.path.join("models", "Stable-diffusion", DEMO))
+    vae = {key: tensor for key, tensor in checkpoint.items() if key.startswith("first_stage_model.")}
+    vae["first_stage_model.decoder.conv_out.bias"] = vae["first_stage_model.decoder.conv_out.bias"] + 0.25
+    os.makedirs(os.path.join(data_dir, "models", "VAE"), exist_ok=True)
+    safetensors.torch.save_file(vae, os.path.join(data_dir, "models", "VAE", GOLDEN_VAE))
+
+
 CASES = [
     txt2img("euler_a"),
     txt2img("dpmpp_2m_karras", sampler_name="DPM++ 2M", scheduler="Karras", prompt="a blue square on a white background"),
@@ -109,4 +122,7 @@ CASES = [
     Case("xyz_seed_steps", "txt2img", {**BASE, "steps": 3}, extensions=True,
          script=("X/Y/Z plot", ["Seed", "1, 2", [], "Steps", "3, 5", [], "Nothing", "", [], True, True, False,
                                 False, False, False, False, 0, False])),
+    Case("override_checkpoint", "txt2img",
+         {**BASE, "steps": 4, "override_settings": {"sd_model_checkpoint": TINY_INPAINT}}),
+    Case("override_vae", "txt2img", {**BASE, "override_settings": {"sd_vae": GOLDEN_VAE}}, prepare=write_golden_vae),
 ]
