@@ -821,14 +821,14 @@ def process_images_with_scripts(p: StableDiffusionProcessing) -> Processed:
 def process_images(p: StableDiffusionProcessing) -> Processed:
     """Generates with p.override_settings applied to the global options for the run (temporary_opts)."""
     _run_scripts(p, "before_process")
-    _drop_unknown_checkpoint_override(p)
+    _prepare_checkpoint(p)
     with runtime_utils.temporary_opts(p.override_settings, restore_afterwards=p.override_settings_restore_afterwards):
         return process_images_inner(p)
 
 
-def _drop_unknown_checkpoint_override(p: StableDiffusionProcessing) -> None:
-    """A1111's rule: a checkpoint override that names no known checkpoint is dropped, and the selected checkpoint
-    is loaded (if it is not already)."""
+def _prepare_checkpoint(p: StableDiffusionProcessing) -> None:
+    """Unless p overrides the checkpoint with a known one (temporary_opts loads that), makes sure the selected
+    checkpoint is loaded; an override naming no known checkpoint is dropped from p, as A1111 drops it."""
     if sd_models.get_closet_checkpoint_match(p.override_settings.get("sd_model_checkpoint")) is None:
         p.override_settings.pop("sd_model_checkpoint", None)
         sd_models.reload_model_weights()

@@ -25,10 +25,11 @@ def reload_weights_for(keys: Iterable[str]) -> None:
 
 @contextlib.contextmanager
 def temporary_opts(overrides: dict | None, restore_afterwards: bool = True) -> Iterator[None]:
-    """Sets each override as the API would (a restricted option raises RuntimeError, an unknown one KeyError, a
-    value of the wrong type TypeError; no onchange callbacks) and loads the checkpoint/VAE they name. On leaving,
-    by return, exception or interrupt, every overridden option gets its earlier value back and the checkpoint/VAE
-    follow, unless restore_afterwards is False (the values then stay, as an X/Y/Z plot's cells need)."""
+    """Sets each override as the API would (no onchange callbacks; a changed value of a restricted option raises
+    RuntimeError, an unknown key KeyError, a value of the wrong type TypeError), then loads the checkpoint and then
+    the VAE they name. On leaving, by return, exception or interrupt, every overridden option first gets its earlier
+    value back, then the checkpoint and the VAE follow; with restore_afterwards=False the values stay (an X/Y/Z plot's
+    cells need that)."""
     overrides = overrides or {}
     original = current_option_values(overrides)
     try:

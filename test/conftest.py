@@ -62,13 +62,16 @@ def engine_ready(tiny_checkpoint):
 
 @pytest.fixture
 def sd_model(engine_ready, tiny_checkpoint):
-    """The tiny SD1 checkpoint as shared.sd_model (re-selected when another test switched models)."""
-    from modules import sd_models
+    """The tiny SD1 checkpoint as shared.sd_model and as the selected checkpoint (opts.sd_model_checkpoint), both
+    re-selected when another test switched models."""
+    from modules import sd_models, shared
 
     if sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint)) is None:
         sd_models.list_models()
     info = sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint))
-    return sd_models.reload_model_weights(info=info)
+    model = sd_models.reload_model_weights(info=info)
+    shared.opts.set("sd_model_checkpoint", info.title, run_callbacks=False)
+    return model
 
 
 @pytest.fixture

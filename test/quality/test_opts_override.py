@@ -1,47 +1,49 @@
 """temporary_opts (M05): overrides hold for the run and everything is put back however it ends; process_images
-applies p.override_settings through it, on the tiny real model."""
+applies p.override_settings through it, on the tiny real models."""
 
 import threading
 
 import pytest
-import safetensors.torch
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from modules import processing, runtime_utils, sd_models, sd_vae, shared
 from modules.api.api import Api
 from modules.sd_samplers_diffusers import InterruptedException
+from tools.golden.cases import save_checkpoint_vae
 
 SMALL = {"width": 64, "height": 64, "steps": 3, "sampler_name": "Euler", "do_not_save_samples": True,
          "do_not_save_grid": True}
 
 
-class DuringRun:
-    """A script runner stand-in whose process() hook records what the generation sees (or runs `action`)."""
+class ProcessHook:
+    """A script runner stand-in whose process() hook calls `on_process` and keeps what it returns in `seen`; every
+    other hook does nothing."""
 
-    def __init__(self, read=None, action=None):
-        self.read, self.action, self.seen = read, action, []
+    def __init__(self, on_process):
+        self.on_process, self.seen = on_process, []
 
     def process(self, p):
-        if self.read:
-            self.seen.append(self.read())
-        if self.action:
-            self.action()
+        self.seen.append(self.on_process())
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
 
 
-def generate(spy: DuringRun | None = None, **kwargs) -> processing.Processed:
-    """One txt2img run as the UI and API start it (shared.state begun and ended around it)."""
-    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=7, **SMALL, **kwargs)
-    if spy is not None:
-        p.scripts = spy
+def run(p) -> processing.Processed:
+    """process_images as the UI and API start it (shared.state begun and ended around it)."""
     shared.state.begin(job="txt2img")
     try:
         return processing.process_images(p)
     finally:
         shared.state.end()
+
+
+def txt2img(hook: ProcessHook | None = None, **kwargs) -> processing.StableDiffusionProcessingTxt2Img:
+    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=7, **SMALL, **kwargs)
+    if hook is not None:
+        p.scripts = hook
+    return p
 
 
 def options_now() -> dict:
@@ -104,38 +106,29 @@ def test_no_overrides_change_nothing_and_reload_nothing(reload_calls, overrides)
     assert reload_calls == []
 
 
-def test_an_unknown_key_raises_key_error_and_undoes_the_overrides_set_before_it(reload_calls):
+@pytest.mark.parametrize(("bad", "error", "message"), [
+    ({"no_such_option": 1}, KeyError, "unknown option: no_such_option"),
+    ({"samples_save": "yes"}, TypeError, "bad value for option samples_save"),
+    ({"api_useragent": "spoofed"}, RuntimeError, "api_useragent cannot be changed through the API"),
+], ids=["unknown-key", "wrong-type", "restricted"])
+def test_a_refused_override_raises_before_the_block_and_undoes_the_ones_set_before_it(reload_calls, bad, error,
+                                                                                      message):
     before = options_now()
     entered = []
-    with pytest.raises(KeyError, match="no_such_option"):
-        with runtime_utils.temporary_opts({"eta_noise_seed_delta": 9, "no_such_option": 1}):
+    with pytest.raises(error, match=message):
+        with runtime_utils.temporary_opts({"eta_noise_seed_delta": 9, **bad}):
             entered.append(True)
     assert entered == []
     assert options_now() == before
 
 
-def test_a_value_of_the_wrong_type_raises_type_error_and_changes_nothing(reload_calls):
+@pytest.mark.parametrize("checkpoint_first", [True, False], ids=["checkpoint-listed-first", "vae-listed-first"])
+def test_the_checkpoint_reloads_before_the_vae_whatever_the_order(reload_calls, checkpoint_first):
     before = options_now()
-    with pytest.raises(TypeError, match="samples_save"):
-        with runtime_utils.temporary_opts({"samples_save": "yes"}):
-            pass
-    assert options_now() == before
-
-
-def test_a_restricted_option_is_refused_as_the_api_refuses_it(reload_calls):
-    before = options_now()
-    with pytest.raises(RuntimeError, match="api_useragent cannot be changed through the API"):
-        with runtime_utils.temporary_opts({"eta_noise_seed_delta": 3, "api_useragent": "spoofed"}):
-            pass
-    assert options_now() == before
-
-
-def test_checkpoint_and_vae_overrides_reload_on_entry_and_on_exit(reload_calls):
-    """The checkpoint loads first (it brings the VAE option's VAE with it), whatever order the overrides came in."""
-    before = options_now()
-    with runtime_utils.temporary_opts({"sd_vae": "None", "sd_model_checkpoint": "other.safetensors"}):
+    overrides = [("sd_model_checkpoint", "other.safetensors"), ("sd_vae", "None")]
+    with runtime_utils.temporary_opts(dict(overrides if checkpoint_first else overrides[::-1])):
         assert reload_calls == ["checkpoint", "vae"]
-        assert (shared.opts.sd_vae, shared.opts.sd_model_checkpoint) == ("None", "other.safetensors")
+        assert (shared.opts.sd_model_checkpoint, shared.opts.sd_vae) == ("other.safetensors", "None")
     assert reload_calls == ["checkpoint", "vae"] * 2
     assert options_now() == before
 
@@ -151,23 +144,34 @@ def test_process_images_applies_the_overrides_through_temporary_opts(sd_model, m
         return real(overrides, restore_afterwards)
 
     monkeypatch.setattr(runtime_utils, "temporary_opts", recording)
-    spy = DuringRun(read=lambda: shared.opts.eta_noise_seed_delta)
-    generate(spy, override_settings={"eta_noise_seed_delta": 42}, override_settings_restore_afterwards=False)
+    hook = ProcessHook(lambda: shared.opts.eta_noise_seed_delta)
+    run(txt2img(hook, override_settings={"eta_noise_seed_delta": 42}, override_settings_restore_afterwards=False))
     assert calls == [({"eta_noise_seed_delta": 42}, False)]
-    assert spy.seen == [42]
+    assert hook.seen == [42]
 
 
-def test_generation_sees_the_override_and_the_option_comes_back(sd_model):
+def test_generation_and_extensions_see_the_override_and_the_option_comes_back(sd_model):
     before = options_now()
-    spy = DuringRun(read=lambda: shared.opts.CLIP_stop_at_last_layers)
-    result = generate(spy, override_settings={"CLIP_stop_at_last_layers": 2})
-    assert spy.seen == [2]
+    hook = ProcessHook(lambda: shared.opts.CLIP_stop_at_last_layers)
+    result = run(txt2img(hook, override_settings={"CLIP_stop_at_last_layers": 2}))
+    assert hook.seen == [2]
     assert "Clip skip: 2" in result.info
     assert options_now() == before
 
 
-def test_an_interrupted_generation_restores_the_options(sd_model, monkeypatch):
-    """The UI's Interrupt ends sampling early (the image still comes back); the overrides are undone all the same."""
+def test_an_error_during_generation_restores_the_options(sd_model):
+    def fail():
+        raise RuntimeError("boom")
+
+    before = options_now()
+    with pytest.raises(RuntimeError, match="boom"):
+        run(txt2img(ProcessHook(fail), override_settings={"eta_noise_seed_delta": 31337}))
+    assert options_now() == before
+
+
+def test_the_interrupt_button_ends_the_run_early_and_the_options_come_back(sd_model, monkeypatch):
+    """Interrupt (state.interrupt(), as the UI button and /sdapi/v1/interrupt do) ends sampling early and the image
+    still comes back: the run returns normally and the overrides are undone."""
     before = options_now()
     real_callback = processing.sampling_progress_callback
 
@@ -177,28 +181,41 @@ def test_an_interrupted_generation_restores_the_options(sd_model, monkeypatch):
 
     monkeypatch.setattr(processing, "sampling_progress_callback", interrupt_after_first_step)
     monkeypatch.setattr(shared.state, "interrupted", False)  # and back to False after the test
-    spy = DuringRun(read=lambda: shared.opts.CLIP_stop_at_last_layers)
-    result = generate(spy, override_settings={"CLIP_stop_at_last_layers": 2})
+    hook = ProcessHook(lambda: shared.opts.CLIP_stop_at_last_layers)
+    result = run(txt2img(hook, override_settings={"CLIP_stop_at_last_layers": 2}))
     assert shared.state.interrupted
-    assert spy.seen == [2]
+    assert hook.seen == [2]
     assert len(result.images) == 1
+    assert options_now() == before
+
+
+def test_ctrl_c_during_sampling_restores_the_options(sd_model, monkeypatch):
+    """A KeyboardInterrupt raised mid-sampling (Ctrl+C in the console) goes through process_images."""
+    before = options_now()
+
+    def ctrl_c(step, total, latent):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(processing, "sampling_progress_callback", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        run(txt2img(override_settings={"eta_noise_seed_delta": 99, "CLIP_stop_at_last_layers": 2}))
     assert options_now() == before
 
 
 def test_an_unknown_key_fails_the_generation_before_it_starts(sd_model):
     before = options_now()
-    spy = DuringRun(read=lambda: True)
+    hook = ProcessHook(lambda: True)
     with pytest.raises(KeyError, match="no_such_option"):
-        generate(spy, override_settings={"eta_noise_seed_delta": 1, "no_such_option": 1})
-    assert spy.seen == []
+        run(txt2img(hook, override_settings={"eta_noise_seed_delta": 1, "no_such_option": 1}))
+    assert hook.seen == []
     assert options_now() == before
 
 
 def test_a_checkpoint_override_loads_it_for_the_run_and_the_original_after(sd_model, second_checkpoint):
     original_file, original_title = sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint
-    spy = DuringRun(read=lambda: (shared.sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint))
-    result = generate(spy, override_settings={"sd_model_checkpoint": second_checkpoint.title})
-    assert spy.seen == [(second_checkpoint.filename, second_checkpoint.title)]
+    hook = ProcessHook(lambda: (shared.sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint))
+    result = run(txt2img(hook, override_settings={"sd_model_checkpoint": second_checkpoint.title}))
+    assert hook.seen == [(second_checkpoint.filename, second_checkpoint.title)]
     assert "Model: other-sd15," in result.info
     assert shared.sd_model.sd_checkpoint_info.filename == original_file
     assert shared.opts.sd_model_checkpoint == original_title
@@ -206,58 +223,57 @@ def test_a_checkpoint_override_loads_it_for_the_run_and_the_original_after(sd_mo
 
 def test_an_unknown_checkpoint_override_is_dropped_and_the_current_model_used(sd_model):
     original_file, original_title = sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint
-    spy = DuringRun(read=lambda: shared.sd_model.sd_checkpoint_info.filename)
-    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=7, **SMALL,
-                                                    override_settings={"sd_model_checkpoint": "no-such-model"})
-    p.scripts = spy
-    processing.process_images(p)
+    hook = ProcessHook(lambda: shared.sd_model.sd_checkpoint_info.filename)
+    p = txt2img(hook, override_settings={"sd_model_checkpoint": "no-such-model"})
+    run(p)
     assert p.override_settings == {}, "dropped, as A1111 drops it"
-    assert spy.seen == [original_file]
+    assert hook.seen == [original_file]
     assert shared.opts.sd_model_checkpoint == original_title
 
 
 @pytest.fixture
-def vae_folder(tmp_path, monkeypatch):
+def vae_folder(tmp_path):
     """A --vae-dir folder; add(checkpoint_file, name) writes that checkpoint's VAE into it as `name`."""
-    monkeypatch.setattr(shared.cmd_opts, "vae_dir", str(tmp_path))
+    previous = shared.cmd_opts.vae_dir
+    shared.cmd_opts.vae_dir = str(tmp_path)
 
     def add(checkpoint_file: str, name: str) -> str:
-        checkpoint = safetensors.torch.load_file(checkpoint_file)
-        vae = {key: value for key, value in checkpoint.items() if key.startswith("first_stage_model.")}
-        safetensors.torch.save_file(vae, str(tmp_path / name))
+        vae_file = save_checkpoint_vae(checkpoint_file, str(tmp_path / name))
         sd_vae.refresh_vae_list()
-        return str(tmp_path / name)
+        return vae_file
 
-    yield add
-    monkeypatch.undo()
-    sd_vae.refresh_vae_list()
+    try:
+        yield add
+    finally:
+        shared.cmd_opts.vae_dir = previous
+        sd_vae.refresh_vae_list()
 
 
 def test_a_vae_override_puts_that_vae_on_for_the_run_and_takes_it_off_after(sd_model, tiny_arch_checkpoints,
                                                                             vae_folder):
     """The VAE of another tiny SD1 checkpoint (different weights) changes the image while it is on."""
     other_vae = vae_folder(tiny_arch_checkpoints["sd15"], "other.vae.safetensors")
-    plain = generate()
-    spy = DuringRun(read=lambda: shared.sd_model.loaded_vae_file)
-    with_vae = generate(spy, override_settings={"sd_vae": "other.vae.safetensors"})
-    assert spy.seen == [other_vae]
+    plain = run(txt2img())
+    hook = ProcessHook(lambda: shared.sd_model.loaded_vae_file)
+    with_vae = run(txt2img(hook, override_settings={"sd_vae": "other.vae.safetensors"}))
+    assert hook.seen == [other_vae]
     assert "VAE: other.vae.safetensors" in with_vae.info
     assert with_vae.images[0].tobytes() != plain.images[0].tobytes()
     assert shared.sd_model.loaded_vae_file is None
-    assert generate().images[0].tobytes() == plain.images[0].tobytes()
+    assert run(txt2img()).images[0].tobytes() == plain.images[0].tobytes()
 
 
 @pytest.mark.parametrize("vae_first", [True, False], ids=["vae-listed-first", "checkpoint-listed-first"])
 def test_a_vae_that_fits_only_the_overriding_checkpoint_works_in_either_order(sd_model, vae_folder, vae_first):
     """The checkpoint loads before the VAE goes on, and the options are all back before the original checkpoint
-    reloads: the demo model's VAE never meets the tiny model it does not fit."""
+    reloads: the demo model's VAE never meets the tiny model it does not fit (before M05 it did, in both orders)."""
     demo = sd_models.get_closet_checkpoint_match("serena-demo-shapes.safetensors")
     demo_vae = vae_folder(demo.filename, "demo.vae.safetensors")
     original_file, before = sd_model.sd_checkpoint_info.filename, options_now()
     overrides = [("sd_vae", "demo.vae.safetensors"), ("sd_model_checkpoint", demo.title)]
-    spy = DuringRun(read=lambda: (shared.sd_model.sd_checkpoint_info.filename, shared.sd_model.loaded_vae_file))
-    result = generate(spy, override_settings=dict(overrides if vae_first else overrides[::-1]))
-    assert spy.seen == [(demo.filename, demo_vae)]
+    hook = ProcessHook(lambda: (shared.sd_model.sd_checkpoint_info.filename, shared.sd_model.loaded_vae_file))
+    result = run(txt2img(hook, override_settings=dict(overrides if vae_first else overrides[::-1])))
+    assert hook.seen == [(demo.filename, demo_vae)]
     assert "Model: serena-demo-shapes," in result.info and "VAE: demo.vae.safetensors" in result.info
     assert shared.sd_model.sd_checkpoint_info.filename == original_file
     assert shared.sd_model.loaded_vae_file is None
@@ -268,12 +284,15 @@ def test_a_vae_that_fits_only_the_overriding_checkpoint_works_in_either_order(sd
 
 @pytest.fixture
 def api_client(sd_model):
+    """The real API routes, in this process."""
     app = FastAPI()
     Api(app, threading.Lock())
     return TestClient(app)
 
 
-def test_the_api_refuses_a_restricted_override_naming_the_field_and_keeps_serving(api_client):
+def test_the_api_path_refuses_a_restricted_override_and_restores_an_accepted_one(api_client):
+    """The API checks override_settings before generating (403 naming the field); an accepted override goes
+    through process_images, so temporary_opts, and is gone after the response."""
     before = options_now()
     request = {"prompt": "a red circle", "steps": 2, "width": 64, "height": 64}
     refused = api_client.post("/sdapi/v1/txt2img", json={**request, "override_settings": {"api_useragent": "x"}})

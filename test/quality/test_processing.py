@@ -1,10 +1,11 @@
-"""processing.py on the tiny real model: infotext, override_settings, txt2img hires fix, img2img and inpainting."""
+"""processing.py on the tiny real model: infotext, txt2img hires fix, img2img and inpainting (override_settings:
+test_opts_override.py)."""
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from modules import infotext_utils, processing, shared
+from modules import infotext_utils, processing
 
 SMALL = {"width": 64, "height": 64, "steps": 4, "do_not_save_samples": True, "do_not_save_grid": True}
 
@@ -72,32 +73,6 @@ def test_batch_and_iterations_give_seed_plus_i_and_a_grid_first(sd_model):
     assert [f"Seed: {s}," in t for s, t in zip(result.all_seeds, result.infotexts[1:])] == [True] * 4
 
 
-def test_override_settings_apply_during_the_run_and_are_restored(sd_model):
-    seen = []
-    original = shared.opts.CLIP_stop_at_last_layers
-    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=5, sampler_name="Euler", **SMALL,
-                                                    override_settings={"CLIP_stop_at_last_layers": 2})
-    p.scripts = _Spy(lambda: seen.append(shared.opts.CLIP_stop_at_last_layers))
-    result = processing.process_images(p)
-    assert seen == [2]
-    assert "Clip skip: 2" in result.info
-    assert shared.opts.CLIP_stop_at_last_layers == original
-
-
-def test_override_settings_restored_when_generation_raises(sd_model):
-    original = shared.opts.eta_noise_seed_delta
-    p = processing.StableDiffusionProcessingTxt2Img(prompt="x", seed=5, sampler_name="Euler", **SMALL,
-                                                    override_settings={"eta_noise_seed_delta": 31337})
-
-    def fail():
-        raise RuntimeError("boom")
-
-    p.scripts = _Spy(fail)
-    with pytest.raises(RuntimeError, match="boom"):
-        processing.process_images(p)
-    assert shared.opts.eta_noise_seed_delta == original
-
-
 def test_hires_fix_latent_and_image_upscalers_double_the_size(sd_model):
     for upscaler_name in ("Latent", "Lanczos"):
         result = txt2img(enable_hr=True, hr_scale=2, hr_upscaler=upscaler_name, hr_second_pass_steps=2,
@@ -154,19 +129,6 @@ def test_samples_are_saved_with_a1111_names(sd_model, tmp_path):
     saved = sorted(p.name for p in tmp_path.rglob("*.png"))
     assert saved == ["00000-777.png"]
     assert Image.open(next(tmp_path.rglob("*.png"))).info["parameters"] == result.info
-
-
-class _Spy:
-    """A script runner stand-in whose process() hook runs a callable; every other hook does nothing."""
-
-    def __init__(self, on_process):
-        self.on_process = on_process
-
-    def process(self, p):
-        self.on_process()
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
 
 
 def test_tiling_makes_convolutions_circular_and_changes_the_image(sd_model):

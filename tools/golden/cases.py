@@ -72,15 +72,22 @@ def img2img(name: str, init_image: str = "red_circle_black", mask: str | None = 
     return Case(name, "img2img", params, checkpoint=checkpoint, init_image=init_image, mask=mask)
 
 
-def write_golden_vae(p, data_dir: str) -> None:
-    """models/VAE/GOLDEN_VAE: the demo checkpoint's VAE with its decoder output shifted, so images show it is on."""
+def save_checkpoint_vae(checkpoint_file: str, vae_file: str, output_bias_shift: float = 0.0) -> str:
+    """Writes the VAE of a single-file checkpoint as a VAE file, its decoder output bias shifted by the given amount."""
     import safetensors.torch
 
-    checkpoint = safetensors.torch.load_file(os.path.join("models", "Stable-diffusion", DEMO))
+    checkpoint = safetensors.torch.load_file(checkpoint_file)
     vae = {key: tensor for key, tensor in checkpoint.items() if key.startswith("first_stage_model.")}
-    vae["first_stage_model.decoder.conv_out.bias"] = vae["first_stage_model.decoder.conv_out.bias"] + 0.25
-    os.makedirs(os.path.join(data_dir, "models", "VAE"), exist_ok=True)
-    safetensors.torch.save_file(vae, os.path.join(data_dir, "models", "VAE", GOLDEN_VAE))
+    vae["first_stage_model.decoder.conv_out.bias"] = vae["first_stage_model.decoder.conv_out.bias"] + output_bias_shift
+    os.makedirs(os.path.dirname(vae_file), exist_ok=True)
+    safetensors.torch.save_file(vae, vae_file)
+    return vae_file
+
+
+def write_golden_vae(p, data_dir: str) -> None:
+    """models/VAE/GOLDEN_VAE: the demo checkpoint's VAE with its decoder output shifted, so images show it is on."""
+    save_checkpoint_vae(os.path.join("models", "Stable-diffusion", DEMO),
+                        os.path.join(data_dir, "models", "VAE", GOLDEN_VAE), output_bias_shift=0.25)
 
 
 CASES = [
