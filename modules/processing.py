@@ -2,7 +2,6 @@
 
 import contextlib
 import json
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +26,7 @@ from modules import (
     shared,
     upscaler,
 )
+from modules.prompt_seed_prep import fix_seed, get_fixed_seed, prepare_prompt_seed_state  # noqa: F401 (A1111 names)
 from modules.sd_samplers_diffusers import InterruptedException
 from modules.shared import opts, state
 from modules.version import program_version
@@ -36,30 +36,12 @@ opt_f = 8
 console_progress_bar: tqdm | None = None
 
 
-def get_fixed_seed(seed):
-    """-1, None or "" become a random seed (A1111 draws it from Python's `random`)."""
-    if seed in (None, "", -1):
-        return int(random.randrange(4294967294))
-    if isinstance(seed, str):
-        try:
-            return int(seed)
-        except ValueError:
-            return int(random.randrange(4294967294))
-    return seed
-
-
 def _extra_networks_key(p, network_data: dict | None) -> tuple | None:
     """The active extra networks with their arguments: conditioning made under a LoRA is never reused without it."""
     if p.disable_extra_networks or not network_data:
         return None
     return tuple((name, tuple(tuple(params.items) for params in params_list))
                  for name, params_list in sorted(network_data.items()))
-
-
-def fix_seed(p) -> None:
-    """-1 seeds become fixed random ones (scripts call it so that every image they make shares them)."""
-    p.seed = get_fixed_seed(p.seed)
-    p.subseed = get_fixed_seed(p.subseed)
 
 
 def _cond_cache_key(p, prompts, steps, hires_steps, network_data):
@@ -877,8 +859,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     else:
         assert p.prompt is not None
     devices.torch_gc()
-    seed = get_fixed_seed(p.seed)
-    subseed = get_fixed_seed(p.subseed)
+    prepare_prompt_seed_state(p)
     if p.sampler_name is None:
         p.sampler_name, p.scheduler = sd_samplers.get_sampler_and_scheduler("Euler a", p.scheduler)
     if p.restore_faces is None:
@@ -895,11 +876,6 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.sd_vae_hash = sd_vae.loaded_vae_hash(p.sd_model)
     p.sd_model.set_tiling(bool(p.tiling))
     p.fill_fields_from_opts()
-    p.setup_prompts()
-    p.all_seeds = seed if isinstance(seed, list) else \
-        [int(seed) + (x if p.subseed_strength == 0 else 0) for x in range(len(p.all_prompts))]
-    p.all_subseeds = subseed if isinstance(subseed, list) else \
-        [int(subseed) + x for x in range(len(p.all_prompts))]
     _run_scripts(p, "process")
 
     infotexts: list[str] = []

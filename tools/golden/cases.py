@@ -90,6 +90,32 @@ def write_golden_vae(p, data_dir: str) -> None:
                         os.path.join(data_dir, "models", "VAE", GOLDEN_VAE), output_bias_shift=0.25)
 
 
+
+GOLDEN_STYLES = [("golden-wrap", "a {prompt}, flat colours", "blurry, {prompt}"), ("golden-tail", "white background", "noise")]
+GLOBAL_RANDOM_STATE = 20261122
+
+
+def install_golden_styles(p, data_dir: str) -> None:
+    """A styles file in the data dir as the webui's style database (one style wraps {prompt}, one appends)."""
+    import csv
+
+    from modules import shared, styles
+
+    path = os.path.join(data_dir, "golden-styles.csv")
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["name", "prompt", "negative_prompt"])
+        writer.writerows(GOLDEN_STYLES)
+    shared.prompt_styles = styles.StyleDatabase(path)
+
+
+def seed_global_random(p, data_dir: str) -> None:
+    """Python's global random, which -1 seeds are drawn from, in a fixed state: the drawn seeds are then golden."""
+    import random
+
+    random.seed(GLOBAL_RANDOM_STATE)
+
+
 CASES = [
     txt2img("euler_a"),
     txt2img("dpmpp_2m_karras", sampler_name="DPM++ 2M", scheduler="Karras", prompt="a blue square on a white background"),
@@ -132,4 +158,14 @@ CASES = [
     Case("override_checkpoint", "txt2img",
          {**BASE, "steps": 4, "override_settings": {"sd_model_checkpoint": TINY_INPAINT}}),
     Case("override_vae", "txt2img", {**BASE, "override_settings": {"sd_vae": GOLDEN_VAE}}, prepare=write_golden_vae),
+    Case("random_seeds", "txt2img", {**BASE, "steps": 4, "seed": -1, "subseed": -1, "subseed_strength": 0.3,
+                                     "batch_size": 2}, prepare=seed_global_random),
+    Case("styles", "txt2img", {**BASE, "steps": 4, "prompt": "red circle", "negative_prompt": "green",
+                               "styles": ["golden-wrap", "golden-tail"], "batch_size": 2},
+         prepare=install_golden_styles),
+    Case("styles_hires", "txt2img", {**BASE, "steps": 4, "prompt": "red circle", "styles": ["golden-wrap"],
+                                     "enable_hr": True, "hr_scale": 2, "hr_upscaler": "Latent",
+                                     "hr_second_pass_steps": 2, "denoising_strength": 0.5,
+                                     "hr_prompt": "blue square", "hr_negative_prompt": "red"},
+         prepare=install_golden_styles),
 ]
