@@ -859,7 +859,6 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     else:
         assert p.prompt is not None
     devices.torch_gc()
-    prepare_prompt_seed_state(p)
     if p.sampler_name is None:
         p.sampler_name, p.scheduler = sd_samplers.get_sampler_and_scheduler("Euler a", p.scheduler)
     if p.restore_faces is None:
@@ -876,6 +875,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.sd_vae_hash = sd_vae.loaded_vae_hash(p.sd_model)
     p.sd_model.set_tiling(bool(p.tiling))
     p.fill_fields_from_opts()
+    prepare_prompt_seed_state(p)
     _run_scripts(p, "process")
 
     infotexts: list[str] = []

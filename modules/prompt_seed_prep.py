@@ -31,7 +31,7 @@ def fix_seed(p) -> None:
     p.subseed = get_fixed_seed(p.subseed)
 
 
-def image_seeds(seed, subseed, subseed_strength: float, count: int) -> tuple[list, list]:
+def per_image_seeds(seed, subseed, subseed_strength: float, count: int) -> tuple[list, list]:
     """A1111's per-image seeds: lists are kept; otherwise seed + i without a variation, the same seed with one
     (then only the variation seed steps), and subseed + i."""
     seeds = seed if isinstance(seed, list) else [int(seed) + (i if subseed_strength == 0 else 0) for i in range(count)]
@@ -45,4 +45,4 @@ def prepare_prompt_seed_state(p) -> None:
     seed = get_fixed_seed(p.seed)
     subseed = get_fixed_seed(p.subseed)
     p.setup_prompts()
-    p.all_seeds, p.all_subseeds = image_seeds(seed, subseed, p.subseed_strength, len(p.all_prompts))
+    p.all_seeds, p.all_subseeds = per_image_seeds(seed, subseed, p.subseed_strength, len(p.all_prompts))

@@ -30,6 +30,14 @@ def first_draws(state: int, count: int) -> list[int]:
     return [source.randrange(SEED_RANGE) for _ in range(count)]
 
 
+@pytest.fixture(autouse=True)
+def global_random_state_kept():
+    """The tests seed Python's global random; what other tests draw from it stays as it would have been."""
+    state = random.getstate()
+    yield
+    random.setstate(state)
+
+
 @pytest.fixture
 def style_database(tmp_path, monkeypatch):
     path = tmp_path / "styles.csv"
@@ -120,6 +128,13 @@ def test_no_styles_leave_the_prompts_as_written(style_database):
     assert p.all_prompts == ["a cat, {prompt}"] and p.all_negative_prompts == [""]
 
 
+def test_styles_without_a_style_database_leave_the_prompts_as_written(monkeypatch):
+    monkeypatch.setattr(shared, "prompt_styles", None)
+    p = txt2img(prompt="a cat", negative_prompt="blurry", styles=["wrap"])
+    prepare_prompt_seed_state(p)
+    assert p.all_prompts == ["a cat"] and p.all_negative_prompts == ["blurry"]
+
+
 def test_hires_prompts_get_the_styles_and_fall_back_to_the_image_prompt(style_database):
     p = txt2img(prompt=["a cat", "a dog"], styles=["wrap"], enable_hr=True, hr_prompt=["a tiger", ""],
                 hr_negative_prompt="grainy")
@@ -145,8 +160,7 @@ def test_fields_outside_the_contract_are_left_alone(make, style_database):
     before = copy.deepcopy(vars(p))
     prepare_prompt_seed_state(p)
     after = vars(p)
-    changed = {key for key in set(before) | set(after) if key not in before or before[key] is not after[key]
-               and before[key] != after[key]}
+    changed = {key for key in set(before) | set(after) if key not in before or before[key] != after[key]}
     assert changed, "the function must have prepared something"
     assert changed <= PREPARED_FIELDS, f"changed outside the contract: {sorted(changed - PREPARED_FIELDS)}"
     assert {"all_prompts", "all_negative_prompts", "all_seeds", "all_subseeds"} <= changed
@@ -173,7 +187,9 @@ def test_a_generation_draws_its_seeds_first_from_the_global_random(sd_model):
     assert f"Seed: {seed}," in result.info and f"Variation seed: {subseed}," in result.info
 
 
-def test_a_generation_prepares_once_before_the_scripts_process(sd_model, monkeypatch):
+def test_a_generation_prepares_once_between_the_model_fields_and_the_scripts_process(sd_model, monkeypatch):
+    """A1111's order: the model fields and option-filled fields are set before the prompts are (an override of
+    setup_prompts may read them), and the scripts' process() sees the prepared prompts and seeds."""
     calls = []
     real = processing.prepare_prompt_seed_state
 
@@ -191,9 +207,16 @@ def test_a_generation_prepares_once_before_the_scripts_process(sd_model, monkeyp
         def __getattr__(self, name):
             return lambda *args, **kwargs: None
 
+    class OwnPrompts(processing.StableDiffusionProcessingTxt2Img):
+        def setup_prompts(self):
+            calls.append(("setup_prompts", self.sd_model_name, self.sampler_name, self.s_min_uncond))
+            super().setup_prompts()
+
     monkeypatch.setattr(processing, "prepare_prompt_seed_state", spy)
-    p = txt2img(n_iter=3, steps=1, width=64, height=64, sampler_name="Euler", do_not_save_samples=True,
-                do_not_save_grid=True)
+    p = OwnPrompts(prompt="a red circle", seed=1234, n_iter=3, steps=1, width=64, height=64, sampler_name=None,
+                   do_not_save_samples=True, do_not_save_grid=True)
     p.scripts = SeesPreparedState()
     generate(p)
-    assert calls == [("before_process", None), p, ("process", [1234, 1235, 1236], ["a red circle"] * 3)]
+    assert calls == [("before_process", None), p,
+                     ("setup_prompts", sd_model.sd_checkpoint_info.name_for_extra, "Euler a", shared.opts.s_min_uncond),
+                     ("process", [1234, 1235, 1236], ["a red circle"] * 3)]

@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import platform
+import random
 import shutil
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def run_case(case, cases_module, data_dir: str, images_dir: str) -> dict:
         raise SystemExit(f"golden checkpoint {case.checkpoint} not found")
     sd_models.reload_model_weights(info=info)
     previous = {key: shared.opts.data.get(key) for key in case.options}
+    previous_styles, previous_random = getattr(shared, "prompt_styles", None), random.getstate()
     shared.opts.data.update(case.options)
     try:
         before = _jsonable(shared.opts.data)
@@ -132,6 +134,8 @@ def run_case(case, cases_module, data_dir: str, images_dir: str) -> dict:
         after = _jsonable(shared.opts.data)
     finally:
         shared.opts.data.update(previous)
+        shared.prompt_styles = previous_styles  # a case's prepare may install styles or seed random for itself
+        random.setstate(previous_random)
     today = datetime.date.today().isoformat()
     image_names = []
     for index, image in enumerate(processed.images):

@@ -90,7 +90,6 @@ def write_golden_vae(p, data_dir: str) -> None:
                         os.path.join(data_dir, "models", "VAE", GOLDEN_VAE), output_bias_shift=0.25)
 
 
-
 GOLDEN_STYLES = [("golden-wrap", "a {prompt}, flat colours", "blurry, {prompt}"), ("golden-tail", "white background", "noise")]
 GLOBAL_RANDOM_STATE = 20261122
 
