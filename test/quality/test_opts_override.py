@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from modules import processing, runtime_utils, sd_models, sd_vae, shared
 from modules.api.api import Api
 from modules.sd_samplers_diffusers import InterruptedException
+from test.generation_job import process_as_a_job
 from tools.golden.cases import save_checkpoint_vae
 
 SMALL = {"width": 64, "height": 64, "steps": 3, "sampler_name": "Euler", "do_not_save_samples": True,
@@ -28,15 +29,6 @@ class ProcessHook:
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
-
-
-def run(p) -> processing.Processed:
-    """process_images as the UI and API start it (shared.state begun and ended around it)."""
-    shared.state.begin(job="txt2img")
-    try:
-        return processing.process_images(p)
-    finally:
-        shared.state.end()
 
 
 def txt2img(hook: ProcessHook | None = None, **kwargs) -> processing.StableDiffusionProcessingTxt2Img:
@@ -145,7 +137,8 @@ def test_process_images_applies_the_overrides_through_temporary_opts(sd_model, m
 
     monkeypatch.setattr(runtime_utils, "temporary_opts", recording)
     hook = ProcessHook(lambda: shared.opts.eta_noise_seed_delta)
-    run(txt2img(hook, override_settings={"eta_noise_seed_delta": 42}, override_settings_restore_afterwards=False))
+    process_as_a_job(txt2img(hook, override_settings={"eta_noise_seed_delta": 42},
+                             override_settings_restore_afterwards=False))
     assert calls == [({"eta_noise_seed_delta": 42}, False)]
     assert hook.seen == [42]
 
@@ -153,7 +146,7 @@ def test_process_images_applies_the_overrides_through_temporary_opts(sd_model, m
 def test_generation_and_extensions_see_the_override_and_the_option_comes_back(sd_model):
     before = options_now()
     hook = ProcessHook(lambda: shared.opts.CLIP_stop_at_last_layers)
-    result = run(txt2img(hook, override_settings={"CLIP_stop_at_last_layers": 2}))
+    result = process_as_a_job(txt2img(hook, override_settings={"CLIP_stop_at_last_layers": 2}))
     assert hook.seen == [2]
     assert "Clip skip: 2" in result.info
     assert options_now() == before
@@ -165,7 +158,7 @@ def test_an_error_during_generation_restores_the_options(sd_model):
 
     before = options_now()
     with pytest.raises(RuntimeError, match="boom"):
-        run(txt2img(ProcessHook(fail), override_settings={"eta_noise_seed_delta": 31337}))
+        process_as_a_job(txt2img(ProcessHook(fail), override_settings={"eta_noise_seed_delta": 31337}))
     assert options_now() == before
 
 
@@ -182,7 +175,7 @@ def test_the_interrupt_button_ends_the_run_early_and_the_options_come_back(sd_mo
     monkeypatch.setattr(processing, "sampling_progress_callback", interrupt_after_first_step)
     monkeypatch.setattr(shared.state, "interrupted", False)  # and back to False after the test
     hook = ProcessHook(lambda: shared.opts.CLIP_stop_at_last_layers)
-    result = run(txt2img(hook, override_settings={"CLIP_stop_at_last_layers": 2}))
+    result = process_as_a_job(txt2img(hook, override_settings={"CLIP_stop_at_last_layers": 2}))
     assert shared.state.interrupted
     assert hook.seen == [2]
     assert len(result.images) == 1
@@ -198,7 +191,7 @@ def test_ctrl_c_during_sampling_restores_the_options(sd_model, monkeypatch):
 
     monkeypatch.setattr(processing, "sampling_progress_callback", ctrl_c)
     with pytest.raises(KeyboardInterrupt):
-        run(txt2img(override_settings={"eta_noise_seed_delta": 99, "CLIP_stop_at_last_layers": 2}))
+        process_as_a_job(txt2img(override_settings={"eta_noise_seed_delta": 99, "CLIP_stop_at_last_layers": 2}))
     assert options_now() == before
 
 
@@ -206,7 +199,7 @@ def test_an_unknown_key_fails_the_generation_before_it_starts(sd_model):
     before = options_now()
     hook = ProcessHook(lambda: True)
     with pytest.raises(KeyError, match="no_such_option"):
-        run(txt2img(hook, override_settings={"eta_noise_seed_delta": 1, "no_such_option": 1}))
+        process_as_a_job(txt2img(hook, override_settings={"eta_noise_seed_delta": 1, "no_such_option": 1}))
     assert hook.seen == []
     assert options_now() == before
 
@@ -214,7 +207,7 @@ def test_an_unknown_key_fails_the_generation_before_it_starts(sd_model):
 def test_a_checkpoint_override_loads_it_for_the_run_and_the_original_after(sd_model, second_checkpoint):
     original_file, original_title = sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint
     hook = ProcessHook(lambda: (shared.sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint))
-    result = run(txt2img(hook, override_settings={"sd_model_checkpoint": second_checkpoint.title}))
+    result = process_as_a_job(txt2img(hook, override_settings={"sd_model_checkpoint": second_checkpoint.title}))
     assert hook.seen == [(second_checkpoint.filename, second_checkpoint.title)]
     assert "Model: other-sd15," in result.info
     assert shared.sd_model.sd_checkpoint_info.filename == original_file
@@ -225,7 +218,7 @@ def test_an_unknown_checkpoint_override_is_dropped_and_the_current_model_used(sd
     original_file, original_title = sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint
     hook = ProcessHook(lambda: shared.sd_model.sd_checkpoint_info.filename)
     p = txt2img(hook, override_settings={"sd_model_checkpoint": "no-such-model"})
-    run(p)
+    process_as_a_job(p)
     assert p.override_settings == {}, "dropped, as A1111 drops it"
     assert hook.seen == [original_file]
     assert shared.opts.sd_model_checkpoint == original_title
@@ -253,14 +246,14 @@ def test_a_vae_override_puts_that_vae_on_for_the_run_and_takes_it_off_after(sd_m
                                                                             vae_folder):
     """The VAE of another tiny SD1 checkpoint (different weights) changes the image while it is on."""
     other_vae = vae_folder(tiny_arch_checkpoints["sd15"], "other.vae.safetensors")
-    plain = run(txt2img())
+    plain = process_as_a_job(txt2img())
     hook = ProcessHook(lambda: shared.sd_model.loaded_vae_file)
-    with_vae = run(txt2img(hook, override_settings={"sd_vae": "other.vae.safetensors"}))
+    with_vae = process_as_a_job(txt2img(hook, override_settings={"sd_vae": "other.vae.safetensors"}))
     assert hook.seen == [other_vae]
     assert "VAE: other.vae.safetensors" in with_vae.info
     assert with_vae.images[0].tobytes() != plain.images[0].tobytes()
     assert shared.sd_model.loaded_vae_file is None
-    assert run(txt2img()).images[0].tobytes() == plain.images[0].tobytes()
+    assert process_as_a_job(txt2img()).images[0].tobytes() == plain.images[0].tobytes()
 
 
 @pytest.mark.parametrize("vae_first", [True, False], ids=["vae-listed-first", "checkpoint-listed-first"])
@@ -272,7 +265,7 @@ def test_a_vae_that_fits_only_the_overriding_checkpoint_works_in_either_order(sd
     original_file, before = sd_model.sd_checkpoint_info.filename, options_now()
     overrides = [("sd_vae", "demo.vae.safetensors"), ("sd_model_checkpoint", demo.title)]
     hook = ProcessHook(lambda: (shared.sd_model.sd_checkpoint_info.filename, shared.sd_model.loaded_vae_file))
-    result = run(txt2img(hook, override_settings=dict(overrides if vae_first else overrides[::-1])))
+    result = process_as_a_job(txt2img(hook, override_settings=dict(overrides if vae_first else overrides[::-1])))
     assert hook.seen == [(demo.filename, demo_vae)]
     assert "Model: serena-demo-shapes," in result.info and "VAE: demo.vae.safetensors" in result.info
     assert shared.sd_model.sd_checkpoint_info.filename == original_file

@@ -9,20 +9,13 @@ from PIL import Image
 
 from modules import processing, prompt_seed_prep, shared, styles
 from modules.prompt_seed_prep import PREPARED_FIELDS, prepare_prompt_seed_state
+from test.generation_job import process_as_a_job
 
 SEED_RANGE = 4294967294
 
 
 def txt2img(**fields) -> processing.StableDiffusionProcessingTxt2Img:
     return processing.StableDiffusionProcessingTxt2Img(**{"prompt": "a red circle", "seed": 1234, **fields})
-
-
-def generate(p) -> processing.Processed:
-    shared.state.begin(job="txt2img")
-    try:
-        return processing.process_images(p)
-    finally:
-        shared.state.end()
 
 
 def first_draws(state: int, count: int) -> list[int]:
@@ -181,7 +174,7 @@ def test_a_generation_draws_its_seeds_first_from_the_global_random(sd_model):
     random.seed(20261122)
     p = txt2img(seed=-1, subseed=-1, subseed_strength=0.3, batch_size=2, steps=2, width=64, height=64,
                 sampler_name="Euler", do_not_save_samples=True, do_not_save_grid=True)
-    result = generate(p)
+    result = process_as_a_job(p)
     seed, subseed = first_draws(20261122, 2)
     assert result.all_seeds == [seed, seed] and result.all_subseeds == [subseed, subseed + 1]
     assert f"Seed: {seed}," in result.info and f"Variation seed: {subseed}," in result.info
@@ -216,7 +209,7 @@ def test_a_generation_prepares_once_between_the_model_fields_and_the_scripts_pro
     p = OwnPrompts(prompt="a red circle", seed=1234, n_iter=3, steps=1, width=64, height=64, sampler_name=None,
                    do_not_save_samples=True, do_not_save_grid=True)
     p.scripts = SeesPreparedState()
-    generate(p)
+    process_as_a_job(p)
     assert calls == [("before_process", None), p,
                      ("setup_prompts", sd_model.sd_checkpoint_info.name_for_extra, "Euler a", shared.opts.s_min_uncond),
                      ("process", [1234, 1235, 1236], ["a red circle"] * 3)]
