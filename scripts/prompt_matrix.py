@@ -56,8 +56,7 @@ class Script(scripts.Script):
             raise ValueError(f"Unknown prompt type {prompt_type!r}: expected 'positive' or 'negative'")
         if variations_delimiter not in DELIMITERS:
             raise ValueError(f"Unknown variations delimiter {variations_delimiter!r}: expected 'comma' or 'space'")
-        p.seed = processing.get_fixed_seed(p.seed)
-        p.subseed = processing.get_fixed_seed(p.subseed)
+        processing.fix_seed(p)
 
         prompt = p.prompt if prompt_type == "positive" else p.negative_prompt
         original_prompt = prompt[0] if isinstance(prompt, list) else prompt

@@ -73,8 +73,7 @@ class Script(scripts.Script):
         overlap, scale_factor = int(overlap), float(scale_factor)
         if not p.init_images:
             raise ValueError("SD upscale needs an init image")
-        p.seed = processing.get_fixed_seed(p.seed)
-        p.subseed = processing.get_fixed_seed(p.subseed)
+        processing.fix_seed(p)
         p.extra_generation_params["SD upscale overlap"] = overlap
         p.extra_generation_params["SD upscale upscaler"] = chosen.name
 

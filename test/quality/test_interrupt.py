@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from modules import processing, sd_models, shared
+from test.generation_job import process_as_a_job
 
 STEPS = 6
 INTERRUPT_AFTER = 2  # steps completed when the interrupt arrives
@@ -44,14 +45,9 @@ def interrupter(monkeypatch):
 
 
 def generate(**kwargs) -> processing.Processed:
-    shared.state.begin(job="txt2img")
-    try:
-        p = processing.StableDiffusionProcessingTxt2Img(
-            prompt="a red circle", seed=1234, steps=STEPS, width=64, height=64, sampler_name="Euler",
-            do_not_save_samples=True, do_not_save_grid=True, **kwargs)
-        return processing.process_images(p)
-    finally:
-        shared.state.end()
+    return process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+        prompt="a red circle", seed=1234, steps=STEPS, width=64, height=64, sampler_name="Euler",
+        do_not_save_samples=True, do_not_save_grid=True, **kwargs))
 
 
 def test_uninterrupted_run_calls_the_unet_once_per_step(unet_calls):
