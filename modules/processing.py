@@ -26,6 +26,7 @@ from modules import (
     shared,
     upscaler,
 )
+from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot
 from modules.prompt_seed_prep import fix_seed, get_fixed_seed, prepare_prompt_seed_state  # noqa: F401 (A1111 names)
 from modules.sd_samplers_diffusers import InterruptedException
 from modules.shared import opts, state
@@ -149,6 +150,7 @@ class StableDiffusionProcessing:
     img2img_fix_steps: bool = field(default=False, init=False)
     initial_noise_multiplier: float = 1.0
     is_api: bool = field(default=False, init=False)
+    opts_snapshot: OptsSnapshot = field(default=None, init=False)
 
     def __post_init__(self):
         self.styles = list(self.styles or [])
@@ -876,6 +878,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.sd_model.set_tiling(bool(p.tiling))
     p.fill_fields_from_opts()
     prepare_prompt_seed_state(p)
+    p.opts_snapshot = create_opts_snapshot(opts)
     _run_scripts(p, "process")
 
     infotexts: list[str] = []
