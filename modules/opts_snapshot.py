@@ -15,10 +15,14 @@ class OptsSnapshot:
 
     __slots__ = ("_values",)
 
-    def __init__(self, values: dict):
-        object.__setattr__(self, "_values", MappingProxyType(copy.deepcopy(values)))
+    def __new__(cls, values: dict):
+        snapshot = super().__new__(cls)
+        object.__setattr__(snapshot, "_values", MappingProxyType(copy.deepcopy(values)))
+        return snapshot
 
     def __getattr__(self, name):
+        if name == "_values":
+            raise AttributeError(name)
         try:
             value = self._values[name]
         except KeyError:

@@ -150,7 +150,7 @@ class StableDiffusionProcessing:
     img2img_fix_steps: bool = field(default=False, init=False)
     initial_noise_multiplier: float = 1.0
     is_api: bool = field(default=False, init=False)
-    opts_snapshot: OptsSnapshot = field(default=None, init=False)
+    opts_snapshot: OptsSnapshot | None = field(default=None, init=False)
 
     def __post_init__(self):
         self.styles = list(self.styles or [])

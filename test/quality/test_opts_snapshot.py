@@ -87,10 +87,8 @@ def test_in_place_edits_of_shared_list_options_do_not_reach_it(monkeypatch):
     monkeypatch.setitem(shared.opts.data, "quicksettings_list", ["sd_model_checkpoint"])
     snapshot = create_opts_snapshot(shared.opts)
     shared.opts.quicksettings_list.append("sd_vae")
-    shared.opts.data["hide_samplers"] = [*shared.opts.hide_samplers, "Euler"]
     assert shared.opts.quicksettings_list == ["sd_model_checkpoint", "sd_vae"]
     assert snapshot.quicksettings_list == ["sd_model_checkpoint"]
-    assert "Euler" not in snapshot.hide_samplers
 
 
 @pytest.mark.parametrize("name", ["samples_format", "a_new_name", "_values"])
@@ -103,6 +101,12 @@ def test_assignment_and_deletion_raise(name):
         delattr(snapshot, name)
     assert snapshot.as_dict() == before
     assert not hasattr(snapshot, "__dict__"), "no instance dict to write around the guard"
+
+
+def test_calling_the_constructor_again_on_it_changes_nothing(options_like_shared):
+    snapshot = create_opts_snapshot(options_like_shared)
+    snapshot.__init__({"count": 99})
+    assert snapshot.count == 3 and len(snapshot) == 5
 
 
 def test_values_handed_out_are_copies_so_no_reader_changes_it(options_like_shared):
@@ -165,6 +169,17 @@ def test_changes_to_shared_opts_during_the_generation_do_not_reach_it(sd_model, 
     assert shared.opts.eta_noise_seed_delta == 99
     assert p.opts_snapshot.eta_noise_seed_delta == 0
     assert p.opts_snapshot.quicksettings_list == ["sd_model_checkpoint"]
+
+
+def test_each_process_images_call_takes_its_own_with_its_own_overrides(sd_model, monkeypatch):
+    """As X/Y/Z and prompts-from-file do: the same request (or a copy of it) generated again."""
+    monkeypatch.setitem(shared.opts.data, "eta_noise_seed_delta", 0)
+    first = txt2img(override_settings={"eta_noise_seed_delta": 1})
+    process_as_a_job(first)
+    second = copy.copy(first)
+    second.override_settings = {"eta_noise_seed_delta": 2}
+    process_as_a_job(second)
+    assert (first.opts_snapshot.eta_noise_seed_delta, second.opts_snapshot.eta_noise_seed_delta) == (1, 2)
 
 
 def test_one_snapshot_per_generation_whatever_n_iter(sd_model, monkeypatch):
