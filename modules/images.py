@@ -19,6 +19,7 @@ import piexif.helper
 from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps, PngImagePlugin
 
 from modules import script_callbacks, shared
+from modules.opts_snapshot import options_for
 from modules.paths_internal import resolve_data_relative
 from modules.shared_cmd_options import cmd_opts
 from modules.styles import PROMPT_PLACEHOLDER
@@ -120,7 +121,7 @@ class FilenameGenerator:
         return self._p("job_timestamp") or shared.state.job_timestamp
 
     def clip_skip(self):
-        return self._p("clip_skip") or shared.opts.CLIP_stop_at_last_layers
+        return self._p("clip_skip") or options_for(self.p).CLIP_stop_at_last_layers
 
     def denoising(self):
         return self._p("denoising_strength") or NOTHING_AND_SKIP_PREVIOUS_TEXT
@@ -160,7 +161,8 @@ class FilenameGenerator:
 
     def prompt_words(self):
         words = [word for word in re_nonletters.split(self.prompt or "") if word] or ["empty"]
-        return sanitize_filename_part(" ".join(words[: shared.opts.directories_max_prompt_words]), replace_spaces=False)
+        max_words = options_for(self.p).directories_max_prompt_words
+        return sanitize_filename_part(" ".join(words[:max_words]), replace_spaces=False)
 
     def prompt_no_styles(self):
         """The prompt with the text of its styles removed."""
@@ -289,15 +291,18 @@ def _exif_with_user_comment(text):
 
 
 def save_image_with_geninfo(image, geninfo, filename, extension=None, existing_pnginfo=None,
-                            pnginfo_section_name="parameters"):
-    """Writes the image with the infotext: a PNG text chunk, EXIF UserComment (JPEG/WEBP) or GIF comment."""
+                            pnginfo_section_name="parameters", options=None):
+    """Writes the image with the infotext: a PNG text chunk, EXIF UserComment (JPEG/WEBP) or GIF comment; options:
+    those of the generation that made it (save_image passes them), by default shared.opts."""
+    if options is None:
+        options = shared.opts
     extension = (extension or os.path.splitext(filename)[1]).lower()
     extension = extension if extension.startswith(".") else f".{extension}"
     image_format = Image.registered_extensions()[extension]
 
     if extension == ".png":
         pnginfo_data = None
-        if shared.opts.enable_pnginfo:
+        if options.enable_pnginfo:
             chunks = {**(existing_pnginfo or {}), pnginfo_section_name: geninfo}
             pnginfo_data = PngImagePlugin.PngInfo()
             for key, value in chunks.items():
@@ -310,15 +315,15 @@ def save_image_with_geninfo(image, geninfo, filename, extension=None, existing_p
             image = image.convert("RGB")
         elif image.mode == "I;16":
             image = image.point(lambda value: value * (255 / 65535)).convert("RGB" if extension == ".webp" else "L")
-        exif = _exif_with_user_comment(geninfo) if shared.opts.enable_pnginfo and geninfo is not None else b""
-        image.save(filename, format=image_format, quality=shared.opts.jpeg_quality, lossless=shared.opts.webp_lossless,
+        exif = _exif_with_user_comment(geninfo) if options.enable_pnginfo and geninfo is not None else b""
+        image.save(filename, format=image_format, quality=options.jpeg_quality, lossless=options.webp_lossless,
                    exif=exif)
 
     elif extension == ".gif":
         image.save(filename, format=image_format, comment=geninfo or "")
 
     else:
-        image.save(filename, format=image_format, quality=shared.opts.jpeg_quality)
+        image.save(filename, format=image_format, quality=options.jpeg_quality)
 
 
 def _replace_atomically(write, final_path):
@@ -333,10 +338,10 @@ def _replace_atomically(write, final_path):
             os.remove(temp_path)
 
 
-def _free_filename(filename_without_extension, extension):
+def _free_filename(filename_without_extension, extension, options):
     """With save_images_replace_action "Add number suffix", an existing file is kept: "name-1.png", ..."""
     filename = f"{filename_without_extension}{extension}"
-    if shared.opts.save_images_replace_action == "Replace":
+    if options.save_images_replace_action == "Replace":
         return filename
     n = 0
     while os.path.exists(filename):
@@ -345,10 +350,11 @@ def _free_filename(filename_without_extension, extension):
     return filename
 
 
-def _save_atomically(image, geninfo, filename_without_extension, extension, pnginfo, pnginfo_section_name):
-    filename = _free_filename(filename_without_extension, extension)
+def _save_atomically(image, geninfo, filename_without_extension, extension, pnginfo, pnginfo_section_name, options):
+    filename = _free_filename(filename_without_extension, extension, options)
     _replace_atomically(
-        lambda temp_path: save_image_with_geninfo(image, geninfo, temp_path, extension, pnginfo, pnginfo_section_name),
+        lambda temp_path: save_image_with_geninfo(image, geninfo, temp_path, extension, pnginfo, pnginfo_section_name,
+                                                  options),
         filename,
     )
     return filename
@@ -371,13 +377,13 @@ def _fit_name_length(fullfn):
     return os.path.join(folder, stem[: name_max - max(len(extension), 4) - 16]), extension
 
 
-def _sample_file_decoration(namegen, p, seed, short_filename):
+def _sample_file_decoration(namegen, p, seed, short_filename, options):
     """The file name after the number: samples_filename_pattern (per-request override first) expanded."""
     if short_filename or seed is None:
         return ""
     pattern = (getattr(p, "override_settings", None) or {}).get("samples_filename_pattern")
     if pattern is None:
-        pattern = shared.opts.samples_filename_pattern or ("[seed]" if shared.opts.save_to_dirs else "[seed]-[prompt_spaces]")
+        pattern = options.samples_filename_pattern or ("[seed]" if options.save_to_dirs else "[seed]-[prompt_spaces]")
     return namegen.apply(pattern)
 
 
@@ -392,11 +398,11 @@ def _numbered_filename(path, basename, decoration, extension):
     return fullfn
 
 
-def _downscale_for_4chan(image, fullfn):
+def _downscale_for_4chan(image, fullfn, options):
     """export_for_4chan: a big image (side or file size) also gets a smaller .jpg copy; None when not needed."""
-    side = shared.opts.target_side_length
+    side = options.target_side_length
     oversize = image.width > side or image.height > side
-    if not oversize and os.stat(fullfn).st_size <= shared.opts.img_downscale_threshold * 1024 * 1024:
+    if not oversize and os.stat(fullfn).st_size <= options.img_downscale_threshold * 1024 * 1024:
         return None
     if not oversize:
         return image
@@ -410,7 +416,9 @@ def _downscale_for_4chan(image, fullfn):
 def save_image(image, path, basename, seed=None, prompt=None, extension="png", info=None, short_filename=False,
                no_prompt=False, grid=False, pnginfo_section_name="parameters", p=None, existing_info=None,
                forced_filename=None, suffix="", save_to_dirs=None):
-    """Saves an image with its infotext under A1111's naming scheme; returns (file path, .txt path or None)."""
+    """Saves an image with its infotext under A1111's naming scheme; returns (file path, .txt path or None). The
+    saving options are those p's generation took (options_for(p)), without p the live shared.opts."""
+    options = options_for(p)
     namegen = FilenameGenerator(p, seed, prompt, image, basename=basename)
     extension = extension.lstrip(".")
 
@@ -421,19 +429,17 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
 
     path = resolve_data_relative(path)
     if save_to_dirs is None:
-        save_to_dirs = (grid and shared.opts.grid_save_to_dirs) or (
-            not grid and shared.opts.save_to_dirs and not no_prompt
-        )
+        save_to_dirs = (grid and options.grid_save_to_dirs) or (not grid and options.save_to_dirs and not no_prompt)
     if save_to_dirs:
-        dirname = namegen.apply(shared.opts.directories_filename_pattern or "[prompt_words]").lstrip(" ").rstrip("\\ /")
+        dirname = namegen.apply(options.directories_filename_pattern or "[prompt_words]").lstrip(" ").rstrip("\\ /")
         path = os.path.join(path, dirname)
     os.makedirs(path, exist_ok=True)
 
     if forced_filename is not None:
         fullfn = os.path.join(path, f"{forced_filename}.{extension}")
     else:
-        decoration = _sample_file_decoration(namegen, p, seed, short_filename) + suffix
-        if shared.opts.save_images_add_number or decoration == "":
+        decoration = _sample_file_decoration(namegen, p, seed, short_filename, options) + suffix
+        if options.save_images_add_number or decoration == "":
             fullfn = _numbered_filename(path, basename, f"-{decoration}" if decoration else "", extension)
         else:
             fullfn = os.path.join(path, f"{decoration}.{extension}")
@@ -448,16 +454,17 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
     info = pnginfo.get(pnginfo_section_name)
 
     fullfn_without_extension, extension = _fit_name_length(fullfn)
-    fullfn = _save_atomically(image, info, fullfn_without_extension, extension, pnginfo, pnginfo_section_name)
+    fullfn = _save_atomically(image, info, fullfn_without_extension, extension, pnginfo, pnginfo_section_name, options)
     image.already_saved_as = fullfn
 
-    if shared.opts.export_for_4chan:
-        small_image = _downscale_for_4chan(image, fullfn)
+    if options.export_for_4chan:
+        small_image = _downscale_for_4chan(image, fullfn, options)
         if small_image is not None:
-            _save_atomically(small_image, info, fullfn_without_extension, ".jpg", pnginfo, pnginfo_section_name)
+            _save_atomically(small_image, info, fullfn_without_extension, ".jpg", pnginfo, pnginfo_section_name,
+                             options)
 
     txt_fullfn = None
-    if shared.opts.save_txt and info is not None:
+    if options.save_txt and info is not None:
         txt_fullfn = f"{fullfn_without_extension}.txt"
         _write_text_atomically(f"{info}\n", txt_fullfn)
 
@@ -509,14 +516,17 @@ def image_data(data: bytes) -> tuple[str | None, None]:
     return (text if len(text) < 10000 else None), None
 
 
-def image_grid(imgs, batch_size=1, rows=None):
-    """Pastes images into a grid; cells take the largest image size, smaller images are centred."""
+def image_grid(imgs, batch_size=1, rows=None, options=None):
+    """Pastes images into a grid; cells take the largest image size, smaller images are centred. options: those
+    of the generation the grid is for, by default shared.opts."""
+    if options is None:
+        options = shared.opts
     if rows is None:
-        if shared.opts.n_rows > 0:
-            rows = shared.opts.n_rows
-        elif shared.opts.n_rows == 0:
+        if options.n_rows > 0:
+            rows = options.n_rows
+        elif options.n_rows == 0:
             rows = batch_size
-        elif shared.opts.grid_prevent_empty_spots:
+        elif options.grid_prevent_empty_spots:
             rows = math.floor(math.sqrt(len(imgs)))
             while len(imgs) % rows != 0:
                 rows -= 1
@@ -530,7 +540,7 @@ def image_grid(imgs, batch_size=1, rows=None):
     imgs, cols, rows = params.imgs, params.cols, params.rows
 
     w, h = map(max, zip(*(img.size for img in imgs)))
-    background = ImageColor.getcolor(shared.opts.grid_background_color, "RGB")
+    background = ImageColor.getcolor(options.grid_background_color, "RGB")
     grid = Image.new("RGB", size=(cols * w, rows * h), color=background)
     for i, img in enumerate(imgs):
         x, y = i % cols * w + (w - img.width) // 2, i // cols * h + (h - img.height) // 2

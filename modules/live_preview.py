@@ -20,12 +20,14 @@ def _to_image(rgb: torch.Tensor) -> Image.Image:
     return Image.fromarray(array)
 
 
-def decode_preview(latent: torch.Tensor) -> Image.Image | None:
+def decode_preview(latent: torch.Tensor, options) -> Image.Image | None:
+    """The first image of the batch by options.show_progress_type: "Full" decodes with the VAE, anything else is
+    the cheap linear approximation."""
     model = shared.sd_model
     if latent is None or model is None:
         return None
     first = latent[:1].float()
-    if shared.opts.show_progress_type == "Full":
+    if options.show_progress_type == "Full":
         with torch.no_grad():
             return _to_image((model.decode_first_stage(first)[0] + 1.0) / 2.0)
     if first.shape[1] != _SD_LATENT_RGB.shape[0]:

@@ -1,9 +1,12 @@
 """A read-only copy of every option value, taken once per generation (p.opts_snapshot), so the options a
-generation ran with stay what they were however shared.opts changes afterwards."""
+generation ran with stay what they were however shared.opts changes afterwards. Since M08 the generation reads
+its options from it (options_for)."""
 
 import copy
 from collections.abc import Iterator
 from types import MappingProxyType
+
+from modules import shared
 
 _UNCHANGEABLE_TYPES = (str, bytes, int, float, complex, bool, type(None))
 
@@ -74,3 +77,10 @@ def create_opts_snapshot(opts) -> OptsSnapshot:
     values = {key: info.default for key, info in opts.data_labels.items()}
     values.update(opts.data)
     return OptsSnapshot(values)
+
+
+def options_for(p=None):
+    """The options p's generation reads: its snapshot once process_images_inner has taken it, else (no p, a p
+    that was never generated, or before the snapshot) the live shared.opts, as extension code has always read."""
+    snapshot = getattr(p, "opts_snapshot", None)
+    return snapshot if snapshot is not None else shared.opts

@@ -1,6 +1,7 @@
 """The generation pipeline with A1111's classes, fields and step order (global options as A1111 has them)."""
 
 import contextlib
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from modules import (
     shared,
     upscaler,
 )
-from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot
+from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot, options_for
 from modules.prompt_seed_prep import fix_seed, get_fixed_seed, prepare_prompt_seed_state  # noqa: F401 (A1111 names)
 from modules.sd_samplers_diffusers import InterruptedException
 from modules.shared import opts, state
@@ -47,9 +48,10 @@ def _extra_networks_key(p, network_data: dict | None) -> tuple | None:
 
 def _cond_cache_key(p, prompts, steps, hires_steps, network_data):
     model = shared.sd_model
+    options = options_for(p)
     return (tuple(prompts), steps, hires_steps, getattr(model, "sd_model_hash", None), id(model),
-            opts.CLIP_stop_at_last_layers, opts.emphasis, opts.comma_padding_backtrack, opts.use_old_scheduling,
-            p.width, p.height, _extra_networks_key(p, network_data))
+            options.CLIP_stop_at_last_layers, options.emphasis, options.comma_padding_backtrack,
+            options.use_old_scheduling, p.width, p.height, _extra_networks_key(p, network_data))
 
 
 @dataclass
@@ -226,12 +228,14 @@ class StableDiffusionProcessing:
         self.negative_prompts = [extra_networks.parse_prompt(x)[0] for x in self.negative_prompts]
 
     def save_samples(self) -> bool:
-        return opts.samples_save and not self.do_not_save_samples and (
-            opts.save_incomplete_images or not (state.interrupted or state.skipped))
+        options = options_for(self)
+        return options.samples_save and not self.do_not_save_samples and (
+            options.save_incomplete_images or not (state.interrupted or state.skipped))
 
     def text_encoding_settings(self, model) -> _TextEncodingSettings:
-        return _TextEncodingSettings(model, int(opts.CLIP_stop_at_last_layers), opts.emphasis,
-                                     int(opts.comma_padding_backtrack))
+        options = options_for(self)
+        return _TextEncodingSettings(model, int(options.CLIP_stop_at_last_layers), options.emphasis,
+                                     int(options.comma_padding_backtrack))
 
     def get_conds_with_caching(self, function, required_prompts, steps, caches, hires_steps=None,
                                network_data=None):
@@ -244,7 +248,7 @@ class StableDiffusionProcessing:
                 return cache[1]
         cache = caches[0]
         cache[1] = function(self.text_encoding_settings(shared.sd_model), required_prompts, steps, hires_steps,
-                            opts.use_old_scheduling)
+                            options_for(self).use_old_scheduling)
         cache[0] = key
         return cache[1]
 
@@ -260,7 +264,7 @@ class StableDiffusionProcessing:
     def make_sampler(self, sampler_name: str, scheduler: str):
         sampler = sd_samplers.create_sampler(sampler_name, self.sd_model)
         sampler.scheduler_label = scheduler or "Automatic"
-        sampler.callback = sampling_progress_callback
+        sampler.callback = functools.partial(sampling_progress_callback, options=options_for(self))
         return sampler
 
     def image_conditioning_for(self, source_images: torch.Tensor | None, latent: torch.Tensor,
@@ -299,14 +303,15 @@ class StableDiffusionProcessing:
         return 0.0
 
 
-def sampling_progress_callback(step: int, total: int, latent: torch.Tensor) -> None:
-    """Drives progress, live preview, interrupt and skip for every sampling step."""
+def sampling_progress_callback(step: int, total: int, latent: torch.Tensor, options) -> None:
+    """Drives progress, live preview (at the cadence the generation's options set), interrupt and skip for every
+    sampling step."""
     state.sampling_step = step + 1
     state.sampling_steps = total
     state.current_latent = latent
     if console_progress_bar is not None:
         console_progress_bar.update(1)
-    state.set_current_image()
+    state.set_current_image(options)
     if state.interrupted or state.skipped or state.stopping_generation:
         raise InterruptedException
 
@@ -446,10 +451,11 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
                 upscaled.append(np.array(upscaler.upscale_image(image, target_w, target_h, mode)))
             batch = torch.from_numpy(np.stack(upscaled)).float().permute(0, 3, 1, 2) / 255.0
             samples = model.encode_first_stage((batch * 2.0 - 1.0).to(model.device))
+        options = options_for(self)
         self.rng = rng.ImageRNG(samples.shape[1:], self.seeds, subseeds=self.subseeds,
                                 subseed_strength=self.subseed_strength, seed_resize_from_h=self.seed_resize_from_h,
                                 seed_resize_from_w=self.seed_resize_from_w, latent_factor=factor,
-                                eta_noise_seed_delta=opts.eta_noise_seed_delta, device=_noise_device())
+                                eta_noise_seed_delta=options.eta_noise_seed_delta, device=_noise_device(options))
         noise = self.rng.next()
         hr_sampler_name = self.hr_sampler_name if self.hr_sampler_name not in (None, "", "Use same sampler") \
             else self.sampler_name
@@ -510,7 +516,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         if self.outpath_grids is None:
             self.outpath_grids = opts.outdir_grids or opts.outdir_img2img_grids
 
-    def _prepare_mask(self, image_mask: Image.Image):
+    def _prepare_mask(self, image_mask: Image.Image, upscaler_name: str | None):
         """The mask at processing size, the overlay mask, and the crop region for 'inpaint at full resolution'."""
         image_mask = image_mask.convert("L")
         if self.mask_round:
@@ -526,22 +532,26 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             crop_region = masking.expand_crop_region(crop_region, self.width, self.height, image_mask.width,
                                                      image_mask.height)
             x1, y1, x2, y2 = crop_region
-            image_mask = images.resize_image(2, image_mask.crop(crop_region), self.width, self.height)
+            image_mask = images.resize_image(2, image_mask.crop(crop_region), self.width, self.height,
+                                             upscaler_name=upscaler_name)
             self.paste_to = (x1, y1, x2 - x1, y2 - y1)
             self.extra_generation_params["Inpaint area"] = "Only masked"
             self.extra_generation_params["Masked area padding"] = self.inpaint_full_res_padding
         else:
-            image_mask = images.resize_image(self.resize_mode, image_mask, self.width, self.height)
+            image_mask = images.resize_image(self.resize_mode, image_mask, self.width, self.height,
+                                             upscaler_name=upscaler_name)
             overlay = np.clip(np.array(image_mask).astype(np.float32) * 2, 0, 255).astype(np.uint8)
             self.mask_for_overlay = Image.fromarray(overlay)
         return image_mask, crop_region
 
     def init(self, all_prompts, all_seeds, all_subseeds):
         self.extra_generation_params["Denoising strength"] = self.denoising_strength
+        options = options_for(self)
+        upscaler_name = options.upscaler_for_img2img
         crop_region = None
         image_mask = self.image_mask
         if image_mask is not None:
-            image_mask, crop_region = self._prepare_mask(image_mask)
+            image_mask, crop_region = self._prepare_mask(image_mask, upscaler_name)
             self.overlay_images = []
             if self.mask_blur_x == self.mask_blur_y:
                 self.extra_generation_params["Mask blur"] = self.mask_blur_x
@@ -551,16 +561,17 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         latent_mask = self.latent_mask if self.latent_mask is not None else image_mask
         prepared = []
         for source in self.init_images:
-            image = images.flatten(source, opts.img2img_background_color)
+            image = images.flatten(source, options.img2img_background_color)
             if crop_region is None and self.resize_mode != 3:
-                image = images.resize_image(self.resize_mode, image, self.width, self.height)
+                image = images.resize_image(self.resize_mode, image, self.width, self.height, upscaler_name=upscaler_name)
             if image_mask is not None:
                 overlay = Image.new("RGBa", (image.width, image.height))
                 overlay.paste(image.convert("RGBA").convert("RGBa"),
                               mask=ImageOps.invert(self.mask_for_overlay.convert("L")))
                 self.overlay_images.append(overlay.convert("RGBA"))
             if crop_region is not None:
-                image = images.resize_image(2, image.crop(crop_region), self.width, self.height)
+                image = images.resize_image(2, image.crop(crop_region), self.width, self.height,
+                                            upscaler_name=upscaler_name)
             if image_mask is not None and self.inpainting_fill == 0:
                 image = masking.fill(image, latent_mask)
             prepared.append(np.array(image.convert("RGB")).astype(np.float32) / 255.0)
@@ -592,7 +603,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             self.nmask = latmask.to(model.device, dtype=self.init_latent.dtype)
             if self.inpainting_fill == 2:
                 fill_rng = rng.ImageRNG(self.init_latent.shape[1:], all_seeds[:self.init_latent.shape[0]],
-                                        device=_noise_device())
+                                        device=_noise_device(options))
                 self.init_latent = self.init_latent * self.mask + fill_rng.first().to(model.device) * self.nmask
             elif self.inpainting_fill == 3:
                 self.init_latent = self.init_latent * self.mask
@@ -639,7 +650,8 @@ class Processed:
         self.steps = p.steps
         self.batch_size = p.batch_size
         self.restore_faces = p.restore_faces
-        self.face_restoration_model = opts.face_restoration_model if p.restore_faces else None
+        options = options_for(p)
+        self.face_restoration_model = options.face_restoration_model if p.restore_faces else None
         self.sd_model_name = p.sd_model_name
         self.sd_model_hash = p.sd_model_hash
         self.sd_vae_name = p.sd_vae_name
@@ -651,7 +663,7 @@ class Processed:
         self.index_of_first_image = index_of_first_image
         self.styles = p.styles
         self.job_timestamp = state.job_timestamp
-        self.clip_skip = int(opts.CLIP_stop_at_last_layers)
+        self.clip_skip = int(options.CLIP_stop_at_last_layers)
         self.token_merging_ratio = p.token_merging_ratio
         self.token_merging_ratio_hr = p.token_merging_ratio_hr
         self.eta = p.eta
@@ -729,7 +741,8 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
         index = position_in_batch + iteration * p.batch_size
     if all_negative_prompts is None:
         all_negative_prompts = p.all_negative_prompts
-    clip_skip = int(opts.CLIP_stop_at_last_layers)
+    options = options_for(p)
+    clip_skip = int(options.CLIP_stop_at_last_layers)
     width, height = p.output_size() if hasattr(p, "output_size") else (p.width, p.height)
     params = {
         "Steps": p.steps,
@@ -738,36 +751,36 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
         "CFG scale": p.cfg_scale,
         "Image CFG scale": getattr(p, "image_cfg_scale", None),
         "Seed": p.all_seeds[0] if use_main_prompt else all_seeds[index],
-        "Face restoration": opts.face_restoration_model if p.restore_faces else None,
+        "Face restoration": options.face_restoration_model if p.restore_faces else None,
         "Size": f"{width}x{height}",
-        "Model hash": p.sd_model_hash if opts.add_model_hash_to_info else None,
-        "Model": p.sd_model_name if opts.add_model_name_to_info else None,
-        "VAE hash": p.sd_vae_hash if opts.add_vae_hash_to_info else None,
-        "VAE": p.sd_vae_name if opts.add_vae_name_to_info else None,
+        "Model hash": p.sd_model_hash if options.add_model_hash_to_info else None,
+        "Model": p.sd_model_name if options.add_model_name_to_info else None,
+        "VAE hash": p.sd_vae_hash if options.add_vae_hash_to_info else None,
+        "VAE": p.sd_vae_name if options.add_vae_name_to_info else None,
         "Variation seed": None if p.subseed_strength == 0 else
         (p.all_subseeds[0] if use_main_prompt else all_subseeds[index]),
         "Variation seed strength": None if p.subseed_strength == 0 else p.subseed_strength,
         "Seed resize from": None if p.seed_resize_from_w <= 0 or p.seed_resize_from_h <= 0 else
         f"{p.seed_resize_from_w}x{p.seed_resize_from_h}",
         "Denoising strength": p.extra_generation_params.get("Denoising strength"),
-        "Conditional mask weight": opts.inpainting_mask_weight if p.is_using_inpainting_conditioning else None,
+        "Conditional mask weight": options.inpainting_mask_weight if p.is_using_inpainting_conditioning else None,
         "Clip skip": None if clip_skip <= 1 else clip_skip,
-        "ENSD": opts.eta_noise_seed_delta if opts.eta_noise_seed_delta and _uses_ensd(p) else None,
+        "ENSD": options.eta_noise_seed_delta if options.eta_noise_seed_delta and _uses_ensd(p) else None,
         "Token merging ratio": None if not p.token_merging_ratio else p.token_merging_ratio,
         "Init image hash": getattr(p, "init_img_hash", None),
-        "RNG": opts.randn_source if opts.randn_source != "GPU" else None,
+        "RNG": options.randn_source if options.randn_source != "GPU" else None,
         "Tiling": "True" if p.tiling else None,
         **p.extra_generation_params,
-        "Version": program_version() if opts.add_version_to_infotext else None,
-        "User": p.user if opts.add_user_name_to_info else None,
+        "Version": program_version() if options.add_version_to_infotext else None,
+        "User": p.user if options.add_user_name_to_info else None,
     }
     prompt = p.main_prompt if use_main_prompt else all_prompts[index]
     negative = p.main_negative_prompt if use_main_prompt else all_negative_prompts[index]
     return infotext_utils.build_infotext(prompt, negative or "", params)
 
 
-def _noise_device() -> torch.device:
-    return devices.cpu if opts.randn_source == "CPU" else devices.device
+def _noise_device(options) -> torch.device:
+    return devices.cpu if options.randn_source == "CPU" else devices.device
 
 
 def decode_latent_batch(model, latents: torch.Tensor) -> torch.Tensor:
@@ -777,14 +790,16 @@ def decode_latent_batch(model, latents: torch.Tensor) -> torch.Tensor:
     return torch.clamp((decoded + 1.0) / 2.0, min=0.0, max=1.0)
 
 
-def apply_overlay(image: Image.Image, paste_loc, overlay: Image.Image | None) -> Image.Image:
-    """Puts an inpainted crop back into the full picture and lays the untouched pixels over it."""
+def apply_overlay(image: Image.Image, paste_loc, overlay: Image.Image | None, upscaler_name: str | None = None
+                  ) -> Image.Image:
+    """Puts an inpainted crop back into the full picture (resized with upscaler_name, by default
+    upscaler_for_img2img's) and lays the untouched pixels over it."""
     if overlay is None:
         return image
     if paste_loc is not None:
         x, y, w, h = paste_loc
         base = Image.new("RGBA", (overlay.width, overlay.height))
-        base.paste(images.resize_image(1, image, w, h), (x, y))
+        base.paste(images.resize_image(1, image, w, h, upscaler_name=upscaler_name), (x, y))
         image = base
     image = image.convert("RGBA")
     image.alpha_composite(overlay)
@@ -803,7 +818,10 @@ def process_images_with_scripts(p: StableDiffusionProcessing) -> Processed:
 
 
 def process_images(p: StableDiffusionProcessing) -> Processed:
-    """Generates with p.override_settings applied to the global options for the run (temporary_opts)."""
+    """Generates with p.override_settings applied to the global options for the run (temporary_opts); the
+    generation reads its options from the snapshot it takes (p.opts_snapshot), so a p used again starts without
+    the last one."""
+    p.opts_snapshot = None
     _run_scripts(p, "before_process")
     _prepare_checkpoint(p)
     with runtime_utils.temporary_opts(p.override_settings, restore_afterwards=p.override_settings_restore_afterwards):
@@ -878,7 +896,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.sd_model.set_tiling(bool(p.tiling))
     p.fill_fields_from_opts()
     prepare_prompt_seed_state(p)
-    p.opts_snapshot = create_opts_snapshot(opts)
+    p.opts_snapshot = options = create_opts_snapshot(opts)
     _run_scripts(p, "process")
 
     infotexts: list[str] = []
@@ -905,8 +923,8 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                             p.width // model.vae_scale_factor)
             p.rng = rng.ImageRNG(latent_shape, p.seeds, subseeds=p.subseeds, subseed_strength=p.subseed_strength,
                                  seed_resize_from_h=p.seed_resize_from_h, seed_resize_from_w=p.seed_resize_from_w,
-                                 latent_factor=model.vae_scale_factor, device=_noise_device(),
-                                 eta_noise_seed_delta=opts.eta_noise_seed_delta)
+                                 latent_factor=model.vae_scale_factor, device=_noise_device(options),
+                                 eta_noise_seed_delta=options.eta_noise_seed_delta)
             _run_scripts(p, "before_process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds,
                          subseeds=p.subseeds)
             if len(p.prompts) == 0:
@@ -926,7 +944,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 samples = post_sample_args.samples
             decoded = decode_latent_batch(model, samples)
             del samples
-            state.nextjob()
+            state.nextjob(options)
             if p.scripts is not None:
                 p.scripts.postprocess_batch(p, decoded, batch_number=n)
             # the infotext keeps the prompt as written, <lora:...> tags included
@@ -945,41 +963,42 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                     p.scripts.postprocess_image(p, image_args)
                     image = image_args.image
                 overlays = getattr(p, "overlay_images", None)
-                overlay = overlays[i] if opts.overlay_inpaint and overlays is not None and i < len(overlays) else None
+                overlay = overlays[i] if options.overlay_inpaint and overlays is not None and i < len(overlays) \
+                    else None
                 mask_for_overlay = getattr(p, "mask_for_overlay", None)
                 if p.scripts is not None:
                     mask_overlay_args = scripts.PostProcessMaskOverlayArgs(i, mask_for_overlay, overlay)
                     p.scripts.postprocess_maskoverlay(p, mask_overlay_args)
                     mask_for_overlay, overlay = mask_overlay_args.mask_for_overlay, mask_overlay_args.overlay_image
-                image = apply_overlay(image, p.paste_to, overlay)
+                image = apply_overlay(image, p.paste_to, overlay, options.upscaler_for_img2img)
                 text = infotext(i)
                 if save_samples:
-                    images.save_image(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], opts.samples_format,
+                    images.save_image(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], options.samples_format,
                                       info=text, p=p)
                 infotexts.append(text)
-                if opts.enable_pnginfo:
+                if options.enable_pnginfo:
                     image.info["parameters"] = text
                 output_images.append(image)
-                _append_mask_outputs(mask_for_overlay, image, output_images, infotexts, text)
+                _append_mask_outputs(options, mask_for_overlay, image, output_images, infotexts, text)
             del decoded
             devices.torch_gc()
 
         if not infotexts:
             infotexts.append(Processed(p, []).infotext(p, 0))
         index_of_first_image = 0
-        unwanted_grid = len(output_images) < 2 and opts.grid_only_if_multiple
-        if (opts.return_grid or opts.grid_save) and not p.do_not_save_grid and not unwanted_grid:
-            grid = images.image_grid(output_images, p.batch_size)
+        unwanted_grid = len(output_images) < 2 and options.grid_only_if_multiple
+        if (options.return_grid or options.grid_save) and not p.do_not_save_grid and not unwanted_grid:
+            grid = images.image_grid(output_images, p.batch_size, options=options)
             text = infotext(use_main_prompt=True)
-            if opts.return_grid:
+            if options.return_grid:
                 infotexts.insert(0, text)
-                if opts.enable_pnginfo:
+                if options.enable_pnginfo:
                     grid.info["parameters"] = text
                 output_images.insert(0, grid)
                 index_of_first_image = 1
-            if opts.grid_save:
-                images.save_image(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], opts.grid_format,
-                                  info=text, short_filename=not opts.grid_extended_filename, p=p, grid=True)
+            if options.grid_save:
+                images.save_image(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], options.grid_format,
+                                  info=text, short_filename=not options.grid_extended_filename, p=p, grid=True)
     devices.torch_gc()
     result = Processed(p, images_list=output_images, seed=p.all_seeds[0], info=infotexts[0],
                        subseed=p.all_subseeds[0], index_of_first_image=index_of_first_image, infotexts=infotexts)
@@ -987,14 +1006,15 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     return result
 
 
-def _append_mask_outputs(mask_for_overlay, image, output_images, infotexts, text) -> None:
+def _append_mask_outputs(options, mask_for_overlay, image, output_images, infotexts, text) -> None:
     if mask_for_overlay is None:
         return
-    if opts.return_mask:
+    if options.return_mask:
         output_images.append(mask_for_overlay)
         infotexts.append(text)
-    if opts.return_mask_composite:
-        composite = Image.composite(image.convert("RGBA").convert("RGBa"), Image.new("RGBa", image.size),
-                                    images.resize_image(2, mask_for_overlay, image.width, image.height).convert("L"))
+    if options.return_mask_composite:
+        mask = images.resize_image(2, mask_for_overlay, image.width, image.height,
+                                   upscaler_name=options.upscaler_for_img2img).convert("L")
+        composite = Image.composite(image.convert("RGBA").convert("RGBa"), Image.new("RGBa", image.size), mask)
         output_images.append(composite.convert("RGBA"))
         infotexts.append(text)

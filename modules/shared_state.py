@@ -8,7 +8,10 @@ import time
 log = logging.getLogger(__name__)
 
 
-def _opts():
+def _live_options(options):
+    """options as given, or when None (callers outside a generation: the progress API, extensions) shared.opts."""
+    if options is not None:
+        return options
     from modules import shared
 
     return shared.opts
@@ -33,7 +36,7 @@ class State:
     time_start = None
     server_start = None
     preview_decoder = None
-    """Set by the engine: callable(latent) -> PIL.Image used for live previews."""
+    """Set by the engine: callable(latent, options) -> PIL.Image used for live previews."""
 
     def __init__(self):
         self.server_start = time.time()
@@ -84,10 +87,11 @@ class State:
         self.stopping_generation = True
         log.info("Received stop generating request")
 
-    def nextjob(self):
-        opts = _opts()
-        if opts.live_previews_enable and opts.show_progress_every_n_steps == -1:
-            self.do_set_current_image()
+    def nextjob(self, options=None):
+        """Closes a batch; options: the generation's (the live preview settings), by default shared.opts."""
+        options = _live_options(options)
+        if options.live_previews_enable and options.show_progress_every_n_steps == -1:
+            self.do_set_current_image(options)
         self.job_no += 1
         self.sampling_step = 0
         self.current_image_sampling_step = 0
@@ -149,28 +153,30 @@ class State:
         elapsed = time.time() - self.time_start
         return elapsed / progress - elapsed
 
-    def set_current_image(self):
-        """Refreshes the live preview when show_progress_every_n_steps steps have passed since the last one."""
-        opts = _opts()
-        every = opts.show_progress_every_n_steps
-        if not opts.live_previews_enable or every == -1:
+    def set_current_image(self, options=None):
+        """Refreshes the live preview when show_progress_every_n_steps steps have passed since the last one;
+        options: the generation's, by default shared.opts."""
+        options = _live_options(options)
+        every = options.show_progress_every_n_steps
+        if not options.live_previews_enable or every == -1:
             return
         if self.sampling_step - self.current_image_sampling_step >= every:
-            self.do_set_current_image()
+            self.do_set_current_image(options)
 
-    def do_set_current_image(self):
+    def do_set_current_image(self, options=None):
         latent, decoder = self.current_latent, self.preview_decoder
         if latent is None or decoder is None:
             return
+        options = _live_options(options)
         try:
-            self.assign_current_image(decoder(latent))
+            self.assign_current_image(decoder(latent, options), options)
             self.current_image_sampling_step = self.sampling_step
         except Exception:
             # e.g. the VAE is being swapped with the model; a missed preview is harmless
             log.debug("Live preview failed", exc_info=True)
 
-    def assign_current_image(self, image):
-        if _opts().live_previews_image_format == "jpeg" and image.mode == "RGBA":
+    def assign_current_image(self, image, options=None):
+        if _live_options(options).live_previews_image_format == "jpeg" and image.mode == "RGBA":
             image = image.convert("RGB")
         self.current_image = image
         self.id_live_preview += 1

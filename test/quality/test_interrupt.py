@@ -28,11 +28,11 @@ class Interrupter:
         self.steps_seen: list[int] = []
 
     def wrap(self, real_callback):
-        def callback(step, total, latent):
+        def callback(step, total, latent, **kwargs):
             self.steps_seen.append(step)
             if self.armed and step + 1 == INTERRUPT_AFTER:
                 shared.state.interrupt()
-            real_callback(step, total, latent)
+            real_callback(step, total, latent, **kwargs)
 
         return callback
 

@@ -85,7 +85,7 @@ def test_live_preview_is_sent_once_per_new_image(fresh_bookkeeping):
     progress.start_task("a")
     state.begin("txt2img")
     state.job_count, state.sampling_steps = 1, 10
-    state.preview_decoder = lambda latent: Image.new("RGB", (16, 8), "red")
+    state.preview_decoder = lambda latent, options: Image.new("RGB", (16, 8), "red")
     state.current_latent = "latent"
     state.sampling_step = 3
 

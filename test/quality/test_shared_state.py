@@ -82,7 +82,7 @@ def test_begin_nextjob_end(live_previews):
 def test_live_preview_decoded_every_n_steps(live_previews):
     state = State()
     decoded = []
-    state.preview_decoder = lambda latent: decoded.append(latent) or Image.new("RGB", (8, 8))
+    state.preview_decoder = lambda latent, options: decoded.append(latent) or Image.new("RGB", (8, 8))
     state.begin("txt2img")
     state.current_latent = "latent-1"
     state.sampling_step = 1
@@ -102,7 +102,7 @@ def test_live_preview_decoded_every_n_steps(live_previews):
 def test_live_preview_disabled(live_previews):
     live_previews["live_previews_enable"] = False
     state = State()
-    state.preview_decoder = lambda latent: pytest.fail("decoder must not run")
+    state.preview_decoder = lambda latent, options: pytest.fail("decoder must not run")
     state.current_latent = "latent"
     state.sampling_step = 50
     state.set_current_image()
@@ -112,7 +112,7 @@ def test_live_preview_disabled(live_previews):
 def test_live_preview_only_at_batch_end(live_previews):
     live_previews["show_progress_every_n_steps"] = -1
     state = State()
-    state.preview_decoder = lambda latent: Image.new("RGB", (4, 4))
+    state.preview_decoder = lambda latent, options: Image.new("RGB", (4, 4))
     state.current_latent = "latent"
     state.sampling_step = 50
     state.set_current_image()
@@ -124,7 +124,7 @@ def test_live_preview_only_at_batch_end(live_previews):
 def test_failing_preview_decoder_is_ignored(live_previews):
     state = State()
 
-    def broken(latent):
+    def broken(latent, options):
         raise RuntimeError("vae on wrong device")
 
     state.preview_decoder = broken

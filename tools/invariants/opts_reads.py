@@ -1,0 +1,276 @@
+"""Every use of shared.opts reachable from the generation path (processing.process_images), found statically in
+modules/, each labelled with its phase: "before" the options snapshot is taken in process_images_inner, or
+"after" it. Checked against the allow-list in docs/architecture/invariants.md.
+
+    python -m tools.invariants.opts_reads           list them and check them against the allow-list
+    python -m tools.invariants.opts_reads --list    only list them
+
+A use is `opts.X`, `shared.opts.X`, `getattr(opts, "X")`, or the object itself (`opts`, `shared.opts`: option "*").
+Calls are followed by name: module functions and classes through imports, `x.method()` to every method of that
+name in modules/, property reads to every property of that name, and function names passed as values
+(callbacks). Extension code (scripts/, extensions) is reached only through hooks and registries and is not
+followed: it reads shared.opts by design.
+"""
+
+import ast
+import os
+import sys
+from dataclasses import dataclass, field
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ALLOW_LIST = os.path.join(REPO_ROOT, "docs", "architecture", "invariants.md")
+ALLOW_LIST_HEADING = "## Option reads left on the generation path"
+
+ENTRY = "processing.process_images"
+SNAPSHOT_TAKER = "processing.process_images_inner"
+# Calls made through attributes the engine sets at start-up, which no name lookup can follow.
+DYNAMIC_CALLS = {
+    "shared_state.State.do_set_current_image": ["live_preview.decode_preview"],  # state.preview_decoder
+}
+
+
+@dataclass
+class Function:
+    name: str
+    module: str
+    node: ast.AST
+    is_property: bool = False
+    class_name: str | None = None
+
+
+@dataclass
+class Codebase:
+    functions: dict[str, Function] = field(default_factory=dict)
+    classes: dict[str, list[str]] = field(default_factory=dict)  # class -> its base names as written
+    scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # module -> local name -> qualified name
+    methods_by_name: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _module_name(path: str, package_dir: str) -> str:
+    relative = os.path.relpath(path, os.path.dirname(package_dir))[: -len(".py")]
+    parts = relative.split(os.sep)[1:]
+    return ".".join(part for part in parts if part != "__init__")
+
+
+def _decorated_as_property(node) -> bool:
+    return any(isinstance(d, ast.Name) and d.id == "property" or isinstance(d, ast.Attribute) and d.attr == "setter"
+               for d in node.decorator_list)
+
+
+def load(package_dir: str) -> Codebase:
+    """Indexes every function, method and class of the package (names without the package prefix)."""
+    package = os.path.basename(package_dir)
+    code = Codebase()
+    for folder, _, files in os.walk(package_dir):
+        for file in sorted(files):
+            if not file.endswith(".py"):
+                continue
+            path = os.path.join(folder, file)
+            module = _module_name(path, package_dir)
+            with open(path, encoding="utf8") as source:
+                tree = ast.parse(source.read(), path)
+            code.scopes[module] = _scope(tree, module, package)
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    code.functions[f"{module}.{node.name}"] = Function(f"{module}.{node.name}", module, node)
+                elif isinstance(node, ast.ClassDef):
+                    _index_class(code, module, node)
+    return code
+
+
+def _index_class(code: Codebase, module: str, node: ast.ClassDef) -> None:
+    class_name = f"{module}.{node.name}"
+    code.classes[class_name] = [ast.unparse(base) for base in node.bases]
+    for item in node.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            name = f"{class_name}.{item.name}"
+            code.functions[name] = Function(name, module, item, _decorated_as_property(item), class_name)
+            code.methods_by_name.setdefault(item.name, []).append(name)
+
+
+def _scope(tree: ast.Module, module: str, package: str) -> dict[str, str]:
+    """Module-level names that stand for something in the package: imports from it and the module's own defs."""
+    scope = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
+                (node.module == package or node.module.startswith(package + ".")):
+            prefix = node.module[len(package) + 1:]
+            for alias in node.names:
+                scope[alias.asname or alias.name] = f"{prefix}.{alias.name}" if prefix else alias.name
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith(package + ".") and alias.asname:
+                    scope[alias.asname] = alias.name[len(package) + 1:]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            scope[node.name] = f"{module}.{node.name}"
+    return scope
+
+
+def _constructors(code: Codebase, class_name: str) -> list[str]:
+    """__init__ and __post_init__ of the class or the first scanned base class that has them."""
+    found = []
+    for method in ("__init__", "__post_init__"):
+        for candidate in _mro(code, class_name):
+            if f"{candidate}.{method}" in code.functions:
+                found.append(f"{candidate}.{method}")
+                break
+    return found
+
+
+def _mro(code: Codebase, class_name: str) -> list[str]:
+    order, pending = [], [class_name]
+    module = class_name.rsplit(".", 1)[0]
+    while pending:
+        current = pending.pop(0)
+        if current in order or current not in code.classes:
+            continue
+        order.append(current)
+        scope = code.scopes.get(current.rsplit(".", 1)[0], {})
+        pending.extend(scope.get(base, f"{module}.{base}") for base in code.classes[current])
+    return order
+
+
+def _targets(code: Codebase, qualified: str | None) -> list[str]:
+    if qualified in code.functions:
+        return [qualified]
+    if qualified in code.classes:
+        return _constructors(code, qualified)
+    return []
+
+
+def calls(code: Codebase, function: Function, nodes) -> set[str]:
+    """The functions the code in nodes (part of function) calls or hands on as a value."""
+    scope = code.scopes.get(function.module, {})
+    called: set[str] = set()
+    call_targets = {id(node.func) for root in nodes for node in ast.walk(root) if isinstance(node, ast.Call)}
+    for root in nodes:
+        for node in ast.walk(root):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                called.update(_targets(code, scope.get(node.id)))
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                called.update(_attribute_targets(code, function, scope, node, id(node) in call_targets))
+    return called
+
+
+def _attribute_targets(code: Codebase, function: Function, scope: dict, node: ast.Attribute, is_call: bool):
+    base = node.value
+    if isinstance(base, ast.Name) and scope.get(base.id) in code.scopes:  # module.function
+        return _targets(code, f"{scope[base.id]}.{node.attr}")
+    if isinstance(base, ast.Call) and isinstance(base.func, ast.Name) and base.func.id == "super":
+        return [f"{cls}.{node.attr}" for cls in _mro(code, function.class_name)[1:2]
+                if f"{cls}.{node.attr}" in code.functions]
+    if node.attr.startswith("__"):
+        return []
+    return [method for method in code.methods_by_name.get(node.attr, [])
+            if is_call or code.functions[method].is_property]
+
+
+def _is_shared_opts(node) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "opts" and isinstance(node.value, ast.Name) \
+        and node.value.id == "shared"
+
+
+def _is_opts(node) -> bool:
+    return isinstance(node, ast.Name) and node.id == "opts" and isinstance(node.ctx, ast.Load) or _is_shared_opts(node)
+
+
+def reads(nodes) -> list[tuple[str, int]]:
+    """(option name or "*", line) for each use of the options object in nodes."""
+    found, inside = [], set()
+    for root in nodes:
+        for node in ast.walk(root):
+            if isinstance(node, ast.Attribute) and _is_opts(node.value):
+                found.append((node.attr, node.lineno))
+                inside.add(id(node.value))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
+                    and len(node.args) >= 2 and _is_opts(node.args[0]) and isinstance(node.args[1], ast.Constant):
+                found.append((str(node.args[1].value), node.lineno))
+                inside.add(id(node.args[0]))
+    for root in nodes:
+        for node in ast.walk(root):
+            if _is_opts(node) and id(node) not in inside:
+                found.append(("*", node.lineno))
+    return found
+
+
+def _split_at_snapshot(function: Function) -> int:
+    """Index of the statement that takes the snapshot (assigns .opts_snapshot from a call)."""
+    for index, statement in enumerate(function.node.body):
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call) and any(
+                isinstance(target, ast.Attribute) and target.attr == "opts_snapshot" for target in statement.targets):
+            return index
+    raise LookupError(f"{function.name} takes no options snapshot")
+
+
+def _closure(code: Codebase, roots: set[str], stop: set[str]) -> set[str]:
+    seen, pending = set(), list(roots)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name in stop:
+            continue
+        function = code.functions[name]
+        pending.extend(calls(code, function, function.node.body))
+        pending.extend(DYNAMIC_CALLS.get(name, []))
+    return seen
+
+
+def generation_reads(code: Codebase, entry: str = ENTRY, snapshot_taker: str = SNAPSHOT_TAKER) -> list[tuple]:
+    """Sorted (phase, function, option, line) for every use of the options reachable from entry."""
+    taker = code.functions[snapshot_taker]
+    split = _split_at_snapshot(taker)
+    before_part, after_part = taker.node.body[: split + 1], taker.node.body[split + 1:]
+    after = _closure(code, calls(code, taker, after_part), stop=set())
+    before = _closure(code, {entry} | calls(code, taker, before_part), stop={snapshot_taker}) - after
+    rows = set()
+    for phase, names in (("before", before), ("after", after)):
+        for name in names - {snapshot_taker}:
+            rows.update((phase, name, option, line) for option, line in reads([code.functions[name].node]))
+    rows.update(("before", snapshot_taker, option, line) for option, line in reads(before_part))
+    rows.update(("after", snapshot_taker, option, line) for option, line in reads(after_part))
+    return sorted(rows)
+
+
+def allow_list(path: str = ALLOW_LIST) -> set[tuple[str, str, str]]:
+    """(phase, function, option) rows of the allow-list table under ALLOW_LIST_HEADING."""
+    with open(path, encoding="utf8") as file:
+        text = file.read()
+    start = text.index(ALLOW_LIST_HEADING)
+    rows = set()
+    for line in text[start:].splitlines()[1:]:
+        if line.startswith("## "):
+            break
+        cells = [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 4 and cells[0] in ("before", "after"):
+            if not cells[3]:
+                raise ValueError(f"{path}: the allow-list row for {cells[1]} {cells[2]} gives no reason")
+            rows.add((cells[0], cells[1], cells[2]))
+    return rows
+
+
+def differences(found: list[tuple], allowed: set[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """(uses the allow-list lacks, allow-list rows no use matches)."""
+    present = {(phase, function, option) for phase, function, option, _ in found}
+    return ([row for row in found if row[:3] not in allowed], sorted(allowed - present))
+
+
+def main(argv: list[str]) -> int:
+    found = generation_reads(load(os.path.join(REPO_ROOT, "modules")))
+    for phase, function, option, line in found:
+        print(f"{phase:6}  {function}  {option}  (line {line})")
+    if "--list" in argv:
+        return 0
+    unlisted, stale = differences(found, allow_list())
+    for phase, function, option, line in unlisted:
+        print(f"NOT ALLOWED: {phase} {function} reads {option} (line {line}): read it from the snapshot "
+              f"(options_for(p)), or add a justified row to {os.path.relpath(ALLOW_LIST, REPO_ROOT)}")
+    for phase, function, option in stale:
+        print(f"STALE: the allow-list names {phase} {function} {option}, which no longer reads it: remove the row")
+    print(f"{len(found)} uses; {'OK' if not unlisted and not stale else 'allow-list mismatch'}")
+    return 1 if unlisted or stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
