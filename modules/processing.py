@@ -547,7 +547,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
     def init(self, all_prompts, all_seeds, all_subseeds):
         self.extra_generation_params["Denoising strength"] = self.denoising_strength
         options = options_for(self)
-        upscaler_name = options.upscaler_for_img2img
+        upscaler_name = _img2img_upscaler(options)
         crop_region = None
         image_mask = self.image_mask
         if image_mask is not None:
@@ -779,6 +779,12 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
     return infotext_utils.build_infotext(prompt, negative or "", params)
 
 
+def _img2img_upscaler(options) -> str:
+    """The generation's upscaler_for_img2img as a name images.resize_image uses as given: unset is "None" (Lanczos),
+    since a None upscaler_name there means the live option."""
+    return options.upscaler_for_img2img or "None"
+
+
 def _noise_device(options) -> torch.device:
     return devices.cpu if options.randn_source == "CPU" else devices.device
 
@@ -970,7 +976,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                     mask_overlay_args = scripts.PostProcessMaskOverlayArgs(i, mask_for_overlay, overlay)
                     p.scripts.postprocess_maskoverlay(p, mask_overlay_args)
                     mask_for_overlay, overlay = mask_overlay_args.mask_for_overlay, mask_overlay_args.overlay_image
-                image = apply_overlay(image, p.paste_to, overlay, options.upscaler_for_img2img)
+                image = apply_overlay(image, p.paste_to, overlay, _img2img_upscaler(options))
                 text = infotext(i)
                 if save_samples:
                     images.save_image(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], options.samples_format,
@@ -1014,7 +1020,7 @@ def _append_mask_outputs(options, mask_for_overlay, image, output_images, infote
         infotexts.append(text)
     if options.return_mask_composite:
         mask = images.resize_image(2, mask_for_overlay, image.width, image.height,
-                                   upscaler_name=options.upscaler_for_img2img).convert("L")
+                                   upscaler_name=_img2img_upscaler(options)).convert("L")
         composite = Image.composite(image.convert("RGBA").convert("RGBa"), Image.new("RGBa", image.size), mask)
         output_images.append(composite.convert("RGBA"))
         infotexts.append(text)

@@ -4,7 +4,6 @@ generation right after the prompt and seed preparation, on the tiny real models.
 import copy
 import pickle
 
-import numpy as np
 import pytest
 
 from modules import options, opts_snapshot, processing, shared
@@ -212,23 +211,6 @@ def test_it_is_taken_after_prompt_and_seed_preparation_and_before_the_process_sc
     assert [name for name, _ in events] == ["prepared", "snapshot", "process"]
     assert events[0][1] is None, "the preparation runs before the snapshot exists"
     assert events[2][1] is p.opts_snapshot
-
-
-def test_nothing_reads_it_yet(sd_model, monkeypatch):
-    """Write-only in M07: a snapshot holding other values changes nothing the generation makes."""
-    plain = process_as_a_job(txt2img())
-
-    def snapshot_of_other_values(opts):
-        values = create_opts_snapshot(opts).as_dict()
-        values.update(eta_noise_seed_delta=31337, CLIP_stop_at_last_layers=2, samples_format="webp")
-        return OptsSnapshot(values)
-
-    monkeypatch.setattr(processing, "create_opts_snapshot", snapshot_of_other_values)
-    p = txt2img()
-    other = process_as_a_job(p)
-    assert p.opts_snapshot.eta_noise_seed_delta == 31337
-    assert np.array_equal(np.asarray(plain.images[0]), np.asarray(other.images[0]))
-    assert other.info == plain.info
 
 
 def test_the_request_cannot_set_it():

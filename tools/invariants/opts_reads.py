@@ -23,9 +23,11 @@ ALLOW_LIST_HEADING = "## Option reads left on the generation path"
 
 ENTRY = "processing.process_images"
 SNAPSHOT_TAKER = "processing.process_images_inner"
-# Calls made through attributes the engine sets at start-up, which no name lookup can follow.
+# Calls no name lookup can follow: through an attribute the engine sets at start-up, or a table of methods
+# ("Class.*": every method of the class).
 DYNAMIC_CALLS = {
     "shared_state.State.do_set_current_image": ["live_preview.decode_preview"],  # state.preview_decoder
+    "images.FilenameGenerator._expand_tag": ["images.FilenameGenerator.*"],  # FilenameGenerator.replacements
 }
 
 
@@ -213,7 +215,12 @@ def _closure(code: Codebase, roots: set[str], stop: set[str]) -> set[str]:
             continue
         function = code.functions[name]
         pending.extend(calls(code, function, function.node.body))
-        pending.extend(DYNAMIC_CALLS.get(name, []))
+        for target in DYNAMIC_CALLS.get(name, []):
+            if target.endswith(".*"):
+                pending.extend(method for method, function in code.functions.items()
+                               if function.class_name == target[:-2])
+            else:
+                pending.append(target)
     return seen
 
 
