@@ -19,7 +19,7 @@ import piexif.helper
 from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps, PngImagePlugin
 
 from modules import script_callbacks, shared
-from modules.opts_snapshot import options_for
+from modules.opts_snapshot import options_for, options_or_live
 from modules.paths_internal import resolve_data_relative
 from modules.shared_cmd_options import cmd_opts
 from modules.styles import PROMPT_PLACEHOLDER
@@ -294,8 +294,7 @@ def save_image_with_geninfo(image, geninfo, filename, extension=None, existing_p
                             pnginfo_section_name="parameters", options=None):
     """Writes the image with the infotext: a PNG text chunk, EXIF UserComment (JPEG/WEBP) or GIF comment; options:
     those of the generation that made it (save_image passes them), by default shared.opts."""
-    if options is None:
-        options = shared.opts
+    options = options_or_live(options)
     extension = (extension or os.path.splitext(filename)[1]).lower()
     extension = extension if extension.startswith(".") else f".{extension}"
     image_format = Image.registered_extensions()[extension]
@@ -519,8 +518,7 @@ def image_data(data: bytes) -> tuple[str | None, None]:
 def image_grid(imgs, batch_size=1, rows=None, options=None):
     """Pastes images into a grid; cells take the largest image size, smaller images are centred. options: those
     of the generation the grid is for, by default shared.opts."""
-    if options is None:
-        options = shared.opts
+    options = options_or_live(options)
     if rows is None:
         if options.n_rows > 0:
             rows = options.n_rows

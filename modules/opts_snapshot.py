@@ -79,8 +79,13 @@ def create_opts_snapshot(opts) -> OptsSnapshot:
     return OptsSnapshot(values)
 
 
+def options_or_live(options):
+    """options when there are some (a generation's snapshot), else the live shared.opts, which code outside a
+    generation (extensions, the UI, the API) has always read."""
+    return options if options is not None else shared.opts
+
+
 def options_for(p=None):
     """The options p's generation reads: its snapshot once process_images_inner has taken it, else (no p, a p
-    that was never generated, or before the snapshot) the live shared.opts, as extension code has always read."""
-    snapshot = getattr(p, "opts_snapshot", None)
-    return snapshot if snapshot is not None else shared.opts
+    that was never generated, or before the snapshot) the live shared.opts."""
+    return options_or_live(getattr(p, "opts_snapshot", None))

@@ -1,7 +1,6 @@
 """The generation pipeline with A1111's classes, fields and step order (global options as A1111 has them)."""
 
 import contextlib
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -264,7 +263,7 @@ class StableDiffusionProcessing:
     def make_sampler(self, sampler_name: str, scheduler: str):
         sampler = sd_samplers.create_sampler(sampler_name, self.sd_model)
         sampler.scheduler_label = scheduler or "Automatic"
-        sampler.callback = functools.partial(sampling_progress_callback, options=options_for(self))
+        sampler.callback = sampling_progress_callback
         return sampler
 
     def image_conditioning_for(self, source_images: torch.Tensor | None, latent: torch.Tensor,
@@ -303,15 +302,15 @@ class StableDiffusionProcessing:
         return 0.0
 
 
-def sampling_progress_callback(step: int, total: int, latent: torch.Tensor, options) -> None:
-    """Drives progress, live preview (at the cadence the generation's options set), interrupt and skip for every
-    sampling step."""
+def sampling_progress_callback(step: int, total: int, latent: torch.Tensor) -> None:
+    """Drives progress, live preview (at the cadence of the generation's options, state.job_options), interrupt
+    and skip for every sampling step."""
     state.sampling_step = step + 1
     state.sampling_steps = total
     state.current_latent = latent
     if console_progress_bar is not None:
         console_progress_bar.update(1)
-    state.set_current_image(options)
+    state.set_current_image()
     if state.interrupted or state.skipped or state.stopping_generation:
         raise InterruptedException
 
@@ -782,7 +781,8 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
 def _img2img_upscaler(options) -> str:
     """The generation's upscaler_for_img2img as a name images.resize_image uses as given: unset is "None" (Lanczos),
     since a None upscaler_name there means the live option."""
-    return options.upscaler_for_img2img or "None"
+    name = options.upscaler_for_img2img
+    return name if name is not None else "None"
 
 
 def _noise_device(options) -> torch.device:
@@ -903,6 +903,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.fill_fields_from_opts()
     prepare_prompt_seed_state(p)
     p.opts_snapshot = options = create_opts_snapshot(opts)
+    state.job_options = options
     _run_scripts(p, "process")
 
     infotexts: list[str] = []
@@ -950,7 +951,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 samples = post_sample_args.samples
             decoded = decode_latent_batch(model, samples)
             del samples
-            state.nextjob(options)
+            state.nextjob()
             if p.scripts is not None:
                 p.scripts.postprocess_batch(p, decoded, batch_number=n)
             # the infotext keeps the prompt as written, <lora:...> tags included

@@ -8,13 +8,6 @@ import time
 log = logging.getLogger(__name__)
 
 
-def _live_options(options):
-    """options as given, or when None (callers outside a generation: the progress API, extensions) shared.opts."""
-    if options is not None:
-        return options
-    from modules import shared
-
-    return shared.opts
 
 
 class State:
@@ -37,6 +30,10 @@ class State:
     server_start = None
     preview_decoder = None
     """Set by the engine: callable(latent, options) -> PIL.Image used for live previews."""
+    job_options = None
+    """The options of the generation in progress (its snapshot, set by process_images_inner; cleared by begin and
+    end): the live-preview decisions read them, from the sampler's step callback and from progress requests
+    alike; shared.opts when no generation has set them."""
 
     def __init__(self):
         self.server_start = time.time()
@@ -87,11 +84,16 @@ class State:
         self.stopping_generation = True
         log.info("Received stop generating request")
 
-    def nextjob(self, options=None):
-        """Closes a batch; options: the generation's (the live preview settings), by default shared.opts."""
-        options = _live_options(options)
+    def preview_options(self):
+        """The options live previews follow: the generation's (job_options), else the live shared.opts."""
+        from modules.opts_snapshot import options_or_live
+
+        return options_or_live(self.job_options)
+
+    def nextjob(self):
+        options = self.preview_options()
         if options.live_previews_enable and options.show_progress_every_n_steps == -1:
-            self.do_set_current_image(options)
+            self.do_set_current_image()
         self.job_no += 1
         self.sampling_step = 0
         self.current_image_sampling_step = 0
@@ -122,6 +124,7 @@ class State:
             self.current_image = None
             self.current_image_sampling_step = 0
             self.id_live_preview = 0
+            self.job_options = None
             self.skipped = False
             self.interrupted = False
             self.stopping_generation = False
@@ -135,6 +138,7 @@ class State:
             log.info("Ending job %s (%.2f seconds)", self.job, duration)
             self.job = ""
             self.job_count = 0
+            self.job_options = None
 
     def progress(self, start_offset: float = 0.01) -> float:
         """Fraction done: A1111's /sdapi/v1/progress formula (0.01 head start so that eta never divides by zero)."""
@@ -153,30 +157,28 @@ class State:
         elapsed = time.time() - self.time_start
         return elapsed / progress - elapsed
 
-    def set_current_image(self, options=None):
-        """Refreshes the live preview when show_progress_every_n_steps steps have passed since the last one;
-        options: the generation's, by default shared.opts."""
-        options = _live_options(options)
+    def set_current_image(self):
+        """Refreshes the live preview when show_progress_every_n_steps steps have passed since the last one."""
+        options = self.preview_options()
         every = options.show_progress_every_n_steps
         if not options.live_previews_enable or every == -1:
             return
         if self.sampling_step - self.current_image_sampling_step >= every:
-            self.do_set_current_image(options)
+            self.do_set_current_image()
 
-    def do_set_current_image(self, options=None):
+    def do_set_current_image(self):
         latent, decoder = self.current_latent, self.preview_decoder
         if latent is None or decoder is None:
             return
-        options = _live_options(options)
         try:
-            self.assign_current_image(decoder(latent, options), options)
+            self.assign_current_image(decoder(latent, self.preview_options()))
             self.current_image_sampling_step = self.sampling_step
         except Exception:
             # e.g. the VAE is being swapped with the model; a missed preview is harmless
             log.debug("Live preview failed", exc_info=True)
 
-    def assign_current_image(self, image, options=None):
-        if _live_options(options).live_previews_image_format == "jpeg" and image.mode == "RGBA":
+    def assign_current_image(self, image):
+        if self.preview_options().live_previews_image_format == "jpeg" and image.mode == "RGBA":
             image = image.convert("RGB")
         self.current_image = image
         self.id_live_preview += 1

@@ -28,11 +28,11 @@ class Interrupter:
         self.steps_seen: list[int] = []
 
     def wrap(self, real_callback):
-        def callback(step, total, latent, **kwargs):
+        def callback(step, total, latent):
             self.steps_seen.append(step)
             if self.armed and step + 1 == INTERRUPT_AFTER:
                 shared.state.interrupt()
-            real_callback(step, total, latent, **kwargs)
+            real_callback(step, total, latent)
 
         return callback
 

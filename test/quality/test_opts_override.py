@@ -168,9 +168,9 @@ def test_the_interrupt_button_ends_the_run_early_and_the_options_come_back(sd_mo
     before = options_now()
     real_callback = processing.sampling_progress_callback
 
-    def interrupt_after_first_step(step, total, latent, **kwargs):
+    def interrupt_after_first_step(step, total, latent):
         shared.state.interrupt()
-        real_callback(step, total, latent, **kwargs)
+        real_callback(step, total, latent)
 
     monkeypatch.setattr(processing, "sampling_progress_callback", interrupt_after_first_step)
     monkeypatch.setattr(shared.state, "interrupted", False)  # and back to False after the test
@@ -186,7 +186,7 @@ def test_ctrl_c_during_sampling_restores_the_options(sd_model, monkeypatch):
     """A KeyboardInterrupt raised mid-sampling (Ctrl+C in the console) goes through process_images."""
     before = options_now()
 
-    def ctrl_c(step, total, latent, **kwargs):
+    def ctrl_c(step, total, latent):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(processing, "sampling_progress_callback", ctrl_c)

@@ -14,55 +14,66 @@ from modules import processing, shared
 from test.generation_job import process_as_a_job
 from tools.invariants import opts_reads
 
-# Generation-relevant options, each with a value other than the one the undisturbed run uses.
-CHANGED_MID_GENERATION = {
-    # noise, text conditioning (the next batch's and the hires pass's)
-    "eta_noise_seed_delta": 31337,
-    "randn_source": "CPU",
-    "CLIP_stop_at_last_layers": 2,
-    "emphasis": "No norm",
-    "comma_padding_backtrack": 0,
-    "use_old_scheduling": True,
-    # saving
-    "samples_save": False,
-    "samples_format": "jpg",
-    "samples_filename_pattern": "[seed]-[cfg]",
-    "directories_max_prompt_words": 1,
-    "save_images_add_number": False,
-    "save_to_dirs": False,
-    "grid_save_to_dirs": False,
-    "directories_filename_pattern": "[clip_skip]",
-    "save_txt": True,
-    "jpeg_quality": 10,
-    "target_side_length": 8,
-    # grids
-    "grid_save": False,
-    "return_grid": False,
-    "grid_format": "jpg",
-    "grid_extended_filename": True,
-    "grid_only_if_multiple": False,
-    "n_rows": 1,
-    "grid_background_color": "#ff0000",
-    # infotext
-    "enable_pnginfo": False,
-    "add_model_hash_to_info": False,
-    "add_model_name_to_info": False,
-    "add_version_to_infotext": False,
-    "add_vae_name_to_info": False,
-    # live preview
-    "show_progress_every_n_steps": 1,
-    "show_progress_type": "Full",
-    "live_previews_image_format": "jpeg",
-    # img2img and inpainting
-    "upscaler_for_img2img": "Nearest",
-    "overlay_inpaint": False,
-    "return_mask": True,
-    "return_mask_composite": True,
-    "inpainting_mask_weight": 0.5,
+# Generation-relevant options by what they decide, each with a value other than the one the undisturbed run uses.
+CHANGES = {
+    "noise_and_conditioning": {  # the next batch's and the hires pass's
+        "eta_noise_seed_delta": 31337,
+        "randn_source": "CPU",
+        "CLIP_stop_at_last_layers": 2,
+        "emphasis": "No norm",
+        "comma_padding_backtrack": 0,
+        "use_old_scheduling": True,
+    },
+    "saving": {
+        "samples_format": "jpg",
+        "samples_filename_pattern": "[seed]-[cfg]",
+        "directories_max_prompt_words": 1,
+        "save_images_add_number": False,
+        "save_to_dirs": False,
+        "grid_save_to_dirs": False,
+        "directories_filename_pattern": "[clip_skip]",
+        "save_txt": True,
+        "jpeg_quality": 10,
+        "target_side_length": 8,
+        "grid_format": "jpg",
+        "grid_extended_filename": True,
+    },
+    "what_is_saved_and_returned": {
+        "samples_save": False,
+        "grid_save": False,
+        "return_grid": False,
+        "grid_only_if_multiple": False,
+    },
+    "grid_layout": {
+        "n_rows": 1,
+        "grid_background_color": "#ff0000",
+    },
+    "infotext": {
+        "enable_pnginfo": False,
+        "add_model_hash_to_info": False,
+        "add_model_name_to_info": False,
+        "add_version_to_infotext": False,
+        "add_vae_name_to_info": False,
+    },
+    "live_preview": {
+        "show_progress_every_n_steps": 1,
+        "show_progress_type": "Full",
+        "live_previews_image_format": "jpeg",
+    },
+    "img2img_and_inpainting": {
+        "upscaler_for_img2img": "Nearest",
+        "img2img_background_color": "#000000",
+        "overlay_inpaint": False,
+        "return_mask": True,
+        "return_mask_composite": True,
+        "inpainting_mask_weight": 0.5,
+    },
 }
+ALL_CHANGES = {key: value for group in CHANGES.values() for key, value in group.items()}
 UNDISTURBED = {"show_progress_every_n_steps": 2, "show_progress_type": "Approx cheap", "return_mask": False,
                "return_mask_composite": False, "add_version_to_infotext": True,
-               "samples_filename_pattern": "[seed]-[clip_skip]-[prompt_words]"}
+               "samples_filename_pattern": "[seed]-[clip_skip]-[prompt_words]",
+               "directories_filename_pattern": "[prompt_words]"}  # no [date]: both runs save into the same names
 
 
 class PreviewRecorder:
@@ -80,23 +91,47 @@ class PreviewRecorder:
 def undisturbed_options(monkeypatch):
     for key, value in UNDISTURBED.items():
         monkeypatch.setitem(shared.opts.data, key, value)
-    for key in CHANGED_MID_GENERATION:
-        assert getattr(shared.opts, key) != CHANGED_MID_GENERATION[key], f"{key} must change"
+    for key in ALL_CHANGES:
+        assert getattr(shared.opts, key) != ALL_CHANGES[key], f"{key} must change"
 
 
-def generate(p, changes: dict | None, monkeypatch):
-    """Runs p as a job with a recording preview decoder; with changes, sets them in shared.opts from the step
-    callback at the first step (of the first batch)."""
+@pytest.fixture(autouse=True)
+def live_preview_state_put_back(monkeypatch):
+    for name in ("current_image", "current_latent", "id_live_preview", "current_image_sampling_step",
+                 "preview_decoder", "job_options"):
+        monkeypatch.setattr(shared.state, name, getattr(shared.state, name))
+
+
+class Hooks:
+    """A script runner stand-in whose process hook runs `process`; every other hook does nothing."""
+
+    def __init__(self, process):
+        self.process = lambda p: process()
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def generate(p, changes: dict | None, monkeypatch, when: str = "first step"):
+    """Runs p as a job with a recording preview decoder, polling the live preview after every step as progress
+    requests do; with changes, sets them in shared.opts in the scripts' process hook (right after the snapshot)
+    or from the step callback at the first step."""
     recorder = PreviewRecorder()
     monkeypatch.setattr(shared.state, "preview_decoder", recorder)
     real_callback = processing.sampling_progress_callback
 
-    def changing_callback(step, total, latent, **kwargs):
-        if changes and shared.state.job_no == 0 and step == 0 and not shared.state.sampling_step:
-            for key, value in changes.items():
-                monkeypatch.setitem(shared.opts.data, key, value)
-        real_callback(step, total, latent, **kwargs)
+    def change_the_options():
+        for key, value in (changes or {}).items():
+            monkeypatch.setitem(shared.opts.data, key, value)
 
+    def changing_callback(step, total, latent):
+        if when == "first step" and shared.state.job_no == 0 and step == 0 and not shared.state.sampling_step:
+            change_the_options()
+        real_callback(step, total, latent)
+        shared.state.set_current_image()
+
+    if when == "process hook":
+        p.scripts = Hooks(change_the_options)
     monkeypatch.setattr(processing, "sampling_progress_callback", changing_callback)
     result = process_as_a_job(p)
     monkeypatch.setattr(processing, "sampling_progress_callback", real_callback)
@@ -144,11 +179,12 @@ def inpainting(folder):
         batch_size=1, n_iter=2, outpath_samples=str(folder), outpath_grids=str(folder))
 
 
+@pytest.mark.parametrize("when", ["first step", "process hook"])
 @pytest.mark.parametrize("make", [txt2img, inpainting], ids=["txt2img_hires_batches", "inpainting_only_masked"])
 def test_options_changed_mid_generation_change_nothing_it_makes(sd_model, undisturbed_options, monkeypatch,
-                                                                  tmp_path, make):
+                                                                  tmp_path, make, when):
     plain = outcome(*generate(make(tmp_path / "plain"), None, monkeypatch), tmp_path / "plain")
-    disturbed = outcome(*generate(make(tmp_path / "disturbed"), CHANGED_MID_GENERATION, monkeypatch),
+    disturbed = outcome(*generate(make(tmp_path / "disturbed"), ALL_CHANGES, monkeypatch, when),
                         tmp_path / "disturbed")
     assert shared.opts.CLIP_stop_at_last_layers == 2, "the options were changed during the second run"
     assert plain["previews"], "live previews ran"
@@ -157,16 +193,25 @@ def test_options_changed_mid_generation_change_nothing_it_makes(sd_model, undist
         assert disturbed[key] == plain[key], f"{key} changed when the options changed mid-generation"
 
 
-def test_a_run_with_the_changed_options_from_the_start_does_differ(sd_model, undisturbed_options, monkeypatch,
-                                                                    tmp_path):
-    """The options above do change what a generation makes when it starts with them (so the test above could
-    fail)."""
-    plain = outcome(*generate(txt2img(tmp_path / "plain"), None, monkeypatch), tmp_path / "plain")
-    for key, value in CHANGED_MID_GENERATION.items():
+@pytest.mark.parametrize("group", list(CHANGES))
+def test_each_group_of_options_does_change_a_generation_that_starts_with_it(sd_model, undisturbed_options,
+                                                                            monkeypatch, tmp_path, group):
+    """So the test above could fail: starting with each group of the changed options changes what is made."""
+    make = inpainting if group == "img2img_and_inpainting" else txt2img
+    plain = outcome(*generate(make(tmp_path / "plain"), None, monkeypatch), tmp_path / "plain")
+    for key, value in CHANGES[group].items():
         monkeypatch.setitem(shared.opts.data, key, value)
-    changed = outcome(*generate(txt2img(tmp_path / "changed"), None, monkeypatch), tmp_path / "changed")
-    different = {key for key in plain if changed[key] != plain[key]}
-    assert different >= {"pixels", "embedded", "infotexts", "js", "files", "previews", "preview_mode"}
+    changed = outcome(*generate(make(tmp_path / "changed"), None, monkeypatch), tmp_path / "changed")
+    expected = {
+        "noise_and_conditioning": {"pixels", "infotexts", "embedded", "js", "files"},
+        "saving": {"files"},
+        "what_is_saved_and_returned": {"pixels", "files"},
+        "grid_layout": {"pixels", "sizes", "files"},
+        "infotext": {"infotexts", "embedded", "js", "files"},
+        "live_preview": {"previews", "preview_mode"},
+        "img2img_and_inpainting": {"pixels", "infotexts", "embedded", "js", "files"},
+    }[group]
+    assert {key for key in plain if changed[key] != plain[key]} >= expected
 
 
 def test_the_snapshot_is_what_the_generation_reads(sd_model, monkeypatch, tmp_path):
@@ -218,16 +263,19 @@ def test_extension_calls_without_a_snapshot_read_the_live_options(sd_model, monk
 # --- the static check -----------------------------------------------------------------------------------------
 
 def test_only_allow_listed_option_reads_are_left_on_the_generation_path():
-    found = opts_reads.generation_reads(opts_reads.load(os.path.join(opts_reads.REPO_ROOT, "modules")))
-    unlisted, stale = opts_reads.differences(found, opts_reads.allow_list())
+    path = opts_reads.generation_path(opts_reads.load(os.path.join(opts_reads.REPO_ROOT, "modules")))
+    unlisted, stale = opts_reads.differences(path.reads, opts_reads.allow_list())
     assert not unlisted, f"option reads the allow-list in docs/architecture/invariants.md lacks: {unlisted}"
     assert not stale, f"allow-list rows no read matches any more: {stale}"
-    assert any(phase == "after" for phase, *_ in found) and any(phase == "before" for phase, *_ in found)
+    assert not path.missing_arguments, f"calls after the snapshot that fall back to the live options: " \
+                                       f"{path.missing_arguments}"
+    assert {phase for phase, *_ in path.reads} == {"before", "after"}
 
 
 SYNTHETIC = {
     "shared.py": "opts = None\n",
     "processing.py": '''
+import pkg.shared
 from pkg import helpers
 from pkg.shared import opts
 
@@ -237,14 +285,17 @@ def process_images(p):
     return process_images_inner(p)
 
 
-def process_images_inner(p):
+def process_images_inner(p: helpers.Annotated):
     early = opts.early
     helpers.both()
     p.opts_snapshot = make_snapshot(opts)
     helpers.Saver().save(p)
     helpers.both()
     p.callback = helpers.on_step
-    return getattr(opts, "late"), early
+    helpers.grid(p, options=p.opts_snapshot)
+    helpers.grid(p)
+    helpers.grid(p, p.opts_snapshot)
+    return getattr(opts, "late"), pkg.shared.opts.qualified, early
 
 
 def make_snapshot(options):
@@ -255,31 +306,56 @@ def never_called():
     return opts.never
 ''',
     "helpers.py": '''
-from pkg import shared
+from pkg import shared as sh
 
 
 def prepare():
-    return shared.opts.prepared
+    return sh.opts.prepared
 
 
 def both():
-    return shared.opts
+    return sh.opts
 
 
 def on_step():
-    return shared.opts.step_option
+    from pkg.shared import opts as live
+
+    return live.step_option
+
+
+def grid(p, options=None):
+    return options
+
+
+class Annotated:
+    def __init__(self):
+        self.value = sh.opts.only_in_an_annotation
 
 
 class Saver:
+    table = {"format": lambda self: sh.opts.from_a_table}
+
     def save(self, p):
-        return self.fmt
+        p.hook = self.hand_on
+        return self.fmt, self.lookup("format")
+
+    def lookup(self, name):
+        return self.table[name](self)
+
+    def hand_on(self):
+        return sh.opts.handed_on
 
     @property
     def fmt(self):
-        return shared.opts.samples_format
+        return sh.opts.samples_format
+
+
+class Unrelated:
+    def save(self):
+        return sh.opts.unrelated_save_is_reached_by_name
 
     def unused(self):
-        return shared.opts.unused
+        return sh.opts.unused
 ''',
 }
 
@@ -294,8 +370,14 @@ def synthetic_package(tmp_path):
     return opts_reads.load(str(package))
 
 
-def test_the_check_follows_calls_references_and_properties_and_splits_at_the_snapshot(synthetic_package):
-    found = {row[:3] for row in opts_reads.generation_reads(synthetic_package)}
+def synthetic_path(code, **overrides):
+    arguments = {"dynamic_calls": {"helpers.Saver.lookup": ["helpers.Saver.*"]},
+                 "required_arguments": {"helpers.grid": "options"}, **overrides}
+    return opts_reads.generation_path(code, **arguments)
+
+
+def test_the_check_follows_calls_references_properties_and_tables_and_splits_at_the_snapshot(synthetic_package):
+    found = {row[:3] for row in synthetic_path(synthetic_package).reads}
     assert found == {
         ("before", "processing.process_images_inner", "early"),
         ("before", "processing.process_images_inner", "*"),
@@ -303,12 +385,29 @@ def test_the_check_follows_calls_references_and_properties_and_splits_at_the_sna
         ("after", "helpers.both", "*"),
         ("after", "helpers.on_step", "step_option"),
         ("after", "helpers.Saver.fmt", "samples_format"),
+        ("after", f"helpers.Saver.{opts_reads.CLASS_BODY}", "from_a_table"),
+        ("after", "helpers.Saver.hand_on", "handed_on"),
         ("after", "processing.process_images_inner", "late"),
+        ("after", "processing.process_images_inner", "qualified"),
+        ("after", "helpers.Unrelated.save", "unrelated_save_is_reached_by_name"),  # x.save() may be any save
     }
 
 
+def test_calls_after_the_snapshot_must_pass_the_required_argument(synthetic_package):
+    missing = synthetic_path(synthetic_package).missing_arguments
+    assert [(caller, called, argument) for caller, called, argument, _ in missing] == [
+        ("processing.process_images_inner", "helpers.grid", "options")]
+
+
+def test_a_dynamic_call_to_nothing_is_refused(synthetic_package):
+    with pytest.raises(LookupError, match="helpers.Gone"):
+        synthetic_path(synthetic_package, dynamic_calls={"helpers.Saver.lookup": ["helpers.Gone.*"]})
+    with pytest.raises(LookupError, match="helpers.gone"):
+        synthetic_path(synthetic_package, required_arguments={"helpers.gone": "options"})
+
+
 def test_differences_name_unlisted_reads_and_stale_rows(synthetic_package):
-    found = opts_reads.generation_reads(synthetic_package)
+    found = synthetic_path(synthetic_package).reads
     allowed = {row[:3] for row in found} - {("after", "helpers.on_step", "step_option")}
     allowed.add(("after", "helpers.gone", "x"))
     unlisted, stale = opts_reads.differences(found, allowed)

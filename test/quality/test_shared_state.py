@@ -141,6 +141,33 @@ def test_assign_current_image_drops_alpha_for_jpeg(live_previews):
     assert state.current_image.mode == "RGB"
 
 
+def test_live_previews_follow_the_generations_options_while_it_runs(live_previews):
+    """state.job_options (the generation's snapshot) decides the previews, whatever shared.opts says meanwhile;
+    begin and end forget it."""
+    from modules.opts_snapshot import create_opts_snapshot
+
+    state = State()
+    seen = []
+    state.preview_decoder = lambda latent, options: seen.append(options.show_progress_type) or Image.new("RGBA", (4, 4))
+    state.begin("txt2img")
+    live_previews["show_progress_type"] = "Full"
+    state.job_options = create_opts_snapshot(shared.opts)
+    live_previews.update(show_progress_every_n_steps=1, show_progress_type="Approx cheap",
+                         live_previews_image_format="jpeg")
+    state.current_latent = "latent"
+    state.sampling_step = 1
+    state.set_current_image()
+    assert seen == [], "every 2 steps, as the generation's options say"
+    state.sampling_step = 2
+    state.set_current_image()
+    assert seen == ["Full"] and state.current_image.mode == "RGBA"
+    state.end()
+    assert state.job_options is None
+    state.job_options = "left over"
+    state.begin("txt2img")
+    assert state.job_options is None
+
+
 def test_server_command_wakes_waiter():
     state = State()
     assert state.wait_for_server_command(timeout=0.01) is None

@@ -1,15 +1,18 @@
 """Every use of shared.opts reachable from the generation path (processing.process_images), found statically in
-modules/, each labelled with its phase: "before" the options snapshot is taken in process_images_inner, or
-"after" it. Checked against the allow-list in docs/architecture/invariants.md.
+modules/, each labelled with its phase: "after" the options snapshot is taken in process_images_inner (during the
+generation), or "before" (before the snapshot, and the override machinery around the generation). Checked
+against the allow-list in docs/architecture/invariants.md.
 
     python -m tools.invariants.opts_reads           list them and check them against the allow-list
     python -m tools.invariants.opts_reads --list    only list them
 
-A use is `opts.X`, `shared.opts.X`, `getattr(opts, "X")`, or the object itself (`opts`, `shared.opts`: option "*").
-Calls are followed by name: module functions and classes through imports, `x.method()` to every method of that
-name in modules/, property reads to every property of that name, and function names passed as values
-(callbacks). Extension code (scripts/, extensions) is reached only through hooks and registries and is not
-followed: it reads shared.opts by design.
+A use is `opts.X`, `shared.opts.X` (however `shared` is imported), `getattr(opts, "X")`, or the object itself
+(`opts`, `shared.opts`: option "*"). Calls are followed by name: module functions and classes through imports
+(function-local ones too), `x.method()` to every method of that name in modules/, `self.method` and property
+reads, function names handed on as values (callbacks), and the dynamic calls listed in DYNAMIC_CALLS. After the
+snapshot, calls to the functions in REQUIRED_ARGUMENTS must pass the argument that keeps them off the live
+options. Extension code (scripts/, extensions) is reached only through hooks and registries and is not followed:
+it reads shared.opts by design.
 """
 
 import ast
@@ -23,12 +26,21 @@ ALLOW_LIST_HEADING = "## Option reads left on the generation path"
 
 ENTRY = "processing.process_images"
 SNAPSHOT_TAKER = "processing.process_images_inner"
-# Calls no name lookup can follow: through an attribute the engine sets at start-up, or a table of methods
-# ("Class.*": every method of the class).
+# Calls no name lookup can follow ("Class.*": every method of the class, and the code in its body).
 DYNAMIC_CALLS = {
+    "processing._run_scripts": ["scripts.ScriptRunner.*"],  # getattr(p.scripts, hook)
     "shared_state.State.do_set_current_image": ["live_preview.decode_preview"],  # state.preview_decoder
     "images.FilenameGenerator._expand_tag": ["images.FilenameGenerator.*"],  # FilenameGenerator.replacements
 }
+# Functions whose argument, when left out, means "the live shared.opts": the generation must always pass it.
+REQUIRED_ARGUMENTS = {
+    "images.image_grid": "options",
+    "images.save_image_with_geninfo": "options",
+    "images.resize_image": "upscaler_name",
+    "images.save_image": "p",
+    "processing.apply_overlay": "upscaler_name",
+}
+CLASS_BODY = "<class body>"
 
 
 @dataclass
@@ -42,6 +54,7 @@ class Function:
 
 @dataclass
 class Codebase:
+    package: str = ""
     functions: dict[str, Function] = field(default_factory=dict)
     classes: dict[str, list[str]] = field(default_factory=dict)  # class -> its base names as written
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)  # module -> local name -> qualified name
@@ -61,8 +74,7 @@ def _decorated_as_property(node) -> bool:
 
 def load(package_dir: str) -> Codebase:
     """Indexes every function, method and class of the package (names without the package prefix)."""
-    package = os.path.basename(package_dir)
-    code = Codebase()
+    code = Codebase(package=os.path.basename(package_dir))
     for folder, _, files in os.walk(package_dir):
         for file in sorted(files):
             if not file.endswith(".py"):
@@ -71,7 +83,7 @@ def load(package_dir: str) -> Codebase:
             module = _module_name(path, package_dir)
             with open(path, encoding="utf8") as source:
                 tree = ast.parse(source.read(), path)
-            code.scopes[module] = _scope(tree, module, package)
+            code.scopes[module] = _scope(tree, module, code.package)
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     code.functions[f"{module}.{node.name}"] = Function(f"{module}.{node.name}", module, node)
@@ -83,6 +95,10 @@ def load(package_dir: str) -> Codebase:
 def _index_class(code: Codebase, module: str, node: ast.ClassDef) -> None:
     class_name = f"{module}.{node.name}"
     code.classes[class_name] = [ast.unparse(base) for base in node.bases]
+    body = [item for item in node.body if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    code.functions[f"{class_name}.{CLASS_BODY}"] = Function(f"{class_name}.{CLASS_BODY}", module,
+                                                            ast.Module(body=body, type_ignores=[]),
+                                                            class_name=class_name)
     for item in node.body:
         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
             name = f"{class_name}.{item.name}"
@@ -91,9 +107,9 @@ def _index_class(code: Codebase, module: str, node: ast.ClassDef) -> None:
 
 
 def _scope(tree: ast.Module, module: str, package: str) -> dict[str, str]:
-    """Module-level names that stand for something in the package: imports from it and the module's own defs."""
+    """Names that stand for something in the package: its imports (anywhere in the module) and its own defs."""
     scope = {}
-    for node in tree.body:
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
                 (node.module == package or node.module.startswith(package + ".")):
             prefix = node.module[len(package) + 1:]
@@ -103,7 +119,8 @@ def _scope(tree: ast.Module, module: str, package: str) -> dict[str, str]:
             for alias in node.names:
                 if alias.name.startswith(package + ".") and alias.asname:
                     scope[alias.asname] = alias.name[len(package) + 1:]
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             scope[node.name] = f"{module}.{node.name}"
     return scope
 
@@ -119,15 +136,15 @@ def _constructors(code: Codebase, class_name: str) -> list[str]:
     return found
 
 
-def _mro(code: Codebase, class_name: str) -> list[str]:
+def _mro(code: Codebase, class_name: str | None) -> list[str]:
     order, pending = [], [class_name]
-    module = class_name.rsplit(".", 1)[0]
     while pending:
         current = pending.pop(0)
         if current in order or current not in code.classes:
             continue
         order.append(current)
-        scope = code.scopes.get(current.rsplit(".", 1)[0], {})
+        module = current.rsplit(".", 1)[0]
+        scope = code.scopes.get(module, {})
         pending.extend(scope.get(base, f"{module}.{base}") for base in code.classes[current])
     return order
 
@@ -140,18 +157,44 @@ def _targets(code: Codebase, qualified: str | None) -> list[str]:
     return []
 
 
+def _call_targets(nodes) -> dict[int, ast.Call]:
+    return {id(node.func): node for root in nodes for node in ast.walk(root) if isinstance(node, ast.Call)}
+
+
 def calls(code: Codebase, function: Function, nodes) -> set[str]:
     """The functions the code in nodes (part of function) calls or hands on as a value."""
-    scope = code.scopes.get(function.module, {})
-    called: set[str] = set()
-    call_targets = {id(node.func) for root in nodes for node in ast.walk(root) if isinstance(node, ast.Call)}
+    return {target for _, target in _resolved(code, function, nodes)}
+
+
+def _in_annotations(nodes) -> set[int]:
+    annotations = []
     for root in nodes:
         for node in ast.walk(root):
+            if isinstance(node, ast.arg | ast.AnnAssign) and node.annotation is not None:
+                annotations.append(node.annotation)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+                annotations.append(node.returns)
+    return {id(node) for annotation in annotations for node in ast.walk(annotation)}
+
+
+def _resolved(code: Codebase, function: Function, nodes):
+    """(node, function it names) for each name or attribute in nodes that stands for a function of the package
+    (type annotations aside)."""
+    scope = code.scopes.get(function.module, {})
+    call_targets = _call_targets(nodes)
+    annotations = _in_annotations(nodes)
+    for root in nodes:
+        for node in ast.walk(root):
+            if id(node) in annotations:
+                continue
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                called.update(_targets(code, scope.get(node.id)))
+                targets = _targets(code, scope.get(node.id))
             elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
-                called.update(_attribute_targets(code, function, scope, node, id(node) in call_targets))
-    return called
+                targets = _attribute_targets(code, function, scope, node, id(node) in call_targets)
+            else:
+                continue
+            for target in targets:
+                yield node, target
 
 
 def _attribute_targets(code: Codebase, function: Function, scope: dict, node: ast.Attribute, is_call: bool):
@@ -159,40 +202,65 @@ def _attribute_targets(code: Codebase, function: Function, scope: dict, node: as
     if isinstance(base, ast.Name) and scope.get(base.id) in code.scopes:  # module.function
         return _targets(code, f"{scope[base.id]}.{node.attr}")
     if isinstance(base, ast.Call) and isinstance(base.func, ast.Name) and base.func.id == "super":
-        return [f"{cls}.{node.attr}" for cls in _mro(code, function.class_name)[1:2]
-                if f"{cls}.{node.attr}" in code.functions]
+        return [f"{cls}.{node.attr}" for cls in _mro(code, function.class_name)[1:]
+                if f"{cls}.{node.attr}" in code.functions][:1]
+    if isinstance(base, ast.Name) and base.id == "self" and not is_call:  # a bound method handed on
+        return [f"{cls}.{node.attr}" for cls in _mro(code, function.class_name)
+                if f"{cls}.{node.attr}" in code.functions][:1]
     if node.attr.startswith("__"):
         return []
     return [method for method in code.methods_by_name.get(node.attr, [])
             if is_call or code.functions[method].is_property]
 
 
-def _is_shared_opts(node) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr == "opts" and isinstance(node.value, ast.Name) \
-        and node.value.id == "shared"
+def _is_shared_module(node, scope: dict, package: str) -> bool:
+    if isinstance(node, ast.Name):
+        return scope.get(node.id) == "shared"
+    return ast.unparse(node) == f"{package}.shared"
 
 
-def _is_opts(node) -> bool:
-    return isinstance(node, ast.Name) and node.id == "opts" and isinstance(node.ctx, ast.Load) or _is_shared_opts(node)
+def _is_opts(node, scope: dict, package: str) -> bool:
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+        return node.id == "opts" or scope.get(node.id) == "shared.opts"
+    return isinstance(node, ast.Attribute) and node.attr == "opts" and _is_shared_module(node.value, scope, package)
 
 
-def reads(nodes) -> list[tuple[str, int]]:
-    """(option name or "*", line) for each use of the options object in nodes."""
+def reads(code: Codebase, function: Function, nodes) -> list[tuple[str, int]]:
+    """(option name or "*", line) for each use of the options object in nodes (part of function)."""
+    scope, package = code.scopes.get(function.module, {}), code.package
     found, inside = [], set()
     for root in nodes:
         for node in ast.walk(root):
-            if isinstance(node, ast.Attribute) and _is_opts(node.value):
+            if isinstance(node, ast.Attribute) and _is_opts(node.value, scope, package):
                 found.append((node.attr, node.lineno))
                 inside.add(id(node.value))
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
-                    and len(node.args) >= 2 and _is_opts(node.args[0]) and isinstance(node.args[1], ast.Constant):
+                    and len(node.args) >= 2 and _is_opts(node.args[0], scope, package) \
+                    and isinstance(node.args[1], ast.Constant):
                 found.append((str(node.args[1].value), node.lineno))
                 inside.add(id(node.args[0]))
     for root in nodes:
         for node in ast.walk(root):
-            if _is_opts(node) and id(node) not in inside:
+            if _is_opts(node, scope, package) and id(node) not in inside:
                 found.append(("*", node.lineno))
     return found
+
+
+def missing_arguments(code: Codebase, function: Function, nodes, required: dict) -> list[tuple[str, str, int]]:
+    """(called function, argument, line) for each call in nodes that leaves out the argument required names for
+    the called function."""
+    calls_by_func = _call_targets(nodes)
+    missing = []
+    for node, target in _resolved(code, function, nodes):
+        argument = required.get(target)
+        call = calls_by_func.get(id(node))
+        if argument is None or call is None:
+            continue
+        parameters = [arg.arg for arg in code.functions[target].node.args.args]
+        passed_by_position = argument in parameters and parameters.index(argument) < len(call.args)
+        if not passed_by_position and argument not in {keyword.arg for keyword in call.keywords}:
+            missing.append((target, argument, node.lineno))
+    return missing
 
 
 def _split_at_snapshot(function: Function) -> int:
@@ -204,7 +272,17 @@ def _split_at_snapshot(function: Function) -> int:
     raise LookupError(f"{function.name} takes no options snapshot")
 
 
-def _closure(code: Codebase, roots: set[str], stop: set[str]) -> set[str]:
+def _expand(code: Codebase, target: str) -> list[str]:
+    if target.endswith(".*"):
+        found = [name for name, function in code.functions.items() if function.class_name == target[:-2]]
+    else:
+        found = [target] if target in code.functions else []
+    if not found:
+        raise LookupError(f"DYNAMIC_CALLS names {target}, which {code.package}/ does not define")
+    return found
+
+
+def _closure(code: Codebase, roots: set[str], stop: set[str], dynamic_calls: dict) -> set[str]:
     seen, pending = set(), list(roots)
     while pending:
         name = pending.pop()
@@ -214,30 +292,46 @@ def _closure(code: Codebase, roots: set[str], stop: set[str]) -> set[str]:
         if name in stop:
             continue
         function = code.functions[name]
-        pending.extend(calls(code, function, function.node.body))
-        for target in DYNAMIC_CALLS.get(name, []):
-            if target.endswith(".*"):
-                pending.extend(method for method, function in code.functions.items()
-                               if function.class_name == target[:-2])
-            else:
-                pending.append(target)
+        pending.extend(calls(code, function, [function.node]))
+        for target in dynamic_calls.get(name, []):
+            pending.extend(_expand(code, target))
     return seen
 
 
-def generation_reads(code: Codebase, entry: str = ENTRY, snapshot_taker: str = SNAPSHOT_TAKER) -> list[tuple]:
-    """Sorted (phase, function, option, line) for every use of the options reachable from entry."""
+@dataclass
+class GenerationPath:
+    """What the generation path reads: sorted (phase, function, option, line) rows, and the calls after the
+    snapshot that leave out a required argument: sorted (caller, called function, argument, line) rows."""
+
+    reads: list[tuple]
+    missing_arguments: list[tuple]
+
+
+def generation_path(code: Codebase, entry: str = ENTRY, snapshot_taker: str = SNAPSHOT_TAKER,
+                    dynamic_calls: dict | None = None, required_arguments: dict | None = None) -> GenerationPath:
+    dynamic_calls = DYNAMIC_CALLS if dynamic_calls is None else dynamic_calls
+    required = REQUIRED_ARGUMENTS if required_arguments is None else required_arguments
+    for name in required:
+        if name not in code.functions:
+            raise LookupError(f"REQUIRED_ARGUMENTS names {name}, which {code.package}/ does not define")
+    for source in dynamic_calls:
+        _expand(code, source)
     taker = code.functions[snapshot_taker]
     split = _split_at_snapshot(taker)
     before_part, after_part = taker.node.body[: split + 1], taker.node.body[split + 1:]
-    after = _closure(code, calls(code, taker, after_part), stop=set())
-    before = _closure(code, {entry} | calls(code, taker, before_part), stop={snapshot_taker}) - after
-    rows = set()
+    after = _closure(code, calls(code, taker, after_part), set(), dynamic_calls)
+    before = _closure(code, {entry} | calls(code, taker, before_part), {snapshot_taker}, dynamic_calls) - after
+    rows, missing = set(), set()
     for phase, names in (("before", before), ("after", after)):
         for name in names - {snapshot_taker}:
-            rows.update((phase, name, option, line) for option, line in reads([code.functions[name].node]))
-    rows.update(("before", snapshot_taker, option, line) for option, line in reads(before_part))
-    rows.update(("after", snapshot_taker, option, line) for option, line in reads(after_part))
-    return sorted(rows)
+            function = code.functions[name]
+            rows.update((phase, name, option, line) for option, line in reads(code, function, [function.node]))
+            if phase == "after":
+                missing.update((name, *row) for row in missing_arguments(code, function, [function.node], required))
+    rows.update(("before", snapshot_taker, option, line) for option, line in reads(code, taker, before_part))
+    rows.update(("after", snapshot_taker, option, line) for option, line in reads(code, taker, after_part))
+    missing.update((snapshot_taker, *row) for row in missing_arguments(code, taker, after_part, required))
+    return GenerationPath(sorted(rows), sorted(missing))
 
 
 def allow_list(path: str = ALLOW_LIST) -> set[tuple[str, str, str]]:
@@ -264,19 +358,23 @@ def differences(found: list[tuple], allowed: set[tuple]) -> tuple[list[tuple], l
 
 
 def main(argv: list[str]) -> int:
-    found = generation_reads(load(os.path.join(REPO_ROOT, "modules")))
-    for phase, function, option, line in found:
+    path = generation_path(load(os.path.join(REPO_ROOT, "modules")))
+    for phase, function, option, line in path.reads:
         print(f"{phase:6}  {function}  {option}  (line {line})")
     if "--list" in argv:
         return 0
-    unlisted, stale = differences(found, allow_list())
+    unlisted, stale = differences(path.reads, allow_list())
     for phase, function, option, line in unlisted:
         print(f"NOT ALLOWED: {phase} {function} reads {option} (line {line}): read it from the snapshot "
               f"(options_for(p)), or add a justified row to {os.path.relpath(ALLOW_LIST, REPO_ROOT)}")
     for phase, function, option in stale:
         print(f"STALE: the allow-list names {phase} {function} {option}, which no longer reads it: remove the row")
-    print(f"{len(found)} uses; {'OK' if not unlisted and not stale else 'allow-list mismatch'}")
-    return 1 if unlisted or stale else 0
+    for caller, called, argument, line in path.missing_arguments:
+        print(f"MISSING ARGUMENT: {caller} calls {called} without {argument} (line {line}), so it reads the live "
+              "options: pass the snapshot's")
+    failed = unlisted or stale or path.missing_arguments
+    print(f"{len(path.reads)} uses; {'allow-list mismatch' if failed else 'OK'}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
