@@ -8,21 +8,10 @@ import pytest
 
 from modules import options, opts_snapshot, processing, shared
 from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot
-from test.generation_job import process_as_a_job
+from test.generation_job import Hooks, process_as_a_job
 
 SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler", "do_not_save_samples": True,
          "do_not_save_grid": True}
-
-
-class Hooks:
-    """A script runner stand-in: each hook named in `actions` is called with p; every other hook does nothing."""
-
-    def __init__(self, **actions):
-        self.actions = actions
-
-    def __getattr__(self, name):
-        action = self.__dict__["actions"].get(name)
-        return (lambda p, *args, **kwargs: action(p)) if action else (lambda *args, **kwargs: None)
 
 
 def txt2img(hooks: Hooks | None = None, **fields) -> processing.StableDiffusionProcessingTxt2Img:

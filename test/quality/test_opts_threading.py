@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from modules import processing, shared
-from test.generation_job import process_as_a_job
+from test.generation_job import Hooks, process_as_a_job
 from tools.invariants import opts_reads
 
 # Generation-relevant options by what they decide, each with a value other than the one the undisturbed run uses.
@@ -102,16 +102,6 @@ def live_preview_state_put_back(monkeypatch):
         monkeypatch.setattr(shared.state, name, getattr(shared.state, name))
 
 
-class Hooks:
-    """A script runner stand-in whose process hook runs `process`; every other hook does nothing."""
-
-    def __init__(self, process):
-        self.process = lambda p: process()
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
-
-
 def generate(p, changes: dict | None, monkeypatch, when: str = "first step"):
     """Runs p as a job with a recording preview decoder, polling the live preview after every step as progress
     requests do; with changes, sets them in shared.opts in the scripts' process hook (right after the snapshot)
@@ -131,7 +121,7 @@ def generate(p, changes: dict | None, monkeypatch, when: str = "first step"):
         shared.state.set_current_image()
 
     if when == "process hook":
-        p.scripts = Hooks(change_the_options)
+        p.scripts = Hooks(process=lambda p: change_the_options())
     monkeypatch.setattr(processing, "sampling_progress_callback", changing_callback)
     result = process_as_a_job(p)
     monkeypatch.setattr(processing, "sampling_progress_callback", real_callback)
@@ -241,9 +231,7 @@ def test_a_used_again_p_starts_without_its_last_snapshot(sd_model, monkeypatch):
     process_as_a_job(p)
     first = p.opts_snapshot
     seen = []
-    p.scripts = type("BeforeProcess", (), {
-        "__getattr__": lambda self, name: (lambda *args, **kwargs: None),
-        "before_process": lambda self, p: seen.append(p.opts_snapshot)})()
+    p.scripts = Hooks(before_process=lambda p: seen.append(p.opts_snapshot))
     process_as_a_job(p)
     assert seen == [None]
     assert p.opts_snapshot is not None and p.opts_snapshot is not first
