@@ -28,6 +28,7 @@ from modules import (
 )
 from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot, options_for
 from modules.prompt_seed_prep import fix_seed, get_fixed_seed, prepare_prompt_seed_state  # noqa: F401 (A1111 names)
+from modules.runtime_context import RuntimeContext, create_runtime_context
 from modules.sd_samplers_diffusers import InterruptedException
 from modules.shared import opts, state
 from modules.version import program_version
@@ -152,6 +153,7 @@ class StableDiffusionProcessing:
     initial_noise_multiplier: float = 1.0
     is_api: bool = field(default=False, init=False)
     opts_snapshot: OptsSnapshot | None = field(default=None, init=False)
+    runtime_context: RuntimeContext | None = field(default=None, init=False)
 
     def __post_init__(self):
         self.styles = list(self.styles or [])
@@ -825,9 +827,10 @@ def process_images_with_scripts(p: StableDiffusionProcessing) -> Processed:
 
 def process_images(p: StableDiffusionProcessing) -> Processed:
     """Generates with p.override_settings applied to the global options for the run (temporary_opts); the
-    generation reads its options from the snapshot it takes (p.opts_snapshot), so a p used again starts without
-    the last one."""
+    generation reads its options from the snapshot it takes (p.opts_snapshot) and records what it runs with in
+    p.runtime_context, so a p used again starts without the last run's."""
     p.opts_snapshot = None
+    p.runtime_context = None
     _run_scripts(p, "before_process")
     _prepare_checkpoint(p)
     with runtime_utils.temporary_opts(p.override_settings, restore_afterwards=p.override_settings_restore_afterwards):
@@ -903,6 +906,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.fill_fields_from_opts()
     prepare_prompt_seed_state(p)
     p.opts_snapshot = options = create_opts_snapshot(opts)
+    p.runtime_context = create_runtime_context(p.sd_model, options)
     state.job_options = options
     _run_scripts(p, "process")
 

@@ -53,10 +53,10 @@ def tiny_arch_checkpoints(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def engine_ready(tiny_checkpoint):
-    """Devices chosen and the checkpoint list read once per session."""
+    """Devices chosen (shared.device too, as start-up sets it) and the checkpoint list read once per session."""
     from modules import devices, sd_models, shared
 
-    devices.init(shared.cmd_opts)
+    shared.device = devices.init(shared.cmd_opts)
     sd_models.list_models()
 
 

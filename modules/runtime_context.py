@@ -1,0 +1,54 @@
+"""What one generation runs with, grouped in one value: the model and which checkpoint it is, the options snapshot,
+the device, the job state and the command line. process_images_inner builds it once per generation, right after
+the options snapshot, and keeps it on the request as p.runtime_context."""
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from modules import devices, shared
+from modules.opts_snapshot import OptsSnapshot
+from modules.shared_state import State
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which checkpoint a model was loaded from: its title ("name [shorthash]", as the checkpoint list shows it),
+    its name as the infotext's "Model" writes it, its file, and the short hash the infotext's "Model hash"
+    writes."""
+
+    title: str
+    name: str
+    filename: str
+    short_hash: str | None
+
+    @classmethod
+    def of(cls, model) -> "ModelIdentity":
+        checkpoint = model.sd_checkpoint_info
+        return cls(title=checkpoint.title, name=checkpoint.name_for_extra, filename=checkpoint.filename,
+                   short_hash=model.sd_model_hash)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class RuntimeContext:
+    """The objects one generation depends on. Its fields cannot be rebound; the model, state and command line are
+    the live objects themselves (shared), the options are the generation's frozen snapshot."""
+
+    model: Any
+    model_identity: ModelIdentity
+    opts_snapshot: OptsSnapshot
+    device: torch.device
+    state: State
+    cmd_opts: argparse.Namespace
+
+    def __repr__(self):
+        return f"<RuntimeContext {self.model_identity.title} on {self.device}>"
+
+
+def create_runtime_context(model, opts_snapshot: OptsSnapshot) -> RuntimeContext:
+    """The context of a generation running `model` with `opts_snapshot`, on the device the engine chose
+    (devices.device, which start-up also keeps as shared.device)."""
+    return RuntimeContext(model=model, model_identity=ModelIdentity.of(model), opts_snapshot=opts_snapshot,
+                          device=devices.device, state=shared.state, cmd_opts=shared.cmd_opts)

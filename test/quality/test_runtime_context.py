@@ -1,0 +1,237 @@
+"""RuntimeContext and p.runtime_context (M09): what one generation runs with (model, which checkpoint it is, options
+snapshot, device, job state, command line), grouped in one frozen value built once per generation right after the
+options snapshot, on the tiny real models."""
+
+import argparse
+import ast
+import copy
+import dataclasses
+import pathlib
+
+import pytest
+import torch
+
+from modules import devices, infotext_utils, processing, scripts, shared, shared_state
+from modules.opts_snapshot import create_opts_snapshot
+from modules.runtime_context import ModelIdentity, RuntimeContext, create_runtime_context
+from test.generation_job import Hooks, process_as_a_job
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler", "do_not_save_samples": True,
+         "do_not_save_grid": True}
+
+
+def txt2img(hooks=None, **fields) -> processing.StableDiffusionProcessingTxt2Img:
+    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=11, **{**SMALL, **fields})
+    p.scripts = hooks
+    return p
+
+
+def identity_of_checkpoint(info) -> ModelIdentity:
+    return ModelIdentity(title=info.title, name=info.name_for_extra, filename=info.filename,
+                         short_hash=info.shorthash)
+
+
+@pytest.fixture
+def contexts_built(monkeypatch) -> list:
+    """Every context process_images_inner builds, in order."""
+    built = []
+
+    def recording(model, options):
+        built.append(create_runtime_context(model, options))
+        return built[-1]
+
+    monkeypatch.setattr(processing, "create_runtime_context", recording)
+    return built
+
+
+# --- what it holds ----------------------------------------------------------------------------------------------
+
+def test_each_field_is_its_source_when_the_process_scripts_run(sd_model):
+    seen = {}
+
+    def record(p):
+        seen.update(context=p.runtime_context, p_model=p.sd_model, shared_model=shared.sd_model,
+                    snapshot=p.opts_snapshot, device=devices.device, shared_device=shared.device,
+                    state=shared.state, cmd_opts=shared.cmd_opts)
+
+    process_as_a_job(txt2img(Hooks(process=record)))
+    context = seen["context"]
+    assert isinstance(context, RuntimeContext)
+    assert context.model is seen["p_model"] is seen["shared_model"] is sd_model
+    assert context.opts_snapshot is seen["snapshot"] is not None
+    assert context.device == seen["device"] == seen["shared_device"]
+    assert context.state is seen["state"]
+    assert context.cmd_opts is seen["cmd_opts"]
+    assert context.model_identity == identity_of_checkpoint(sd_model.sd_checkpoint_info)
+    assert context.model_identity.short_hash and context.model_identity.title.endswith(
+        f"[{context.model_identity.short_hash}]")
+
+
+def test_it_takes_whatever_the_sources_hold_when_it_is_built(sd_model, monkeypatch):
+    """Not objects captured at import: another device, state and command line are the ones it holds."""
+    other_device, other_state, other_cmd_opts = torch.device("cuda", 1), shared_state.State(), argparse.Namespace()
+    monkeypatch.setattr(devices, "device", other_device)
+    monkeypatch.setattr(shared, "state", other_state)
+    monkeypatch.setattr(shared, "cmd_opts", other_cmd_opts)
+    snapshot = create_opts_snapshot(shared.opts)
+    context = create_runtime_context(sd_model, snapshot)
+    assert (context.model, context.opts_snapshot) == (sd_model, snapshot)
+    assert context.device == other_device
+    assert context.state is other_state and context.cmd_opts is other_cmd_opts
+
+
+def test_its_snapshot_holds_the_request_overrides(sd_model, monkeypatch):
+    monkeypatch.setitem(shared.opts.data, "eta_noise_seed_delta", 0)
+    p = txt2img(override_settings={"eta_noise_seed_delta": 31337})
+    process_as_a_job(p)
+    assert p.runtime_context.opts_snapshot.eta_noise_seed_delta == 31337
+    assert shared.opts.eta_noise_seed_delta == 0
+
+
+@pytest.mark.parametrize("checkpoint", ["selected", "override"])
+def test_model_identity_is_the_checkpoint_the_infotext_names(sd_model, second_checkpoint, checkpoint):
+    info = sd_model.sd_checkpoint_info if checkpoint == "selected" else second_checkpoint
+    overrides = {} if checkpoint == "selected" else {"sd_model_checkpoint": second_checkpoint.title}
+    p = txt2img(override_settings=overrides)
+    processed = process_as_a_job(p)
+    identity = p.runtime_context.model_identity
+    assert identity == identity_of_checkpoint(info)
+    written = infotext_utils.parse_generation_parameters(processed.infotexts[0])
+    assert (written["Model"], written["Model hash"]) == (identity.name, identity.short_hash)
+    assert (processed.sd_model_name, processed.sd_model_hash) == (identity.name, identity.short_hash)
+
+
+def test_its_repr_names_the_checkpoint_and_device_not_the_whole_model(sd_model):
+    context = create_runtime_context(sd_model, create_opts_snapshot(shared.opts))
+    assert repr(context) == f"<RuntimeContext {sd_model.sd_checkpoint_info.title} on {devices.device}>"
+
+
+# --- frozen ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("field", [field.name for field in dataclasses.fields(RuntimeContext)])
+def test_no_field_of_the_context_can_be_rebound_or_deleted(sd_model, field):
+    context = create_runtime_context(sd_model, create_opts_snapshot(shared.opts))
+    held = getattr(context, field)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(context, field, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        delattr(context, field)
+    assert getattr(context, field) is held
+
+
+@pytest.mark.parametrize("field", [field.name for field in dataclasses.fields(ModelIdentity)])
+def test_model_identity_is_a_frozen_value(sd_model, field):
+    identity = ModelIdentity.of(sd_model)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(identity, field, "changed")
+    assert identity == ModelIdentity.of(sd_model) and hash(identity) == hash(ModelIdentity.of(sd_model))
+
+
+def test_the_request_cannot_set_it():
+    with pytest.raises(TypeError, match="runtime_context"):
+        processing.StableDiffusionProcessingTxt2Img(prompt="x", runtime_context=object())
+    assert processing.StableDiffusionProcessingTxt2Img(prompt="x").runtime_context is None
+
+
+# --- one per generation, there when the process scripts run -----------------------------------------------------
+
+def test_one_context_per_generation_whatever_n_iter(sd_model, contexts_built):
+    seen = []
+    record = seen.append
+    p = txt2img(Hooks(process=lambda p: record(("process", p.runtime_context)),
+                      before_process_batch=lambda p: record(("before_process_batch", p.runtime_context)),
+                      process_batch=lambda p: record(("process_batch", p.runtime_context)),
+                      postprocess=lambda p: record(("postprocess", p.runtime_context))),
+                n_iter=3, batch_size=2)
+    processed = process_as_a_job(p)
+    assert len(processed.images) == 6
+    assert len(contexts_built) == 1
+    assert [hook for hook, _ in seen] == ["process"] + ["before_process_batch", "process_batch"] * 3 + ["postprocess"]
+    assert all(context is contexts_built[0] for _, context in seen)
+    assert p.runtime_context is contexts_built[0]
+
+
+def test_each_process_images_call_builds_its_own_and_a_reused_p_starts_without_the_last(sd_model, contexts_built):
+    """As X/Y/Z and prompts-from-file do: the same request (or a copy of it) generated again."""
+    at_before_process = []
+    first = txt2img(Hooks(before_process=lambda p: at_before_process.append(p.runtime_context)))
+    process_as_a_job(first)
+    second = copy.copy(first)
+    process_as_a_job(second)
+    process_as_a_job(first)
+    assert at_before_process == [None, None, None]
+    assert len(contexts_built) == 3 and len({id(context) for context in contexts_built}) == 3
+    assert second.runtime_context is contexts_built[1] and first.runtime_context is contexts_built[2]
+    assert [context.opts_snapshot for context in contexts_built[1:]] == [second.opts_snapshot,
+                                                                           first.opts_snapshot]
+
+
+def test_it_is_built_right_after_the_snapshot_and_before_the_process_scripts(sd_model, monkeypatch):
+    events = []
+    real_snapshot, real_context = processing.create_opts_snapshot, processing.create_runtime_context
+    monkeypatch.setattr(processing, "create_opts_snapshot",
+                        lambda opts: (events.append("snapshot"), real_snapshot(opts))[1])
+    monkeypatch.setattr(processing, "create_runtime_context",
+                        lambda model, options: (events.append(("context", options)), real_context(model, options))[1])
+    p = txt2img(Hooks(process=lambda p: events.append("process")))
+    process_as_a_job(p)
+    assert events == ["snapshot", ("context", p.opts_snapshot), "process"]
+
+
+class RecordsTheContext(scripts.Script):
+    def title(self):
+        return "Records the context"
+
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+    def process(self, p, *args):
+        self.seen = (p.runtime_context, p.opts_snapshot, p.sd_model)
+
+
+def test_an_alwayson_script_sees_it_in_process(sd_model):
+    script = RecordsTheContext()
+    script.filename, script.alwayson, script.args_from, script.args_to = "/fake/records.py", True, 1, 1
+    runner = scripts.ScriptRunner()
+    runner.scripts.append(script)
+    runner.alwayson_scripts.append(script)
+    p = txt2img(runner)
+    p.script_args = [0]
+    process_as_a_job(p)
+    context, snapshot, model = script.seen
+    assert isinstance(context, RuntimeContext) and context is p.runtime_context
+    assert context.opts_snapshot is snapshot and context.model is model
+
+
+def test_the_shared_objects_extensions_read_are_left_as_they_were(sd_model):
+    before = (shared.sd_model, shared.state, shared.cmd_opts, shared.opts, shared.device, devices.device)
+    process_as_a_job(txt2img())
+    after = (shared.sd_model, shared.state, shared.cmd_opts, shared.opts, shared.device, devices.device)
+    assert all(then is now for then, now in zip(before, after, strict=True))
+
+
+# --- write-only in M09 ------------------------------------------------------------------------------------------
+
+def runtime_context_uses(root: pathlib.Path, folders: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(file, "read" or "write") for every `.runtime_context` attribute use in the Python files under the folders."""
+    uses = []
+    for path in sorted(file for folder in folders for file in (root / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "runtime_context":
+                uses.append((path.relative_to(root).as_posix(), "read" if isinstance(node.ctx, ast.Load) else "write"))
+    return uses
+
+
+def test_nothing_in_the_webui_reads_it_yet():
+    """M09 only builds and stores it; the reads of shared.sd_model, shared.state, ... stay where they are."""
+    uses = runtime_context_uses(REPO, ("modules", "scripts", "extensions-builtin"))
+    assert uses == [("modules/processing.py", "write"), ("modules/processing.py", "write")]
+
+
+def test_the_use_finder_tells_a_read_from_a_write(tmp_path):
+    (tmp_path / "package").mkdir()
+    (tmp_path / "package" / "m.py").write_text(
+        "def f(p):\n    p.runtime_context = None\n    return p.runtime_context.model\n")
+    assert sorted(runtime_context_uses(tmp_path, ("package",))) == [("package/m.py", "read"),
+                                                                    ("package/m.py", "write")]
