@@ -15,9 +15,9 @@ from modules.shared_state import State
 
 @dataclass(frozen=True)
 class ModelIdentity:
-    """Which checkpoint a model was loaded from: its title ("name [shorthash]", as the checkpoint list shows it),
-    its name as the infotext's "Model" writes it, its file, and the short hash the infotext's "Model hash"
-    writes."""
+    """Which checkpoint a model was loaded from: its title as the checkpoint list shows it (its path under the
+    models folder and "[short hash]"), `name` as the infotext's "Model" writes it (the file name without folder or
+    extension), the file, and the short hash the infotext's "Model hash" writes."""
 
     title: str
     name: str
@@ -34,7 +34,8 @@ class ModelIdentity:
 @dataclass(frozen=True, eq=False, repr=False)
 class RuntimeContext:
     """The objects one generation depends on. Its fields cannot be rebound; the model, state and command line are
-    the live objects themselves (shared), the options are the generation's frozen snapshot."""
+    the live objects themselves (shared), the options are the generation's frozen snapshot. So a copy of p (deep
+    or not) shares its generation's context, and two contexts are equal only when they are the same one."""
 
     model: Any
     model_identity: ModelIdentity
@@ -42,6 +43,12 @@ class RuntimeContext:
     device: torch.device
     state: State
     cmd_opts: argparse.Namespace
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
 
     def __repr__(self):
         return f"<RuntimeContext {self.model_identity.title} on {self.device}>"

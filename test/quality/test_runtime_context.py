@@ -10,6 +10,7 @@ import pathlib
 
 import pytest
 import torch
+from PIL import Image
 
 from modules import devices, infotext_utils, processing, scripts, shared, shared_state
 from modules.opts_snapshot import create_opts_snapshot
@@ -23,6 +24,14 @@ SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler", "do_not
 
 def txt2img(hooks=None, **fields) -> processing.StableDiffusionProcessingTxt2Img:
     p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=11, **{**SMALL, **fields})
+    p.scripts = hooks
+    return p
+
+
+def img2img(hooks=None, **fields) -> processing.StableDiffusionProcessingImg2Img:
+    p = processing.StableDiffusionProcessingImg2Img(prompt="a red circle", seed=11, denoising_strength=0.6,
+                                                    init_images=[Image.new("RGB", (64, 64), "blue")],
+                                                    **{**SMALL, **fields})
     p.scripts = hooks
     return p
 
@@ -81,14 +90,6 @@ def test_it_takes_whatever_the_sources_hold_when_it_is_built(sd_model, monkeypat
     assert context.state is other_state and context.cmd_opts is other_cmd_opts
 
 
-def test_its_snapshot_holds_the_request_overrides(sd_model, monkeypatch):
-    monkeypatch.setitem(shared.opts.data, "eta_noise_seed_delta", 0)
-    p = txt2img(override_settings={"eta_noise_seed_delta": 31337})
-    process_as_a_job(p)
-    assert p.runtime_context.opts_snapshot.eta_noise_seed_delta == 31337
-    assert shared.opts.eta_noise_seed_delta == 0
-
-
 @pytest.mark.parametrize("checkpoint", ["selected", "override"])
 def test_model_identity_is_the_checkpoint_the_infotext_names(sd_model, second_checkpoint, checkpoint):
     info = sd_model.sd_checkpoint_info if checkpoint == "selected" else second_checkpoint
@@ -126,6 +127,16 @@ def test_model_identity_is_a_frozen_value(sd_model, field):
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(identity, field, "changed")
     assert identity == ModelIdentity.of(sd_model) and hash(identity) == hash(ModelIdentity.of(sd_model))
+
+
+def test_copies_of_p_share_its_context_and_contexts_are_equal_only_to_themselves(sd_model):
+    p = txt2img()
+    process_as_a_job(p)
+    assert copy.deepcopy(p).runtime_context is p.runtime_context
+    assert copy.copy(p).runtime_context is p.runtime_context
+    same_inputs = create_runtime_context(p.runtime_context.model, p.runtime_context.opts_snapshot)
+    assert same_inputs != p.runtime_context and p.runtime_context == p.runtime_context
+    assert len({p.runtime_context, same_inputs, p.runtime_context}) == 2
 
 
 def test_the_request_cannot_set_it():
@@ -190,18 +201,20 @@ class RecordsTheContext(scripts.Script):
         self.seen = (p.runtime_context, p.opts_snapshot, p.sd_model)
 
 
-def test_an_alwayson_script_sees_it_in_process(sd_model):
+@pytest.mark.parametrize("make", [txt2img, img2img])
+def test_an_alwayson_script_sees_it_in_process(sd_model, make):
     script = RecordsTheContext()
     script.filename, script.alwayson, script.args_from, script.args_to = "/fake/records.py", True, 1, 1
     runner = scripts.ScriptRunner()
     runner.scripts.append(script)
     runner.alwayson_scripts.append(script)
-    p = txt2img(runner)
+    p = make(runner)
     p.script_args = [0]
     process_as_a_job(p)
     context, snapshot, model = script.seen
     assert isinstance(context, RuntimeContext) and context is p.runtime_context
-    assert context.opts_snapshot is snapshot and context.model is model
+    assert context.opts_snapshot is snapshot and context.model is model is sd_model
+    assert context.model_identity == identity_of_checkpoint(sd_model.sd_checkpoint_info)
 
 
 def test_the_shared_objects_extensions_read_are_left_as_they_were(sd_model):
