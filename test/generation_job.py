@@ -1,6 +1,7 @@
-"""process_images as the UI and API start it: inside shared.state.begin/end, so interrupts and job state behave."""
+"""process_images as the UI and API start it (inside shared.state.begin/end, so interrupts and job state behave), and
+the script runners the tests hand it."""
 
-from modules import processing, shared
+from modules import processing, scripts, shared
 
 
 def process_as_a_job(p, job: str = "txt2img") -> processing.Processed:
@@ -20,3 +21,22 @@ class Hooks:
     def __getattr__(self, name):
         action = self.__dict__["actions"].get(name)
         return (lambda p, *args, **kwargs: action(p)) if action else (lambda *args, **kwargs: None)
+
+
+def runner_with(*script_classes) -> scripts.ScriptRunner:
+    """A real ScriptRunner holding one instance of each Script class (alwayson when show() says so), each with an
+    empty argument slice, and "None" selected."""
+    runner = scripts.ScriptRunner()
+    for script_class in script_classes:
+        script = script_class()
+        script.filename = f"/fake/{script_class.__name__}.py"
+        visible = script.show(False)
+        script.alwayson = visible is scripts.AlwaysVisible
+        script.name = script.title().lower()
+        script.args_from = script.args_to = 1
+        runner.scripts.append(script)
+        (runner.alwayson_scripts if script.alwayson else runner.selectable_scripts).append(script)
+    runner.titles = [s.title() for s in runner.selectable_scripts]
+    runner.title_map = {s.title().lower(): s for s in runner.selectable_scripts}
+    runner.inputs, runner.default_args = [None], [0]
+    return runner

@@ -15,7 +15,7 @@ from PIL import Image
 from modules import devices, infotext_utils, processing, scripts, shared, shared_state
 from modules.opts_snapshot import create_opts_snapshot
 from modules.runtime_context import ModelIdentity, RuntimeContext, create_runtime_context
-from test.generation_job import Hooks, process_as_a_job
+from test.generation_job import Hooks, process_as_a_job, runner_with
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler", "do_not_save_samples": True,
@@ -203,11 +203,8 @@ class RecordsTheContext(scripts.Script):
 
 @pytest.mark.parametrize("make", [txt2img, img2img])
 def test_an_alwayson_script_sees_it_in_process(sd_model, make):
-    script = RecordsTheContext()
-    script.filename, script.alwayson, script.args_from, script.args_to = "/fake/records.py", True, 1, 1
-    runner = scripts.ScriptRunner()
-    runner.scripts.append(script)
-    runner.alwayson_scripts.append(script)
+    runner = runner_with(RecordsTheContext)
+    script = runner.alwayson_scripts[0]
     p = make(runner)
     p.script_args = [0]
     process_as_a_job(p)

@@ -11,6 +11,7 @@ import pytest
 
 from modules import extensions, paths_internal, processing, script_callbacks, scripts, shared
 from test.extension_fixtures import FIXTURES, TEST_EXTENSION
+from test.generation_job import runner_with
 
 SMALL = {"prompt": "a red circle", "seed": 7, "sampler_name": "Euler", "width": 64, "height": 64, "steps": 2,
          "do_not_save_samples": True, "do_not_save_grid": True}
@@ -111,23 +112,6 @@ class SelectableFailing(scripts.Script):
 
     def run(self, p, *args):
         raise RuntimeError("cannot run")
-
-
-def runner_with(*script_classes, args_per_script=None) -> scripts.ScriptRunner:
-    runner = scripts.ScriptRunner()
-    for script_class in script_classes:
-        script = script_class()
-        script.filename = f"/fake/{script_class.__name__}.py"
-        visible = script.show(False)
-        script.alwayson = visible is scripts.AlwaysVisible
-        script.name = script.title().lower()
-        script.args_from = script.args_to = 1
-        runner.scripts.append(script)
-        (runner.alwayson_scripts if script.alwayson else runner.selectable_scripts).append(script)
-    runner.titles = [s.title() for s in runner.selectable_scripts]
-    runner.title_map = {s.title().lower(): s for s in runner.selectable_scripts}
-    runner.inputs, runner.default_args = [None], [0]
-    return runner
 
 
 def test_alwayson_hooks_run_in_a1111_order(sd_model):
