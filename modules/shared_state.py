@@ -8,8 +8,6 @@ import time
 log = logging.getLogger(__name__)
 
 
-
-
 class State:
     skipped = False
     interrupted = False
