@@ -28,6 +28,7 @@ from modules import (
 )
 from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot, options_for
 from modules.prompt_seed_prep import fix_seed, get_fixed_seed, prepare_prompt_seed_state  # noqa: F401 (A1111 names)
+from modules.runtime.runner import ProcessingRequest, ProcessingRunner
 from modules.runtime_context import RuntimeContext, create_runtime_context
 from modules.sd_samplers_diffusers import InterruptedException
 from modules.shared import opts, state
@@ -826,15 +827,15 @@ def process_images_with_scripts(p: StableDiffusionProcessing) -> Processed:
 
 
 def process_images(p: StableDiffusionProcessing) -> Processed:
-    """Generates with p.override_settings applied to the global options for the run (temporary_opts); the
-    generation reads its options from the snapshot it takes (p.opts_snapshot) and records what it runs with in
-    p.runtime_context, so a p used again starts without the last run's."""
+    """Generates with p.override_settings applied to the global options for the run (temporary_opts), through
+    the ProcessingRunner; the generation reads its options from the snapshot it takes (p.opts_snapshot) and records
+    what it runs with in p.runtime_context, so a p used again starts without the last run's."""
     p.opts_snapshot = None
     p.runtime_context = None
     _run_scripts(p, "before_process")
     _prepare_checkpoint(p)
     with runtime_utils.temporary_opts(p.override_settings, restore_afterwards=p.override_settings_restore_afterwards):
-        return process_images_inner(p)
+        return ProcessingRunner().run(ProcessingRequest(processing=p))
 
 
 def _prepare_checkpoint(p: StableDiffusionProcessing) -> None:

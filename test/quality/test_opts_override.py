@@ -1,15 +1,11 @@
 """temporary_opts (M05): overrides hold for the run and everything is put back however it ends; process_images
 applies p.override_settings through it, on the tiny real models."""
 
-import threading
-
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from modules import processing, runtime_utils, sd_models, sd_vae, shared
-from modules.api.api import Api
 from modules.sd_samplers_diffusers import InterruptedException
+from test.api_client import in_process_api
 from test.generation_job import process_as_a_job
 from tools.golden.cases import save_checkpoint_vae
 
@@ -278,9 +274,7 @@ def test_a_vae_that_fits_only_the_overriding_checkpoint_works_in_either_order(sd
 @pytest.fixture
 def api_client(sd_model):
     """The real API routes, in this process."""
-    app = FastAPI()
-    Api(app, threading.Lock())
-    return TestClient(app)
+    return in_process_api()
 
 
 def test_the_api_path_refuses_a_restricted_override_and_restores_an_accepted_one(api_client):

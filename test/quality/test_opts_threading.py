@@ -283,7 +283,12 @@ def process_images_inner(p: helpers.Annotated):
     helpers.grid(p, options=p.opts_snapshot)
     helpers.grid(p)
     helpers.grid(p, p.opts_snapshot)
+    dispatch(p, "first")
     return getattr(opts, "late"), pkg.shared.opts.qualified, early
+
+
+def dispatch(p, hook):
+    getattr(p.hooks, hook)(p)
 
 
 def make_snapshot(options):
@@ -338,6 +343,14 @@ class Saver:
         return sh.opts.samples_format
 
 
+class Hooks:
+    def first(self, p):
+        return sh.opts.dispatched
+
+    def second(self, p):
+        return sh.opts.not_dispatched
+
+
 class Unrelated:
     def save(self):
         return sh.opts.unrelated_save_is_reached_by_name
@@ -348,19 +361,29 @@ class Unrelated:
 }
 
 
-@pytest.fixture
-def synthetic_package(tmp_path):
-    package = tmp_path / "pkg"
+def write_package(folder, files: dict) -> opts_reads.Codebase:
+    package = folder / "pkg"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    for name, text in SYNTHETIC.items():
+    for name, text in files.items():
         (package / name).write_text(text)
     return opts_reads.load(str(package))
 
 
+@pytest.fixture
+def synthetic_package(tmp_path):
+    return write_package(tmp_path, SYNTHETIC)
+
+
+def with_processing_changed(folder, old: str, new: str) -> opts_reads.Codebase:
+    assert old in SYNTHETIC["processing.py"]
+    return write_package(folder, {**SYNTHETIC, "processing.py": SYNTHETIC["processing.py"].replace(old, new)})
+
+
 def synthetic_path(code, **overrides):
     arguments = {"dynamic_calls": {"helpers.Saver.lookup": ["helpers.Saver.*"]},
-                 "required_arguments": {"helpers.grid": "options"}, **overrides}
+                 "required_arguments": {"helpers.grid": "options"},
+                 "dispatchers": {"processing.dispatch": ("helpers.Hooks", 1)}, **overrides}
     return opts_reads.generation_path(code, **arguments)
 
 
@@ -375,10 +398,30 @@ def test_the_check_follows_calls_references_properties_and_tables_and_splits_at_
         ("after", "helpers.Saver.fmt", "samples_format"),
         ("after", f"helpers.Saver.{opts_reads.CLASS_BODY}", "from_a_table"),
         ("after", "helpers.Saver.hand_on", "handed_on"),
+        ("after", "helpers.Hooks.first", "dispatched"),  # only the hook the call names
         ("after", "processing.process_images_inner", "late"),
         ("after", "processing.process_images_inner", "qualified"),
         ("after", "helpers.Unrelated.save", "unrelated_save_is_reached_by_name"),  # x.save() may be any save
     }
+
+
+def test_a_dispatch_the_check_cannot_read_is_followed_to_every_method(tmp_path):
+    code = with_processing_changed(tmp_path, 'dispatch(p, "first")', "dispatch(p, p.hook_name)")
+    found = {row[:3] for row in synthetic_path(code).reads}
+    assert {("after", "helpers.Hooks.first", "dispatched"),
+            ("after", "helpers.Hooks.second", "not_dispatched")} <= found
+
+
+def test_a_dispatch_to_a_method_the_class_lacks_is_refused(tmp_path):
+    code = with_processing_changed(tmp_path, 'dispatch(p, "first")', 'dispatch(p, "third")')
+    with pytest.raises(LookupError, match=r"processing.dispatch \(line \d+\) names helpers.Hooks.third"):
+        synthetic_path(code)
+
+
+def test_an_entry_that_does_not_reach_the_snapshot_taker_is_refused(tmp_path):
+    code = with_processing_changed(tmp_path, "return process_images_inner(p)", "return None")
+    with pytest.raises(LookupError, match="processing.process_images does not reach processing.process_images_inner"):
+        synthetic_path(code)
 
 
 def test_calls_after_the_snapshot_must_pass_the_required_argument(synthetic_package):
@@ -392,6 +435,8 @@ def test_a_dynamic_call_to_nothing_is_refused(synthetic_package):
         synthetic_path(synthetic_package, dynamic_calls={"helpers.Saver.lookup": ["helpers.Gone.*"]})
     with pytest.raises(LookupError, match="helpers.gone"):
         synthetic_path(synthetic_package, required_arguments={"helpers.gone": "options"})
+    with pytest.raises(LookupError, match="helpers.Gone"):
+        synthetic_path(synthetic_package, dispatchers={"processing.dispatch": ("helpers.Gone", 1)})
 
 
 def test_differences_name_unlisted_reads_and_stale_rows(synthetic_package):

@@ -9,8 +9,9 @@ against the allow-list in docs/architecture/invariants.md.
 A use is `opts.X`, `shared.opts.X` (however `shared` is imported), `getattr(opts, "X")`, or the object itself
 (`opts`, `shared.opts`: option "*"). Calls are followed by name: module functions and classes through imports
 (function-local ones too), `x.method()` to every method of that name in modules/, `self.method` and property
-reads, function names handed on as values (callbacks), and the dynamic calls listed in DYNAMIC_CALLS. After the
-snapshot, calls to the functions in REQUIRED_ARGUMENTS must pass the argument that keeps them off the live
+reads, function names handed on as values (callbacks), the dynamic calls listed in DYNAMIC_CALLS, and calls to the
+DISPATCHERS, followed to the one method their string argument names. The entry must reach the snapshot taker. After
+the snapshot, calls to the functions in REQUIRED_ARGUMENTS must pass the argument that keeps them off the live
 options. Extension code (scripts/, extensions) is reached only through hooks and registries and is not followed:
 it reads shared.opts by design.
 """
@@ -28,9 +29,13 @@ ENTRY = "processing.process_images"
 SNAPSHOT_TAKER = "processing.process_images_inner"
 # Calls no name lookup can follow ("Class.*": every method of the class, and the code in its body).
 DYNAMIC_CALLS = {
-    "processing._run_scripts": ["scripts.ScriptRunner.*"],  # getattr(p.scripts, hook)
     "shared_state.State.do_set_current_image": ["live_preview.decode_preview"],  # state.preview_decoder
     "images.FilenameGenerator._expand_tag": ["images.FilenameGenerator.*"],  # FilenameGenerator.replacements
+}
+# Functions that call the method a string argument names (function: (class, position of that argument)); a call
+# passing anything but a string literal there is followed to every method of the class.
+DISPATCHERS = {
+    "processing._run_scripts": ("scripts.ScriptRunner", 1),  # getattr(p.scripts, hook)
 }
 # Functions whose argument, when left out, means "the live shared.opts": the generation must always pass it.
 REQUIRED_ARGUMENTS = {
@@ -161,9 +166,24 @@ def _call_targets(nodes) -> dict[int, ast.Call]:
     return {id(node.func): node for root in nodes for node in ast.walk(root) if isinstance(node, ast.Call)}
 
 
-def calls(code: Codebase, function: Function, nodes) -> set[str]:
-    """The functions the code in nodes (part of function) calls or hands on as a value."""
-    return {target for _, target in _resolved(code, function, nodes)}
+def calls(code: Codebase, function: Function, nodes, dispatchers: dict | None = None) -> set[str]:
+    """The functions the code in nodes (part of function) calls or hands on as a value, calls to dispatchers
+    followed to the method they dispatch to."""
+    found, call_nodes = set(), _call_targets(nodes)
+    for node, target in _resolved(code, function, nodes):
+        found.add(target)
+        call = call_nodes.get(id(node))
+        if dispatchers and target in dispatchers and call is not None:
+            found.update(_dispatched(code, target, dispatchers[target], call))
+    return found
+
+
+def _dispatched(code: Codebase, dispatcher: str, rule: tuple[str, int], call: ast.Call) -> list[str]:
+    class_name, position = rule
+    argument = call.args[position] if position < len(call.args) else None
+    if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+        return _expand(code, f"{class_name}.{argument.value}", f"a call to {dispatcher} (line {call.lineno})")
+    return _expand(code, f"{class_name}.*", "DISPATCHERS")
 
 
 def _in_annotations(nodes) -> set[int]:
@@ -272,17 +292,17 @@ def _split_at_snapshot(function: Function) -> int:
     raise LookupError(f"{function.name} takes no options snapshot")
 
 
-def _expand(code: Codebase, target: str) -> list[str]:
+def _expand(code: Codebase, target: str, named_by: str = "DYNAMIC_CALLS") -> list[str]:
     if target.endswith(".*"):
         found = [name for name, function in code.functions.items() if function.class_name == target[:-2]]
     else:
         found = [target] if target in code.functions else []
     if not found:
-        raise LookupError(f"DYNAMIC_CALLS names {target}, which {code.package}/ does not define")
+        raise LookupError(f"{named_by} names {target}, which {code.package}/ does not define")
     return found
 
 
-def _closure(code: Codebase, roots: set[str], stop: set[str], dynamic_calls: dict) -> set[str]:
+def _closure(code: Codebase, roots: set[str], stop: set[str], dynamic_calls: dict, dispatchers: dict) -> set[str]:
     seen, pending = set(), list(roots)
     while pending:
         name = pending.pop()
@@ -292,7 +312,7 @@ def _closure(code: Codebase, roots: set[str], stop: set[str], dynamic_calls: dic
         if name in stop:
             continue
         function = code.functions[name]
-        pending.extend(calls(code, function, [function.node]))
+        pending.extend(calls(code, function, [function.node], dispatchers))
         for target in dynamic_calls.get(name, []):
             pending.extend(_expand(code, target))
     return seen
@@ -308,19 +328,27 @@ class GenerationPath:
 
 
 def generation_path(code: Codebase, entry: str = ENTRY, snapshot_taker: str = SNAPSHOT_TAKER,
-                    dynamic_calls: dict | None = None, required_arguments: dict | None = None) -> GenerationPath:
+                    dynamic_calls: dict | None = None, required_arguments: dict | None = None,
+                    dispatchers: dict | None = None) -> GenerationPath:
     dynamic_calls = DYNAMIC_CALLS if dynamic_calls is None else dynamic_calls
+    dispatchers = DISPATCHERS if dispatchers is None else dispatchers
     required = REQUIRED_ARGUMENTS if required_arguments is None else required_arguments
     for name in required:
         if name not in code.functions:
             raise LookupError(f"REQUIRED_ARGUMENTS names {name}, which {code.package}/ does not define")
-    for source in dynamic_calls:
+    for source in [*dynamic_calls, *dispatchers]:
         _expand(code, source)
+    for class_name, _ in dispatchers.values():
+        _expand(code, f"{class_name}.*", "DISPATCHERS")
     taker = code.functions[snapshot_taker]
     split = _split_at_snapshot(taker)
     before_part, after_part = taker.node.body[: split + 1], taker.node.body[split + 1:]
-    after = _closure(code, calls(code, taker, after_part), set(), dynamic_calls)
-    before = _closure(code, {entry} | calls(code, taker, before_part), {snapshot_taker}, dynamic_calls) - after
+    after = _closure(code, calls(code, taker, after_part, dispatchers), set(), dynamic_calls, dispatchers)
+    reached = _closure(code, {entry}, {snapshot_taker}, dynamic_calls, dispatchers)
+    if snapshot_taker not in reached:
+        raise LookupError(f"{entry} does not reach {snapshot_taker}, which takes the snapshot")
+    before = (reached | _closure(code, calls(code, taker, before_part, dispatchers), {snapshot_taker}, dynamic_calls,
+                                 dispatchers)) - after
     rows, missing = set(), set()
     for phase, names in (("before", before), ("after", after)):
         for name in names - {snapshot_taker}:

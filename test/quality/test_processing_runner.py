@@ -1,0 +1,311 @@
+"""ProcessingRunner (M10): process_images hands each generation to the runner, inside the overrides, and the runner
+runs process_images_inner once and returns its result; the UI, the API and X/Y/Z plot all go through it, on the
+tiny real models."""
+
+import ast
+import base64
+import dataclasses
+import io
+import pathlib
+import typing
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modules import img2img, processing, scripts, shared, txt2img, upscaler
+from modules.runtime.runner import ProcessingRequest, ProcessingRunner
+from test.api_client import in_process_api
+from test.generation_job import Hooks, process_as_a_job
+
+RUNNER_SOURCE = pathlib.Path(__file__).resolve().parents[2] / "modules" / "runtime" / "runner.py"
+SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler"}
+# X/Y/Z plot's script_args in A1111's order: x_type, x_values, x_values_dropdown, y_*, z_*, draw_legend,
+# include_lone_images (the cells come back after the grid)
+SEED_AXIS = ["Seed", "21, 22", [], "Nothing", "", [], "Nothing", "", [], False, True]
+
+
+class GenerationFailed(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class Trace:
+    """What ran, in order: ("run", p) when ProcessingRunner.run starts and ("run returned", p) when it returns,
+    ("inner", p) and ("inner returned", p) for process_images_inner, plus what each got and gave."""
+
+    events: list = dataclasses.field(default_factory=list)
+    requests: list = dataclasses.field(default_factory=list)
+    run_results: list = dataclasses.field(default_factory=list)
+    inner_results: list = dataclasses.field(default_factory=list)
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]
+
+
+@pytest.fixture
+def trace(monkeypatch) -> Trace:
+    """Spies around the real ProcessingRunner.run and process_images_inner."""
+    recorded = Trace()
+    real_run, real_inner = ProcessingRunner.run, processing.process_images_inner
+
+    def run(self, request):
+        recorded.requests.append(request)
+        recorded.events.append(("run", request.processing))
+        result = real_run(self, request)
+        recorded.events.append(("run returned", request.processing))
+        recorded.run_results.append(result)
+        return result
+
+    def inner(p):
+        recorded.events.append(("inner", p))
+        result = real_inner(p)
+        recorded.events.append(("inner returned", p))
+        recorded.inner_results.append(result)
+        return result
+
+    monkeypatch.setattr(ProcessingRunner, "run", run)
+    monkeypatch.setattr(processing, "process_images_inner", inner)
+    return recorded
+
+
+@pytest.fixture
+def quiet_outputs(monkeypatch):
+    """Nothing written to disk, the grid returned (as the UI and API default to)."""
+    for key, value in {"samples_save": False, "grid_save": False, "return_grid": True,
+                       "CLIP_stop_at_last_layers": 1}.items():
+        monkeypatch.setitem(shared.opts.data, key, value)
+
+
+@pytest.fixture
+def loaded_scripts(sd_model, quiet_outputs, monkeypatch):
+    """Every script file loaded and both tabs' argument layouts made, as start-up does (upscalers listed first)."""
+    monkeypatch.setattr(shared, "sd_upscalers", upscaler.sd_upscalers)
+    scripts.initialize_scripts()
+    for runner in (scripts.scripts_txt2img, scripts.scripts_img2img):
+        runner.ensure_args_layout()
+
+
+@pytest.fixture
+def api_client(loaded_scripts):
+    return in_process_api()
+
+
+def txt2img_p(hooks=None, **fields) -> processing.StableDiffusionProcessingTxt2Img:
+    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=11, do_not_save_samples=True,
+                                                    do_not_save_grid=True, **{**SMALL, **fields})
+    p.scripts = hooks
+    return p
+
+
+def ui_script_args(runner: scripts.ScriptRunner, title: str | None = None, values=()) -> list:
+    """The script inputs the tab sends: every default, with the script named by title selected and given values."""
+    args = list(runner.default_args)
+    if title is not None:
+        script = runner.find_script(title)
+        args[0] = runner.selectable_index(title)
+        args[script.args_from:script.args_from + len(values)] = values
+    return args
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"))
+
+
+def decoded(encoded: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(encoded)))
+
+
+def encoded_png(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def assert_served_through_the_runner(trace: Trace, processing_class, served: list[Image.Image]) -> None:
+    """One runner call per image served, each running process_images_inner once on the request's processing object,
+    and the images served are the ones the runner returned."""
+    assert trace.kinds() == ["run", "inner", "inner returned", "run returned"] * len(served)
+    assert all(p is request.processing for (_, p), request in zip(trace.events[::4], trace.requests))
+    assert all(type(request.processing) is processing_class for request in trace.requests)
+    assert [result is inner for result, inner in zip(trace.run_results, trace.inner_results)] == [True] * len(served)
+    for image, result in zip(served, trace.run_results):
+        assert np.array_equal(pixels(image), pixels(result.images[0]))
+
+
+# --- delegation -------------------------------------------------------------------------------------------------
+
+def test_process_images_runs_process_images_inner_once_inside_the_runner_and_returns_its_result(sd_model, trace):
+    p = txt2img_p()
+    processed = process_as_a_job(p)
+    assert trace.kinds() == ["run", "inner", "inner returned", "run returned"]
+    assert all(subject is p for _, subject in trace.events)
+    assert [request.processing for request in trace.requests] == [p]
+    assert processed is trace.run_results[0] is trace.inner_results[0]
+    assert len(processed.images) == 1 and processed.seed == 11
+
+
+def test_each_process_images_call_is_one_runner_call_whatever_the_batch(sd_model, trace):
+    p = txt2img_p(n_iter=2, batch_size=2)
+    assert len(process_as_a_job(p).images) == 4
+    process_as_a_job(p)
+    assert trace.kinds() == ["run", "inner", "inner returned", "run returned"] * 2
+    assert trace.requests[0] is not trace.requests[1]
+    assert [request.processing for request in trace.requests] == [p, p]
+
+
+def test_the_runner_returns_what_process_images_inner_returns(monkeypatch):
+    p, result, received = txt2img_p(), object(), []
+    monkeypatch.setattr(processing, "process_images_inner", lambda given: received.append(given) or result)
+    assert ProcessingRunner().run(ProcessingRequest(processing=p)) is result
+    assert received == [p]
+
+
+def test_an_exception_from_process_images_inner_reaches_the_caller_unchanged_and_the_overrides_are_undone(
+        sd_model, trace, monkeypatch):
+    error, seen = GenerationFailed("mid-generation"), []
+
+    def failing(p):
+        seen.append(shared.opts.CLIP_stop_at_last_layers)
+        raise error
+
+    monkeypatch.setitem(shared.opts.data, "CLIP_stop_at_last_layers", 1)
+    monkeypatch.setattr(processing, "process_images_inner", failing)
+    with pytest.raises(GenerationFailed) as raised:
+        process_as_a_job(txt2img_p(override_settings={"CLIP_stop_at_last_layers": 2}))
+    assert raised.value is error
+    assert seen == [2]
+    assert trace.kinds() == ["run"]
+    assert shared.opts.CLIP_stop_at_last_layers == 1
+
+
+def test_an_exception_in_the_real_generation_passes_through_the_runner_unchanged(sd_model, trace):
+    error = GenerationFailed("from the process hook")
+
+    def fail(p):
+        raise error
+
+    with pytest.raises(GenerationFailed) as raised:
+        process_as_a_job(txt2img_p(Hooks(process=fail)))
+    assert raised.value is error
+    assert trace.kinds() == ["run", "inner"]
+
+
+def test_the_runner_starts_after_before_process_and_checkpoint_preparation_inside_the_overrides(
+        sd_model, trace, monkeypatch):
+    at_start = []
+    spied_run = ProcessingRunner.run
+
+    def run(self, request):
+        p = request.processing
+        at_start.append({"clip skip": shared.opts.CLIP_stop_at_last_layers, "snapshot": p.opts_snapshot,
+                         "context": p.runtime_context, "model": shared.sd_model})
+        return spied_run(self, request)
+
+    monkeypatch.setitem(shared.opts.data, "CLIP_stop_at_last_layers", 1)
+    monkeypatch.setattr(ProcessingRunner, "run", run)
+    hooks = Hooks(before_process=lambda p: trace.events.append(("before_process", p)))
+    p = txt2img_p(hooks, override_settings={"CLIP_stop_at_last_layers": 2})
+    process_as_a_job(p)
+    assert trace.kinds() == ["before_process", "run", "inner", "inner returned", "run returned"]
+    assert at_start == [{"clip skip": 2, "snapshot": None, "context": None, "model": sd_model}]
+    assert p.opts_snapshot.CLIP_stop_at_last_layers == 2
+    assert shared.opts.CLIP_stop_at_last_layers == 1
+
+
+# --- the types --------------------------------------------------------------------------------------------------
+
+def test_a_request_wraps_one_processing_object_and_cannot_be_rebound():
+    p = txt2img_p()
+    request = ProcessingRequest(processing=p)
+    assert request.processing is p and ProcessingRequest(p) == request
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.processing = txt2img_p()
+
+
+def test_request_and_runner_are_typed():
+    names = vars(processing)  # the runner names processing's types for the type checker only
+    assert typing.get_type_hints(ProcessingRequest, localns=names) == {
+        "processing": processing.StableDiffusionProcessing}
+    assert typing.get_type_hints(ProcessingRunner.run, localns=names) == {"request": ProcessingRequest,
+                                                                          "return": processing.Processed}
+
+
+def webui_modules_imported(source: str) -> set[str]:
+    """The modules/ modules a source file imports, at any depth."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module == "modules":
+            found.update(f"modules.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("modules."):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("modules"))
+    return found
+
+
+def test_the_runner_reads_no_shared_state_of_its_own():
+    """It imports nothing of the webui but processing, the code it runs (and its types)."""
+    assert webui_modules_imported(RUNNER_SOURCE.read_text(encoding="utf8")) == {"modules.processing"}
+
+
+def test_the_import_scan_sees_a_shared_import():
+    assert webui_modules_imported("def run():\n    from modules import shared, processing\n") == {
+        "modules.shared", "modules.processing"}
+    assert webui_modules_imported("import modules.shared as s\nfrom modules.shared import opts\n") == {
+        "modules.shared"}
+
+
+# --- every caller goes through it -------------------------------------------------------------------------------
+
+def test_a_ui_txt2img_generation_goes_through_the_runner(loaded_scripts, trace):
+    images, info_js, _, _ = txt2img.txt2img("task(runner-ui)", script_args=ui_script_args(scripts.scripts_txt2img),
+                                            prompt="a blue square", seed=5, **SMALL)
+    assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img, images)
+    assert trace.requests[0].processing.prompt == "a blue square"
+    assert '"seed": 5' in info_js
+
+
+def test_a_ui_img2img_generation_goes_through_the_runner(loaded_scripts, trace):
+    images, _, _, _ = img2img.img2img("task(runner-ui)", script_args=ui_script_args(scripts.scripts_img2img),
+                                      prompt="a blue square", init_img=Image.new("RGB", (64, 64), "red"), seed=5,
+                                      denoising_strength=0.6, **SMALL)
+    assert_served_through_the_runner(trace, processing.StableDiffusionProcessingImg2Img, images)
+    assert trace.requests[0].processing.init_images[0].size == (64, 64)
+
+
+def test_an_api_txt2img_goes_through_the_runner(api_client, trace):
+    response = api_client.post("/sdapi/v1/txt2img", json={"prompt": "a blue square", "seed": 5, **SMALL})
+    assert response.status_code == 200, response.text
+    assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img,
+                                      [decoded(image) for image in response.json()["images"]])
+    assert trace.requests[0].processing.is_api
+
+
+def test_an_api_img2img_goes_through_the_runner(api_client, trace):
+    init = encoded_png(Image.new("RGB", (64, 64), "red"))
+    response = api_client.post("/sdapi/v1/img2img", json={"prompt": "a blue square", "seed": 5, "init_images": [init],
+                                                          "denoising_strength": 0.6, **SMALL})
+    assert response.status_code == 200, response.text
+    assert_served_through_the_runner(trace, processing.StableDiffusionProcessingImg2Img,
+                                      [decoded(image) for image in response.json()["images"]])
+    assert trace.requests[0].processing.is_api
+
+
+def test_an_api_xyz_plot_runs_each_cell_through_the_runner(api_client, trace):
+    response = api_client.post("/sdapi/v1/txt2img", json={"prompt": "a blue square", "seed": 5, **SMALL,
+                                                          "script_name": "X/Y/Z plot", "script_args": SEED_AXIS})
+    assert response.status_code == 200, response.text
+    grid, *cells = [decoded(image) for image in response.json()["images"]]
+    assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img, cells)
+    assert [request.processing.seed for request in trace.requests] == [21, 22]
+    assert np.array_equal(pixels(grid), np.hstack([pixels(cell) for cell in cells]))  # no legend: cells side by side
+
+
+def test_a_ui_xyz_plot_runs_each_cell_through_the_runner(loaded_scripts, trace):
+    args = ui_script_args(scripts.scripts_txt2img, "X/Y/Z plot", SEED_AXIS)
+    images, _, _, _ = txt2img.txt2img("task(runner-ui)", script_args=args, prompt="a blue square", seed=5, **SMALL)
+    grid, *cells = images
+    assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img, cells)
+    assert [request.processing.seed for request in trace.requests] == [21, 22]
+    assert np.array_equal(pixels(grid), np.hstack([pixels(cell) for cell in cells]))  # no legend: cells side by side
