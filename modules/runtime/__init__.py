@@ -1,1 +1,1 @@
-"""The generation runtime's seams: the one surface every generation runs through (runner)."""
+"""The generation runtime: runner.ProcessingRunner, the surface every generation runs through."""

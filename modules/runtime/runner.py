@@ -1,6 +1,5 @@
-"""ProcessingRunner: the one surface a generation runs through. process_images hands every generation (UI, API,
-scripts such as X/Y/Z plot) to it, inside the options overrides; it runs process_images_inner. Later work (job
-lifecycle, a queue, isolated requests, remote workers) plugs in here."""
+"""ProcessingRunner runs a ProcessingRequest: the surface every generation goes through (process_images hands each
+one to it, inside the options overrides)."""
 
 from __future__ import annotations
 

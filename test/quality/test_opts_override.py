@@ -273,7 +273,6 @@ def test_a_vae_that_fits_only_the_overriding_checkpoint_works_in_either_order(sd
 
 @pytest.fixture
 def api_client(sd_model):
-    """The real API routes, in this process."""
     return in_process_api()
 
 

@@ -270,6 +270,7 @@ from pkg.shared import opts
 
 def process_images(p):
     helpers.prepare()
+    dispatch(p, "second")
     return process_images_inner(p)
 
 
@@ -345,10 +346,10 @@ class Saver:
 
 class Hooks:
     def first(self, p):
-        return sh.opts.dispatched
+        return sh.opts.dispatched_after
 
     def second(self, p):
-        return sh.opts.not_dispatched
+        return sh.opts.not_dispatched_after
 
 
 class Unrelated:
@@ -398,18 +399,20 @@ def test_the_check_follows_calls_references_properties_and_tables_and_splits_at_
         ("after", "helpers.Saver.fmt", "samples_format"),
         ("after", f"helpers.Saver.{opts_reads.CLASS_BODY}", "from_a_table"),
         ("after", "helpers.Saver.hand_on", "handed_on"),
-        ("after", "helpers.Hooks.first", "dispatched"),  # only the hook the call names
+        ("before", "helpers.Hooks.second", "not_dispatched_after"),  # only the hook each call names
+        ("after", "helpers.Hooks.first", "dispatched_after"),
         ("after", "processing.process_images_inner", "late"),
         ("after", "processing.process_images_inner", "qualified"),
         ("after", "helpers.Unrelated.save", "unrelated_save_is_reached_by_name"),  # x.save() may be any save
     }
 
 
-def test_a_dispatch_the_check_cannot_read_is_followed_to_every_method(tmp_path):
-    code = with_processing_changed(tmp_path, 'dispatch(p, "first")', "dispatch(p, p.hook_name)")
+@pytest.mark.parametrize("unreadable", ["dispatch(p, p.hook_name)", "p.on_hook = dispatch"])
+def test_a_dispatch_the_check_cannot_read_is_followed_to_every_method(tmp_path, unreadable):
+    code = with_processing_changed(tmp_path, 'dispatch(p, "first")', unreadable)
     found = {row[:3] for row in synthetic_path(code).reads}
-    assert {("after", "helpers.Hooks.first", "dispatched"),
-            ("after", "helpers.Hooks.second", "not_dispatched")} <= found
+    assert {("after", "helpers.Hooks.first", "dispatched_after"),
+            ("after", "helpers.Hooks.second", "not_dispatched_after")} <= found
 
 
 def test_a_dispatch_to_a_method_the_class_lacks_is_refused(tmp_path):
@@ -435,8 +438,10 @@ def test_a_dynamic_call_to_nothing_is_refused(synthetic_package):
         synthetic_path(synthetic_package, dynamic_calls={"helpers.Saver.lookup": ["helpers.Gone.*"]})
     with pytest.raises(LookupError, match="helpers.gone"):
         synthetic_path(synthetic_package, required_arguments={"helpers.gone": "options"})
-    with pytest.raises(LookupError, match="helpers.Gone"):
+    with pytest.raises(LookupError, match="DISPATCHERS names helpers.Gone"):
         synthetic_path(synthetic_package, dispatchers={"processing.dispatch": ("helpers.Gone", 1)})
+    with pytest.raises(LookupError, match="DISPATCHERS names processing.gone"):
+        synthetic_path(synthetic_package, dispatchers={"processing.gone": ("helpers.Hooks", 1)})
 
 
 def test_differences_name_unlisted_reads_and_stale_rows(synthetic_package):

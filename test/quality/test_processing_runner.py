@@ -13,7 +13,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modules import img2img, processing, scripts, shared, txt2img, upscaler
+from modules import (
+    extensions,
+    img2img,
+    processing,
+    script_callbacks,
+    scripts,
+    sd_models,
+    shared,
+    txt2img,
+    ui_progress,
+    upscaler,
+)
 from modules.runtime.runner import ProcessingRequest, ProcessingRunner
 from test.api_client import in_process_api
 from test.generation_job import Hooks, process_as_a_job
@@ -34,10 +45,10 @@ class Trace:
     """What ran, in order: ("run", p) when ProcessingRunner.run starts and ("run returned", p) when it returns,
     ("inner", p) and ("inner returned", p) for process_images_inner, plus what each got and gave."""
 
-    events: list = dataclasses.field(default_factory=list)
-    requests: list = dataclasses.field(default_factory=list)
-    run_results: list = dataclasses.field(default_factory=list)
-    inner_results: list = dataclasses.field(default_factory=list)
+    events: list[tuple[str, processing.StableDiffusionProcessing]] = dataclasses.field(default_factory=list)
+    requests: list[ProcessingRequest] = dataclasses.field(default_factory=list)
+    run_results: list[processing.Processed] = dataclasses.field(default_factory=list)
+    inner_results: list[processing.Processed] = dataclasses.field(default_factory=list)
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
@@ -71,7 +82,7 @@ def trace(monkeypatch) -> Trace:
 
 @pytest.fixture
 def quiet_outputs(monkeypatch):
-    """Nothing written to disk, the grid returned (as the UI and API default to)."""
+    """Nothing written to disk; the grid returned (A1111's default)."""
     for key, value in {"samples_save": False, "grid_save": False, "return_grid": True,
                        "CLIP_stop_at_last_layers": 1}.items():
         monkeypatch.setitem(shared.opts.data, key, value)
@@ -79,11 +90,20 @@ def quiet_outputs(monkeypatch):
 
 @pytest.fixture
 def loaded_scripts(sd_model, quiet_outputs, monkeypatch):
-    """Every script file loaded and both tabs' argument layouts made, as start-up does (upscalers listed first)."""
+    """The built-in script files loaded into fresh tab runners with their argument layouts made, as start-up does
+    (upscalers listed first, no extension); the runners, loaded scripts and callbacks before are back afterwards."""
     monkeypatch.setattr(shared, "sd_upscalers", upscaler.sd_upscalers)
+    monkeypatch.setattr(extensions, "extensions", [])
+    monkeypatch.setattr(scripts, "scripts_data", [])
+    for name in ("scripts_txt2img", "scripts_img2img"):
+        monkeypatch.setattr(scripts, name, scripts.ScriptRunner())
+    callbacks_before = {name: list(callbacks) for name, callbacks in script_callbacks.callback_map.items()}
     scripts.initialize_scripts()
     for runner in (scripts.scripts_txt2img, scripts.scripts_img2img):
         runner.ensure_args_layout()
+    yield
+    for name, callbacks in script_callbacks.callback_map.items():
+        callbacks[:] = callbacks_before[name]
 
 
 @pytest.fixture
@@ -126,9 +146,9 @@ def assert_served_through_the_runner(trace: Trace, processing_class, served: lis
     """One runner call per image served, each running process_images_inner once on the request's processing object,
     and the images served are the ones the runner returned."""
     assert trace.kinds() == ["run", "inner", "inner returned", "run returned"] * len(served)
-    assert all(p is request.processing for (_, p), request in zip(trace.events[::4], trace.requests))
+    assert all(p is request.processing for (_, p), request in zip(trace.events[1::4], trace.requests))
     assert all(type(request.processing) is processing_class for request in trace.requests)
-    assert [result is inner for result, inner in zip(trace.run_results, trace.inner_results)] == [True] * len(served)
+    assert all(result is inner for result, inner in zip(trace.run_results, trace.inner_results))
     for image, result in zip(served, trace.run_results):
         assert np.array_equal(pixels(image), pixels(result.images[0]))
 
@@ -192,23 +212,30 @@ def test_an_exception_in_the_real_generation_passes_through_the_runner_unchanged
 
 
 def test_the_runner_starts_after_before_process_and_checkpoint_preparation_inside_the_overrides(
-        sd_model, trace, monkeypatch):
-    at_start = []
+        sd_model, second_checkpoint, tiny_checkpoint, trace, monkeypatch):
+    """Another checkpoint is loaded while the options select the tiny one, and p holds a previous run's snapshot
+    and context: when the runner starts, process_images has cleared them, run before_process, loaded the selected
+    checkpoint and applied the override."""
+    at_start, stale = [], object()
     spied_run = ProcessingRunner.run
 
     def run(self, request):
         p = request.processing
         at_start.append({"clip skip": shared.opts.CLIP_stop_at_last_layers, "snapshot": p.opts_snapshot,
-                         "context": p.runtime_context, "model": shared.sd_model})
+                         "context": p.runtime_context, "checkpoint": shared.sd_model.sd_checkpoint_info.filename})
         return spied_run(self, request)
 
     monkeypatch.setitem(shared.opts.data, "CLIP_stop_at_last_layers", 1)
     monkeypatch.setattr(ProcessingRunner, "run", run)
+    selected = shared.opts.sd_model_checkpoint
+    sd_models.reload_model_weights(info=second_checkpoint)  # which selects it: select the tiny one again
+    shared.opts.set("sd_model_checkpoint", selected, run_callbacks=False)
     hooks = Hooks(before_process=lambda p: trace.events.append(("before_process", p)))
     p = txt2img_p(hooks, override_settings={"CLIP_stop_at_last_layers": 2})
+    p.opts_snapshot = p.runtime_context = stale
     process_as_a_job(p)
     assert trace.kinds() == ["before_process", "run", "inner", "inner returned", "run returned"]
-    assert at_start == [{"clip skip": 2, "snapshot": None, "context": None, "model": sd_model}]
+    assert at_start == [{"clip skip": 2, "snapshot": None, "context": None, "checkpoint": tiny_checkpoint}]
     assert p.opts_snapshot.CLIP_stop_at_last_layers == 2
     assert shared.opts.CLIP_stop_at_last_layers == 1
 
@@ -231,6 +258,16 @@ def test_request_and_runner_are_typed():
                                                                           "return": processing.Processed}
 
 
+GLOBAL_STATE = {"shared", "opts", "state", "cmd_opts", "sd_model", "device", "devices"}
+
+
+def global_state_named(source: str) -> set[str]:
+    """The names of the webui's global state (GLOBAL_STATE) a source file uses, as names or attributes."""
+    names = {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+    attributes = {node.attr for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Attribute)}
+    return (names | attributes) & GLOBAL_STATE
+
+
 def webui_modules_imported(source: str) -> set[str]:
     """The modules/ modules a source file imports, at any depth."""
     found = set()
@@ -245,11 +282,16 @@ def webui_modules_imported(source: str) -> set[str]:
 
 
 def test_the_runner_reads_no_shared_state_of_its_own():
-    """It imports nothing of the webui but processing, the code it runs (and its types)."""
-    assert webui_modules_imported(RUNNER_SOURCE.read_text(encoding="utf8")) == {"modules.processing"}
+    """It imports nothing of the webui but processing, the code it runs (and its types), and reaches no global
+    through it."""
+    source = RUNNER_SOURCE.read_text(encoding="utf8")
+    assert webui_modules_imported(source) == {"modules.processing"}
+    assert global_state_named(source) == set()
 
 
-def test_the_import_scan_sees_a_shared_import():
+def test_the_scans_see_a_shared_import_and_a_global_reached_through_a_module():
+    assert global_state_named("def run(request):\n    return processing.shared.opts.x, processing.state\n") == {
+        "shared", "opts", "state"}
     assert webui_modules_imported("def run():\n    from modules import shared, processing\n") == {
         "modules.shared", "modules.processing"}
     assert webui_modules_imported("import modules.shared as s\nfrom modules.shared import opts\n") == {
@@ -258,18 +300,26 @@ def test_the_import_scan_sees_a_shared_import():
 
 # --- every caller goes through it -------------------------------------------------------------------------------
 
+def generate_in_the_ui(tab_function, tabname: str, **fields):
+    """A generation as the tab's Generate button runs it (ui_common.connect_generation): under the queue lock and
+    shared.state.begin/end; returns the tab function's (images, info js, info html, comments)."""
+    result, error = ui_progress.run_queued_task("task(runner-ui)", tabname, tab_function, "task(runner-ui)", **fields)
+    assert error is None
+    return result
+
+
 def test_a_ui_txt2img_generation_goes_through_the_runner(loaded_scripts, trace):
-    images, info_js, _, _ = txt2img.txt2img("task(runner-ui)", script_args=ui_script_args(scripts.scripts_txt2img),
-                                            prompt="a blue square", seed=5, **SMALL)
+    images, info_js, _, _ = generate_in_the_ui(txt2img.txt2img, "txt2img", prompt="a blue square", seed=5,
+                                               script_args=ui_script_args(scripts.scripts_txt2img), **SMALL)
     assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img, images)
     assert trace.requests[0].processing.prompt == "a blue square"
     assert '"seed": 5' in info_js
 
 
 def test_a_ui_img2img_generation_goes_through_the_runner(loaded_scripts, trace):
-    images, _, _, _ = img2img.img2img("task(runner-ui)", script_args=ui_script_args(scripts.scripts_img2img),
-                                      prompt="a blue square", init_img=Image.new("RGB", (64, 64), "red"), seed=5,
-                                      denoising_strength=0.6, **SMALL)
+    images, _, _, _ = generate_in_the_ui(img2img.img2img, "img2img", prompt="a blue square", seed=5,
+                                         init_img=Image.new("RGB", (64, 64), "red"), denoising_strength=0.6,
+                                         script_args=ui_script_args(scripts.scripts_img2img), **SMALL)
     assert_served_through_the_runner(trace, processing.StableDiffusionProcessingImg2Img, images)
     assert trace.requests[0].processing.init_images[0].size == (64, 64)
 
@@ -304,7 +354,8 @@ def test_an_api_xyz_plot_runs_each_cell_through_the_runner(api_client, trace):
 
 def test_a_ui_xyz_plot_runs_each_cell_through_the_runner(loaded_scripts, trace):
     args = ui_script_args(scripts.scripts_txt2img, "X/Y/Z plot", SEED_AXIS)
-    images, _, _, _ = txt2img.txt2img("task(runner-ui)", script_args=args, prompt="a blue square", seed=5, **SMALL)
+    images, _, _, _ = generate_in_the_ui(txt2img.txt2img, "txt2img", prompt="a blue square", seed=5,
+                                         script_args=args, **SMALL)
     grid, *cells = images
     assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img, cells)
     assert [request.processing.seed for request in trace.requests] == [21, 22]

@@ -10,7 +10,8 @@ A use is `opts.X`, `shared.opts.X` (however `shared` is imported), `getattr(opts
 (`opts`, `shared.opts`: option "*"). Calls are followed by name: module functions and classes through imports
 (function-local ones too), `x.method()` to every method of that name in modules/, `self.method` and property
 reads, function names handed on as values (callbacks), the dynamic calls listed in DYNAMIC_CALLS, and calls to the
-DISPATCHERS, followed to the one method their string argument names. The entry must reach the snapshot taker. After
+DISPATCHERS, followed to the one method their string argument names. The entry must reach the snapshot taker (as
+calls are followed, by name: `runner.run(...)` reaches every method named run). After
 the snapshot, calls to the functions in REQUIRED_ARGUMENTS must pass the argument that keeps them off the live
 options. Extension code (scripts/, extensions) is reached only through hooks and registries and is not followed:
 it reads shared.opts by design.
@@ -173,14 +174,16 @@ def calls(code: Codebase, function: Function, nodes, dispatchers: dict | None = 
     for node, target in _resolved(code, function, nodes):
         found.add(target)
         call = call_nodes.get(id(node))
-        if dispatchers and target in dispatchers and call is not None:
+        if dispatchers and target in dispatchers:
             found.update(_dispatched(code, target, dispatchers[target], call))
     return found
 
 
-def _dispatched(code: Codebase, dispatcher: str, rule: tuple[str, int], call: ast.Call) -> list[str]:
+def _dispatched(code: Codebase, dispatcher: str, rule: tuple[str, int], call: ast.Call | None) -> list[str]:
+    """The method a call to dispatcher names; every method of the class for any other call, or when the dispatcher is
+    handed on as a value (call is None)."""
     class_name, position = rule
-    argument = call.args[position] if position < len(call.args) else None
+    argument = call.args[position] if call is not None and position < len(call.args) else None
     if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
         return _expand(code, f"{class_name}.{argument.value}", f"a call to {dispatcher} (line {call.lineno})")
     return _expand(code, f"{class_name}.*", "DISPATCHERS")
@@ -336,9 +339,10 @@ def generation_path(code: Codebase, entry: str = ENTRY, snapshot_taker: str = SN
     for name in required:
         if name not in code.functions:
             raise LookupError(f"REQUIRED_ARGUMENTS names {name}, which {code.package}/ does not define")
-    for source in [*dynamic_calls, *dispatchers]:
+    for source in dynamic_calls:
         _expand(code, source)
-    for class_name, _ in dispatchers.values():
+    for dispatcher, (class_name, _) in dispatchers.items():
+        _expand(code, dispatcher, "DISPATCHERS")
         _expand(code, f"{class_name}.*", "DISPATCHERS")
     taker = code.functions[snapshot_taker]
     split = _split_at_snapshot(taker)
