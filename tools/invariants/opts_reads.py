@@ -12,8 +12,9 @@ A use is `opts.X`, `shared.opts.X` (however `shared` is imported), `getattr(opts
 reads, function names handed on as values (callbacks), the dynamic calls listed in DYNAMIC_CALLS, and calls to the
 DISPATCHERS, followed to the one method their string argument names. The entry must reach the snapshot taker (as
 calls are followed, by name: `runner.run(...)` reaches every method named run). After the snapshot, calls to the
-functions in REQUIRED_ARGUMENTS must pass the argument that keeps them off the live options. Extension code (scripts/, extensions) is reached only through hooks and registries and is not followed:
-it reads shared.opts by design.
+functions in REQUIRED_ARGUMENTS must pass the argument that keeps them off the live options. Extension code
+(scripts/, extensions) is reached only through hooks and registries and is not followed: it reads shared.opts by
+design.
 """
 
 import ast
