@@ -580,11 +580,12 @@ def _fill_with_edges(res, resized):
             res.paste(resized.crop(edge).resize((x1 - x0, y1 - y0)), box=(x0, y0))
 
 
-def resize_image(resize_mode, im, width, height, upscaler_name=None):
+def resize_image(resize_mode, im, width, height, upscaler_name=None, options=None):
     """A1111's img2img resize modes: 0 just resize, 1 crop and resize (cover, centre crop), 2 resize and fill
-    (fit, edges stretched into the bands); 3 (latent upscale) is done on latents elsewhere, here as 0."""
+    (fit, edges stretched into the bands); 3 (latent upscale) is done on latents elsewhere, here as 0. Without
+    upscaler_name, the upscaler_for_img2img of options (the live options when None)."""
     if upscaler_name is None:
-        upscaler_name = shared.opts.upscaler_for_img2img
+        upscaler_name = options_or_live(options).upscaler_for_img2img
     if im.mode not in ("L", "RGB", "RGBA"):
         im = im.convert("RGB")
 

@@ -518,7 +518,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         if self.outpath_grids is None:
             self.outpath_grids = opts.outdir_grids or opts.outdir_img2img_grids
 
-    def _prepare_mask(self, image_mask: Image.Image, upscaler_name: str | None):
+    def _prepare_mask(self, image_mask: Image.Image, options):
         """The mask at processing size, the overlay mask, and the crop region for 'inpaint at full resolution'."""
         image_mask = image_mask.convert("L")
         if self.mask_round:
@@ -535,13 +535,13 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                                                      image_mask.height)
             x1, y1, x2, y2 = crop_region
             image_mask = images.resize_image(2, image_mask.crop(crop_region), self.width, self.height,
-                                             upscaler_name=upscaler_name)
+                                             options=options)
             self.paste_to = (x1, y1, x2 - x1, y2 - y1)
             self.extra_generation_params["Inpaint area"] = "Only masked"
             self.extra_generation_params["Masked area padding"] = self.inpaint_full_res_padding
         else:
             image_mask = images.resize_image(self.resize_mode, image_mask, self.width, self.height,
-                                             upscaler_name=upscaler_name)
+                                             options=options)
             overlay = np.clip(np.array(image_mask).astype(np.float32) * 2, 0, 255).astype(np.uint8)
             self.mask_for_overlay = Image.fromarray(overlay)
         return image_mask, crop_region
@@ -549,11 +549,10 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
     def init(self, all_prompts, all_seeds, all_subseeds):
         self.extra_generation_params["Denoising strength"] = self.denoising_strength
         options = options_for(self)
-        upscaler_name = _img2img_upscaler(options)
         crop_region = None
         image_mask = self.image_mask
         if image_mask is not None:
-            image_mask, crop_region = self._prepare_mask(image_mask, upscaler_name)
+            image_mask, crop_region = self._prepare_mask(image_mask, options)
             self.overlay_images = []
             if self.mask_blur_x == self.mask_blur_y:
                 self.extra_generation_params["Mask blur"] = self.mask_blur_x
@@ -565,15 +564,14 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         for source in self.init_images:
             image = images.flatten(source, options.img2img_background_color)
             if crop_region is None and self.resize_mode != 3:
-                image = images.resize_image(self.resize_mode, image, self.width, self.height, upscaler_name=upscaler_name)
+                image = images.resize_image(self.resize_mode, image, self.width, self.height, options=options)
             if image_mask is not None:
                 overlay = Image.new("RGBa", (image.width, image.height))
                 overlay.paste(image.convert("RGBA").convert("RGBa"),
                               mask=ImageOps.invert(self.mask_for_overlay.convert("L")))
                 self.overlay_images.append(overlay.convert("RGBA"))
             if crop_region is not None:
-                image = images.resize_image(2, image.crop(crop_region), self.width, self.height,
-                                            upscaler_name=upscaler_name)
+                image = images.resize_image(2, image.crop(crop_region), self.width, self.height, options=options)
             if image_mask is not None and self.inpainting_fill == 0:
                 image = masking.fill(image, latent_mask)
             prepared.append(np.array(image.convert("RGB")).astype(np.float32) / 255.0)
@@ -781,13 +779,6 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
     return infotext_utils.build_infotext(prompt, negative or "", params)
 
 
-def _img2img_upscaler(options) -> str:
-    """The generation's upscaler_for_img2img as a name images.resize_image uses as given: unset is "None" (Lanczos),
-    since a None upscaler_name there means the live option."""
-    name = options.upscaler_for_img2img
-    return name if name is not None else "None"
-
-
 def _noise_device(options) -> torch.device:
     return devices.cpu if options.randn_source == "CPU" else devices.device
 
@@ -799,16 +790,15 @@ def decode_latent_batch(model, latents: torch.Tensor) -> torch.Tensor:
     return torch.clamp((decoded + 1.0) / 2.0, min=0.0, max=1.0)
 
 
-def apply_overlay(image: Image.Image, paste_loc, overlay: Image.Image | None, upscaler_name: str | None = None
-                  ) -> Image.Image:
-    """Puts an inpainted crop back into the full picture (resized with upscaler_name, by default
-    upscaler_for_img2img's) and lays the untouched pixels over it."""
+def apply_overlay(image: Image.Image, paste_loc, overlay: Image.Image | None, options=None) -> Image.Image:
+    """Puts an inpainted crop back into the full picture (resized with the upscaler_for_img2img of options, the
+    live options when None) and lays the untouched pixels over it."""
     if overlay is None:
         return image
     if paste_loc is not None:
         x, y, w, h = paste_loc
         base = Image.new("RGBA", (overlay.width, overlay.height))
-        base.paste(images.resize_image(1, image, w, h, upscaler_name=upscaler_name), (x, y))
+        base.paste(images.resize_image(1, image, w, h, options=options), (x, y))
         image = base
     image = image.convert("RGBA")
     image.alpha_composite(overlay)
@@ -982,7 +972,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                     mask_overlay_args = scripts.PostProcessMaskOverlayArgs(i, mask_for_overlay, overlay)
                     p.scripts.postprocess_maskoverlay(p, mask_overlay_args)
                     mask_for_overlay, overlay = mask_overlay_args.mask_for_overlay, mask_overlay_args.overlay_image
-                image = apply_overlay(image, p.paste_to, overlay, _img2img_upscaler(options))
+                image = apply_overlay(image, p.paste_to, overlay, options)
                 text = infotext(i)
                 if save_samples:
                     images.save_image(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], options.samples_format,
@@ -1026,7 +1016,7 @@ def _append_mask_outputs(options, mask_for_overlay, image, output_images, infote
         infotexts.append(text)
     if options.return_mask_composite:
         mask = images.resize_image(2, mask_for_overlay, image.width, image.height,
-                                   upscaler_name=_img2img_upscaler(options)).convert("L")
+                                   options=options).convert("L")
         composite = Image.composite(image.convert("RGBA").convert("RGBa"), Image.new("RGBa", image.size), mask)
         output_images.append(composite.convert("RGBA"))
         infotexts.append(text)

@@ -42,9 +42,9 @@ DISPATCHERS = {
 REQUIRED_ARGUMENTS = {
     "images.image_grid": "options",
     "images.save_image_with_geninfo": "options",
-    "images.resize_image": "upscaler_name",
+    "images.resize_image": "options",
     "images.save_image": "p",
-    "processing.apply_overlay": "upscaler_name",
+    "processing.apply_overlay": "options",
 }
 CLASS_BODY = "<class body>"
 
