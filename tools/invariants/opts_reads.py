@@ -133,13 +133,13 @@ def _scope(tree: ast.Module, module: str, package: str) -> dict[str, str]:
 
 def _constructors(code: Codebase, class_name: str) -> list[str]:
     """__init__ and __post_init__ of the class or the first scanned base class that has them."""
-    found = []
-    for method in ("__init__", "__post_init__"):
-        for candidate in _mro(code, class_name):
-            if f"{candidate}.{method}" in code.functions:
-                found.append(f"{candidate}.{method}")
-                break
-    return found
+    return [found for method in ("__init__", "__post_init__")
+            for found in _first_in_mro(code, _mro(code, class_name), method)]
+
+
+def _first_in_mro(code: Codebase, classes: list[str], method: str) -> list[str]:
+    """[class.method] of the first of classes that defines method, or []."""
+    return [f"{cls}.{method}" for cls in classes if f"{cls}.{method}" in code.functions][:1]
 
 
 def _mro(code: Codebase, class_name: str | None) -> list[str]:
@@ -167,14 +167,13 @@ def _call_targets(nodes) -> dict[int, ast.Call]:
     return {id(node.func): node for root in nodes for node in ast.walk(root) if isinstance(node, ast.Call)}
 
 
-def calls(code: Codebase, function: Function, nodes, dispatchers: dict | None = None) -> set[str]:
+def calls(code: Codebase, function: Function, nodes, dispatchers: dict) -> set[str]:
     """The functions the code in nodes (part of function) calls or hands on as a value, calls to dispatchers
     followed to the method they dispatch to."""
-    found, call_nodes = set(), _call_targets(nodes)
-    for node, target in _resolved(code, function, nodes):
+    found = set()
+    for _, target, call in _resolved(code, function, nodes):
         found.add(target)
-        call = call_nodes.get(id(node))
-        if dispatchers and target in dispatchers:
+        if target in dispatchers:
             found.update(_dispatched(code, target, dispatchers[target], call))
     return found
 
@@ -201,8 +200,8 @@ def _in_annotations(nodes) -> set[int]:
 
 
 def _resolved(code: Codebase, function: Function, nodes):
-    """(node, function it names) for each name or attribute in nodes that stands for a function of the package
-    (type annotations aside)."""
+    """(node, function it names, the call it is the callee of or None) for each name or attribute in nodes that
+    stands for a function of the package (type annotations aside)."""
     scope = code.scopes.get(function.module, {})
     call_targets = _call_targets(nodes)
     annotations = _in_annotations(nodes)
@@ -217,7 +216,7 @@ def _resolved(code: Codebase, function: Function, nodes):
             else:
                 continue
             for target in targets:
-                yield node, target
+                yield node, target, call_targets.get(id(node))
 
 
 def _attribute_targets(code: Codebase, function: Function, scope: dict, node: ast.Attribute, is_call: bool):
@@ -225,11 +224,9 @@ def _attribute_targets(code: Codebase, function: Function, scope: dict, node: as
     if isinstance(base, ast.Name) and scope.get(base.id) in code.scopes:  # module.function
         return _targets(code, f"{scope[base.id]}.{node.attr}")
     if isinstance(base, ast.Call) and isinstance(base.func, ast.Name) and base.func.id == "super":
-        return [f"{cls}.{node.attr}" for cls in _mro(code, function.class_name)[1:]
-                if f"{cls}.{node.attr}" in code.functions][:1]
+        return _first_in_mro(code, _mro(code, function.class_name)[1:], node.attr)
     if isinstance(base, ast.Name) and base.id == "self" and not is_call:  # a bound method handed on
-        return [f"{cls}.{node.attr}" for cls in _mro(code, function.class_name)
-                if f"{cls}.{node.attr}" in code.functions][:1]
+        return _first_in_mro(code, _mro(code, function.class_name), node.attr)
     if node.attr.startswith("__"):
         return []
     return [method for method in code.methods_by_name.get(node.attr, [])
@@ -272,11 +269,9 @@ def reads(code: Codebase, function: Function, nodes) -> list[tuple[str, int]]:
 def missing_arguments(code: Codebase, function: Function, nodes, required: dict) -> list[tuple[str, str, int]]:
     """(called function, argument, line) for each call in nodes that leaves out the argument required names for
     the called function."""
-    calls_by_func = _call_targets(nodes)
     missing = []
-    for node, target in _resolved(code, function, nodes):
+    for node, target, call in _resolved(code, function, nodes):
         argument = required.get(target)
-        call = calls_by_func.get(id(node))
         if argument is None or call is None:
             continue
         parameters = [arg.arg for arg in code.functions[target].node.args.args]
@@ -330,15 +325,14 @@ class GenerationPath:
     missing_arguments: list[tuple]
 
 
-def generation_path(code: Codebase, entry: str = ENTRY, snapshot_taker: str = SNAPSHOT_TAKER,
-                    dynamic_calls: dict | None = None, required_arguments: dict | None = None,
+def generation_path(code: Codebase, dynamic_calls: dict | None = None, required_arguments: dict | None = None,
                     dispatchers: dict | None = None) -> GenerationPath:
+    entry, snapshot_taker = ENTRY, SNAPSHOT_TAKER
     dynamic_calls = DYNAMIC_CALLS if dynamic_calls is None else dynamic_calls
     dispatchers = DISPATCHERS if dispatchers is None else dispatchers
     required = REQUIRED_ARGUMENTS if required_arguments is None else required_arguments
     for name in required:
-        if name not in code.functions:
-            raise LookupError(f"REQUIRED_ARGUMENTS names {name}, which {code.package}/ does not define")
+        _expand(code, name, "REQUIRED_ARGUMENTS")
     for source in dynamic_calls:
         _expand(code, source)
     for dispatcher, (class_name, _) in dispatchers.items():
