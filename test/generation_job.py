@@ -3,6 +3,17 @@ the script runners the tests hand it."""
 
 from modules import processing, scripts, shared
 
+SMALL_GENERATION = {"prompt": "a red circle", "seed": 11, "width": 64, "height": 64, "steps": 2,
+                    "sampler_name": "Euler", "do_not_save_samples": True, "do_not_save_grid": True}
+
+
+def small_txt2img(hooks=None, **fields) -> processing.StableDiffusionProcessingTxt2Img:
+    """A 64x64, two-step txt2img that saves nothing (SMALL_GENERATION, changed by fields), with hooks as its script
+    runner."""
+    p = processing.StableDiffusionProcessingTxt2Img(**{**SMALL_GENERATION, **fields})
+    p.scripts = hooks
+    return p
+
 
 def process_as_a_job(p, job: str = "txt2img") -> processing.Processed:
     shared.state.begin(job=job)

@@ -8,16 +8,7 @@ import pytest
 
 from modules import options, opts_snapshot, processing, shared
 from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot
-from test.generation_job import Hooks, process_as_a_job
-
-SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler", "do_not_save_samples": True,
-         "do_not_save_grid": True}
-
-
-def txt2img(hooks: Hooks | None = None, **fields) -> processing.StableDiffusionProcessingTxt2Img:
-    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=11, **{**SMALL, **fields})
-    p.scripts = hooks
-    return p
+from test.generation_job import Hooks, process_as_a_job, small_txt2img
 
 
 def every_value(opts) -> dict:
@@ -128,7 +119,7 @@ def test_a_generation_keeps_the_values_shared_opts_had_when_it_was_taken(sd_mode
     monkeypatch.setitem(shared.opts.data, "eta_noise_seed_delta", 0)
     at_capture = {}
     hooks = Hooks(process=lambda p: at_capture.update(every_value(shared.opts)))
-    p = txt2img(hooks)
+    p = small_txt2img(hooks)
     process_as_a_job(p)
     assert isinstance(p.opts_snapshot, OptsSnapshot)
     assert {key: getattr(p.opts_snapshot, key) for key in at_capture} == at_capture
@@ -138,7 +129,7 @@ def test_a_generation_keeps_the_values_shared_opts_had_when_it_was_taken(sd_mode
 def test_it_holds_the_request_overrides_and_keeps_them_after_they_are_put_back(sd_model, monkeypatch):
     monkeypatch.setitem(shared.opts.data, "eta_noise_seed_delta", 0)
     monkeypatch.setitem(shared.opts.data, "samples_format", "png")
-    p = txt2img(override_settings={"eta_noise_seed_delta": 42, "samples_format": "jpg"})
+    p = small_txt2img(override_settings={"eta_noise_seed_delta": 42, "samples_format": "jpg"})
     process_as_a_job(p)
     assert (p.opts_snapshot.eta_noise_seed_delta, p.opts_snapshot.samples_format) == (42, "jpg")
     assert (shared.opts.eta_noise_seed_delta, shared.opts.samples_format) == (0, "png")
@@ -152,7 +143,7 @@ def test_changes_to_shared_opts_during_the_generation_do_not_reach_it(sd_model, 
         shared.opts.data["eta_noise_seed_delta"] = 99
         shared.opts.quicksettings_list.append("sd_vae")
 
-    p = txt2img(Hooks(before_process_batch=change_options))
+    p = small_txt2img(Hooks(before_process_batch=change_options))
     process_as_a_job(p)
     assert shared.opts.eta_noise_seed_delta == 99
     assert p.opts_snapshot.eta_noise_seed_delta == 0
@@ -162,7 +153,7 @@ def test_changes_to_shared_opts_during_the_generation_do_not_reach_it(sd_model, 
 def test_each_process_images_call_takes_its_own_with_its_own_overrides(sd_model, monkeypatch):
     """As X/Y/Z and prompts-from-file do: the same request (or a copy of it) generated again."""
     monkeypatch.setitem(shared.opts.data, "eta_noise_seed_delta", 0)
-    first = txt2img(override_settings={"eta_noise_seed_delta": 1})
+    first = small_txt2img(override_settings={"eta_noise_seed_delta": 1})
     process_as_a_job(first)
     second = copy.copy(first)
     second.override_settings = {"eta_noise_seed_delta": 2}
@@ -180,7 +171,7 @@ def test_one_snapshot_per_generation_whatever_n_iter(sd_model, monkeypatch):
 
     monkeypatch.setattr(processing, "create_opts_snapshot", counting)
     seen_per_batch = []
-    p = txt2img(Hooks(process_batch=lambda p: seen_per_batch.append(p.opts_snapshot)), n_iter=3)
+    p = small_txt2img(Hooks(process_batch=lambda p: seen_per_batch.append(p.opts_snapshot)), n_iter=3)
     processed = process_as_a_job(p)
     assert len(processed.images) == 3
     assert len(taken) == 1
@@ -195,7 +186,7 @@ def test_it_is_taken_after_prompt_and_seed_preparation_and_before_the_process_sc
                         lambda p: (events.append(("prepared", p.opts_snapshot)), real_prepare(p)))
     monkeypatch.setattr(processing, "create_opts_snapshot",
                         lambda opts: (events.append(("snapshot", None)), real_create(opts))[1])
-    p = txt2img(Hooks(process=lambda p: events.append(("process", p.opts_snapshot))))
+    p = small_txt2img(Hooks(process=lambda p: events.append(("process", p.opts_snapshot))))
     process_as_a_job(p)
     assert [name for name, _ in events] == ["prepared", "snapshot", "process"]
     assert events[0][1] is None, "the preparation runs before the snapshot exists"

@@ -3,9 +3,7 @@ runs process_images_inner once and returns its result; the UI, the API and X/Y/Z
 tiny real models."""
 
 import ast
-import base64
 import dataclasses
-import io
 import pathlib
 import typing
 
@@ -27,7 +25,8 @@ from modules import (
 )
 from modules.runtime.runner import ProcessingRequest, ProcessingRunner
 from test.api_client import in_process_api
-from test.generation_job import Hooks, process_as_a_job
+from test.generation_job import Hooks, process_as_a_job, small_txt2img
+from test.smoke.api_helpers import from_base64, to_base64
 
 RUNNER_SOURCE = pathlib.Path(__file__).resolve().parents[2] / "modules" / "runtime" / "runner.py"
 SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler"}
@@ -111,13 +110,6 @@ def api_client(loaded_scripts):
     return in_process_api()
 
 
-def txt2img_p(hooks=None, **fields) -> processing.StableDiffusionProcessingTxt2Img:
-    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=11, do_not_save_samples=True,
-                                                    do_not_save_grid=True, **{**SMALL, **fields})
-    p.scripts = hooks
-    return p
-
-
 def ui_script_args(runner: scripts.ScriptRunner, title: str | None = None, values=()) -> list:
     """The script inputs the tab sends: every default, with the script named by title selected and given values."""
     args = list(runner.default_args)
@@ -130,16 +122,6 @@ def ui_script_args(runner: scripts.ScriptRunner, title: str | None = None, value
 
 def pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
-
-
-def decoded(encoded: str) -> Image.Image:
-    return Image.open(io.BytesIO(base64.b64decode(encoded)))
-
-
-def encoded_png(image: Image.Image) -> str:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def assert_served_through_the_runner(trace: Trace, processing_class, served: list[Image.Image]) -> None:
@@ -156,7 +138,7 @@ def assert_served_through_the_runner(trace: Trace, processing_class, served: lis
 # --- delegation -------------------------------------------------------------------------------------------------
 
 def test_process_images_runs_process_images_inner_once_inside_the_runner_and_returns_its_result(sd_model, trace):
-    p = txt2img_p()
+    p = small_txt2img()
     processed = process_as_a_job(p)
     assert trace.kinds() == ["run", "inner", "inner returned", "run returned"]
     assert all(subject is p for _, subject in trace.events)
@@ -166,7 +148,7 @@ def test_process_images_runs_process_images_inner_once_inside_the_runner_and_ret
 
 
 def test_each_process_images_call_is_one_runner_call_whatever_the_batch(sd_model, trace):
-    p = txt2img_p(n_iter=2, batch_size=2)
+    p = small_txt2img(n_iter=2, batch_size=2)
     assert len(process_as_a_job(p).images) == 4
     process_as_a_job(p)
     assert trace.kinds() == ["run", "inner", "inner returned", "run returned"] * 2
@@ -175,7 +157,7 @@ def test_each_process_images_call_is_one_runner_call_whatever_the_batch(sd_model
 
 
 def test_the_runner_returns_what_process_images_inner_returns(monkeypatch):
-    p, result, received = txt2img_p(), object(), []
+    p, result, received = small_txt2img(), object(), []
     monkeypatch.setattr(processing, "process_images_inner", lambda given: received.append(given) or result)
     assert ProcessingRunner().run(ProcessingRequest(processing=p)) is result
     assert received == [p]
@@ -192,7 +174,7 @@ def test_an_exception_from_process_images_inner_reaches_the_caller_unchanged_and
     monkeypatch.setitem(shared.opts.data, "CLIP_stop_at_last_layers", 1)
     monkeypatch.setattr(processing, "process_images_inner", failing)
     with pytest.raises(GenerationFailed) as raised:
-        process_as_a_job(txt2img_p(override_settings={"CLIP_stop_at_last_layers": 2}))
+        process_as_a_job(small_txt2img(override_settings={"CLIP_stop_at_last_layers": 2}))
     assert raised.value is error
     assert seen == [2]
     assert trace.kinds() == ["run"]
@@ -206,7 +188,7 @@ def test_an_exception_in_the_real_generation_passes_through_the_runner_unchanged
         raise error
 
     with pytest.raises(GenerationFailed) as raised:
-        process_as_a_job(txt2img_p(Hooks(process=fail)))
+        process_as_a_job(small_txt2img(Hooks(process=fail)))
     assert raised.value is error
     assert trace.kinds() == ["run", "inner"]
 
@@ -231,7 +213,7 @@ def test_the_runner_starts_after_before_process_and_checkpoint_preparation_insid
     sd_models.reload_model_weights(info=second_checkpoint)  # which selects it: select the tiny one again
     shared.opts.set("sd_model_checkpoint", selected, run_callbacks=False)
     hooks = Hooks(before_process=lambda p: trace.events.append(("before_process", p)))
-    p = txt2img_p(hooks, override_settings={"CLIP_stop_at_last_layers": 2})
+    p = small_txt2img(hooks, override_settings={"CLIP_stop_at_last_layers": 2})
     p.opts_snapshot = p.runtime_context = stale
     process_as_a_job(p)
     assert trace.kinds() == ["before_process", "run", "inner", "inner returned", "run returned"]
@@ -243,11 +225,11 @@ def test_the_runner_starts_after_before_process_and_checkpoint_preparation_insid
 # --- the types --------------------------------------------------------------------------------------------------
 
 def test_a_request_wraps_one_processing_object_and_cannot_be_rebound():
-    p = txt2img_p()
+    p = small_txt2img()
     request = ProcessingRequest(processing=p)
     assert request.processing is p and ProcessingRequest(p) == request
     with pytest.raises(dataclasses.FrozenInstanceError):
-        request.processing = txt2img_p()
+        request.processing = small_txt2img()
 
 
 def test_request_and_runner_are_typed():
@@ -328,17 +310,17 @@ def test_an_api_txt2img_goes_through_the_runner(api_client, trace):
     response = api_client.post("/sdapi/v1/txt2img", json={"prompt": "a blue square", "seed": 5, **SMALL})
     assert response.status_code == 200, response.text
     assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img,
-                                      [decoded(image) for image in response.json()["images"]])
+                                      [from_base64(image) for image in response.json()["images"]])
     assert trace.requests[0].processing.is_api
 
 
 def test_an_api_img2img_goes_through_the_runner(api_client, trace):
-    init = encoded_png(Image.new("RGB", (64, 64), "red"))
+    init = to_base64(Image.new("RGB", (64, 64), "red"))
     response = api_client.post("/sdapi/v1/img2img", json={"prompt": "a blue square", "seed": 5, "init_images": [init],
                                                           "denoising_strength": 0.6, **SMALL})
     assert response.status_code == 200, response.text
     assert_served_through_the_runner(trace, processing.StableDiffusionProcessingImg2Img,
-                                      [decoded(image) for image in response.json()["images"]])
+                                      [from_base64(image) for image in response.json()["images"]])
     assert trace.requests[0].processing.is_api
 
 
@@ -346,7 +328,7 @@ def test_an_api_xyz_plot_runs_each_cell_through_the_runner(api_client, trace):
     response = api_client.post("/sdapi/v1/txt2img", json={"prompt": "a blue square", "seed": 5, **SMALL,
                                                           "script_name": "X/Y/Z plot", "script_args": SEED_AXIS})
     assert response.status_code == 200, response.text
-    grid, *cells = [decoded(image) for image in response.json()["images"]]
+    grid, *cells = [from_base64(image) for image in response.json()["images"]]
     assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img, cells)
     assert [request.processing.seed for request in trace.requests] == [21, 22]
     assert np.array_equal(pixels(grid), np.hstack([pixels(cell) for cell in cells]))  # no legend: cells side by side

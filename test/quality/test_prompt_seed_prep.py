@@ -9,7 +9,7 @@ from PIL import Image
 
 from modules import processing, prompt_seed_prep, shared, styles
 from modules.prompt_seed_prep import PREPARED_FIELDS, prepare_prompt_seed_state
-from test.generation_job import process_as_a_job
+from test.generation_job import Hooks, process_as_a_job
 
 SEED_RANGE = 4294967294
 
@@ -190,16 +190,6 @@ def test_a_generation_prepares_once_between_the_model_fields_and_the_scripts_pro
         calls.append(p)
         real(p)
 
-    class SeesPreparedState:
-        def before_process(self, p):
-            calls.append(("before_process", p.all_seeds))
-
-        def process(self, p):
-            calls.append(("process", list(p.all_seeds), list(p.all_prompts)))
-
-        def __getattr__(self, name):
-            return lambda *args, **kwargs: None
-
     class OwnPrompts(processing.StableDiffusionProcessingTxt2Img):
         def setup_prompts(self):
             calls.append(("setup_prompts", self.sd_model_name, self.sampler_name, self.s_min_uncond))
@@ -208,7 +198,8 @@ def test_a_generation_prepares_once_between_the_model_fields_and_the_scripts_pro
     monkeypatch.setattr(processing, "prepare_prompt_seed_state", spy)
     p = OwnPrompts(prompt="a red circle", seed=1234, n_iter=3, steps=1, width=64, height=64, sampler_name=None,
                    do_not_save_samples=True, do_not_save_grid=True)
-    p.scripts = SeesPreparedState()
+    p.scripts = Hooks(before_process=lambda p: calls.append(("before_process", p.all_seeds)),
+                      process=lambda p: calls.append(("process", list(p.all_seeds), list(p.all_prompts))))
     process_as_a_job(p)
     assert calls == [("before_process", None), p,
                      ("setup_prompts", sd_model.sd_checkpoint_info.name_for_extra, "Euler a", shared.opts.s_min_uncond),

@@ -15,23 +15,14 @@ from PIL import Image
 from modules import devices, infotext_utils, processing, scripts, shared, shared_state
 from modules.opts_snapshot import create_opts_snapshot
 from modules.runtime_context import ModelIdentity, RuntimeContext, create_runtime_context
-from test.generation_job import Hooks, process_as_a_job, runner_with
+from test.generation_job import SMALL_GENERATION, Hooks, process_as_a_job, runner_with, small_txt2img
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler", "do_not_save_samples": True,
-         "do_not_save_grid": True}
-
-
-def txt2img(hooks=None, **fields) -> processing.StableDiffusionProcessingTxt2Img:
-    p = processing.StableDiffusionProcessingTxt2Img(prompt="a red circle", seed=11, **{**SMALL, **fields})
-    p.scripts = hooks
-    return p
 
 
 def img2img(hooks=None, **fields) -> processing.StableDiffusionProcessingImg2Img:
-    p = processing.StableDiffusionProcessingImg2Img(prompt="a red circle", seed=11, denoising_strength=0.6,
-                                                    init_images=[Image.new("RGB", (64, 64), "blue")],
-                                                    **{**SMALL, **fields})
+    p = processing.StableDiffusionProcessingImg2Img(**{**SMALL_GENERATION, "denoising_strength": 0.6,
+                                                       "init_images": [Image.new("RGB", (64, 64), "blue")], **fields})
     p.scripts = hooks
     return p
 
@@ -64,7 +55,7 @@ def test_each_field_is_its_source_when_the_process_scripts_run(sd_model):
                     snapshot=p.opts_snapshot, device=devices.device, shared_device=shared.device,
                     state=shared.state, cmd_opts=shared.cmd_opts)
 
-    process_as_a_job(txt2img(Hooks(process=record)))
+    process_as_a_job(small_txt2img(Hooks(process=record)))
     context = seen["context"]
     assert isinstance(context, RuntimeContext)
     assert context.model is seen["p_model"] is seen["shared_model"] is sd_model
@@ -94,7 +85,7 @@ def test_it_takes_whatever_the_sources_hold_when_it_is_built(sd_model, monkeypat
 def test_model_identity_is_the_checkpoint_the_infotext_names(sd_model, second_checkpoint, checkpoint):
     info = sd_model.sd_checkpoint_info if checkpoint == "selected" else second_checkpoint
     overrides = {} if checkpoint == "selected" else {"sd_model_checkpoint": second_checkpoint.title}
-    p = txt2img(override_settings=overrides)
+    p = small_txt2img(override_settings=overrides)
     processed = process_as_a_job(p)
     identity = p.runtime_context.model_identity
     assert identity == identity_of_checkpoint(info)
@@ -130,7 +121,7 @@ def test_model_identity_is_a_frozen_value(sd_model, field):
 
 
 def test_copies_of_p_share_its_context_and_contexts_are_equal_only_to_themselves(sd_model):
-    p = txt2img()
+    p = small_txt2img()
     process_as_a_job(p)
     assert copy.deepcopy(p).runtime_context is p.runtime_context
     assert copy.copy(p).runtime_context is p.runtime_context
@@ -150,7 +141,7 @@ def test_the_request_cannot_set_it():
 def test_one_context_per_generation_whatever_n_iter(sd_model, contexts_built):
     seen = []
     record = seen.append
-    p = txt2img(Hooks(process=lambda p: record(("process", p.runtime_context)),
+    p = small_txt2img(Hooks(process=lambda p: record(("process", p.runtime_context)),
                       before_process_batch=lambda p: record(("before_process_batch", p.runtime_context)),
                       process_batch=lambda p: record(("process_batch", p.runtime_context)),
                       postprocess=lambda p: record(("postprocess", p.runtime_context))),
@@ -166,7 +157,7 @@ def test_one_context_per_generation_whatever_n_iter(sd_model, contexts_built):
 def test_each_process_images_call_builds_its_own_and_a_reused_p_starts_without_the_last(sd_model, contexts_built):
     """As X/Y/Z and prompts-from-file do: the same request (or a copy of it) generated again."""
     at_before_process = []
-    first = txt2img(Hooks(before_process=lambda p: at_before_process.append(p.runtime_context)))
+    first = small_txt2img(Hooks(before_process=lambda p: at_before_process.append(p.runtime_context)))
     process_as_a_job(first)
     second = copy.copy(first)
     process_as_a_job(second)
@@ -185,7 +176,7 @@ def test_it_is_built_right_after_the_snapshot_and_before_the_process_scripts(sd_
                         lambda opts: (events.append("snapshot"), real_snapshot(opts))[1])
     monkeypatch.setattr(processing, "create_runtime_context",
                         lambda model, options: (events.append(("context", options)), real_context(model, options))[1])
-    p = txt2img(Hooks(process=lambda p: events.append("process")))
+    p = small_txt2img(Hooks(process=lambda p: events.append("process")))
     process_as_a_job(p)
     assert events == ["snapshot", ("context", p.opts_snapshot), "process"]
 
@@ -201,7 +192,7 @@ class RecordsTheContext(scripts.Script):
         self.seen = (p.runtime_context, p.opts_snapshot, p.sd_model)
 
 
-@pytest.mark.parametrize("make", [txt2img, img2img])
+@pytest.mark.parametrize("make", [small_txt2img, img2img], ids=["txt2img", "img2img"])
 def test_an_alwayson_script_sees_it_in_process(sd_model, make):
     runner = runner_with(RecordsTheContext)
     script = runner.alwayson_scripts[0]
@@ -216,7 +207,7 @@ def test_an_alwayson_script_sees_it_in_process(sd_model, make):
 
 def test_the_shared_objects_extensions_read_are_left_as_they_were(sd_model):
     before = (shared.sd_model, shared.state, shared.cmd_opts, shared.opts, shared.device, devices.device)
-    process_as_a_job(txt2img())
+    process_as_a_job(small_txt2img())
     after = (shared.sd_model, shared.state, shared.cmd_opts, shared.opts, shared.device, devices.device)
     assert all(then is now for then, now in zip(before, after, strict=True))
 
