@@ -1,7 +1,11 @@
-"""One generation at a time: the lock shared by the UI and the API (A1111's call_queue names)."""
+"""One generation at a time, and each as a job of its own: the lock shared by the UI and the API (A1111's
+call_queue names) and run_as_job, which both start their generations with."""
 
 import functools
 import threading
+
+from modules import progress, shared
+from modules.runtime import job_state, options_view
 
 queue_lock = threading.Lock()
 
@@ -15,3 +19,18 @@ def wrap_queued_call(func):
             return func(*args, **kwargs)
 
     return wrapped
+
+
+def run_as_job(lock, id_task: str, job: str, func, *args, **kwargs):
+    """func(*args, **kwargs) as the job id_task: queued until it holds `lock`, then run with a State of its own
+    (shared.state) and options of its own (shared.opts: a copy of the base options taken now), both bound to this
+    context, so nothing another request does reaches them and they reach nothing outside the job."""
+    progress.add_task_to_queue(id_task)
+    with lock:
+        progress.start_task(id_task)
+        try:
+            with job_state.job(id_task, job, preview_decoder=shared.state.preview_decoder), \
+                    options_view.job_options(shared.opts):
+                return func(*args, **kwargs)
+        finally:
+            progress.finish_task(id_task)

@@ -1,14 +1,18 @@
-"""A1111's settings model: OptionInfo describes one setting, Options holds the values kept in config.json."""
+"""A1111's settings model: OptionInfo describes one setting, Options holds the values kept in config.json (the
+base) and, for code running on a job's behalf, that job's own values (modules.runtime.options_view)."""
 
+import contextvars
 import copy
 import datetime
 import json
 import logging
 import os
 import tempfile
+import threading
 from typing import NamedTuple
 
 from modules import options_components, shared_cmd_options
+from modules.runtime.options_view import OptionLayers
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,8 @@ class OptionsCategories:
 
 categories = OptionsCategories()
 
-_OWN_FIELDS = {"data", "data_labels", "restricted_opts"}
+_OWN_FIELDS = {"data", "data_labels", "restricted_opts", "layers", "_save_lock"}
+_MISSING = object()
 
 
 def _comma_list(text: str | None) -> set[str]:
@@ -107,7 +112,17 @@ class Options:
     def __init__(self, data_labels: dict[str, OptionInfo], restricted_opts: set[str]):
         self.data_labels = data_labels
         self.restricted_opts = restricted_opts
-        self.data = self._defaults()
+        self.layers = OptionLayers(self._defaults())
+        self._save_lock = threading.Lock()
+
+    @property
+    def data(self) -> dict:
+        """The values by option name: the job's inside a job (its layer), the base everywhere else."""
+        return self.layers.current()
+
+    @data.setter
+    def data(self, values: dict):
+        self.layers.replace_current(values)
 
     def _defaults(self) -> dict:
         return {key: copy.deepcopy(info.default) for key, info in self.data_labels.items() if not info.do_not_save}
@@ -120,24 +135,37 @@ class Options:
         self._assign(key, value)
 
     def __getattr__(self, item):
-        data = self.__dict__.get("data") or {}
-        if item in data:
-            return data[item]
+        layers = self.__dict__.get("layers")
+        if layers is not None:
+            layer = layers.bound.get()
+            value = (layers.base if layer is None else layer.values).get(item, _MISSING)
+            if value is not _MISSING:
+                return value
         labels = self.__dict__.get("data_labels") or {}
         if item in labels:
             return labels[item].default
         raise AttributeError(f"unknown option: {item}")
 
     def _assign(self, key, value):
-        """Stores a value after checking that the setting may change and that the value has the right type."""
-        info = self.data_labels[key]
+        if self.check_value(key, value):
+            self.data[key] = value
+
+    def check_value(self, key, value, is_api=False) -> bool:
+        """True when setting key to value would change it. Raises what setting it would: KeyError for an unknown key,
+        RuntimeError for a frozen option or (is_api) one restricted from the API, TypeError for a value of the wrong
+        type."""
+        info = self.data_labels.get(key)
+        if info is None:
+            raise KeyError(f"unknown option: {key}")
+        if self.data.get(key, info.default) == value or info.do_not_save:
+            return False
+        if is_api and info.restrict_api:
+            raise RuntimeError(f"option {key} cannot be changed through the API")
         self.check_changeable(key)
-        if info.do_not_save:
-            return
         if not self.same_type(info.default, value):
             raise TypeError(f"bad value for option {key}: {value!r} is {type(value).__name__}, "
                             f"expected {type(info.default).__name__}")
-        self.data[key] = value
+        return True
 
     def check_changeable(self, key):
         """Raises RuntimeError naming why the option may not change (frozen settings, --hide-ui-dir-config)."""
@@ -153,25 +181,20 @@ class Options:
             raise RuntimeError(f"cannot change option {key}: it is restricted (--hide-ui-dir-config)")
 
     def set(self, key, value, is_api=False, run_callbacks=True) -> bool:
-        """Sets an option and runs its onchange callback; returns True when the value changed.
-
-        Raises KeyError for an unknown key, RuntimeError for a frozen option or (is_api) one restricted from the API,
-        TypeError for a value of the wrong type; a failing callback puts the old value back and propagates."""
-        info = self.data_labels.get(key)
-        if info is None:
-            raise KeyError(f"unknown option: {key}")
-        old_value = self.data.get(key, info.default)
-        if old_value == value or info.do_not_save:
+        """Sets an option (in the job's layer inside a job, else in the base) and runs its onchange callback; returns
+        True when the value changed. Raises what check_value raises; a failing callback puts the old value back and
+        propagates."""
+        if not self.check_value(key, value, is_api):
             return False
-        if is_api and info.restrict_api:
-            raise RuntimeError(f"option {key} cannot be changed through the API")
-
-        self._assign(key, value)
+        info = self.data_labels[key]
+        data = self.data
+        old_value = data.get(key, info.default)
+        data[key] = value
         if run_callbacks and info.onchange is not None:
             try:
                 info.onchange()
             except Exception:
-                self.data[key] = old_value
+                data[key] = old_value
                 raise
         return True
 
@@ -180,7 +203,31 @@ class Options:
         return None if info is None else info.default
 
     def save(self, filename):
-        """Writes the values as JSON atomically: a temporary file in the same folder replaces the old one."""
+        """Writes the base values (never a job's) as JSON atomically: a temporary file in the same folder replaces
+        the old one."""
+        self._write(filename, self.layers.base)
+
+    def set_and_save(self, values: dict, filename: str, is_api: bool = False) -> None:
+        """Sets values in the base (running their onchange callbacks), but only after the file holds the base with
+        exactly these values changed; a failing callback puts the old values back, in memory and in the file."""
+        contextvars.Context().run(self._set_and_save, values, filename, is_api)
+
+    def _set_and_save(self, values: dict, filename: str, is_api: bool) -> None:
+        with self._save_lock:
+            previous = copy.deepcopy(self.layers.base)
+            changed = {key: value for key, value in values.items() if self.check_value(key, value, is_api)}
+            if not changed:
+                return
+            self._write(filename, {**previous, **changed})
+            try:
+                for key, value in changed.items():
+                    self.set(key, value, is_api=is_api)
+            except BaseException:
+                self.layers.base = previous
+                self._write(filename, previous)
+                raise
+
+    def _write(self, filename, values: dict):
         if shared_cmd_options.cmd_opts.freeze_settings:
             raise RuntimeError("saving settings is disabled (--freeze-settings)")
         folder = os.path.dirname(os.path.abspath(filename))
@@ -188,7 +235,7 @@ class Options:
         fd, temp_path = tempfile.mkstemp(prefix=f".{os.path.basename(filename)}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "w", encoding="utf8") as file:
-                json.dump(self.data, file, indent=4, ensure_ascii=False)
+                json.dump(values, file, indent=4, ensure_ascii=False)
                 file.flush()
                 os.fsync(file.fileno())
             os.chmod(temp_path, os.stat(filename).st_mode & 0o777 if os.path.exists(filename) else 0o644)
@@ -214,14 +261,15 @@ class Options:
             loaded = {}
 
         _migrate(loaded)
-        self.data = self._defaults()
+        values = self._defaults()
         for key, value in loaded.items():
             info = self.data_labels.get(key)
             if info is not None and not self.same_type(info.default, value):
                 log.warning("Ignoring bad setting value in %s: %s: %r (%s; expected %s)", filename, key, value,
                             type(value).__name__, type(info.default).__name__)
                 continue
-            self.data[key] = value
+            values[key] = value
+        self.layers.base = values
 
     def onchange(self, key, func, call=True):
         self.data_labels[key].onchange = func
@@ -247,8 +295,9 @@ class Options:
 
     def add_option(self, key, info):
         self.data_labels[key] = info
-        if key not in self.data and not info.do_not_save:
-            self.data[key] = copy.deepcopy(info.default)
+        for values in (self.layers.base, self.data):
+            if key not in values and not info.do_not_save:
+                values[key] = copy.deepcopy(info.default)
 
     def reorder(self):
         """Sorts data_labels so that a section's options stay together, sections of one category stay together

@@ -1,6 +1,7 @@
 """The generation pipeline with A1111's classes, fields and step order (global options as A1111 has them)."""
 
 import contextlib
+import contextvars
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,15 +29,16 @@ from modules import (
 )
 from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot, options_for
 from modules.prompt_seed_prep import fix_seed, get_fixed_seed, prepare_prompt_seed_state  # noqa: F401 (A1111 names)
+from modules.runtime.context import RuntimeContext, create_runtime_context
 from modules.runtime.runner import ProcessingRequest, ProcessingRunner
-from modules.runtime_context import RuntimeContext, create_runtime_context
 from modules.sd_samplers_diffusers import InterruptedException
 from modules.shared import opts, state
 from modules.version import program_version
 
 opt_C = 4
 opt_f = 8
-console_progress_bar: tqdm | None = None
+_console_progress_bar: contextvars.ContextVar[tqdm | None] = contextvars.ContextVar("console progress bar",
+                                                                                  default=None)
 
 
 def _extra_networks_key(p, network_data: dict | None) -> tuple | None:
@@ -311,6 +313,7 @@ def sampling_progress_callback(step: int, total: int, latent: torch.Tensor) -> N
     state.sampling_step = step + 1
     state.sampling_steps = total
     state.current_latent = latent
+    console_progress_bar = _console_progress_bar.get()
     if console_progress_bar is not None:
         console_progress_bar.update(1)
     state.set_current_image()
@@ -817,23 +820,22 @@ def process_images_with_scripts(p: StableDiffusionProcessing) -> Processed:
 
 
 def process_images(p: StableDiffusionProcessing) -> Processed:
-    """Generates with p.override_settings applied to the global options for the run (temporary_opts), through
-    the ProcessingRunner; the generation reads its options from the snapshot it takes (p.opts_snapshot) and records
-    what it runs with in p.runtime_context, so a p used again starts without the last run's."""
+    """Generates p in its own options layer (p.override_settings over the options of the job it runs in), with the
+    checkpoint and VAE that layer names loaded, through the ProcessingRunner; the generation reads its options from
+    the snapshot it takes (p.opts_snapshot) and records what it runs with in p.runtime_context, so a p used again
+    starts without the last run's."""
     p.opts_snapshot = None
     p.runtime_context = None
     _run_scripts(p, "before_process")
-    _prepare_checkpoint(p)
+    _drop_unknown_checkpoint(p)
     with runtime_utils.temporary_opts(p.override_settings, restore_afterwards=p.override_settings_restore_afterwards):
-        return ProcessingRunner().run(ProcessingRequest(processing=p))
+        return ProcessingRunner(process_images_inner).run(ProcessingRequest(processing=p))
 
 
-def _prepare_checkpoint(p: StableDiffusionProcessing) -> None:
-    """Unless p overrides the checkpoint with a known one (temporary_opts loads that), makes sure the selected
-    checkpoint is loaded; an override naming no known checkpoint is dropped from p, as A1111 drops it."""
+def _drop_unknown_checkpoint(p: StableDiffusionProcessing) -> None:
+    """An override naming no known checkpoint is dropped from p, as A1111 drops it (the API refuses it first)."""
     if sd_models.get_closet_checkpoint_match(p.override_settings.get("sd_model_checkpoint")) is None:
         p.override_settings.pop("sd_model_checkpoint", None)
-        sd_models.reload_model_weights()
 
 
 def _slice_batch(p, n: int) -> None:
@@ -846,15 +848,15 @@ def _slice_batch(p, n: int) -> None:
 
 def _sample_with_console_progress(p, n: int) -> torch.Tensor:
     """Runs p.sample with a tqdm bar on the console, as A1111 shows one per generation."""
-    global console_progress_bar
     console_progress_bar = tqdm(total=p.steps, desc=f"Batch {n + 1}/{p.n_iter}", leave=False)
+    token = _console_progress_bar.set(console_progress_bar)
     try:
         with devices.autocast():
             return p.sample(conditioning=p.c, unconditional_conditioning=p.uc, seeds=p.seeds, subseeds=p.subseeds,
                             subseed_strength=p.subseed_strength, prompts=p.prompts)
     finally:
+        _console_progress_bar.reset(token)
         console_progress_bar.close()
-        console_progress_bar = None
 
 
 def _to_pil(sample: torch.Tensor) -> Image.Image:
@@ -897,7 +899,8 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.fill_fields_from_opts()
     prepare_prompt_seed_state(p)
     p.opts_snapshot = options = create_opts_snapshot(opts)
-    p.runtime_context = create_runtime_context(p.sd_model, options)
+    p.runtime_context = create_runtime_context(p.sd_model, options, device=devices.device, state=state.current(),
+                                               cmd_opts=shared.cmd_opts)
     state.job_options = options
     _run_scripts(p, "process")
 

@@ -79,26 +79,36 @@ def _encode_preview(image, image_format: str) -> str:
     return f"data:image/{image_format};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 
 
-def progress_for(id_task: str, id_live_preview: int = -1, live_preview: bool = True) -> dict:
-    """The /internal/progress answer for one task."""
+def _state_of(id_task: str):
+    """The task's own State while it runs as a job; for a task run without one (the server's State), shared.state
+    while it is the current task; else None."""
     from modules import shared
+    from modules.runtime import job_state
 
-    active = id_task == current_task
+    state = job_state.running(id_task)
+    if state is None and id_task == current_task:
+        state = shared.state
+    return state
+
+
+def progress_for(id_task: str, id_live_preview: int = -1, live_preview: bool = True) -> dict:
+    """The /internal/progress answer for one task, from that task's own State and its generation's options."""
+    state = _state_of(id_task)
     queued = id_task in pending_tasks
     completed = id_task in finished_tasks
-    if not active:
+    if state is None:
         return {"active": False, "queued": queued, "completed": completed, "progress": None, "eta": None,
                 "live_preview": None, "id_live_preview": -1, "textinfo": _queue_text(id_task)}
 
-    state = shared.state
     progress = state.progress(start_offset=0.0)
     eta = state.eta_relative(start_offset=0.0)
 
     preview = None
-    if live_preview and shared.opts.live_previews_enable:
+    options = state.preview_options()
+    if live_preview and options.live_previews_enable:
         state.set_current_image()
         if state.id_live_preview != id_live_preview and state.current_image is not None:
-            preview = _encode_preview(state.current_image, shared.opts.live_previews_image_format)
+            preview = _encode_preview(state.current_image, options.live_previews_image_format)
             id_live_preview = state.id_live_preview
 
     return {"active": True, "queued": queued, "completed": completed, "progress": progress, "eta": eta,

@@ -4,8 +4,9 @@ Importing this module is cheap: no torch, no gradio. The engine fills in device 
 
 import os
 
-from modules import options, shared_cmd_options, shared_options, shared_state
+from modules import options, shared_cmd_options, shared_options
 from modules.paths_internal import data_path
+from modules.runtime import job_state
 
 cmd_opts = shared_cmd_options.cmd_opts
 parser = shared_cmd_options.parser
@@ -17,7 +18,8 @@ hide_dirs = shared_options.hide_dirs
 options_templates = shared_options.options_templates
 restricted_opts = shared_options.restricted_opts
 opts = options.Options(options_templates, restricted_opts)
-state = shared_state.State()
+state = job_state.JobStateView(job_state.State())
+"""the running job's State (the server's own when none runs): see modules.runtime.job_state"""
 
 sd_model = None
 device = None

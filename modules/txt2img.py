@@ -1,7 +1,7 @@
 """The txt2img tab's generation function (A1111's modules/txt2img.py).
 
 The UI calls txt2img(id_task, ...) with the values of the tab's fields, inside ui_progress.run_queued_task (the
-generation lock, shared.state.begin/end and the progress bookkeeping)."""
+generation lock, and the job's own State and options)."""
 
 from contextlib import closing
 

@@ -1,7 +1,7 @@
 """Runs a generation off gradio's worker thread and streams its progress to the page.
 
 The click handler is a generator: it starts the task in a thread, then every live_preview_refresh_period it reads
-progress.progress_for(id_task) (the numbers behind /internal/progress, computed from shared.state) and yields the
+progress.progress_for(id_task) (the numbers behind /internal/progress, computed from the task's own State) and yields the
 progress bar (percent + ETA) and, when the engine decoded a new one, the live preview image. The last yield carries the
 task's results. The task itself holds call_queue.queue_lock, so the UI and the API never generate at the same time."""
 
@@ -22,22 +22,15 @@ def error_html(message: str) -> str:
 
 
 def run_queued_task(id_task: str, job: str, func: Callable, *args, **kwargs):
-    """func(*args, **kwargs) under the generation lock, wrapped in shared.state.begin/end and the task bookkeeping.
+    """func(*args, **kwargs) as the job id_task under the generation lock (call_queue.run_as_job).
 
-    Returns func's result, or (None, error message) when it raised: a failed generation must not take the server
-    down, and the page shows the message."""
-    progress.add_task_to_queue(id_task)
-    with call_queue.queue_lock:
-        progress.start_task(id_task)
-        shared.state.begin(job=job)
-        try:
-            return func(*args, **kwargs), None
-        except Exception as error:  # shown in the UI; the traceback goes to the console
-            log.exception("Error while running %s", job)
-            return None, f"{type(error).__name__}: {error}"
-        finally:
-            shared.state.end()
-            progress.finish_task(id_task)
+    Returns (func's result, None), or (None, error message) when it raised: a failed generation must not take the
+    server down, and the page shows the message."""
+    try:
+        return call_queue.run_as_job(call_queue.queue_lock, id_task, job, func, *args, **kwargs), None
+    except Exception as error:  # shown in the UI; the traceback goes to the console
+        log.exception("Error while running %s", job)
+        return None, f"{type(error).__name__}: {error}"
 
 
 def format_eta(seconds: float | None) -> str:

@@ -107,22 +107,19 @@ def coerce_value(key: str, value):
 
 
 def apply_settings(keys: list[str], values: list) -> tuple[list[str], list[str]]:
-    """Sets each changed option (running its onchange) and saves config.json; returns (changed keys, problems)."""
+    """Sets each changed option as POST /options does (config.json first, then memory, then its onchange); returns
+    (changed keys, problems)."""
     changed, problems = [], []
     for key, value in zip(keys, values):
         value = coerce_value(key, value)
         if value == getattr(opts, key):
             continue
         try:
-            if opts.set(key, value):
-                changed.append(key)
-        except Exception as error:  # frozen/restricted (RuntimeError), wrong type, or a failing onchange
+            opts.set_and_save({key: value}, shared.config_filename)
+            changed.append(key)
+        except Exception as error:  # frozen/restricted (RuntimeError), wrong type, no file written, a failing onchange
             log.warning("Could not change setting %s: %s", key, error)
             problems.append(f"{opts.data_labels[key].label or key}: {error}")
-    try:
-        opts.save(shared.config_filename)
-    except Exception as error:
-        problems.append(f"settings were not saved to {shared.config_filename}: {error}")
     return changed, problems
 
 

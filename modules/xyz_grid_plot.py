@@ -1,5 +1,5 @@
-"""Running an X/Y/Z plot: one generation per cell (slow-to-change axes outermost), the labelled grids built from
-the cells, and the options the cells changed put back afterwards."""
+"""Running an X/Y/Z plot: one generation per cell (slow-to-change axes outermost), each cell's options its own layer
+over the plot's, and the labelled grids built from the cells."""
 
 import dataclasses
 import itertools
@@ -8,9 +8,9 @@ from copy import copy
 
 from PIL import Image
 
-from modules import errors, images, processing, runtime_utils
+from modules import errors, images, processing
 from modules.processing import Processed
-from modules.shared import opts, state
+from modules.shared import state
 from modules.xyz_grid_axes import AxisOption
 
 log = logging.getLogger(__name__)
@@ -27,33 +27,6 @@ class PlotAxis:
     values_text: str
     """the values as the user wrote them (recorded in the grid infotext)"""
     vary_seeds: bool = False
-
-
-class SharedSettingsStackHelper:
-    """Remembers each option a cell is about to override (its value before the plot) and puts every remembered
-    option back when the plot ends, failed or not, reloading the checkpoint and VAE if they were changed.
-    Options the request itself overrides are put back only if the request asked for that."""
-
-    def __init__(self, p):
-        self.stored: dict = {}
-        self.restore_request_overrides = p.override_settings_restore_afterwards
-        self.request_keys = set(p.override_settings)
-
-    def remember(self, override_settings: dict) -> None:
-        new_keys = [key for key in override_settings if key not in self.stored]
-        self.stored.update(runtime_utils.current_option_values(new_keys))
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc_value, tb):
-        changed = []
-        for key, value in self.stored.items():
-            if key in self.request_keys and not self.restore_request_overrides:
-                continue
-            if opts.set(key, value, run_callbacks=False):
-                changed.append(key)
-        runtime_utils.reload_weights_for(changed)
 
 
 def fix_axis_seeds(option: AxisOption, values: list) -> list:
@@ -82,15 +55,15 @@ def cell_order(counts: dict[str, int], first: str, second: str):
 
 
 class CellRunner:
-    """Generates one cell from a copy of p with each axis' value applied; records the grid infotexts (the
+    """Generates one cell from a copy of p with each axis' value applied (an axis that changes an option does it
+    through the cell's override_settings, a layer that ends with the cell); records the grid infotexts (the
     sub-grid's from its first cell, the main grid's from the very first) as A1111 does."""
 
-    def __init__(self, p, axes: list[PlotAxis], no_fixed_seeds: bool, title: str, settings: SharedSettingsStackHelper):
+    def __init__(self, p, axes: list[PlotAxis], no_fixed_seeds: bool, title: str):
         self.p = p
         self.axes = axes
         self.no_fixed_seeds = no_fixed_seeds
         self.title = title
-        self.settings = settings
         self.grid_infotexts = [None] * (1 + len(axes[2].values))
         self.first_error: Exception | None = None
 
@@ -102,11 +75,10 @@ class CellRunner:
         pc.override_settings = dict(pc.override_settings)
         pc.extra_generation_params = dict(pc.extra_generation_params)
         pc.comments = dict(pc.comments)
-        pc.override_settings_restore_afterwards = False
+        pc.override_settings_restore_afterwards = True
         for axis, value in zip(self.axes, (x, y, z)):
             axis.option.apply(pc, value, axis.values)
         self._vary_seed(pc, ix, iy, iz)
-        self.settings.remember(pc.override_settings)
         try:
             result = processing.process_images(pc)
         except Exception as e:

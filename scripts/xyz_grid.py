@@ -11,7 +11,7 @@ MAX_AXIS_VALUES (1000) values per axis, ranges and "Prompt order" permutations i
 import gradio as gr
 from PIL import Image
 
-from modules import images, scripts
+from modules import images, runtime_utils, scripts
 from modules.processing import StableDiffusionProcessingTxt2Img, fix_seed
 from modules.shared import opts, state
 from modules.ui_components import ToolButton
@@ -47,7 +47,6 @@ from modules.xyz_grid_axes import (  # noqa: F401 (A1111's public names of this 
 from modules.xyz_grid_plot import (  # noqa: F401
     CellRunner,
     PlotAxis,
-    SharedSettingsStackHelper,
     draw_xyz_grid,
     fix_axis_seeds,
     processing_order,
@@ -273,8 +272,9 @@ class Script(scripts.Script):
         previous_max_pixels = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None  # the img_max_size_mp check above stands in for Pillow's while the grid is built
         try:
-            with SharedSettingsStackHelper(p) as settings:
-                cell = CellRunner(p, axes, bool(no_fixed_seeds), self.title(), settings)
+            # the request's own overrides as the plot's layer: kept afterwards only if the request asks for that
+            with runtime_utils.temporary_opts(p.override_settings, p.override_settings_restore_afterwards):
+                cell = CellRunner(p, axes, bool(no_fixed_seeds), self.title())
                 processed = draw_xyz_grid(
                     p, xs=x.values, ys=y.values, zs=z.values,
                     x_labels=[x.option.format_value(p, x.option, v) for v in x.values],

@@ -99,20 +99,18 @@ class Api:
 
     def text2imgapi(self, txt2imgreq: models.StableDiffusionTxt2ImgProcessingAPI):
         req = apply_infotext(txt2imgreq)
-        processed = generation.generate(self.queue_lock, req, StableDiffusionProcessingTxt2Img,
-                                        generation.prepare_txt2img(req), "txt2img")
-        return models.TextToImageResponse(images=generation.encoded_images(processed, req.send_images),
-                                          parameters=req.model_dump(), info=processed.js())
+        processed, images = generation.generate(self.queue_lock, req, StableDiffusionProcessingTxt2Img,
+                                                generation.prepare_txt2img(req), "txt2img")
+        return models.TextToImageResponse(images=images, parameters=req.model_dump(), info=processed.js())
 
     def img2imgapi(self, img2imgreq: models.StableDiffusionImg2ImgProcessingAPI):
         req = apply_infotext(img2imgreq)
-        processed = generation.generate(self.queue_lock, req, StableDiffusionProcessingImg2Img,
-                                        generation.prepare_img2img(req), "img2img")
+        processed, images = generation.generate(self.queue_lock, req, StableDiffusionProcessingImg2Img,
+                                                generation.prepare_img2img(req), "img2img")
         parameters = req.model_dump()
         if not req.include_init_images:
             parameters["init_images"] = parameters["mask"] = None
-        return models.ImageToImageResponse(images=generation.encoded_images(processed, req.send_images),
-                                           parameters=parameters, info=processed.js())
+        return models.ImageToImageResponse(images=images, parameters=parameters, info=processed.js())
 
     def extras_single_image_api(self, req: models.ExtrasSingleImageRequest):
         extras.check_request(req)

@@ -3,7 +3,7 @@
 import dataclasses
 from contextlib import closing
 
-from modules import progress, scripts, sd_samplers, sd_schedulers, shared, upscaler
+from modules import call_queue, progress, scripts, sd_samplers, sd_schedulers, shared, upscaler
 from modules.api import models, settings
 from modules.api.errors import api_error
 from modules.api.images_io import decode_base64_to_image, encode_to_text
@@ -140,33 +140,28 @@ def prepare_img2img(req: models.StableDiffusionImg2ImgProcessingAPI) -> dict:
             "firstpass_image": _optional_image(req.firstpass_image, "firstpass_image")}
 
 
-def generate(queue_lock, req: models.GenerationRequest, processing_class, kwargs: dict, tab: str) -> Processed:
-    """The request's generation with the scripts of its tab ("txt2img" or "img2img"): script arguments checked
-    first, then run."""
+def generate(queue_lock, req: models.GenerationRequest, processing_class, kwargs: dict, tab: str) -> tuple[Processed, list[str]]:
+    """The request's generation with the scripts of its tab ("txt2img" or "img2img"), script arguments checked
+    first, and its response images (base64, when asked for), encoded with its job's options."""
     runner = scripts.runner_for(is_img2img=tab == "img2img")
     script_args = script_args_for(req, runner)
     task_id = req.force_task_id or progress.create_task_id(tab)
-    return run(queue_lock, processing_class, kwargs, f"scripts_{tab}", task_id, runner, script_args)
+
+    def generate_and_encode():
+        processed = run(processing_class, kwargs, runner, script_args)
+        return processed, encoded_images(processed, req.send_images)
+
+    return call_queue.run_as_job(queue_lock, task_id, f"scripts_{tab}", generate_and_encode)
 
 
-def run(queue_lock, processing_class, kwargs: dict, job: str, task_id: str, runner: scripts.ScriptRunner,
-        script_args: list) -> Processed:
-    """The selected script, else process_images, under the lock shared with the UI, with shared.state and the task
-    queue kept up to date."""
-    progress.add_task_to_queue(task_id)
-    with queue_lock:
-        try:
-            shared.state.begin(job=job)
-            progress.start_task(task_id)
-            # built after state.begin, which sets the job timestamp the processing object records
-            with closing(processing_class(sd_model=shared.sd_model, **kwargs)) as p:
-                p.is_api = True
-                p.scripts = runner
-                p.script_args = tuple(script_args)
-                return run_with_scripts(p)
-        finally:
-            shared.state.end()
-            progress.finish_task(task_id)
+def run(processing_class, kwargs: dict, runner: scripts.ScriptRunner, script_args: list) -> Processed:
+    """The selected script, else process_images, on a processing object built now (in the job, whose State set the
+    job timestamp the object records)."""
+    with closing(processing_class(sd_model=shared.sd_model, **kwargs)) as p:
+        p.is_api = True
+        p.scripts = runner
+        p.script_args = tuple(script_args)
+        return run_with_scripts(p)
 
 
 def run_with_scripts(p) -> Processed:

@@ -46,19 +46,21 @@ def check_checkpoint(name, field: str) -> None:
 
 
 def check_override_settings(overrides: dict | None) -> None:
-    """An unknown sd_model_checkpoint is left to process_images, which ignores it (as A1111 does)."""
+    """Every override as check_option checks it; the checkpoint and the VAE a request overrides are the model it
+    needs, so an unknown one is a 404 naming the field before anything runs."""
     for key, value in (overrides or {}).items():
-        if key != "sd_model_checkpoint":
-            check_option(key, value, f"override_settings.{key}")
+        field = f"override_settings.{key}"
+        check_option(key, value, field)
+        if key == "sd_model_checkpoint":
+            check_checkpoint(value, field)
 
 
 def set_options(values: dict) -> None:
-    """POST /options: every value is checked first, then set (running its callbacks), then config.json is saved."""
+    """POST /options: every value is checked first; then config.json is written with exactly these values changed,
+    and only then are they set in the base options (running their callbacks). A job running meanwhile keeps its own
+    options; later jobs start with these."""
     for key, value in values.items():
         check_option(key, value, key)
     if "sd_model_checkpoint" in values:
         check_checkpoint(values["sd_model_checkpoint"], "sd_model_checkpoint")
-    for key, value in values.items():
-        shared.opts.set(key, value, is_api=True)
-    if not shared.cmd_opts.freeze_settings:
-        shared.opts.save(shared.config_filename)
+    shared.opts.set_and_save(values, shared.config_filename, is_api=True)

@@ -1,27 +1,25 @@
 """ProcessingRunner runs a ProcessingRequest: the surface every generation goes through (process_images hands each
-one to it, inside the options overrides)."""
+one to it, inside the generation's options layer)."""
 
-from __future__ import annotations
-
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from modules.processing import Processed, StableDiffusionProcessing
+from typing import Any
 
 
 @dataclass(frozen=True)
 class ProcessingRequest:
-    """One generation to run: its processing object, set up and with the overrides applied."""
+    """One generation to run: its processing object (a StableDiffusionProcessing), set up and with its options layer
+    bound."""
 
-    processing: StableDiffusionProcessing
+    processing: Any
 
 
 class ProcessingRunner:
-    """Runs a ProcessingRequest in this process."""
+    """Runs a ProcessingRequest in this process with the generation function it was given
+    (processing.process_images_inner, looked up by process_images at each call, so an extension's wrapper counts)."""
 
-    def run(self, request: ProcessingRequest) -> Processed:
-        # looked up at each call: modules.processing imports this module, and extensions may wrap the function
-        from modules import processing
+    def __init__(self, generate: Callable[[Any], Any]):
+        self.generate = generate
 
-        return processing.process_images_inner(request.processing)
+    def run(self, request: ProcessingRequest):
+        return self.generate(request.processing)

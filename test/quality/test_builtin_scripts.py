@@ -294,7 +294,8 @@ def test_clip_skip_is_restored_when_generation_fails(builtin, sd_model, monkeypa
     assert shared.opts.CLIP_stop_at_last_layers == 1
 
 
-def test_checkpoint_axis_switches_models_and_restores_the_original(builtin, sd_model, second_checkpoint):
+def test_checkpoint_axis_switches_models_and_the_next_generation_uses_the_selected_one(builtin, sd_model,
+                                                                                      second_checkpoint):
     original_file, original_title = sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint
     result = script(builtin["xyz_grid"]).run(txt2img(), *xyz_args(
         x_type="Checkpoint name", x_values_dropdown=[sd_model.sd_checkpoint_info.title, second_checkpoint.title],
@@ -302,8 +303,10 @@ def test_checkpoint_axis_switches_models_and_restores_the_original(builtin, sd_m
     assert f"Model: {sd_model.sd_checkpoint_info.name_for_extra}," in result.infotexts[1]
     assert "Model: other-sd15," in result.infotexts[2]
     assert not np.array_equal(pixels(result.images[1]), pixels(result.images[2]))
+    assert shared.opts.sd_model_checkpoint == original_title, "the selected checkpoint never changed"
+    after = processing.process_images(txt2img())
+    assert f"Model: {sd_model.sd_checkpoint_info.name_for_extra}," in after.infotexts[0]
     assert shared.sd_model.sd_checkpoint_info.filename == original_file
-    assert shared.opts.sd_model_checkpoint == original_title
 
 
 # --- grid helpers ----------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""temporary_opts (M05): overrides hold for the run and everything is put back however it ends; process_images
-applies p.override_settings through it, on the tiny real models."""
+"""temporary_opts: overrides hold for the run, in the caller's context only (an options layer, M11), and are gone
+however it ends; the model the options name is loaded on entering, nothing on leaving; process_images applies
+p.override_settings through it, on the tiny real models."""
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_values_hold_inside_the_block_and_come_back_after_it(reload_calls):
         assert shared.opts.CLIP_stop_at_last_layers == 2
         assert shared.opts.eta_noise_seed_delta == 31337
     assert options_now() == before
-    assert reload_calls == []
+    assert reload_calls == ["checkpoint", "vae"], "the model the options name is loaded once, nothing on leaving"
 
 
 @pytest.mark.parametrize("raised", [RuntimeError("boom"), KeyboardInterrupt(), InterruptedException()],
@@ -86,12 +87,11 @@ def test_restore_afterwards_false_keeps_the_values(reload_calls):
 
 
 @pytest.mark.parametrize("overrides", [None, {}])
-def test_no_overrides_change_nothing_and_reload_nothing(reload_calls, overrides):
+def test_no_overrides_change_nothing(reload_calls, overrides):
     before = dict(shared.opts.data)
     with runtime_utils.temporary_opts(overrides):
         assert shared.opts.data == before
     assert shared.opts.data == before
-    assert reload_calls == []
 
 
 @pytest.mark.parametrize(("bad", "error", "message"), [
@@ -117,7 +117,7 @@ def test_the_checkpoint_reloads_before_the_vae_whatever_the_order(reload_calls, 
     with runtime_utils.temporary_opts(dict(overrides if checkpoint_first else overrides[::-1])):
         assert reload_calls == ["checkpoint", "vae"]
         assert (shared.opts.sd_model_checkpoint, shared.opts.sd_vae) == ("other.safetensors", "None")
-    assert reload_calls == ["checkpoint", "vae"] * 2
+    assert reload_calls == ["checkpoint", "vae"], "nothing reloads on leaving: the next generation loads its own"
     assert options_now() == before
 
 
@@ -200,14 +200,17 @@ def test_an_unknown_key_fails_the_generation_before_it_starts(sd_model):
     assert options_now() == before
 
 
-def test_a_checkpoint_override_loads_it_for_the_run_and_the_original_after(sd_model, second_checkpoint):
+def test_a_checkpoint_override_loads_it_for_the_run_and_the_next_run_loads_the_selected_one(sd_model,
+                                                                                           second_checkpoint):
     original_file, original_title = sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint
     hook = ProcessHook(lambda: (shared.sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint))
     result = process_as_a_job(txt2img(hook, override_settings={"sd_model_checkpoint": second_checkpoint.title}))
     assert hook.seen == [(second_checkpoint.filename, second_checkpoint.title)]
     assert "Model: other-sd15," in result.info
-    assert shared.sd_model.sd_checkpoint_info.filename == original_file
     assert shared.opts.sd_model_checkpoint == original_title
+    after = process_as_a_job(txt2img(hook))
+    assert hook.seen[-1] == (original_file, original_title)
+    assert f"Model: {sd_model.sd_checkpoint_info.name_for_extra}," in after.info
 
 
 def test_an_unknown_checkpoint_override_is_dropped_and_the_current_model_used(sd_model):
@@ -238,8 +241,8 @@ def vae_folder(tmp_path):
         sd_vae.refresh_vae_list()
 
 
-def test_a_vae_override_puts_that_vae_on_for_the_run_and_takes_it_off_after(sd_model, tiny_arch_checkpoints,
-                                                                            vae_folder):
+def test_a_vae_override_puts_that_vae_on_for_the_run_and_the_next_run_takes_it_off(sd_model, tiny_arch_checkpoints,
+                                                                                   vae_folder):
     """The VAE of another tiny SD1 checkpoint (different weights) changes the image while it is on."""
     other_vae = vae_folder(tiny_arch_checkpoints["sd15"], "other.vae.safetensors")
     plain = process_as_a_job(txt2img())
@@ -248,14 +251,14 @@ def test_a_vae_override_puts_that_vae_on_for_the_run_and_takes_it_off_after(sd_m
     assert hook.seen == [other_vae]
     assert "VAE: other.vae.safetensors" in with_vae.info
     assert with_vae.images[0].tobytes() != plain.images[0].tobytes()
-    assert shared.sd_model.loaded_vae_file is None
-    assert process_as_a_job(txt2img()).images[0].tobytes() == plain.images[0].tobytes()
+    assert process_as_a_job(txt2img(hook)).images[0].tobytes() == plain.images[0].tobytes()
+    assert hook.seen[-1] is None and shared.sd_model.loaded_vae_file is None
 
 
 @pytest.mark.parametrize("vae_first", [True, False], ids=["vae-listed-first", "checkpoint-listed-first"])
 def test_a_vae_that_fits_only_the_overriding_checkpoint_works_in_either_order(sd_model, vae_folder, vae_first):
-    """The checkpoint loads before the VAE goes on, and the options are all back before the original checkpoint
-    reloads: the demo model's VAE never meets the tiny model it does not fit (before M05 it did, in both orders)."""
+    """The checkpoint loads before the VAE goes on, and the next run loads the selected checkpoint with its own VAE:
+    the demo model's VAE never meets the tiny model it does not fit (before M05 it did, in both orders)."""
     demo = sd_models.get_closet_checkpoint_match("serena-demo-shapes.safetensors")
     demo_vae = vae_folder(demo.filename, "demo.vae.safetensors")
     original_file, before = sd_model.sd_checkpoint_info.filename, options_now()
@@ -264,9 +267,9 @@ def test_a_vae_that_fits_only_the_overriding_checkpoint_works_in_either_order(sd
     result = process_as_a_job(txt2img(hook, override_settings=dict(overrides if vae_first else overrides[::-1])))
     assert hook.seen == [(demo.filename, demo_vae)]
     assert "Model: serena-demo-shapes," in result.info and "VAE: demo.vae.safetensors" in result.info
-    assert shared.sd_model.sd_checkpoint_info.filename == original_file
-    assert shared.sd_model.loaded_vae_file is None
     assert options_now() == before
+    process_as_a_job(txt2img(hook))
+    assert hook.seen[-1] == (original_file, None)
 
 
 # --- the API path ---------------------------------------------------------------------------------------------

@@ -136,18 +136,23 @@ def test_it_holds_the_request_overrides_and_keeps_them_after_they_are_put_back(s
 
 
 def test_changes_to_shared_opts_during_the_generation_do_not_reach_it(sd_model, monkeypatch):
+    """A script changing shared.opts after the snapshot changes its job's options layer (which it then reads), not
+    the snapshot, and not the base (M11)."""
     monkeypatch.setitem(shared.opts.data, "eta_noise_seed_delta", 0)
     monkeypatch.setitem(shared.opts.data, "quicksettings_list", ["sd_model_checkpoint"])
+    seen = []
 
     def change_options(p):
         shared.opts.data["eta_noise_seed_delta"] = 99
         shared.opts.quicksettings_list.append("sd_vae")
+        seen.append((shared.opts.eta_noise_seed_delta, shared.opts.quicksettings_list))
 
     p = small_txt2img(Hooks(before_process_batch=change_options))
     process_as_a_job(p)
-    assert shared.opts.eta_noise_seed_delta == 99
+    assert seen == [(99, ["sd_model_checkpoint", "sd_vae"])]
     assert p.opts_snapshot.eta_noise_seed_delta == 0
     assert p.opts_snapshot.quicksettings_list == ["sd_model_checkpoint"]
+    assert (shared.opts.eta_noise_seed_delta, shared.opts.quicksettings_list) == (0, ["sd_model_checkpoint"])
 
 
 def test_each_process_images_call_takes_its_own_with_its_own_overrides(sd_model, monkeypatch):

@@ -1,8 +1,9 @@
-"""M08: once process_images_inner has taken p.opts_snapshot, the generation reads its options from it. Options
-changed from a step callback in the middle of a generation change no pixel, infotext, saved file or live preview;
-and the only option reads left on the generation path are the allow-listed ones (tools/invariants/opts_reads.py).
+"""M08 and M11: options changed in the middle of a generation change no pixel, infotext, saved file or live preview,
+whether another request changes the base options (M11: the job runs on its own copy) or code inside the job changes
+its own options layer (M08: the generation reads the snapshot it took).
 """
 
+import contextvars
 import json
 import os
 
@@ -12,7 +13,6 @@ from PIL import Image
 
 from modules import processing, shared
 from test.generation_job import Hooks, process_as_a_job
-from tools.invariants import opts_reads
 
 # Generation-relevant options by what they decide, each with a value other than the one the undisturbed run uses.
 CHANGES = {
@@ -102,17 +102,25 @@ def live_preview_state_put_back(monkeypatch):
         monkeypatch.setattr(shared.state, name, getattr(shared.state, name))
 
 
-def generate(p, changes: dict | None, monkeypatch, when: str = "first step"):
+def generate(p, changes: dict | None, monkeypatch, when: str = "first step", where: str = "job"):
     """Runs p as a job with a recording preview decoder, polling the live preview after every step as progress
-    requests do; with changes, sets them in shared.opts in the scripts' process hook (right after the snapshot)
-    or from the step callback at the first step."""
+    requests do; with changes, sets them in the scripts' process hook (right after the snapshot) or from the step
+    callback at the first step: in the job's own options (where="job"), or in the base options as another request
+    would (where="base")."""
     recorder = PreviewRecorder()
     monkeypatch.setattr(shared.state, "preview_decoder", recorder)
     real_callback = processing.sampling_progress_callback
 
-    def change_the_options():
+    def set_them():
         for key, value in (changes or {}).items():
             monkeypatch.setitem(shared.opts.data, key, value)
+
+    def change_the_options():
+        if where == "base":
+            contextvars.Context().run(set_them)  # outside the job, as a request handler runs
+        else:
+            set_them()
+            assert not changes or shared.opts.CLIP_stop_at_last_layers == 2, "the job's own options changed"
 
     def changing_callback(step, total, latent):
         if when == "first step" and shared.state.job_no == 0 and step == 0 and not shared.state.sampling_step:
@@ -169,14 +177,15 @@ def inpainting(folder):
         batch_size=1, n_iter=2, outpath_samples=str(folder), outpath_grids=str(folder))
 
 
+@pytest.mark.parametrize("where", ["job", "base"])
 @pytest.mark.parametrize("when", ["first step", "process hook"])
 @pytest.mark.parametrize("make", [txt2img, inpainting], ids=["txt2img_hires_batches", "inpainting_only_masked"])
 def test_options_changed_mid_generation_change_nothing_it_makes(sd_model, undisturbed_options, monkeypatch,
-                                                                  tmp_path, make, when):
+                                                                  tmp_path, make, when, where):
     plain = outcome(*generate(make(tmp_path / "plain"), None, monkeypatch), tmp_path / "plain")
-    disturbed = outcome(*generate(make(tmp_path / "disturbed"), ALL_CHANGES, monkeypatch, when),
+    disturbed = outcome(*generate(make(tmp_path / "disturbed"), ALL_CHANGES, monkeypatch, when, where),
                         tmp_path / "disturbed")
-    assert shared.opts.CLIP_stop_at_last_layers == 2, "the options were changed during the second run"
+    assert (shared.opts.CLIP_stop_at_last_layers == 2) == (where == "base"), "only a change to the base outlives the job"
     assert plain["previews"], "live previews ran"
     assert len(plain["files"]) >= 3, "images and the grid were saved"
     for key in plain:
@@ -246,216 +255,3 @@ def test_extension_calls_without_a_snapshot_read_the_live_options(sd_model, monk
         "a generated p describes its own generation"
     p.opts_snapshot = None
     assert "Model: " not in processing.create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds)
-
-
-# --- the static check -----------------------------------------------------------------------------------------
-
-def test_only_allow_listed_option_reads_are_left_on_the_generation_path():
-    path = opts_reads.generation_path(opts_reads.load(os.path.join(opts_reads.REPO_ROOT, "modules")))
-    unlisted, stale = opts_reads.differences(path.reads, opts_reads.allow_list())
-    assert not unlisted, f"option reads the allow-list in docs/architecture/invariants.md lacks: {unlisted}"
-    assert not stale, f"allow-list rows no read matches any more: {stale}"
-    assert not path.missing_arguments, f"calls after the snapshot that fall back to the live options: " \
-                                       f"{path.missing_arguments}"
-    assert {phase for phase, *_ in path.reads} == {"before", "after"}
-
-
-SYNTHETIC = {
-    "shared.py": "opts = None\n",
-    "processing.py": '''
-import pkg.shared
-from pkg import helpers
-from pkg.shared import opts
-
-
-def process_images(p):
-    helpers.prepare()
-    dispatch(p, "second")
-    return process_images_inner(p)
-
-
-def process_images_inner(p: helpers.Annotated):
-    early = opts.early
-    helpers.both()
-    p.opts_snapshot = make_snapshot(opts)
-    helpers.Saver().save(p)
-    helpers.both()
-    p.callback = helpers.on_step
-    helpers.grid(p, options=p.opts_snapshot)
-    helpers.grid(p)
-    helpers.grid(p, p.opts_snapshot)
-    dispatch(p, "first")
-    return getattr(opts, "late"), pkg.shared.opts.qualified, early
-
-
-def dispatch(p, hook):
-    getattr(p.hooks, hook)(p)
-
-
-def make_snapshot(options):
-    return dict(options.values)
-
-
-def never_called():
-    return opts.never
-''',
-    "helpers.py": '''
-from pkg import shared as sh
-
-
-def prepare():
-    return sh.opts.prepared
-
-
-def both():
-    return sh.opts
-
-
-def on_step():
-    from pkg.shared import opts as live
-
-    return live.step_option
-
-
-def grid(p, options=None):
-    return options
-
-
-class Annotated:
-    def __init__(self):
-        self.value = sh.opts.only_in_an_annotation
-
-
-class Saver:
-    table = {"format": lambda self: sh.opts.from_a_table}
-
-    def save(self, p):
-        p.hook = self.hand_on
-        return self.fmt, self.lookup("format")
-
-    def lookup(self, name):
-        return self.table[name](self)
-
-    def hand_on(self):
-        return sh.opts.handed_on
-
-    @property
-    def fmt(self):
-        return sh.opts.samples_format
-
-
-class Hooks:
-    def first(self, p):
-        return sh.opts.dispatched_after
-
-    def second(self, p):
-        return sh.opts.not_dispatched_after
-
-
-class Unrelated:
-    def save(self):
-        return sh.opts.unrelated_save_is_reached_by_name
-
-    def unused(self):
-        return sh.opts.unused
-''',
-}
-
-
-def write_package(folder, files: dict) -> opts_reads.Codebase:
-    package = folder / "pkg"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    for name, text in files.items():
-        (package / name).write_text(text)
-    return opts_reads.load(str(package))
-
-
-@pytest.fixture
-def synthetic_package(tmp_path):
-    return write_package(tmp_path, SYNTHETIC)
-
-
-def with_processing_changed(folder, old: str, new: str) -> opts_reads.Codebase:
-    assert old in SYNTHETIC["processing.py"]
-    return write_package(folder, {**SYNTHETIC, "processing.py": SYNTHETIC["processing.py"].replace(old, new)})
-
-
-def synthetic_path(code, **overrides):
-    arguments = {"dynamic_calls": {"helpers.Saver.lookup": ["helpers.Saver.*"]},
-                 "required_arguments": {"helpers.grid": "options"},
-                 "dispatchers": {"processing.dispatch": ("helpers.Hooks", 1)}, **overrides}
-    return opts_reads.generation_path(code, **arguments)
-
-
-def test_the_check_follows_calls_references_properties_and_tables_and_splits_at_the_snapshot(synthetic_package):
-    found = {row[:3] for row in synthetic_path(synthetic_package).reads}
-    assert found == {
-        ("before", "processing.process_images_inner", "early"),
-        ("before", "processing.process_images_inner", "*"),
-        ("before", "helpers.prepare", "prepared"),
-        ("after", "helpers.both", "*"),
-        ("after", "helpers.on_step", "step_option"),
-        ("after", "helpers.Saver.fmt", "samples_format"),
-        ("after", f"helpers.Saver.{opts_reads.CLASS_BODY}", "from_a_table"),
-        ("after", "helpers.Saver.hand_on", "handed_on"),
-        ("before", "helpers.Hooks.second", "not_dispatched_after"),  # only the hook each call names
-        ("after", "helpers.Hooks.first", "dispatched_after"),
-        ("after", "processing.process_images_inner", "late"),
-        ("after", "processing.process_images_inner", "qualified"),
-        ("after", "helpers.Unrelated.save", "unrelated_save_is_reached_by_name"),  # x.save() may be any save
-    }
-
-
-@pytest.mark.parametrize("unreadable", ["dispatch(p, p.hook_name)", "p.on_hook = dispatch"])
-def test_a_dispatch_the_check_cannot_read_is_followed_to_every_method(tmp_path, unreadable):
-    code = with_processing_changed(tmp_path, 'dispatch(p, "first")', unreadable)
-    found = {row[:3] for row in synthetic_path(code).reads}
-    assert {("after", "helpers.Hooks.first", "dispatched_after"),
-            ("after", "helpers.Hooks.second", "not_dispatched_after")} <= found
-
-
-def test_a_dispatch_to_a_method_the_class_lacks_is_refused(tmp_path):
-    code = with_processing_changed(tmp_path, 'dispatch(p, "first")', 'dispatch(p, "third")')
-    with pytest.raises(LookupError, match=r"processing.dispatch \(line \d+\) names helpers.Hooks.third"):
-        synthetic_path(code)
-
-
-def test_an_entry_that_does_not_reach_the_snapshot_taker_is_refused(tmp_path):
-    code = with_processing_changed(tmp_path, "return process_images_inner(p)", "return None")
-    with pytest.raises(LookupError, match="processing.process_images does not reach processing.process_images_inner"):
-        synthetic_path(code)
-
-
-def test_calls_after_the_snapshot_must_pass_the_required_argument(synthetic_package):
-    missing = synthetic_path(synthetic_package).missing_arguments
-    assert [(caller, called, argument) for caller, called, argument, _ in missing] == [
-        ("processing.process_images_inner", "helpers.grid", "options")]
-
-
-def test_a_dynamic_call_to_nothing_is_refused(synthetic_package):
-    with pytest.raises(LookupError, match="helpers.Gone"):
-        synthetic_path(synthetic_package, dynamic_calls={"helpers.Saver.lookup": ["helpers.Gone.*"]})
-    with pytest.raises(LookupError, match="helpers.gone"):
-        synthetic_path(synthetic_package, required_arguments={"helpers.gone": "options"})
-    with pytest.raises(LookupError, match="DISPATCHERS names helpers.Gone"):
-        synthetic_path(synthetic_package, dispatchers={"processing.dispatch": ("helpers.Gone", 1)})
-    with pytest.raises(LookupError, match="DISPATCHERS names processing.gone"):
-        synthetic_path(synthetic_package, dispatchers={"processing.gone": ("helpers.Hooks", 1)})
-
-
-def test_differences_name_unlisted_reads_and_stale_rows(synthetic_package):
-    found = synthetic_path(synthetic_package).reads
-    allowed = {row[:3] for row in found} - {("after", "helpers.on_step", "step_option")}
-    allowed.add(("after", "helpers.gone", "x"))
-    unlisted, stale = opts_reads.differences(found, allowed)
-    assert [row[:3] for row in unlisted] == [("after", "helpers.on_step", "step_option")]
-    assert stale == [("after", "helpers.gone", "x")]
-
-
-def test_an_allow_list_row_without_a_reason_is_refused(tmp_path):
-    page = tmp_path / "invariants.md"
-    page.write_text(f"{opts_reads.ALLOW_LIST_HEADING}\n\n| Phase | Function | Option | Why |\n|---|---|---|---|\n"
-                    "| after | `images.image_grid` | `*` | |\n")
-    with pytest.raises(ValueError, match="images.image_grid"):
-        opts_reads.allow_list(str(page))

@@ -1,8 +1,9 @@
 """ProcessingRunner (M10): process_images hands each generation to the runner, inside the overrides, and the runner
-runs process_images_inner once and returns its result; the UI, the API and X/Y/Z plot all go through it, on the
-tiny real models."""
+runs the generation function it is given (process_images_inner, looked up at each call) once and returns its
+result; the UI, the API and X/Y/Z plot all go through it, on the tiny real models."""
 
 import ast
+import collections.abc
 import dataclasses
 import pathlib
 import typing
@@ -156,10 +157,19 @@ def test_each_process_images_call_is_one_runner_call_whatever_the_batch(sd_model
     assert [request.processing for request in trace.requests] == [p, p]
 
 
-def test_the_runner_returns_what_process_images_inner_returns(monkeypatch):
+def test_the_runner_returns_what_its_generation_function_returns():
     p, result, received = small_txt2img(), object(), []
+    runner = ProcessingRunner(lambda given: received.append(given) or result)
+    assert runner.run(ProcessingRequest(processing=p)) is result
+    assert received == [p]
+
+
+def test_process_images_gives_the_runner_process_images_inner_as_it_is_at_call_time(sd_model, monkeypatch):
+    """An extension that wraps modules.processing.process_images_inner after import is the one that runs."""
+    result, received = processing.Processed(small_txt2img(), []), []
     monkeypatch.setattr(processing, "process_images_inner", lambda given: received.append(given) or result)
-    assert ProcessingRunner().run(ProcessingRequest(processing=p)) is result
+    p = small_txt2img()
+    assert process_as_a_job(p) is result
     assert received == [p]
 
 
@@ -233,11 +243,9 @@ def test_a_request_wraps_one_processing_object_and_cannot_be_rebound():
 
 
 def test_request_and_runner_are_typed():
-    names = vars(processing)  # the runner names processing's types for the type checker only
-    assert typing.get_type_hints(ProcessingRequest, localns=names) == {
-        "processing": processing.StableDiffusionProcessing}
-    assert typing.get_type_hints(ProcessingRunner.run, localns=names) == {"request": ProcessingRequest,
-                                                                          "return": processing.Processed}
+    assert typing.get_type_hints(ProcessingRequest) == {"processing": typing.Any}
+    assert typing.get_type_hints(ProcessingRunner.run) == {"request": ProcessingRequest}
+    assert typing.get_type_hints(ProcessingRunner.__init__) == {"generate": collections.abc.Callable[[typing.Any], typing.Any]}
 
 
 GLOBAL_STATE = {"shared", "opts", "state", "cmd_opts", "sd_model", "device", "devices"}
@@ -264,11 +272,18 @@ def webui_modules_imported(source: str) -> set[str]:
 
 
 def test_the_runner_reads_no_shared_state_of_its_own():
-    """It imports nothing of the webui but processing, the code it runs (and its types), and reaches no global
-    through it."""
+    """It imports nothing of the webui (the generation function is handed to it), and reaches no global."""
     source = RUNNER_SOURCE.read_text(encoding="utf8")
-    assert webui_modules_imported(source) == {"modules.processing"}
+    assert webui_modules_imported(source) == set()
     assert global_state_named(source) == set()
+
+
+def test_nothing_in_the_runtime_package_imports_processing():
+    """The runtime is what a generation runs with; processing depends on it, never the other way round."""
+    runtime = RUNNER_SOURCE.parent
+    imported = {path.name: webui_modules_imported(path.read_text(encoding="utf8")) for path in runtime.glob("*.py")}
+    assert {"runner.py", "options_view.py", "job_state.py", "context.py", "snapshot.py", "threads.py"} <= set(imported)
+    assert {name: found for name, found in imported.items() if "modules.processing" in found} == {}
 
 
 def test_the_scans_see_a_shared_import_and_a_global_reached_through_a_module():

@@ -67,7 +67,7 @@ def test_finished_tasks_and_results_are_bounded():
 
 def test_active_task_progress_and_eta(fresh_bookkeeping, monkeypatch):
     state = fresh_bookkeeping
-    monkeypatch.setattr("modules.shared_state.time.time", lambda: 110.0)
+    monkeypatch.setattr("modules.runtime.job_state.time.time", lambda: 110.0)
     progress.start_task("a")
     state.time_start = 100.0
     state.job_count, state.job_no, state.sampling_steps, state.sampling_step = 2, 1, 10, 5

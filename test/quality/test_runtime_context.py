@@ -12,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from modules import devices, infotext_utils, processing, scripts, shared, shared_state
+from modules import call_queue, devices, infotext_utils, processing, scripts, shared
 from modules.opts_snapshot import create_opts_snapshot
+from modules.runtime import job_state
 from modules.runtime_context import ModelIdentity, RuntimeContext, create_runtime_context
 from test.generation_job import SMALL_GENERATION, Hooks, process_as_a_job, runner_with, small_txt2img
 
@@ -32,13 +33,18 @@ def identity_of_checkpoint(info) -> ModelIdentity:
                          short_hash=info.shorthash)
 
 
+def context_now(model, snapshot) -> RuntimeContext:
+    return create_runtime_context(model, snapshot, device=devices.device, state=shared.state.current(),
+                                  cmd_opts=shared.cmd_opts)
+
+
 @pytest.fixture
 def contexts_built(monkeypatch) -> list:
     """Every context process_images_inner builds, in order."""
     built = []
 
-    def recording(model, options):
-        built.append(create_runtime_context(model, options))
+    def recording(model, options, **sources):
+        built.append(create_runtime_context(model, options, **sources))
         return built[-1]
 
     monkeypatch.setattr(processing, "create_runtime_context", recording)
@@ -53,7 +59,7 @@ def test_each_field_is_its_source_when_the_process_scripts_run(sd_model):
     def record(p):
         seen.update(context=p.runtime_context, p_model=p.sd_model, shared_model=shared.sd_model,
                     snapshot=p.opts_snapshot, device=devices.device, shared_device=shared.device,
-                    state=shared.state, cmd_opts=shared.cmd_opts)
+                    state=shared.state.current(), cmd_opts=shared.cmd_opts)
 
     process_as_a_job(small_txt2img(Hooks(process=record)))
     context = seen["context"]
@@ -68,17 +74,22 @@ def test_each_field_is_its_source_when_the_process_scripts_run(sd_model):
         f"[{context.model_identity.short_hash}]")
 
 
-def test_it_takes_whatever_the_sources_hold_when_it_is_built(sd_model, monkeypatch):
-    """Not objects captured at import: another device, state and command line are the ones it holds."""
-    other_device, other_state, other_cmd_opts = torch.device("cuda", 1), shared_state.State(), argparse.Namespace()
-    monkeypatch.setattr(devices, "device", other_device)
-    monkeypatch.setattr(shared, "state", other_state)
-    monkeypatch.setattr(shared, "cmd_opts", other_cmd_opts)
+def test_it_holds_the_sources_it_is_given(sd_model):
+    other_device, other_state, other_cmd_opts = torch.device("cuda", 1), job_state.State(), argparse.Namespace()
     snapshot = create_opts_snapshot(shared.opts)
-    context = create_runtime_context(sd_model, snapshot)
+    context = create_runtime_context(sd_model, snapshot, device=other_device, state=other_state,
+                                     cmd_opts=other_cmd_opts)
     assert (context.model, context.opts_snapshot) == (sd_model, snapshot)
     assert context.device == other_device
     assert context.state is other_state and context.cmd_opts is other_cmd_opts
+
+
+def test_in_a_job_it_holds_that_jobs_own_state_not_the_servers(sd_model, contexts_built):
+    server = shared.state.current()
+    _, job, name = call_queue.run_as_job(call_queue.queue_lock, "task(context)", "txt2img", lambda: (
+        processing.process_images(small_txt2img()), shared.state.current(), shared.state.job))
+    assert [context.state for context in contexts_built] == [job]
+    assert job is not server and name == "txt2img"
 
 
 @pytest.mark.parametrize("checkpoint", ["selected", "override"])
@@ -95,7 +106,7 @@ def test_model_identity_is_the_checkpoint_the_infotext_names(sd_model, second_ch
 
 
 def test_its_repr_names_the_checkpoint_and_device_not_the_whole_model(sd_model):
-    context = create_runtime_context(sd_model, create_opts_snapshot(shared.opts))
+    context = context_now(sd_model, create_opts_snapshot(shared.opts))
     assert repr(context) == f"<RuntimeContext {sd_model.sd_checkpoint_info.title} on {devices.device}>"
 
 
@@ -103,7 +114,7 @@ def test_its_repr_names_the_checkpoint_and_device_not_the_whole_model(sd_model):
 
 @pytest.mark.parametrize("field", [field.name for field in dataclasses.fields(RuntimeContext)])
 def test_no_field_of_the_context_can_be_rebound_or_deleted(sd_model, field):
-    context = create_runtime_context(sd_model, create_opts_snapshot(shared.opts))
+    context = context_now(sd_model, create_opts_snapshot(shared.opts))
     held = getattr(context, field)
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(context, field, None)
@@ -125,7 +136,7 @@ def test_copies_of_p_share_its_context_and_contexts_are_equal_only_to_themselves
     process_as_a_job(p)
     assert copy.deepcopy(p).runtime_context is p.runtime_context
     assert copy.copy(p).runtime_context is p.runtime_context
-    same_inputs = create_runtime_context(p.runtime_context.model, p.runtime_context.opts_snapshot)
+    same_inputs = context_now(p.runtime_context.model, p.runtime_context.opts_snapshot)
     assert same_inputs != p.runtime_context and p.runtime_context == p.runtime_context
     assert len({p.runtime_context, same_inputs, p.runtime_context}) == 2
 
@@ -175,7 +186,8 @@ def test_it_is_built_right_after_the_snapshot_and_before_the_process_scripts(sd_
     monkeypatch.setattr(processing, "create_opts_snapshot",
                         lambda opts: (events.append("snapshot"), real_snapshot(opts))[1])
     monkeypatch.setattr(processing, "create_runtime_context",
-                        lambda model, options: (events.append(("context", options)), real_context(model, options))[1])
+                        lambda model, options, **sources: (events.append(("context", options)),
+                                                           real_context(model, options, **sources))[1])
     p = small_txt2img(Hooks(process=lambda p: events.append("process")))
     process_as_a_job(p)
     assert events == ["snapshot", ("context", p.opts_snapshot), "process"]

@@ -4,7 +4,8 @@ import threading
 import pytest
 from PIL import Image
 
-from modules import shared, shared_state
+from modules import shared
+from modules.runtime import job_state
 from modules.shared_state import State
 
 
@@ -20,7 +21,7 @@ def live_previews(monkeypatch):
 @pytest.fixture
 def clock(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(shared_state.time, "time", lambda: now[0])
+    monkeypatch.setattr(job_state.time, "time", lambda: now[0])
     return now
 
 

@@ -1,0 +1,60 @@
+"""What one generation runs with, grouped in one value: the model and which checkpoint it is, the options snapshot,
+the device, the job state and the command line. process_images_inner builds it once per generation, right after
+the options snapshot, and keeps it on the request as p.runtime_context."""
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from modules.runtime.job_state import State
+from modules.runtime.snapshot import OptsSnapshot
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which checkpoint a model was loaded from: its title as the checkpoint list shows it (its path under the
+    models folder and "[short hash]"), `name` as the infotext's "Model" writes it (the file name without folder or
+    extension), the file, and the short hash the infotext's "Model hash" writes."""
+
+    title: str
+    name: str
+    filename: str
+    short_hash: str | None
+
+    @classmethod
+    def of(cls, model) -> "ModelIdentity":
+        checkpoint = model.sd_checkpoint_info
+        return cls(title=checkpoint.title, name=checkpoint.name_for_extra, filename=checkpoint.filename,
+                   short_hash=model.sd_model_hash)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class RuntimeContext:
+    """The objects one generation depends on. Its fields cannot be rebound; the model and the command line are the
+    live objects themselves (shared), the state is the job's own, the options are the generation's frozen snapshot. So a copy of p (deep
+    or not) shares its generation's context, and two contexts are equal only when they are the same one."""
+
+    model: Any
+    model_identity: ModelIdentity
+    opts_snapshot: OptsSnapshot
+    device: torch.device
+    state: State
+    cmd_opts: argparse.Namespace
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __repr__(self):
+        return f"<RuntimeContext {self.model_identity.title} on {self.device}>"
+
+
+def create_runtime_context(model, opts_snapshot: OptsSnapshot, device: torch.device, state: State,
+                           cmd_opts: argparse.Namespace) -> RuntimeContext:
+    """The context of a generation running `model` with `opts_snapshot` on `device`, as the job `state`."""
+    return RuntimeContext(model=model, model_identity=ModelIdentity.of(model), opts_snapshot=opts_snapshot,
+                          device=device, state=state, cmd_opts=cmd_opts)
