@@ -29,7 +29,7 @@ def run_as_job(lock, id_task: str, job: str, func, *args, **kwargs):
     with lock:
         progress.start_task(id_task)
         try:
-            with job_state.job(id_task, job, preview_decoder=shared.state.preview_decoder), \
+            with job_state.job(id_task, job, live_options=shared.opts, preview_decoder=shared.state.preview_decoder), \
                     options_view.job_options(shared.opts):
                 return func(*args, **kwargs)
         finally:

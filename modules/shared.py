@@ -18,7 +18,7 @@ hide_dirs = shared_options.hide_dirs
 options_templates = shared_options.options_templates
 restricted_opts = shared_options.restricted_opts
 opts = options.Options(options_templates, restricted_opts)
-state = job_state.JobStateView(job_state.State())
+state = job_state.JobStateView(job_state.State(live_options=opts))
 """the running job's State (the server's own when none runs): see modules.runtime.job_state"""
 
 sd_model = None

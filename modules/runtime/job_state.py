@@ -37,7 +37,9 @@ class State:
     end): the live-preview decisions read them, from the sampler's step callback and from progress requests
     alike; shared.opts when no generation has set them."""
 
-    def __init__(self):
+    def __init__(self, live_options=None):
+        self.live_options = live_options
+        """The options live previews follow while no generation has set job_options (shared.opts)."""
         self.server_start = time.time()
         self._lock = threading.RLock()
         self._server_command = None
@@ -87,12 +89,8 @@ class State:
         log.info("Received stop generating request")
 
     def preview_options(self):
-        """The options live previews follow: the generation's (job_options), else shared.opts."""
-        if self.job_options is not None:
-            return self.job_options
-        from modules import shared
-
-        return shared.opts
+        """The options live previews follow: the generation's (job_options), else live_options."""
+        return self.job_options if self.job_options is not None else self.live_options
 
     def nextjob(self):
         options = self.preview_options()
@@ -205,9 +203,10 @@ def running_jobs() -> list[State]:
 
 
 @contextlib.contextmanager
-def job(id_task: str, name: str, preview_decoder=None) -> Iterator[State]:
-    """A new State for the job id_task, begun, listed as running and bound to this context for the `with` block."""
-    state = State()
+def job(id_task: str, name: str, live_options=None, preview_decoder=None) -> Iterator[State]:
+    """A new State for the job id_task (with the server's live options and preview decoder), begun, listed as
+    running and bound to this context for the `with` block."""
+    state = State(live_options)
     state.preview_decoder = preview_decoder
     state.begin(job=name)
     with _running_lock:
@@ -224,7 +223,7 @@ def job(id_task: str, name: str, preview_decoder=None) -> Iterator[State]:
 
 
 PROCESS_WIDE = frozenset({"server_command", "need_restart", "wait_for_server_command", "server_start",
-                          "preview_decoder", "_server_command", "_server_command_signal", "_lock"})
+                          "preview_decoder", "live_options", "_server_command", "_server_command_signal", "_lock"})
 """What belongs to the server, not to a job: stop/restart requests, the start time, the live-preview decoder."""
 
 

@@ -17,7 +17,7 @@ def fresh_bookkeeping(monkeypatch):
     monkeypatch.setattr(progress, "pending_tasks", OrderedDict())
     monkeypatch.setattr(progress, "finished_tasks", [])
     monkeypatch.setattr(progress, "recorded_results", OrderedDict())
-    state = State()
+    state = State(live_options=shared.opts)
     monkeypatch.setattr(shared, "state", state)
     monkeypatch.setitem(shared.opts.data, "live_previews_enable", True)
     monkeypatch.setitem(shared.opts.data, "live_previews_image_format", "png")

@@ -33,19 +33,19 @@ def clock(monkeypatch):
     (1, 1, 20, 20, 1.0),
 ])
 def test_progress_formula(job_count, job_no, steps, step, expected):
-    state = State()
+    state = State(live_options=shared.opts)
     state.job_count, state.job_no, state.sampling_steps, state.sampling_step = job_count, job_no, steps, step
     assert state.progress() == pytest.approx(expected)
 
 
 def test_progress_without_head_start():
-    state = State()
+    state = State(live_options=shared.opts)
     state.job_count, state.job_no, state.sampling_steps, state.sampling_step = 2, 1, 10, 5
     assert state.progress(start_offset=0.0) == pytest.approx(0.75)
 
 
 def test_eta_relative(clock):
-    state = State()
+    state = State(live_options=shared.opts)
     assert state.eta_relative() is None
     state.begin("txt2img")
     state.job_count, state.sampling_steps, state.sampling_step = 1, 100, 24  # progress 0.25 with the head start
@@ -54,7 +54,7 @@ def test_eta_relative(clock):
 
 
 def test_flags_are_set_by_requests_and_reset_by_begin():
-    state = State()
+    state = State(live_options=shared.opts)
     state.interrupt()
     state.skip()
     state.stop_generating()
@@ -64,7 +64,7 @@ def test_flags_are_set_by_requests_and_reset_by_begin():
 
 
 def test_begin_nextjob_end(live_previews):
-    state = State()
+    state = State(live_options=shared.opts)
     state.begin("txt2img")
     assert state.job == "txt2img"
     assert state.job_count == -1
@@ -81,7 +81,7 @@ def test_begin_nextjob_end(live_previews):
 
 
 def test_live_preview_decoded_every_n_steps(live_previews):
-    state = State()
+    state = State(live_options=shared.opts)
     decoded = []
     state.preview_decoder = lambda latent, options: decoded.append(latent) or Image.new("RGB", (8, 8))
     state.begin("txt2img")
@@ -102,7 +102,7 @@ def test_live_preview_decoded_every_n_steps(live_previews):
 
 def test_live_preview_disabled(live_previews):
     live_previews["live_previews_enable"] = False
-    state = State()
+    state = State(live_options=shared.opts)
     state.preview_decoder = lambda latent, options: pytest.fail("decoder must not run")
     state.current_latent = "latent"
     state.sampling_step = 50
@@ -112,7 +112,7 @@ def test_live_preview_disabled(live_previews):
 
 def test_live_preview_only_at_batch_end(live_previews):
     live_previews["show_progress_every_n_steps"] = -1
-    state = State()
+    state = State(live_options=shared.opts)
     state.preview_decoder = lambda latent, options: Image.new("RGB", (4, 4))
     state.current_latent = "latent"
     state.sampling_step = 50
@@ -123,7 +123,7 @@ def test_live_preview_only_at_batch_end(live_previews):
 
 
 def test_failing_preview_decoder_is_ignored(live_previews):
-    state = State()
+    state = State(live_options=shared.opts)
 
     def broken(latent, options):
         raise RuntimeError("vae on wrong device")
@@ -137,7 +137,7 @@ def test_failing_preview_decoder_is_ignored(live_previews):
 
 def test_assign_current_image_drops_alpha_for_jpeg(live_previews):
     live_previews["live_previews_image_format"] = "jpeg"
-    state = State()
+    state = State(live_options=shared.opts)
     state.assign_current_image(Image.new("RGBA", (4, 4)))
     assert state.current_image.mode == "RGB"
 
@@ -147,7 +147,7 @@ def test_live_previews_follow_the_generations_options_while_it_runs(live_preview
     begin and end forget it."""
     from modules.opts_snapshot import create_opts_snapshot
 
-    state = State()
+    state = State(live_options=shared.opts)
     seen = []
     state.preview_decoder = lambda latent, options: seen.append(options.show_progress_type) or Image.new("RGBA", (4, 4))
     state.begin("txt2img")
@@ -170,7 +170,7 @@ def test_live_previews_follow_the_generations_options_while_it_runs(live_preview
 
 
 def test_server_command_wakes_waiter():
-    state = State()
+    state = State(live_options=shared.opts)
     assert state.wait_for_server_command(timeout=0.01) is None
     received = []
     waiter = threading.Thread(target=lambda: received.append(state.wait_for_server_command(timeout=5)))
