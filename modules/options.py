@@ -209,14 +209,15 @@ class Options:
 
     def set_and_save(self, values: dict, filename: str, is_api: bool = False) -> None:
         """Sets values in the base (running their onchange callbacks), but only after the file holds the base with
-        exactly these values changed; a failing callback puts the old values back, in memory and in the file."""
+        exactly these values changed (written even when none changes, as A1111 saves on every POST /options, unless
+        settings are frozen); a failing callback puts the old values back, in memory and in the file."""
         contextvars.Context().run(self._set_and_save, values, filename, is_api)
 
     def _set_and_save(self, values: dict, filename: str, is_api: bool) -> None:
         with self._save_lock:
             previous = copy.deepcopy(self.layers.base)
             changed = {key: value for key, value in values.items() if self.check_value(key, value, is_api)}
-            if not changed:
+            if not changed and shared_cmd_options.cmd_opts.freeze_settings:
                 return
             self._write(filename, {**previous, **changed})
             try:

@@ -294,6 +294,30 @@ def test_clip_skip_is_restored_when_generation_fails(builtin, sd_model, monkeypa
     assert shared.opts.CLIP_stop_at_last_layers == 1
 
 
+@pytest.mark.parametrize("restore_afterwards", [True, False])
+def test_the_requests_own_overrides_hold_in_every_cell_and_outlive_the_plot_only_if_asked(builtin, sd_model,
+                                                                                         monkeypatch,
+                                                                                         restore_afterwards):
+    """Each cell is a layer over the plot's, which holds the request's override_settings (M11: no restore stack);
+    an axis value lasts for its cell only, the request's overrides last after the plot with
+    override_settings_restore_afterwards=False, as A1111 keeps them."""
+    monkeypatch.setitem(shared.opts.data, "eta_noise_seed_delta", 0)
+    seen = []
+    real = processing.process_images_inner
+
+    def recording(p):
+        seen.append((shared.opts.eta_noise_seed_delta, shared.opts.CLIP_stop_at_last_layers))
+        return real(p)
+
+    monkeypatch.setattr(processing, "process_images_inner", recording)
+    p = txt2img(override_settings={"eta_noise_seed_delta": 7},
+                override_settings_restore_afterwards=restore_afterwards)
+    script(builtin["xyz_grid"]).run(p, *xyz_args(x_type="Clip skip", x_values="2, 3"))
+    assert seen == [(7, 2), (7, 3)]
+    assert shared.opts.CLIP_stop_at_last_layers == 1
+    assert shared.opts.eta_noise_seed_delta == (0 if restore_afterwards else 7)
+
+
 def test_checkpoint_axis_switches_models_and_the_next_generation_uses_the_selected_one(builtin, sd_model,
                                                                                       second_checkpoint):
     original_file, original_title = sd_model.sd_checkpoint_info.filename, shared.opts.sd_model_checkpoint

@@ -155,6 +155,20 @@ def test_set_and_save_writes_the_file_before_memory_changes(opts, tmp_path, monk
     assert json.loads(config.read_text())["samples_format"] == "png"
 
 
+def test_when_set_and_save_writes_the_file_memory_still_holds_the_old_values(opts, tmp_path, monkeypatch):
+    """No reader can see a value before it is persisted."""
+    real_write, seen = options.Options._write, []
+
+    def spying(self, filename, values):
+        seen.append((values["samples_format"], self.layers.base["samples_format"]))
+        return real_write(self, filename, values)
+
+    monkeypatch.setattr(options.Options, "_write", spying)
+    opts.set_and_save({"samples_format": "jpg"}, str(tmp_path / "config.json"))
+    assert seen == [("jpg", "png")]
+    assert opts.samples_format == "jpg"
+
+
 def test_set_and_save_inside_a_job_changes_the_base_and_the_file_only(opts, tmp_path):
     config = tmp_path / "config.json"
     with options_view.override_layer(opts, {"eta_noise_seed_delta": 55}):

@@ -183,6 +183,24 @@ def test_options_read_and_posted_during_a_generation_see_and_change_the_base_onl
     assert (after["eta_noise_seed_delta"], after["jpeg_quality"], after["samples_format"]) == (5, 55, "png")
 
 
+def test_a_response_is_built_from_its_jobs_options_even_when_the_base_changes_meanwhile(sd_model, outputs,
+                                                                                       config_file, monkeypatch):
+    """The job's options are the base as it was when the job started: a POST /options samples_format=jpg during the
+    generation reaches the next request's response, not this one's."""
+    client = client_without_the_lock()
+
+    def post_jpg_from_another_request():
+        thread = threading.Thread(target=lambda: client.post("/sdapi/v1/options", json={"samples_format": "jpg"}))
+        thread.start()
+        thread.join(TIMEOUT_S)
+
+    with at_first_step(monkeypatch, post_jpg_from_another_request):
+        during = client.post("/sdapi/v1/txt2img", json={**REQUEST, "save_images": False})
+    after = client.post("/sdapi/v1/txt2img", json={**REQUEST, "save_images": False})
+    assert [decode(text).format for text in during.json()["images"]] == ["PNG"]
+    assert [decode(text).format for text in after.json()["images"]] == ["JPEG"]
+
+
 def test_a_restart_reads_back_no_override(sd_model, outputs, config_file):
     client = client_without_the_lock()
     before = dict(shared.opts.data)
