@@ -20,14 +20,20 @@ def add_process_time_header(app: FastAPI) -> None:
 
 
 def create_app() -> FastAPI:
-    """The FastAPI app with the API routes and, unless --nowebui, the browser UI mounted at /."""
-    from modules.api.api import Api
+    """The FastAPI app: the REST API with --api or --nowebui (as A1111), the browser UI unless --nowebui, and with
+    any auth configured, credentials required everywhere but the UI's login page."""
+    from modules.api import api, auth
     from modules.call_queue import queue_lock
 
+    cmd_opts = shared.cmd_opts
     app = FastAPI(title="Serena webui", docs_url="/docs", redoc_url="/redoc")
     add_process_time_header(app)
-    Api(app, queue_lock)
-    if shared.cmd_opts.nowebui:
+    if cmd_opts.api or cmd_opts.nowebui:
+        api.Api(app, queue_lock)
+    else:
+        api.add_internal_routes(app)
+    ui_mount_path = None
+    if cmd_opts.nowebui:
         # the UI runs these while it builds; without it extensions still get to register their options
         script_callbacks.before_ui_callback()
         script_callbacks.ui_settings_callback()
@@ -35,8 +41,10 @@ def create_app() -> FastAPI:
         from modules import ui
 
         app = ui.mount(app)
+        ui_mount_path = ui.mount_path()
     script_callbacks.app_started_callback(shared.demo, app)
     keep_mounts_last(app)
+    auth.protect_server(app, cmd_opts, ui_mount_path)
     return app
 
 

@@ -134,7 +134,10 @@ def prepare_environment() -> None:
 
 def start() -> None:
     """Imports the server only now (it needs the requirements) and runs it until it is stopped."""
-    print(f"Launching {'API server' if args.nowebui else 'Web UI'} with arguments: {shlex.join(sys.argv[1:])}")
+    from modules.secret_flags import masked_argv
+
+    arguments = shlex.join(masked_argv(sys.argv[1:]))
+    print(f"Launching {'API server' if args.nowebui else 'Web UI'} with arguments: {arguments}")
     import webui
 
     webui.webui()

@@ -20,6 +20,7 @@ from modules import (
     ui_settings,
     ui_txt2img,
 )
+from modules.api import auth
 from modules.paths_internal import script_path
 from modules.ui_common import selected_image_and_infotext
 
@@ -114,26 +115,9 @@ def create_ui() -> gr.Blocks:
     return demo
 
 
-def parse_auth(text: str | None) -> list[tuple[str, str]]:
-    """"user:pass,user2:pass2" (also one per line in --gradio-auth-path files) -> [(user, pass), ...]."""
-    credentials = []
-    for item in (text or "").replace("\n", ",").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        user, sep, password = item.partition(":")
-        if not sep:
-            raise ValueError(f"--gradio-auth entries must look like user:password, got {user!r}")
-        credentials.append((user, password))
-    return credentials
-
-
 def gradio_auth() -> list[tuple[str, str]] | None:
-    text = shared.cmd_opts.gradio_auth or ""
-    if shared.cmd_opts.gradio_auth_path:
-        with open(shared.cmd_opts.gradio_auth_path, encoding="utf8") as file:
-            text = f"{text},{file.read()}"
-    return parse_auth(text) or None
+    """The UI's users (--gradio-auth, --gradio-auth-path) as Gradio takes them; None without."""
+    return list(auth.ui_credentials(shared.cmd_opts).items()) or None
 
 
 def mount_path() -> str:

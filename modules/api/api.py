@@ -6,7 +6,18 @@ from typing import Any
 
 from fastapi import FastAPI, Response
 
-from modules import extensions, progress, scripts, sd_models, sd_samplers, sd_schedulers, sd_vae, shared, upscaler
+from modules import (
+    extensions,
+    progress,
+    scripts,
+    sd_models,
+    sd_samplers,
+    sd_schedulers,
+    sd_vae,
+    secret_flags,
+    shared,
+    upscaler,
+)
 from modules.api import errors, extras, generation, memory, middleware, models, server_control, settings
 from modules.api.images_io import decode_base64_to_image, encode_pil_to_base64, encode_to_text
 from modules.api.infotext_request import apply_infotext
@@ -34,12 +45,26 @@ def _checkpoint_config(filename: str) -> str | None:
     return config if os.path.isfile(config) else None
 
 
+def internal_progress(req: models.InternalProgressRequest):
+    return progress.progress_for(req.id_task, req.id_live_preview, req.live_preview)
+
+
+def add_internal_routes(app: FastAPI) -> None:
+    """What the browser UI needs with or without --api: the JSON error shape, --api-log and CORS, and
+    POST /internal/progress."""
+    errors.install_exception_handlers(app)
+    middleware.setup_middleware(app, shared.cmd_opts)
+    app.router.add_api_route("/internal/progress", internal_progress, methods=["POST"],
+                             response_model=models.InternalProgressResponse, route_class_override=errors.ApiRoute)
+
+
 class Api:
+    """The REST API (/sdapi/v1), mounted with --api or --nowebui, as in A1111."""
+
     def __init__(self, app: FastAPI, queue_lock: Lock):
         self.app = app
         self.queue_lock = queue_lock
-        errors.install_exception_handlers(app)
-        middleware.setup_middleware(app, shared.cmd_opts)
+        add_internal_routes(app)
 
         post, get = ["POST"], ["GET"]
         self.add_api_route("/sdapi/v1/txt2img", self.text2imgapi, methods=post,
@@ -52,8 +77,6 @@ class Api:
                            response_model=models.ExtrasBatchImagesResponse)
         self.add_api_route("/sdapi/v1/png-info", self.pnginfoapi, methods=post, response_model=models.PNGInfoResponse)
         self.add_api_route("/sdapi/v1/progress", self.progressapi, methods=get, response_model=models.ProgressResponse)
-        self.add_api_route("/internal/progress", self.internal_progress, methods=post,
-                           response_model=models.InternalProgressResponse)
         self.add_api_route("/sdapi/v1/interrupt", self.interruptapi, methods=post)
         self.add_api_route("/sdapi/v1/skip", self.skip, methods=post)
         self.add_api_route("/sdapi/v1/options", self.get_config, methods=get, response_model=None,
@@ -146,9 +169,6 @@ class Api:
         return models.ProgressResponse(progress=state.progress(), eta_relative=state.eta_relative() or 0,
                                        state=state.dict(), current_image=current_image, textinfo=state.textinfo)
 
-    def internal_progress(self, req: models.InternalProgressRequest):
-        return progress.progress_for(req.id_task, req.id_live_preview, req.live_preview)
-
     def interruptapi(self):
         shared.state.interrupt()
         return {}
@@ -163,7 +183,7 @@ class Api:
         settings.set_options(req)
 
     def get_cmd_flags(self):
-        return vars(shared.cmd_opts)
+        return secret_flags.masked_flags(shared.cmd_opts)
 
     def get_samplers(self):
         return [{"name": s.name, "aliases": s.aliases, "options": s.options} for s in sd_samplers.all_samplers]

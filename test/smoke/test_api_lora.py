@@ -83,10 +83,19 @@ def test_unknown_lora_still_generates(client):
     assert image_bytes(result) == image_bytes(txt2img(client, "a red circle"))
 
 
-def test_lora_routes_answer_beside_the_browser_ui(server_factory, lora_dir):
-    server = server_factory(["--lora-dir", lora_dir], nowebui=False)
+def test_lora_routes_answer_beside_the_browser_ui_with_api_and_not_without(server_factory, lora_dir):
+    """As in A1111, the REST API is mounted beside the UI only with --api."""
+    server = server_factory(["--lora-dir", lora_dir, "--api"], nowebui=False)
     try:
         loras = ApiClient(server.url).ok("GET", "loras")
         assert "tiny" in [item["name"] for item in loras]
     finally:
         server.stop()
+    without_api = server_factory(["--lora-dir", lora_dir], nowebui=False)
+    try:
+        assert ApiClient(without_api.url).get("sd-models").status_code == 404
+        assert ApiClient(without_api.url).get("loras").status_code == 200, "the extension adds its routes, as in A1111"
+        progress = ApiClient(without_api.url).post("/internal/progress", {"id_task": "task(x)"})
+        assert progress.status_code == 200 and progress.json()["active"] is False, "what the UI needs stays"
+    finally:
+        without_api.stop()

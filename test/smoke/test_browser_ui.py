@@ -51,9 +51,9 @@ def lora_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def ui_server(server_factory, checkpoint_dir, lora_dir):
-    """webui.py with the UI (the smoke conftest's server, nowebui=False) behind --gradio-auth, under --subpath, with the
-    test extension installed and a tiny LoRA."""
-    server = server_factory(["--ckpt-dir", checkpoint_dir, "--lora-dir", lora_dir,
+    """webui.py with the UI (the smoke conftest's server, nowebui=False) and the API (--api) behind --gradio-auth, under
+    --subpath, with the test extension installed and a tiny LoRA."""
+    server = server_factory(["--ckpt-dir", checkpoint_dir, "--lora-dir", lora_dir, "--api",
                              "--gradio-auth", f"{USER}:{PASSWORD},other:pw", "--subpath", SUBPATH],
                             nowebui=False, files=extension_files())
     yield server
@@ -202,13 +202,15 @@ def png_with_infotext(data: bytes, size=(64, 64)) -> str:
 
 
 def test_ui_is_served_only_at_subpath_and_only_after_login(ui_server):
-    assert requests.get(f"{ui_server.url}/", timeout=30).status_code == 404
+    assert requests.get(f"{ui_server.url}/", timeout=30).status_code == 401, "outside the UI: credentials first"
     assert requests.get(f"{ui_server.url}/{SUBPATH}/config", timeout=30).status_code == 401
     login = requests.post(f"{ui_server.url}/{SUBPATH}/login", data={"username": "other", "password": "pw"},
                           timeout=30)
     assert login.status_code == 200
     assert requests.get(f"{ui_server.url}/{SUBPATH}/config", cookies=login.cookies, timeout=30).status_code == 200
-    assert requests.get(f"{ui_server.url}/sdapi/v1/sd-models", timeout=30).status_code == 200  # the API stays
+    assert requests.get(f"{ui_server.url}/", cookies=login.cookies, timeout=30).status_code == 404
+    assert requests.get(f"{ui_server.url}/sdapi/v1/sd-models", timeout=30).status_code == 401
+    assert requests.get(f"{ui_server.url}/sdapi/v1/sd-models", cookies=login.cookies, timeout=30).status_code == 200
 
 
 def test_txt2img_generates_png_with_seed_in_info(page):
@@ -347,7 +349,7 @@ def test_checkpoint_dropdown_switches_model_and_refreshes(page, ui_server, check
     page.click("#setting_sd_model_checkpoint input")
     page.get_by_role("option", name=re.compile(CHECKPOINT_B)).click()
     page.get_by_text(re.compile(f"Stable Diffusion checkpoint: {CHECKPOINT_B}")).first.wait_for(timeout=60_000)
-    options = requests.get(f"{ui_server.url}/sdapi/v1/options", timeout=30).json()
+    options = requests.get(f"{ui_server.url}/sdapi/v1/options", auth=(USER, PASSWORD), timeout=30).json()
     assert options["sd_model_checkpoint"].startswith(CHECKPOINT_B)
     generate_txt2img(page, steps=2)
     assert f"Model: {CHECKPOINT_B}" in page.inner_text("#html_info_txt2img")

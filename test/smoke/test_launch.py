@@ -171,3 +171,17 @@ def test_launch_runs_each_enabled_extensions_install_py_once(tmp_path):
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert marker.read_text() == "installed\n", "a disabled extension's install.py ran"
+
+
+def test_the_console_never_shows_a_password(program_folder, tmp_path):
+    """launch.py prints its arguments at start: the values of --api-auth and --gradio-auth are hidden there and in
+    GET /sdapi/v1/cmd-flags."""
+    server = launch(program_folder, str(tmp_path), "--api-auth", "alice:api-secret-1",
+                    "--gradio-auth=bob:ui-secret-2")
+    try:
+        flags = requests.get(f"{server.url}/sdapi/v1/cmd-flags", auth=("alice", "api-secret-1"), timeout=30).json()
+        assert (flags["api_auth"], flags["gradio_auth"]) == ("********", "********")
+        assert "Launching API server with arguments:" in server.log()
+        assert "api-secret-1" not in server.log() and "ui-secret-2" not in server.log()
+    finally:
+        server.stop()

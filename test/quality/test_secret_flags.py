@@ -1,0 +1,24 @@
+"""Passwords given on the command line are never shown: not in GET /sdapi/v1/cmd-flags, not in the console."""
+
+import argparse
+
+import pytest
+
+from modules.secret_flags import MASK, masked_argv, masked_flags
+
+
+def test_set_secret_flags_are_masked_and_the_rest_kept():
+    flags = argparse.Namespace(api_auth="alice:pw", gradio_auth=None, port=7860, listen=False)
+    assert masked_flags(flags) == {"api_auth": MASK, "gradio_auth": None, "port": 7860, "listen": False}
+    assert flags.api_auth == "alice:pw", "the parsed flags themselves are left alone"
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--api-auth", "a:b", "--port", "1"], ["--api-auth", MASK, "--port", "1"]),
+    (["--gradio-auth=a:b,c:d", "--listen"], [f"--gradio-auth={MASK}", "--listen"]),
+    (["--api-auth", "--gradio-auth"], ["--api-auth", MASK]),
+    (["--api", "--api-log", "--port=1"], ["--api", "--api-log", "--port=1"]),
+    (["--gradio-auth-path", "users.txt"], ["--gradio-auth-path", "users.txt"]),
+])
+def test_secret_values_are_masked_in_the_arguments_printed_at_start(argv, expected):
+    assert masked_argv(argv) == expected
