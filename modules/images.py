@@ -18,7 +18,7 @@ import piexif
 import piexif.helper
 from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps, PngImagePlugin
 
-from modules import script_callbacks, shared
+from modules import output_paths, script_callbacks, shared
 from modules.opts_snapshot import options_for, options_or_live
 from modules.paths_internal import resolve_data_relative
 from modules.shared_cmd_options import cmd_opts
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 LANCZOS = Image.Resampling.LANCZOS
 NEAREST = Image.Resampling.NEAREST
 
-invalid_filename_chars = "/" if cmd_opts.unix_filenames_sanitization else '#<>:"/\\|?*\n\r\t'
+invalid_filename_chars = "/\0" if cmd_opts.unix_filenames_sanitization else '#<>:"/\\|?*\n\r\t\0'
 invalid_filename_prefix = " "
 invalid_filename_postfix = " ."
 re_nonletters = re.compile(r"[\s" + re.escape(string.punctuation) + "]+")
@@ -431,13 +431,13 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
         save_to_dirs = (grid and options.grid_save_to_dirs) or (not grid and options.save_to_dirs and not no_prompt)
     if save_to_dirs:
         dirname = namegen.apply(options.directories_filename_pattern or "[prompt_words]").lstrip(" ").rstrip("\\ /")
-        path = os.path.join(path, dirname)
+        path = os.path.join(path, output_paths.relative_folder(dirname))
     os.makedirs(path, exist_ok=True)
 
     if forced_filename is not None:
-        fullfn = os.path.join(path, f"{forced_filename}.{extension}")
+        fullfn = os.path.join(path, f"{output_paths.file_name(forced_filename)}.{extension}")
     else:
-        decoration = _sample_file_decoration(namegen, p, seed, short_filename, options) + suffix
+        decoration = output_paths.file_name(_sample_file_decoration(namegen, p, seed, short_filename, options)) + suffix
         if options.save_images_add_number or decoration == "":
             fullfn = _numbered_filename(path, basename, f"-{decoration}" if decoration else "", extension)
         else:

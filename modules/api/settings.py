@@ -1,6 +1,6 @@
 """Option values sent to the API (POST /options, override_settings), checked before anything changes."""
 
-from modules import sd_models, sd_vae, shared
+from modules import output_paths, paths_internal, sd_models, sd_vae, shared
 from modules.api.errors import api_error
 from modules.api.images_io import is_known_extension
 
@@ -27,6 +27,12 @@ def check_option(key: str, value, field: str) -> None:
         raise api_error(403, field, str(e)) from e
     if not opts.same_type(info.default, value):
         raise api_error(422, field, f"expected a value of type {_type_name(info.default)}, got {_type_name(value)}")
+    try:
+        output_paths.check_option(key, value, paths_internal.data_path)
+    except output_paths.OutsideDataDir as e:
+        raise api_error(403, field, str(e)) from e
+    except output_paths.NotAFileName as e:
+        raise api_error(422, field, str(e)) from e
     if key == "sd_vae":
         check_vae(value, field)
     if key in IMAGE_FORMAT_OPTIONS and not is_known_extension(value):

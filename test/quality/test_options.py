@@ -123,11 +123,11 @@ def test_freeze_by_section_and_by_key(opts, cmd_opts):
 
 
 def test_hide_ui_dir_config_refuses_restricted_options(opts, cmd_opts):
-    assert opts.set("outdir_samples", "/tmp/a") is True
+    assert opts.set("outdir_samples", "outputs/a") is True
     cmd_opts.hide_ui_dir_config = True
     with pytest.raises(RuntimeError, match="outdir_samples"):
-        opts.set("outdir_samples", "/tmp/b")
-    assert opts.outdir_samples == "/tmp/a"
+        opts.set("outdir_samples", "outputs/b")
+    assert opts.outdir_samples == "outputs/a"
 
 
 def test_save_then_load_round_trip(opts, cmd_opts, tmp_path):

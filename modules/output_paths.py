@@ -1,0 +1,56 @@
+"""Where the server may write: output folders inside the data dir, and file-name patterns that stay inside the
+folder they are expanded in. Checked where options come in (POST /options, override_settings, the settings page)
+and again where files are saved."""
+
+import os
+
+PATH_OPTIONS = ("outdir_samples", "outdir_txt2img_samples", "outdir_img2img_samples", "outdir_extras_samples",
+                "outdir_grids", "outdir_txt2img_grids", "outdir_img2img_grids", "outdir_save", "outdir_init_images",
+                "temp_dir")
+PATTERN_OPTIONS = ("samples_filename_pattern", "directories_filename_pattern")
+SEPARATORS = ("/", "\\")
+
+
+class OutsideDataDir(ValueError):
+    """A path option or pattern that would make the server write outside its data dir (HTTP 403)."""
+
+
+class NotAFileName(ValueError):
+    """A pattern holding what no file name may hold (HTTP 422)."""
+
+
+def _parts(text: str) -> list[str]:
+    for separator in SEPARATORS[1:]:
+        text = text.replace(separator, SEPARATORS[0])
+    return text.split(SEPARATORS[0])
+
+
+def is_inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_option(key: str, value, data_dir: str) -> None:
+    """Raises OutsideDataDir or NotAFileName for a path option or pattern value that is not allowed."""
+    if not isinstance(value, str):
+        return
+    if "\0" in value:
+        raise NotAFileName(f"{key}: a NUL character is not allowed in a path")
+    if key in PATH_OPTIONS and value and not is_inside(os.path.join(data_dir, value), data_dir):
+        raise OutsideDataDir(f"{key}: {value!r} is outside the data folder {data_dir}")
+    if key in PATTERN_OPTIONS and (os.path.isabs(value) or value.startswith(SEPARATORS) or ".." in _parts(value)):
+        raise OutsideDataDir(f"{key}: {value!r} leads out of the output folder (no '..' or absolute parts)")
+
+
+def relative_folder(expanded: str) -> str:
+    """An expanded folder pattern as a relative path of plain names: no '..', '.', empty or absolute parts, no
+    NUL, whatever the tags it held expanded to."""
+    names = [name.replace("\0", "") for name in _parts(expanded)]
+    return os.path.join(*[name for name in names if name not in ("", ".", "..")] or [""])
+
+
+def file_name(expanded: str) -> str:
+    """An expanded file-name pattern as one file name: separators and NUL replaced."""
+    for separator in (*SEPARATORS, "\0"):
+        expanded = expanded.replace(separator, "_")
+    return "_" if expanded in (".", "..") else expanded
