@@ -249,7 +249,9 @@ class Options:
             raise
 
     def load(self, filename):
-        """Reads values from a JSON file; a missing file means defaults, an unreadable one is moved aside."""
+        """Reads values from a JSON file; a missing file means defaults, an unreadable one is moved aside; temporary
+        files a save interrupted (a crash, a full disk) left beside it are removed."""
+        _remove_orphaned_temp_files(filename)
         try:
             with open(filename, encoding="utf8") as file:
                 loaded = json.load(file)
@@ -340,6 +342,21 @@ class Options:
         if expected_type is bool and value in ("True", "False"):
             return value == "True"
         return expected_type(value)
+
+
+def _remove_orphaned_temp_files(filename: str) -> None:
+    folder, name = os.path.split(os.path.abspath(filename))
+    prefix = f".{name}."
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for orphan in (entry for entry in names if entry.startswith(prefix) and entry.endswith(".tmp")):
+        try:
+            os.remove(os.path.join(folder, orphan))
+            log.info("Removed %s, left by an interrupted settings save", orphan)
+        except OSError as e:
+            log.warning("Could not remove %s: %s", orphan, e)
 
 
 def _move_aside(filename: str) -> str | None:

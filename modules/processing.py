@@ -3,6 +3,7 @@
 import contextlib
 import contextvars
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,8 @@ from modules.runtime.runner import ProcessingRequest, ProcessingRunner
 from modules.sd_samplers_diffusers import InterruptedException
 from modules.shared import opts, state
 from modules.version import program_version
+
+log = logging.getLogger(__name__)
 
 opt_C = 4
 opt_f = 8
@@ -725,6 +728,7 @@ class Processed:
             "clip_skip": self.clip_skip,
             "is_using_inpainting_conditioning": self.is_using_inpainting_conditioning,
             "version": self.version,
+            "comments": self.comments,
         })
 
     def infotext(self, p: StableDiffusionProcessing, index: int) -> str:
@@ -978,7 +982,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 image = apply_overlay(image, p.paste_to, overlay, options)
                 text = infotext(i)
                 if save_samples:
-                    images.save_image(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], options.samples_format,
+                    _save_or_report(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], options.samples_format,
                                       info=text, p=p)
                 infotexts.append(text)
                 if options.enable_pnginfo:
@@ -1002,13 +1006,23 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 output_images.insert(0, grid)
                 index_of_first_image = 1
             if options.grid_save:
-                images.save_image(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], options.grid_format,
+                _save_or_report(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], options.grid_format,
                                   info=text, short_filename=not options.grid_extended_filename, p=p, grid=True)
     devices.torch_gc()
     result = Processed(p, images_list=output_images, seed=p.all_seeds[0], info=infotexts[0],
                        subseed=p.all_subseeds[0], index_of_first_image=index_of_first_image, infotexts=infotexts)
     _run_scripts(p, "postprocess", result)
     return result
+
+
+def _save_or_report(image, path, basename, *args, p, **kwargs) -> None:
+    """images.save_image; a file that cannot be written (a full disk, no permission) loses no generated image: the
+    error goes to the log and to the generation's comments (the UI's and the API info's "comments")."""
+    try:
+        images.save_image(image, path, basename, *args, p=p, **kwargs)
+    except OSError as error:
+        log.error("Could not save an image in %s: %s", path, error)
+        p.comment(f"Images not saved in {path}: {error.strerror or error}")
 
 
 def _append_mask_outputs(options, mask_for_overlay, image, output_images, infotexts, text) -> None:

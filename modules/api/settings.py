@@ -69,4 +69,8 @@ def set_options(values: dict) -> None:
         check_option(key, value, key)
     if "sd_model_checkpoint" in values:
         check_checkpoint(values["sd_model_checkpoint"], "sd_model_checkpoint")
-    shared.opts.set_and_save(values, shared.config_filename, is_api=True)
+    try:
+        shared.opts.set_and_save(values, shared.config_filename, is_api=True)
+    except OSError as e:
+        raise api_error(507, None, f"settings not saved to {shared.config_filename}, nothing changed: "
+                                   f"{e.strerror or e}") from e
