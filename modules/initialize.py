@@ -29,22 +29,34 @@ def initialize() -> None:
     scripts.initialize_scripts()
     sd_models.list_models()
     sd_vae.refresh_vae_list()
-    shared.opts.onchange("sd_model_checkpoint",
-                         call_queue.wrap_queued_call(lambda: sd_models.reload_model_weights()), call=False)
-    shared.opts.onchange("sd_vae", call_queue.wrap_queued_call(lambda: sd_vae.reload_vae_weights()), call=False)
+    register_model_options()
     load_first_model()
 
 
+def register_model_options() -> None:
+    """Changing the checkpoint or VAE option (POST /options, the settings page) loads it, after the running
+    generation."""
+    shared.opts.onchange("sd_model_checkpoint",
+                         call_queue.wrap_queued_call(lambda: sd_models.reload_model_weights()), call=False)
+    shared.opts.onchange("sd_vae", call_queue.wrap_queued_call(lambda: sd_vae.reload_vae_weights()), call=False)
+
+
 def load_first_model() -> None:
-    """Loads the selected checkpoint; with none on disk the server still starts and says where to put one."""
+    """Loads the selected checkpoint, else the first listed one that loads; with none on disk (or none loadable)
+    the server still starts and says so."""
     if not sd_models.checkpoints_list:
         log.warning("No checkpoint found. Put a .safetensors file in %s; the server starts without a model.",
                     sd_models.checkpoint_search_dirs()[0])
         print(f"No checkpoint found: put a .safetensors file in {sd_models.checkpoint_search_dirs()[0]}")
         return
-    try:
-        with call_queue.queue_lock:
-            sd_models.reload_model_weights()
-    except Exception as error:  # a broken checkpoint must not stop the server
-        log.error("Could not load the checkpoint: %s", error)
-        print(f"Could not load the checkpoint: {error}")
+    selected = sd_models.select_checkpoint()
+    candidates = [selected, *(info for info in sd_models.checkpoints_list.values() if info is not selected)]
+    with call_queue.queue_lock:
+        for info in candidates:
+            try:
+                sd_models.reload_model_weights(info=info)
+                return
+            except Exception as error:  # a broken checkpoint must not stop the server: the next one is tried
+                log.error("Could not load the checkpoint: %s", error)
+                print(f"Could not load the checkpoint: {error}")
+    print("No checkpoint could be loaded; the server starts without a model.")

@@ -1,8 +1,12 @@
 """Restricted loading of pickled .ckpt files: tensors and a short allow-list of harmless classes only."""
 
 import collections
+import re
 
 import torch
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_REFUSED_GLOBAL = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
 
 
 class CheckpointLoadError(RuntimeError):
@@ -30,4 +34,15 @@ def load(filename: str) -> dict:
         with torch.serialization.safe_globals(_ALLOWED_GLOBALS):
             return torch.load(filename, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError or ValueError for refused content
-        raise CheckpointLoadError(f"{filename}: refused to load this pickle checkpoint: {error}") from error
+        raise CheckpointLoadError(f"{filename}: refused to load this pickle checkpoint: {reason(error)}") from error
+
+
+def reason(error: BaseException) -> str:
+    """Why a checkpoint could not be loaded, in one plain line: no terminal colour codes, and not torch's advice to
+    load with weights_only=False (that would run whatever the pickle holds)."""
+    text = _ANSI_ESCAPE.sub("", str(error))
+    refused = _REFUSED_GLOBAL.search(text)
+    if refused:
+        return f"it calls for {refused.group(1)}, which a checkpoint may not hold (refused, never run)"
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "weights_only" not in line]
+    return lines[0] if lines else type(error).__name__

@@ -1,6 +1,7 @@
 """Checkpoint discovery, titles and hashes, loading and switching (A1111's sd_models names)."""
 
 import glob
+import logging
 import os
 import threading
 
@@ -15,7 +16,10 @@ model_dir = "Stable-diffusion"
 checkpoint_extensions = (".safetensors", ".ckpt")
 checkpoints_list: dict[str, "CheckpointInfo"] = {}
 checkpoint_aliases: dict[str, "CheckpointInfo"] = {}
+skipped_checkpoints: dict[str, str] = {}
+"""file -> why it is not listed (unreadable, truncated): list_models skips such a file and goes on"""
 model_lock = threading.RLock()
+log = logging.getLogger(__name__)
 _EAGER_HASH_LIMIT = 1024**3
 
 
@@ -112,14 +116,20 @@ def _find_checkpoint_files(directory: str) -> list[str]:
 
 
 def list_models() -> None:
+    """Lists every checkpoint file found; one that cannot be read goes to skipped_checkpoints, with why."""
     checkpoints_list.clear()
     checkpoint_aliases.clear()
+    skipped_checkpoints.clear()
     explicit = getattr(shared.cmd_opts, "ckpt", None)
-    if explicit and os.path.isfile(explicit):
-        CheckpointInfo(explicit).register()
-    for directory in checkpoint_search_dirs():
-        for filename in _find_checkpoint_files(directory):
+    found = [(explicit, None)] if explicit and os.path.isfile(explicit) else []
+    found += [(filename, directory) for directory in checkpoint_search_dirs()
+              for filename in _find_checkpoint_files(directory)]
+    for filename, directory in found:
+        try:
             CheckpointInfo(filename, directory).register()
+        except Exception as error:  # a truncated or unreadable file must not hide the others, nor stop the server
+            skipped_checkpoints[os.path.abspath(filename)] = safe.reason(error)
+            log.warning("Skipped checkpoint %s: %s", filename, skipped_checkpoints[os.path.abspath(filename)])
 
 
 def checkpoint_tiles(use_short: bool = False) -> list[str]:
@@ -183,15 +193,24 @@ def _notify_model_loaded(model) -> None:
 
 
 def reload_model_weights(sd_model=None, info: CheckpointInfo | None = None):
-    """Loads `info` (or the selected checkpoint) unless it is the one already loaded."""
+    """Loads `info` (or the selected checkpoint) unless it is the one already loaded. A checkpoint that fails to load
+    raises safe.CheckpointLoadError naming the file and why, with the model loaded before it loaded again."""
     with model_lock:
         checkpoint_info = info or select_checkpoint()
         current = shared.sd_model
         if current is not None and checkpoint_info is not None and \
                 current.sd_checkpoint_info.filename == checkpoint_info.filename:
             return current
+        previous = current.sd_checkpoint_info if current is not None else None
         del current  # load_model frees the old model before reading the new file; no reference may survive here
-        return load_model(checkpoint_info)
+        try:
+            return load_model(checkpoint_info)
+        except Exception as error:
+            if previous is not None:
+                load_model(previous)
+            if isinstance(error, safe.CheckpointLoadError):
+                raise
+            raise safe.CheckpointLoadError(f"{checkpoint_info.filename}: {safe.reason(error)}") from error
 
 
 def unload_model_weights(sd_model=None, info=None) -> None:

@@ -218,8 +218,10 @@ class Api:
         return {"loaded": {}, "skipped": {}}
 
     def refresh_checkpoints(self):
+        """Lists the checkpoint folders again; answers the files it skipped, with why (A1111 answers nothing)."""
         with self.queue_lock:
             sd_models.list_models()
+        return {"skipped": dict(sd_models.skipped_checkpoints)}
 
     def refresh_vae(self):
         with self.queue_lock:

@@ -3,7 +3,7 @@
 import dataclasses
 from contextlib import closing
 
-from modules import call_queue, progress, scripts, sd_samplers, sd_schedulers, shared, upscaler
+from modules import call_queue, progress, safe, scripts, sd_samplers, sd_schedulers, shared, upscaler
 from modules.api import models, settings
 from modules.api.errors import api_error
 from modules.api.images_io import decode_base64_to_image, encode_to_text
@@ -165,9 +165,14 @@ def run(processing_class, kwargs: dict, runner: scripts.ScriptRunner, script_arg
 
 
 def run_with_scripts(p) -> Processed:
-    """A script rejecting its arguments (ValueError) is the request's fault (422); anything else is ours (500)."""
+    """A script rejecting its arguments (ValueError) or an overriding checkpoint that does not load is the request's
+    fault (422); the selected checkpoint not loading is 503; anything else is ours (500)."""
     try:
         return process_images_with_scripts(p)
+    except safe.CheckpointLoadError as e:
+        if "sd_model_checkpoint" in p.override_settings:
+            raise api_error(422, "override_settings.sd_model_checkpoint", str(e)) from e
+        raise api_error(503, None, f"the selected checkpoint cannot be loaded: {e}") from e
     except scripts.ScriptError as e:
         if isinstance(e.__cause__, ValueError):
             raise api_error(422, "script_args", str(e)) from e

@@ -1,6 +1,6 @@
 """Option values sent to the API (POST /options, override_settings), checked before anything changes."""
 
-from modules import output_paths, paths_internal, sd_models, sd_vae, shared
+from modules import output_paths, paths_internal, safe, sd_models, sd_vae, shared
 from modules.api.errors import api_error
 from modules.api.images_io import is_known_extension
 
@@ -71,6 +71,8 @@ def set_options(values: dict) -> None:
         check_checkpoint(values["sd_model_checkpoint"], "sd_model_checkpoint")
     try:
         shared.opts.set_and_save(values, shared.config_filename, is_api=True)
+    except safe.CheckpointLoadError as e:
+        raise api_error(422, "sd_model_checkpoint", f"{e}; the loaded model and the settings are unchanged") from e
     except OSError as e:
         raise api_error(507, None, f"settings not saved to {shared.config_filename}, nothing changed: "
                                    f"{e.strerror or e}") from e
