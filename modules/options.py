@@ -11,7 +11,7 @@ import tempfile
 import threading
 from typing import NamedTuple
 
-from modules import options_components, output_paths, paths_internal, shared_cmd_options
+from modules import option_values, options_components, paths_internal, shared_cmd_options
 from modules.runtime.options_view import OptionLayers
 
 log = logging.getLogger(__name__)
@@ -153,8 +153,8 @@ class Options:
     def check_value(self, key, value, is_api=False) -> bool:
         """True when setting key to value would change it. Raises what setting it would: KeyError for an unknown key,
         RuntimeError for a frozen option or (is_api) one restricted from the API, TypeError for a value of the wrong
-        type, output_paths.OutsideDataDir / NotAFileName for a folder or file-name pattern leading out of the data
-        dir."""
+        type, a ValueError (option_values.BadOptionValue, output_paths.OutsideDataDir / NotAFileName) for a value the
+        option cannot hold: out of range, not a choice, not writable, leading out of the data dir."""
         info = self.data_labels.get(key)
         if info is None:
             raise KeyError(f"unknown option: {key}")
@@ -166,7 +166,7 @@ class Options:
         if not self.same_type(info.default, value):
             raise TypeError(f"bad value for option {key}: {value!r} is {type(value).__name__}, "
                             f"expected {type(info.default).__name__}")
-        output_paths.check_option(key, value, paths_internal.data_path)
+        option_values.check(key, info, value, paths_internal.data_path)
         return True
 
     def check_changeable(self, key):

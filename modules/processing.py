@@ -558,6 +558,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         crop_region = None
         image_mask = self.image_mask
         if image_mask is not None:
+            if self.init_images and image_mask.size != self.init_images[0].size:
+                image_mask = image_mask.resize(self.init_images[0].size)  # a mask of another size fits the image
             image_mask, crop_region = self._prepare_mask(image_mask, options)
             self.overlay_images = []
             if self.mask_blur_x == self.mask_blur_y:

@@ -79,12 +79,14 @@ def _encode_preview(image, image_format: str) -> str:
     return f"data:image/{image_format};base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 
 
-def _state_of(id_task: str):
+def _state_of(id_task: str | None):
     """The task's own State while it runs as a job; for a task run without one (the server's State), shared.state
-    while it is the current task; else None."""
+    while it is the current task; else (no task id at all, too) None."""
     from modules import shared
     from modules.runtime import job_state
 
+    if id_task is None:
+        return None
     state = job_state.running(id_task)
     if state is None and id_task == current_task:
         state = shared.state

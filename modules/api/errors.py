@@ -1,5 +1,6 @@
 """The API's error answers: always JSON {error, detail, body, errors}; an unexpected error never stops the server."""
 
+import json
 import logging
 
 from fastapi import FastAPI, HTTPException, Request
@@ -22,8 +23,14 @@ def error_response(status_code: int, error: str, detail, body="", errors="", hea
 
 
 def _printable(body):
+    """The request body as the error answer can carry it: bytes as text, and a parsed body holding what JSON in
+    UTF-8 cannot carry (NaN, Infinity, a lone surrogate) as its escaped text."""
     if isinstance(body, bytes | bytearray):
         return bytes(body).decode("utf8", errors="replace")
+    try:
+        json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf8")
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return json.dumps(body, default=str)
     return body
 
 

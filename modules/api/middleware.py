@@ -6,8 +6,14 @@ import time
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware import Middleware
+
+from modules.api.errors import error_response
 
 API_PATH_PREFIX = "/sdapi/"
+LIMITED_PREFIXES = (API_PATH_PREFIX, "/internal/")
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""the largest request body the API reads: room for several large base64 images, not for exhausting memory"""
 
 
 def log_line(request: Request, status_code: int, duration: float) -> str:
@@ -33,7 +39,45 @@ def add_cors(app: FastAPI, origins: str | None, origin_regex: str | None) -> Non
                        allow_headers=["*"])
 
 
+class BodyLimitMiddleware:
+    """Answers 413 to an API request whose body is over max_bytes: at once when its Content-Length says so, else as
+    soon as what it sent passes the limit (nothing of it reaches the route)."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith(LIMITED_PREFIXES):
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(scope, receive, send)
+        if declared is not None:
+            return await self.app(scope, receive, send)
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                return await self._refuse(scope, receive, send)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope, receive, send):
+        megabytes = self.max_bytes // (1024 * 1024)
+        response = error_response(413, "PayloadTooLarge", f"body: the request is larger than {megabytes} MiB")
+        await response(scope, receive, send)
+
+
 def setup_middleware(app: FastAPI, cmd_opts) -> None:
+    app.user_middleware.append(Middleware(BodyLimitMiddleware))
     if cmd_opts.api_log:
         add_request_log(app)
     if cmd_opts.cors_allow_origins or cmd_opts.cors_allow_origins_regex:

@@ -4,13 +4,16 @@ Unknown request fields are ignored, not rejected: old clients send fields that n
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
 from modules import shared
 from modules.image_size import MAX_SIZE, MIN_SIZE
 
 LATENT_MULTIPLE = 8
 MAX_SEED = 2**63 - 1
+MAX_PROMPT_LENGTH = 32_768
+"""characters in one prompt field: far beyond what CLIP reads (75 tokens a chunk), short enough to parse at once"""
+PROMPT_DESCRIPTION = f"At most {MAX_PROMPT_LENGTH} characters."
 SIZE_DESCRIPTION = ("{axis} of the image in pixels, {low}..{high}. A value that is not a multiple of 8 is rounded down to "
                     "one, as the latent is 1/8 of the image size.")
 
@@ -20,15 +23,36 @@ def _size_field(axis: str) -> Any:
                  description=SIZE_DESCRIPTION.format(axis=axis, low=MIN_SIZE, high=MAX_SIZE))
 
 
+def lone_surrogate_in(value, name: str) -> str | None:
+    """The name (with [index] / .key) of the first text in value holding a lone UTF-16 surrogate, else None."""
+    if isinstance(value, str):
+        return name if any("\ud800" <= char <= "\udfff" for char in value) else None
+    items = enumerate(value) if isinstance(value, list | tuple) else value.items() if isinstance(value, dict) else ()
+    for key, item in items:
+        found = lone_surrogate_in(item, f"{name}[{key}]" if isinstance(key, int) else f"{name}.{key}")
+        if found:
+            return found
+    return None
+
+
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="ignore", allow_inf_nan=False, protected_namespaces=())
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_text(cls, value, info: ValidationInfo):
+        """A lone surrogate (JSON's "\\ud800" alone) is not text: it cannot be saved, hashed or written to a PNG."""
+        found = lone_surrogate_in(value, info.field_name)
+        if found:
+            raise ValueError(f"{found} holds a lone UTF-16 surrogate, which is not text")
+        return value
 
 
 class GenerationRequest(RequestModel):
     """Fields shared by txt2img and img2img (A1111's StableDiffusionProcessing plus the API's own)."""
 
-    prompt: str = ""
-    negative_prompt: str = ""
+    prompt: str = Field(default="", max_length=MAX_PROMPT_LENGTH, description=PROMPT_DESCRIPTION)
+    negative_prompt: str = Field(default="", max_length=MAX_PROMPT_LENGTH, description=PROMPT_DESCRIPTION)
     styles: list[str] | None = Field(default=[], description="Names of prompt styles to apply.")
     seed: int = Field(default=-1, ge=-1, le=MAX_SEED, description="-1 picks a random seed.")
     subseed: int = Field(default=-1, ge=-1, le=MAX_SEED, description="Variation seed; -1 picks a random one.")
@@ -89,8 +113,8 @@ class StableDiffusionTxt2ImgProcessingAPI(GenerationRequest):
     hr_checkpoint_name: str | None = None
     hr_sampler_name: str | None = None
     hr_scheduler: str | None = None
-    hr_prompt: str = ""
-    hr_negative_prompt: str = ""
+    hr_prompt: str = Field(default="", max_length=MAX_PROMPT_LENGTH, description=PROMPT_DESCRIPTION)
+    hr_negative_prompt: str = Field(default="", max_length=MAX_PROMPT_LENGTH, description=PROMPT_DESCRIPTION)
 
 
 class StableDiffusionImg2ImgProcessingAPI(GenerationRequest):

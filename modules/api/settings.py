@@ -1,10 +1,7 @@
 """Option values sent to the API (POST /options, override_settings), checked before anything changes."""
 
-from modules import output_paths, paths_internal, safe, sd_models, sd_vae, shared
+from modules import option_values, output_paths, paths_internal, safe, sd_models, sd_vae, shared
 from modules.api.errors import api_error
-from modules.api.images_io import is_known_extension
-
-IMAGE_FORMAT_OPTIONS = ("samples_format", "grid_format")
 
 
 def _type_name(value) -> str:
@@ -27,16 +24,14 @@ def check_option(key: str, value, field: str) -> None:
         raise api_error(403, field, str(e)) from e
     if not opts.same_type(info.default, value):
         raise api_error(422, field, f"expected a value of type {_type_name(info.default)}, got {_type_name(value)}")
-    try:
-        output_paths.check_option(key, value, paths_internal.data_path)
-    except output_paths.OutsideDataDir as e:
-        raise api_error(403, field, str(e)) from e
-    except output_paths.NotAFileName as e:
-        raise api_error(422, field, str(e)) from e
     if key == "sd_vae":
         check_vae(value, field)
-    if key in IMAGE_FORMAT_OPTIONS and not is_known_extension(value):
-        raise api_error(422, field, f"not an image format this server can write: {value!r}")
+    try:
+        option_values.check(key, info, value, paths_internal.data_path)
+    except output_paths.OutsideDataDir as e:
+        raise api_error(403, field, str(e)) from e
+    except ValueError as e:
+        raise api_error(422, field, str(e)) from e
 
 
 def check_vae(name, field: str) -> None:
