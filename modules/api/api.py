@@ -55,7 +55,8 @@ def add_internal_routes(app: FastAPI) -> None:
     errors.install_exception_handlers(app)
     middleware.setup_middleware(app, shared.cmd_opts)
     app.router.add_api_route("/internal/progress", internal_progress, methods=["POST"],
-                             response_model=models.InternalProgressResponse, route_class_override=errors.ApiRoute)
+                             response_model=models.InternalProgressResponse, route_class_override=errors.ApiRoute,
+                             responses=errors.with_error_responses(None))
 
 
 class Api:
@@ -117,7 +118,9 @@ class Api:
             self.add_api_route("/sdapi/v1/server-stop", self.stop_webui, methods=post)
 
     def add_api_route(self, path: str, endpoint, **kwargs):
-        """Every API route answers unexpected errors with the JSON error shape (extensions use this too)."""
+        """Every API route answers unexpected errors with the JSON error shape, documented for every 4xx and 5xx
+        (extensions use this too)."""
+        kwargs["responses"] = errors.with_error_responses(kwargs.get("responses"))
         return self.app.router.add_api_route(path, endpoint, route_class_override=errors.ApiRoute, **kwargs)
 
     def text2imgapi(self, txt2imgreq: models.StableDiffusionTxt2ImgProcessingAPI):

@@ -2,14 +2,34 @@
 
 import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer of the API: what went wrong (detail starts with the request field it is about)."""
+
+    error: str
+    detail: Any
+    body: Any = None
+    errors: Any = None
+
+
+ERROR_RESPONSES = {"4XX": {"model": ErrorResponse, "description": "The request was refused (the field is named)"},
+                   "5XX": {"model": ErrorResponse, "description": "The server could not answer"}}
+
+
+def with_error_responses(responses: dict | None) -> dict:
+    """A route's documented answers with the error shape added for every 4xx and 5xx status."""
+    return {**ERROR_RESPONSES, **(responses or {})}
 
 
 def api_error(status_code: int, field: str | None, message: str) -> HTTPException:
