@@ -3,42 +3,28 @@
 import base64
 import binascii
 import io
-import ipaddress
-import socket
-from urllib.parse import urlparse
 
-import requests
 from PIL import Image
 
 from modules import images
+from modules.api import image_urls
 from modules.api.errors import api_error
 from modules.shared import opts
 
 URL_TIMEOUT_S = 30
 
 
-def _is_global_url(url: str) -> bool:
-    """True when every address the URL's host resolves to is a public one."""
-    try:
-        host = urlparse(url).hostname
-        addresses = socket.getaddrinfo(host, None)
-    except (OSError, ValueError, UnicodeError):
-        return False
-    return bool(addresses) and all(ipaddress.ip_address(info[4][0]).is_global for info in addresses)
-
-
 def _fetch(url: str, field: str) -> bytes:
     if not opts.api_enable_requests:
         raise api_error(403, field, "image URLs are not allowed (option api_enable_requests)")
-    if opts.api_forbid_local_requests and not _is_global_url(url):
-        raise api_error(403, field, "image URLs to local resources are not allowed (option api_forbid_local_requests)")
-    headers = {"user-agent": opts.api_useragent} if opts.api_useragent else {}
     try:
-        response = requests.get(url, timeout=URL_TIMEOUT_S, headers=headers)
-        response.raise_for_status()
-    except requests.RequestException as e:
+        return image_urls.download(url, forbid_local=opts.api_forbid_local_requests, user_agent=opts.api_useragent,
+                                   timeout=URL_TIMEOUT_S)
+    except image_urls.RefusedUrl as e:
+        raise api_error(403, field, f"image URLs to local resources are not allowed (option "
+                                    f"api_forbid_local_requests): {e}") from e
+    except image_urls.FailedDownload as e:
         raise api_error(422, field, f"could not download the image: {e}") from e
-    return response.content
 
 
 def _base64_payload(encoding: str, field: str) -> bytes:
