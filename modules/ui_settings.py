@@ -21,7 +21,10 @@ def _plain(text: str) -> str:
 
 
 def frozen_reason(key: str) -> str | None:
-    """Why the option cannot be changed (--freeze-settings, a frozen section, --hide-ui-dir-config), else None."""
+    """Why the option cannot be changed here (--freeze-settings, a frozen section, --hide-ui-dir-config, or an option
+    the API may not change either), else None."""
+    if opts.data_labels[key].restrict_api:
+        return f"{key} can only be changed in {shared.config_filename}, while the server is stopped"
     try:
         opts.check_changeable(key)
     except RuntimeError as error:
@@ -107,15 +110,15 @@ def coerce_value(key: str, value):
 
 
 def apply_settings(keys: list[str], values: list) -> tuple[list[str], list[str]]:
-    """Sets each changed option as POST /options does (config.json first, then memory, then its onchange); returns
-    (changed keys, problems)."""
+    """Sets each changed option as POST /options does (config.json first, then memory, then its onchange; an option
+    the API may not change is refused here too); returns (changed keys, problems)."""
     changed, problems = [], []
     for key, value in zip(keys, values):
         value = coerce_value(key, value)
         if value == getattr(opts, key):
             continue
         try:
-            opts.set_and_save({key: value}, shared.config_filename)
+            opts.set_and_save({key: value}, shared.config_filename, is_api=True)
             changed.append(key)
         except Exception as error:  # frozen/restricted (RuntimeError), wrong type, no file written, a failing onchange
             log.warning("Could not change setting %s: %s", key, error)

@@ -45,6 +45,31 @@ def _checkpoint_config(filename: str) -> str | None:
     return config if os.path.isfile(config) else None
 
 
+def exact_integer_bounds(node):
+    """FastAPI's OpenAPI model holds bounds as floats, so an integer's maximum of 2**63 - 1 came out as the float
+    2**63: integer bounds are put back as integers (no larger than the largest the API takes)."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for bound in ("minimum", "maximum"):
+                if isinstance(node.get(bound), float) and node[bound].is_integer():
+                    node[bound] = min(int(node[bound]), models.MAX_SEED)
+        for value in node.values():
+            exact_integer_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            exact_integer_bounds(value)
+    return node
+
+
+def _with_exact_integer_bounds(app: FastAPI) -> None:
+    make_schema = app.openapi
+
+    def openapi():
+        return exact_integer_bounds(make_schema())
+
+    app.openapi = openapi
+
+
 def internal_progress(req: models.InternalProgressRequest):
     return progress.progress_for(req.id_task, req.id_live_preview, req.live_preview)
 
@@ -54,6 +79,7 @@ def add_internal_routes(app: FastAPI) -> None:
     POST /internal/progress."""
     errors.install_exception_handlers(app)
     middleware.setup_middleware(app, shared.cmd_opts)
+    _with_exact_integer_bounds(app)
     app.router.add_api_route("/internal/progress", internal_progress, methods=["POST"],
                              response_model=models.InternalProgressResponse, route_class_override=errors.ApiRoute,
                              responses=errors.with_error_responses(None))

@@ -98,3 +98,11 @@ def test_a_pattern_already_in_the_settings_cannot_lead_a_saved_file_out(tmp_path
     assert output_paths.is_inside(saved, folder)
     assert os.path.relpath(saved, folder) == os.path.join("escaped-5", ".._.._up-5.png")
     assert json.dumps(sorted(os.listdir(tmp_path))) == '["out"]'
+
+
+def test_the_settings_page_refuses_what_the_api_refuses(config_on_disk):
+    """api_forbid_local_requests and the other API-restricted options change only in config.json."""
+    changed, problems = ui_settings.apply_settings(["api_forbid_local_requests"], [False])
+    assert changed == [] and "cannot be changed through the API" in problems[0]
+    assert shared.opts.api_forbid_local_requests is True
+    assert "config.json" in ui_settings.frozen_reason("api_forbid_local_requests")

@@ -163,6 +163,13 @@ def test_the_largest_seed_generates(server, baseline):
     assert json.loads(response.json()["info"])["seed"] == 2**63 - 1
 
 
+def test_the_served_schema_states_the_largest_seed_exactly(server):
+    schema = requests.get(f"{server.url}/openapi.json", timeout=TIMEOUT_S).json()
+    seed = schema["components"]["schemas"]["StableDiffusionTxt2ImgProcessingAPI"]["properties"]["seed"]
+    assert (seed["maximum"], seed["minimum"]) == (2**63 - 1, -1)
+    assert isinstance(seed["maximum"], int), "not the float 2**63, which the server refuses"
+
+
 def test_progress_without_a_task_id_while_idle_says_not_active(server, baseline):
     response = send(server, "/internal/progress", {})
     assert response.status_code == 200 and response.json()["active"] is False
