@@ -120,25 +120,29 @@ def test_a_thread_started_through_the_helper_reads_the_job_a_plain_thread_the_ba
 def test_two_jobs_on_two_threads_at_once_each_read_their_own(opts):
     """Both jobs are bound at the same moment (a barrier), then each reads repeatedly while the other sets."""
     barrier = threading.Barrier(2, timeout=TIMEOUT_S)
-    seen = {}
+    seen, failures = {}, []
 
     def job(value):
-        with options_view.override_layer(opts, {"eta_noise_seed_delta": value}):
-            barrier.wait()
-            reads = []
-            for i in range(200):
-                opts.set("jpeg_quality", value + i % 2)
-                reads.append((opts.eta_noise_seed_delta, opts.jpeg_quality))
-            barrier.wait()
-            seen[value] = set(reads)
+        try:
+            with options_view.override_layer(opts, {"eta_noise_seed_delta": value}):
+                barrier.wait()
+                reads = []
+                for i in range(200):
+                    opts.set("samples_filename_pattern", f"{value}-{i % 2}")
+                    reads.append((opts.eta_noise_seed_delta, opts.samples_filename_pattern))
+                barrier.wait()
+                seen[value] = set(reads)
+        except Exception as error:  # reported below: an assertion in a thread would go unseen
+            failures.append(error)
 
     threads = [threading.Thread(target=job, args=(value,)) for value in (100, 200)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(TIMEOUT_S)
-    assert seen == {100: {(100, 100), (100, 101)}, 200: {(200, 200), (200, 201)}}
-    assert (opts.eta_noise_seed_delta, opts.jpeg_quality) == (0, 80)
+    assert failures == []
+    assert seen == {100: {(100, "100-0"), (100, "100-1")}, 200: {(200, "200-0"), (200, "200-1")}}
+    assert (opts.eta_noise_seed_delta, opts.samples_filename_pattern) == (0, "")
 
 
 def test_set_and_save_writes_the_file_before_memory_changes(opts, tmp_path, monkeypatch):
