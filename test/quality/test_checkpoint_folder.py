@@ -108,3 +108,6 @@ def test_the_reason_drops_colour_codes_and_torchs_advice():
                          "posix.system was not an allowed global by default.")
     assert safe.reason(error) == "it calls for posix.system, which a checkpoint may not hold (refused, never run)"
     assert safe.reason(ValueError("\x1b[1mheader too short\x1b[0m")) == "header too short"
+    advice_first = RuntimeError("(1) Re-running `torch.load` with `weights_only` set to `False` will likely succeed\n"
+                                "UnpicklingError: invalid load key, 'x'.")
+    assert safe.reason(advice_first) == "UnpicklingError: invalid load key, 'x'."
