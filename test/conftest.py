@@ -87,3 +87,14 @@ def second_checkpoint(sd_model, tiny_arch_checkpoints, tmp_path):
     sd_models.CheckpointInfo(str(path)).register()
     yield sd_models.get_closet_checkpoint_match("other-sd15.safetensors")
     sd_models.list_models()
+
+
+@pytest.fixture
+def config_on_disk(monkeypatch, tmp_path):
+    """shared.config_filename pointed at a config.json in tmp_path, holding the current base options."""
+    from modules import shared
+
+    path = tmp_path / "config.json"
+    monkeypatch.setattr(shared, "config_filename", str(path))
+    shared.opts.save(str(path))
+    return path

@@ -51,14 +51,6 @@ def test_an_expanded_file_name_pattern_becomes_one_name(expanded, name):
     assert output_paths.file_name(expanded) == name
 
 
-@pytest.fixture
-def config_on_disk(monkeypatch, tmp_path):
-    path = tmp_path / "config.json"
-    monkeypatch.setattr(shared, "config_filename", str(path))
-    shared.opts.save(str(path))
-    return path
-
-
 @pytest.mark.parametrize(("body", "status", "field"), [
     ({"outdir_samples": "/etc"}, 403, "outdir_samples"),
     ({"jpeg_quality": 50, "outdir_save": "../../x"}, 403, "outdir_save"),

@@ -47,14 +47,6 @@ def client_without_the_lock() -> TestClient:
     return TestClient(app)
 
 
-@pytest.fixture
-def config_file(monkeypatch, tmp_path):
-    path = tmp_path / "config.json"
-    monkeypatch.setattr(shared, "config_filename", str(path))
-    shared.opts.save(str(path))
-    return path
-
-
 def request_for(name: str, folder_name: str, **fields) -> dict:
     overrides = {**OVERRIDES[name], "directories_filename_pattern": folder_name}
     return {**REQUEST, "override_settings": overrides, "force_task_id": f"task({folder_name})", **fields}
@@ -152,12 +144,12 @@ def test_a_response_is_encoded_with_its_own_jobs_options_not_those_of_a_request_
     assert list(saved(outputs / "a")) == ["a-5-2.jpg"]
 
 
-def test_options_read_and_posted_during_a_generation_see_and_change_the_base_only(sd_model, outputs, config_file,
+def test_options_read_and_posted_during_a_generation_see_and_change_the_base_only(sd_model, outputs, config_on_disk,
                                                                                   monkeypatch):
     """GET /options during a job with overrides shows the base; a POST then (a key the job overrides, and another)
     writes exactly what was posted into config.json and memory, for later jobs, and the job keeps its values."""
     client = client_without_the_lock()
-    before_on_disk = json.loads(config_file.read_text())
+    before_on_disk = json.loads(config_on_disk.read_text())
     seen = {}
 
     def from_another_request():
@@ -178,13 +170,13 @@ def test_options_read_and_posted_during_a_generation_see_and_change_the_base_onl
     assert seen["post"].status_code == 200
     assert seen["job_after_post"] == (31337, 80), "the running job keeps its own options"
     assert "ENSD: 31337" in result["infotexts"][0]
-    assert json.loads(config_file.read_text()) == {**before_on_disk, "eta_noise_seed_delta": 5, "jpeg_quality": 55}
+    assert json.loads(config_on_disk.read_text()) == {**before_on_disk, "eta_noise_seed_delta": 5, "jpeg_quality": 55}
     after = client.get("/sdapi/v1/options").json()
     assert (after["eta_noise_seed_delta"], after["jpeg_quality"], after["samples_format"]) == (5, 55, "png")
 
 
 def test_a_response_is_built_from_its_jobs_options_even_when_the_base_changes_meanwhile(sd_model, outputs,
-                                                                                       config_file, monkeypatch):
+                                                                                       config_on_disk, monkeypatch):
     """The job's options are the base as it was when the job started: a POST /options samples_format=jpg during the
     generation reaches the next request's response, not this one's."""
     client = client_without_the_lock()
@@ -201,28 +193,28 @@ def test_a_response_is_built_from_its_jobs_options_even_when_the_base_changes_me
     assert [decode(text).format for text in after.json()["images"]] == ["JPEG"]
 
 
-def test_a_restart_reads_back_no_override(sd_model, outputs, config_file):
+def test_a_restart_reads_back_no_override(sd_model, outputs, config_on_disk):
     client = client_without_the_lock()
     before = dict(shared.opts.data)
     assert client.post("/sdapi/v1/txt2img", json=request_for("a", "a")).status_code == 200
     client.post("/sdapi/v1/options", json={"jpeg_quality": 60})
     restarted = shared.opts.__class__(shared.opts.data_labels, shared.opts.restricted_opts)
-    restarted.load(str(config_file))
+    restarted.load(str(config_on_disk))
     assert {key: restarted.data[key] for key in OVERRIDES["a"]} == {key: before[key] for key in OVERRIDES["a"]}
     assert restarted.jpeg_quality == 60
 
 
-def test_restore_afterwards_false_makes_the_overrides_the_base_in_memory(sd_model, outputs, config_file,
+def test_restore_afterwards_false_makes_the_overrides_the_base_in_memory(sd_model, outputs, config_on_disk,
                                                                          monkeypatch):
     client = client_without_the_lock()
-    on_disk = config_file.read_text()
+    on_disk = config_on_disk.read_text()
     monkeypatch.setitem(shared.opts.data, "eta_noise_seed_delta", 0)
     response = client.post("/sdapi/v1/txt2img", json={**REQUEST, "save_images": False,
                                                       "override_settings": {"eta_noise_seed_delta": 4242},
                                                       "override_settings_restore_afterwards": False})
     assert response.status_code == 200
     assert client.get("/sdapi/v1/options").json()["eta_noise_seed_delta"] == 4242
-    assert config_file.read_text() == on_disk, "kept in memory only, as in A1111"
+    assert config_on_disk.read_text() == on_disk, "kept in memory only, as in A1111"
 
 
 @pytest.mark.parametrize(("key", "value"), [("sd_model_checkpoint", "no-such-model"),
