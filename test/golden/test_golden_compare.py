@@ -9,7 +9,8 @@ from PIL import Image
 from tools.golden import compare
 
 FACTS = {"python": "3.11.7", "torch": "2.13.0+cpu", "numpy": "2.4.6", "pillow": "12.3.0", "system": "Linux",
-         "machine": "x86_64", "cpu_capability": "AVX512", "torch_threads": 1}
+         "machine": "x86_64", "cpu_capability": "AVX512", "torch_threads": 1,
+         "cpu": "AuthenticAMD AMD EPYC"}
 
 
 def write_capture(folder, pixels=(10, 20, 30), infotext="a cat\nSteps: 4, Seed: 1", files=("outputs/a/00000-1.png",),
@@ -56,7 +57,8 @@ def test_infotext_file_names_and_options_are_compared_exactly(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(("key", "value"), [("torch", "2.14.0+cpu"), ("cpu_capability", "AVX2"), ("machine", "arm64")])
+@pytest.mark.parametrize(("key", "value"), [("torch", "2.14.0+cpu"), ("cpu_capability", "AVX2"), ("machine", "arm64"),
+                                           ("cpu", "GenuineIntel Intel(R) Xeon(R)")])
 def test_pixels_are_exact_on_the_same_platform_only(tmp_path, key, value):
     expected = write_capture(tmp_path / "a")
     assert compare.tolerance_for(expected, write_capture(tmp_path / "b")) is None

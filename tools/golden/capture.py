@@ -31,6 +31,16 @@ def load_cases():
     return module
 
 
+def cpu_model() -> str:
+    """Vendor and model: CPUs with the same instruction set still pick different float kernels (AMD vs Intel)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf8") as file:
+            fields = dict(line.split(":", 1) for line in file if line.startswith(("vendor_id", "model name")))
+        return " ".join(value.strip() for value in fields.values())
+    except OSError:
+        return platform.processor()
+
+
 def platform_facts() -> dict:
     import numpy
     import PIL
@@ -38,7 +48,8 @@ def platform_facts() -> dict:
 
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
             "pillow": PIL.__version__, "system": platform.system(), "machine": platform.machine(),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch_threads": torch.get_num_threads()}
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch_threads": torch.get_num_threads(),
+            "cpu": cpu_model()}
 
 
 def _jsonable(value):

@@ -22,7 +22,7 @@ class Tolerance:
 # Calibrated in docs/architecture/invariants.md ("Generation semantics"): float reordering moves a few pixels by a
 # few levels; a behaviour change moves most of the image.
 CROSS_PLATFORM_TOLERANCE = Tolerance(mean_abs=0.5, max_abs=16)
-PLATFORM_KEYS = ("python", "torch", "numpy", "pillow", "system", "machine", "cpu_capability", "torch_threads")
+PLATFORM_KEYS = ("python", "torch", "numpy", "pillow", "system", "machine", "cpu_capability", "torch_threads", "cpu")
 
 
 def load(folder: str) -> tuple[dict, dict]:
