@@ -155,12 +155,16 @@ def select_checkpoint() -> CheckpointInfo | None:
     return next(iter(checkpoints_list.values()), None)
 
 
+def selected_checkpoint_or_fail() -> CheckpointInfo:
+    info = select_checkpoint()
+    if info is None:
+        raise safe.CheckpointLoadError(f"no checkpoint found: put a .safetensors file in {checkpoint_search_dirs()[0]}")
+    return info
+
+
 def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStableDiffusion:
     with model_lock:
-        checkpoint_info = checkpoint_info or select_checkpoint()
-        if checkpoint_info is None:
-            raise FileNotFoundError(
-                f"no checkpoint found: put a .safetensors file in {checkpoint_search_dirs()[0]}")
+        checkpoint_info = checkpoint_info or selected_checkpoint_or_fail()
         unload_model_weights()
         state_dict, metadata = read_state_dict(checkpoint_info.filename)
         architecture = detect_architecture(state_dict, metadata, checkpoint_info.filename)
@@ -196,21 +200,35 @@ def reload_model_weights(sd_model=None, info: CheckpointInfo | None = None):
     """Loads `info` (or the selected checkpoint) unless it is the one already loaded. A checkpoint that fails to load
     raises safe.CheckpointLoadError naming the file and why, with the model loaded before it loaded again."""
     with model_lock:
-        checkpoint_info = info or select_checkpoint()
+        checkpoint_info = info or selected_checkpoint_or_fail()
         current = shared.sd_model
-        if current is not None and checkpoint_info is not None and \
-                current.sd_checkpoint_info.filename == checkpoint_info.filename:
+        if current is not None and current.sd_checkpoint_info.filename == checkpoint_info.filename:
             return current
         previous = current.sd_checkpoint_info if current is not None else None
         del current  # load_model frees the old model before reading the new file; no reference may survive here
         try:
             return load_model(checkpoint_info)
         except Exception as error:
+            failure = _load_failure(checkpoint_info, error)
             if previous is not None:
-                load_model(previous)
-            if isinstance(error, safe.CheckpointLoadError):
+                _reload_previous(previous, failure)
+            if failure is error:
                 raise
-            raise safe.CheckpointLoadError(f"{checkpoint_info.filename}: {safe.reason(error)}") from error
+            raise failure from error
+
+
+def _load_failure(info: CheckpointInfo, error: Exception) -> safe.CheckpointLoadError:
+    if isinstance(error, safe.CheckpointLoadError):
+        return error
+    return safe.CheckpointLoadError(f"{info.filename}: {safe.reason(error)}")
+
+
+def _reload_previous(previous: CheckpointInfo, failure: safe.CheckpointLoadError) -> None:
+    try:
+        load_model(previous)
+    except Exception as error:
+        raise safe.CheckpointLoadError(f"{failure}; the model loaded before it did not load again either: "
+                                       f"{_load_failure(previous, error)}") from failure
 
 
 def unload_model_weights(sd_model=None, info=None) -> None:

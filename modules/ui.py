@@ -117,7 +117,7 @@ def create_ui() -> gr.Blocks:
 
 def gradio_auth() -> list[tuple[str, str]] | None:
     """The UI's users (--gradio-auth, --gradio-auth-path) as Gradio takes them; None without."""
-    return list(auth.ui_credentials(shared.cmd_opts).items()) or None
+    return auth.ui_credentials(shared.cmd_opts) or None
 
 
 def mount_path() -> str:

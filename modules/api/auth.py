@@ -3,7 +3,6 @@ Basic credentials of either list or the browser UI's login cookie; only the UI's
 the UI has a login)."""
 
 import base64
-import binascii
 import http.cookies
 from collections.abc import Callable
 from secrets import compare_digest
@@ -11,6 +10,7 @@ from secrets import compare_digest
 from starlette.middleware import Middleware
 
 from modules.api.errors import error_response
+from modules.api.middleware import BodyLimitMiddleware
 
 AUTH_HEADERS = {"WWW-Authenticate": "Basic"}
 LOGIN_PAGE_PATHS = ("/", "/login", "/login/", "/config", "/config/", "/theme.css", "/favicon.ico", "/manifest.json",
@@ -19,21 +19,21 @@ LOGIN_PAGE_PREFIXES = ("/assets/", "/static/", "/svelte/", "/login_check", "/gra
 """below the UI's mount path: the login page and what it loads (Gradio itself refuses /config before a login)"""
 
 
-def parse_credentials(text: str | None, flag: str = "--api-auth") -> dict[str, str]:
-    """"user:password,user2:password2" (or one a line, as --gradio-auth-path files hold them) -> {user: password};
-    a password may itself contain ':'."""
-    credentials = {}
+def parse_credentials(text: str | None, flag: str = "--api-auth") -> list[tuple[str, str]]:
+    """"user:password,user2:password2" (or one a line, as --gradio-auth-path files hold them) -> [(user, password)];
+    a password may itself contain ':'. One user may have several passwords (the API's and the UI's, say)."""
+    credentials = []
     for entry in (text or "").replace("\n", ",").split(","):
         user, separator, password = entry.strip().partition(":")
         if not entry.strip():
             continue
         if not separator or not user:
             raise ValueError(f"{flag}: expected user:password, got {entry.strip()!r}")
-        credentials[user] = password
+        credentials.append((user, password))
     return credentials
 
 
-def ui_credentials(cmd_opts) -> dict[str, str]:
+def ui_credentials(cmd_opts) -> list[tuple[str, str]]:
     """The browser UI's users: --gradio-auth and the file --gradio-auth-path names."""
     text = cmd_opts.gradio_auth or ""
     if cmd_opts.gradio_auth_path:
@@ -48,18 +48,18 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         user, separator, password = base64.b64decode(encoded.strip(), validate=True).decode("utf8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64, not ASCII, not UTF-8
         return None
     return (user, password) if separator else None
 
 
-def is_authorized(credentials: dict[str, str], header: str | None) -> bool:
+def is_authorized(credentials: list[tuple[str, str]], header: str | None) -> bool:
     given = _basic_credentials(header)
     if given is None:
         return False
     user, password = given
     matches = [compare_digest(user.encode(), known_user.encode()) & compare_digest(password.encode(), known.encode())
-               for known_user, known in credentials.items()]
+               for known_user, known in credentials]
     return any(matches)
 
 
@@ -77,7 +77,7 @@ class ServerAuthMiddleware:
     """Answers 401 to every request that is not for a public path and carries neither valid Basic credentials nor
     a logged-in UI session (has_ui_session(cookies))."""
 
-    def __init__(self, app, credentials: dict[str, str], public_paths: frozenset[str] = frozenset(),
+    def __init__(self, app, credentials: list[tuple[str, str]], public_paths: frozenset[str] = frozenset(),
                  public_prefixes: tuple[str, ...] = (), has_ui_session: Callable[[dict], bool] = lambda cookies: False):
         self.app = app
         self.credentials = credentials
@@ -123,10 +123,13 @@ def _ui_sessions(app, mount_path: str) -> Callable[[dict], bool]:
 
 
 def protect_server(app, cmd_opts, ui_mount_path: str | None) -> None:
-    """With any auth configured, puts ServerAuthMiddleware innermost (so a 401 still passes through the app's other
-    middleware: X-Process-Time, CORS, --api-log); ui_mount_path: where the browser UI is mounted, None without."""
+    """With any auth configured, puts ServerAuthMiddleware inside the app's other middleware (so a 401 still gets
+    X-Process-Time, CORS, --api-log) but before the body limit (nothing of a stranger's body is read); ui_mount_path:
+    where the browser UI is mounted, None without. Must run before the app serves its first request."""
+    if app.middleware_stack is not None:
+        raise RuntimeError("protect_server: the app already serves; its middleware can no longer change")
     ui_users = ui_credentials(cmd_opts)
-    credentials = {**ui_users, **parse_credentials(cmd_opts.api_auth)}
+    credentials = ui_users + parse_credentials(cmd_opts.api_auth)
     if not credentials:
         return
     public_paths, public_prefixes, has_ui_session = frozenset(), (), (lambda cookies: False)
@@ -135,5 +138,8 @@ def protect_server(app, cmd_opts, ui_mount_path: str | None) -> None:
         public_paths = frozenset({base or "/", *(base + path for path in LOGIN_PAGE_PATHS)})
         public_prefixes = tuple(base + prefix for prefix in LOGIN_PAGE_PREFIXES)
         has_ui_session = _ui_sessions(app, ui_mount_path)
-    app.user_middleware.append(Middleware(ServerAuthMiddleware, credentials=credentials, public_paths=public_paths,
-                                          public_prefixes=public_prefixes, has_ui_session=has_ui_session))
+    body_limit = [index for index, entry in enumerate(app.user_middleware) if entry.cls is BodyLimitMiddleware]
+    position = body_limit[0] if body_limit else len(app.user_middleware)
+    app.user_middleware.insert(position, Middleware(ServerAuthMiddleware, credentials=credentials,
+                                                    public_paths=public_paths, public_prefixes=public_prefixes,
+                                                    has_ui_session=has_ui_session))

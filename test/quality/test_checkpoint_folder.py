@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from modules import initialize, safe, sd_models, shared
+from modules import initialize, paths_internal, safe, sd_models, shared
 from test.api_client import in_process_api
 from tools.make_tiny_checkpoint import make_tiny_checkpoint
 
@@ -32,6 +32,7 @@ def bad_folder(sd_model, tiny_arch_checkpoints, tmp_path, monkeypatch):
     torch.save(contents, hostile)
     good = folder / "c-good.safetensors"
     shutil.copy(tiny_arch_checkpoints["sd15"], good)
+    shutil.copytree(os.path.splitext(tiny_arch_checkpoints["sd15"])[0] + ".config", folder / "c-good.config")
     with open(good, "rb") as source, open(folder / "b-truncated.safetensors", "wb") as truncated:
         truncated.write(source.read(1000))
     monkeypatch.setattr(shared.cmd_opts, "ckpt_dir", str(folder))
@@ -111,3 +112,38 @@ def test_the_reason_drops_colour_codes_and_torchs_advice():
     advice_first = RuntimeError("(1) Re-running `torch.load` with `weights_only` set to `False` will likely succeed\n"
                                 "UnpicklingError: invalid load key, 'x'.")
     assert safe.reason(advice_first) == "UnpicklingError: invalid load key, 'x'."
+
+
+@pytest.fixture
+def empty_folder(sd_model, tmp_path, monkeypatch):
+    """No checkpoint anywhere, and none loaded: a fresh install before its first download."""
+    monkeypatch.setattr(paths_internal, "models_path", str(tmp_path / "models"))
+    monkeypatch.setattr(paths_internal, "embedded_models_path", str(tmp_path / "embedded"))
+    monkeypatch.setattr(shared.cmd_opts, "ckpt_dir", None)
+    monkeypatch.setattr(shared.cmd_opts, "ckpt", None)
+    sd_models.list_models()
+    sd_models.unload_model_weights()
+    yield sd_models.checkpoint_search_dirs()[0]
+    monkeypatch.undo()
+    sd_models.list_models()
+
+
+def test_generating_with_no_checkpoint_at_all_is_a_503_saying_where_to_put_one(empty_folder):
+    client = in_process_api()
+    response = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "steps": 1, "width": 64, "height": 64})
+    assert response.status_code == 503
+    detail = response.json()["detail"]
+    assert "no checkpoint found" in detail and empty_folder in detail
+    assert client.get("/sdapi/v1/sd-models").json() == []
+
+
+def test_a_previous_model_that_cannot_load_again_is_named_beside_the_first_failure(bad_folder, tmp_path):
+    good = sd_models.get_closet_checkpoint_match("c-good.safetensors")
+    sd_models.reload_model_weights(info=good)
+    os.remove(good.filename)
+    hostile = sd_models.get_closet_checkpoint_match("a-hostile.ckpt")
+    with pytest.raises(safe.CheckpointLoadError) as failure:
+        sd_models.reload_model_weights(info=hostile)
+    message = str(failure.value)
+    assert message.startswith(f"{hostile.filename}: refused to load this pickle") and "did not load again either" in message
+    assert good.filename in message.split("did not load again either")[1]
