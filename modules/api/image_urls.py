@@ -32,6 +32,20 @@ def _addresses(host: str, port: int) -> list[str]:
         raise FailedDownload(f"cannot resolve {host}: {e}") from e
 
 
+def _parse(url: str) -> tuple[str, str, int, str]:
+    """(scheme, hostname, port, Host header) of an http(s) URL; the Host header carries no user info."""
+    try:
+        parts = urlsplit(url)
+        explicit_port = parts.port
+    except ValueError as e:
+        raise FailedDownload(f"not a valid URL: {url!r} ({e})") from e
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FailedDownload(f"not an http(s) URL: {url!r}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    host_header = f"{host}:{explicit_port}" if explicit_port is not None else host
+    return parts.scheme, parts.hostname, explicit_port or (443 if parts.scheme == "https" else 80), host_header
+
+
 def _pool(scheme: str, address: str, port: int, host: str, timeout: float):
     if scheme == "https":
         return urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED",
@@ -43,17 +57,15 @@ def download(url: str, forbid_local: bool, user_agent: str | None, timeout: floa
     """The bytes at url, following up to MAX_REDIRECTS redirects; with forbid_local, every hop's host must resolve
     to public addresses only, and the request goes to the address checked."""
     for _ in range(MAX_REDIRECTS + 1):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FailedDownload(f"not an http(s) URL: {url!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        addresses = _addresses(parts.hostname, port)
+        scheme, hostname, port, host_header = _parse(url)
+        addresses = _addresses(hostname, port)
         if forbid_local and not all(is_public_address(address) for address in addresses):
-            raise RefusedUrl(f"{parts.hostname} is a local address")
-        headers = {"Host": parts.netloc, **({"User-Agent": user_agent} if user_agent else {})}
+            raise RefusedUrl(f"{hostname} is a local address")
+        headers = {"Host": host_header, **({"User-Agent": user_agent} if user_agent else {})}
+        parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
-            with _pool(parts.scheme, addresses[0], port, parts.hostname, timeout) as pool:
+            with _pool(scheme, addresses[0], port, hostname, timeout) as pool:
                 response = pool.urlopen("GET", target, headers=headers, redirect=False, preload_content=False)
                 try:
                     if response.status in REDIRECTS and response.headers.get("Location"):

@@ -26,10 +26,12 @@ class Server:
 
     def __init__(self, address: str, port: int = 0):
         requests_seen = self.requests = []
+        hosts_seen = self.hosts = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 requests_seen.append(self.path)
+                hosts_seen.append(self.headers["Host"])
                 if self.path.startswith("/redirect?to="):
                     self.send_response(302)
                     self.send_header("Location", self.path.split("=", 1)[1])
@@ -126,3 +128,17 @@ def test_too_many_redirects_fail(servers):
 def test_only_http_urls_with_a_host(url):
     with pytest.raises(image_urls.FailedDownload, match="not an http"):
         image_urls.download(url, forbid_local=False, user_agent=None, timeout=5)
+
+
+@pytest.mark.parametrize("url", ["http://example.com:99999/x.png", "http://example.com:port/x.png", "http://[::1/x.png",
+                                 "https://[not-an-address]/x.png"])
+def test_a_malformed_url_fails_as_a_download(url):
+    with pytest.raises(image_urls.FailedDownload, match="not a valid URL"):
+        image_urls.download(url, forbid_local=False, user_agent=None, timeout=5)
+
+
+def test_the_host_header_is_the_host_and_port_without_user_info(servers):
+    public, _ = servers
+    port = public.url.rsplit(":", 1)[1]
+    assert download(f"http://user:secret@{PUBLIC}:{port}/image") == png_bytes()
+    assert public.hosts == [f"{PUBLIC}:{port}"]
