@@ -19,6 +19,7 @@ class BadOptionValue(ValueError):
 
 
 @functools.cache
+@functools.lru_cache(maxsize=64)
 def writable_image_format(extension: str) -> bool:
     """True when an RGB image can be saved with this file extension."""
     from PIL import Image

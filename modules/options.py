@@ -98,6 +98,10 @@ class OptionsCategories:
 
 categories = OptionsCategories()
 
+class SettingsNotSaved(OSError):
+    """The settings file could not be written (disk full, read-only); the settings in memory are unchanged."""
+
+
 _OWN_FIELDS = {"data", "data_labels", "restricted_opts", "layers", "_save_lock"}
 _MISSING = object()
 
@@ -210,29 +214,58 @@ class Options:
         self._write(filename, self.layers.base)
 
     def set_and_save(self, values: dict, filename: str, is_api: bool = False) -> None:
-        """Sets values in the base (running their onchange callbacks), but only after the file holds the base with
-        exactly these values changed (written even when none changes, as A1111 saves on every POST /options, unless
-        settings are frozen); a failing callback puts the old values back, in memory and in the file."""
-        contextvars.Context().run(self._set_and_save, values, filename, is_api)
+        """Sets values in the base, but only after the file holds the base with exactly these values changed (written
+        even when none changes, as A1111 saves on every POST /options, unless settings are frozen); then runs their
+        onchange callbacks (a model load may wait for the running generation; other saves need not). A failing
+        callback puts back, in memory and in the file, each value of this call that no later save changed; what the
+        callbacks did stays (the next job loads the model its options name). SettingsNotSaved: the file could not be
+        written, and nothing changed."""
+        changed, previous = contextvars.Context().run(self._save_changes, values, filename, is_api)
+        try:
+            contextvars.Context().run(self._run_callbacks, changed)
+        except BaseException:
+            self._put_back(changed, previous, filename)
+            raise
 
-    def _set_and_save(self, values: dict, filename: str, is_api: bool) -> None:
+    def _save_changes(self, values: dict, filename: str, is_api: bool) -> tuple[dict, dict]:
         with self._save_lock:
-            previous = copy.deepcopy(self.layers.base)
+            base = self.layers.base
             changed = {key: value for key, value in values.items() if self.check_value(key, value, is_api)}
             if not changed and shared_cmd_options.cmd_opts.freeze_settings:
-                return
-            self._write(filename, {**previous, **changed})
-            try:
-                for key, value in changed.items():
-                    self.set(key, value, is_api=is_api)
-            except BaseException:
-                self.layers.base = previous
-                self._write(filename, previous)
-                raise
+                return {}, {}
+            previous = {key: base.get(key, _MISSING) for key in changed}
+            self._write(filename, {**base, **changed})
+            base.update(changed)
+            return changed, previous
+
+    def _run_callbacks(self, changed: dict) -> None:
+        for key in changed:
+            onchange = self.data_labels[key].onchange
+            if onchange is not None:
+                onchange()
+
+    def _put_back(self, changed: dict, previous: dict, filename: str) -> None:
+        with self._save_lock:
+            base = self.layers.base
+            for key, value in changed.items():
+                if base.get(key, _MISSING) != value:
+                    continue
+                if previous[key] is _MISSING:
+                    del base[key]
+                else:
+                    base[key] = previous[key]
+            self._write(filename, base)
 
     def _write(self, filename, values: dict):
         if shared_cmd_options.cmd_opts.freeze_settings:
             raise RuntimeError("saving settings is disabled (--freeze-settings)")
+        try:
+            self._write_atomically(filename, values)
+        except OSError as e:
+            raise SettingsNotSaved(f"settings not saved to {filename}: {e.strerror or e}") from e
+
+    @staticmethod
+    def _write_atomically(filename, values: dict):
         folder = os.path.dirname(os.path.abspath(filename))
         os.makedirs(folder, exist_ok=True)
         fd, temp_path = tempfile.mkstemp(prefix=f".{os.path.basename(filename)}.", suffix=".tmp", dir=folder)

@@ -1,6 +1,7 @@
 """Where the server may write: output folders inside the data dir, and file-name patterns that stay inside the
-folder they are expanded in. Checked where options come in (POST /options, override_settings, the settings page)
-and again where files are saved."""
+folder they are expanded in. Folders are checked where options come in (POST /options, override_settings, the
+settings page; config.json, the owner's own file, is read as it is); where files are saved, the expanded patterns
+are kept inside the folder they were given (save_image takes the folder as given: extensions name their own)."""
 
 import os
 

@@ -218,7 +218,7 @@ class UiSettings:
                 gr.Info(f"{opts.data_labels[key].label}: {getattr(opts, key)}")
             return getattr(opts, key), opts.dumpjson()
 
-        # opts.set runs the option's onchange; for sd_model_checkpoint that is the reload registered by
+        # set_and_save runs the option's onchange; for sd_model_checkpoint that is the reload registered by
         # initialize, wrapped in call_queue.wrap_queued_call: the switch waits for a running generation.
         component.input(fn=change, inputs=[component], outputs=[component, self.settings_json],
                         show_progress="minimal", api_visibility="private", trigger_mode="always_last")

@@ -188,7 +188,7 @@ class Api:
                                       parameters=parse_generation_parameters(geninfo))
 
     def progressapi(self, skip_current_image: bool = False):
-        state = shared.state
+        state = shared.state.current()  # one job for the whole answer, even if another starts meanwhile
         if state.job_count == 0:
             return models.ProgressResponse(progress=0, eta_relative=0, state=state.dict(), textinfo=state.textinfo)
         state.set_current_image()

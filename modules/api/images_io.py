@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from modules import images
+from modules import images, option_values
 from modules.api import image_urls
 from modules.api.errors import api_error
 from modules.shared import opts
@@ -54,13 +54,9 @@ def decode_base64_to_image(encoding: str, field: str = "image") -> Image.Image:
     return image
 
 
-def is_known_extension(extension: str) -> bool:
-    return f".{extension.lower().lstrip('.')}" in Image.registered_extensions()
-
-
 def _output_extension() -> str:
     extension = opts.samples_format.lower().lstrip(".")
-    return extension if is_known_extension(extension) else "png"
+    return extension if option_values.writable_image_format(extension) else "png"
 
 
 def encode_pil_to_base64(image: Image.Image) -> bytes:

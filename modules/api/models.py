@@ -2,6 +2,7 @@
 
 Unknown request fields are ignored, not rejected: old clients send fields that no longer exist."""
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
@@ -23,10 +24,13 @@ def _size_field(axis: str) -> Any:
                  description=SIZE_DESCRIPTION.format(axis=axis, low=MIN_SIZE, high=MAX_SIZE))
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def lone_surrogate_in(value, name: str) -> str | None:
     """The name (with [index] / .key) of the first text in value holding a lone UTF-16 surrogate, else None."""
     if isinstance(value, str):
-        return name if any("\ud800" <= char <= "\udfff" for char in value) else None
+        return name if LONE_SURROGATE.search(value) else None
     items = enumerate(value) if isinstance(value, list | tuple) else value.items() if isinstance(value, dict) else ()
     for key, item in items:
         found = lone_surrogate_in(item, f"{name}[{key}]" if isinstance(key, int) else f"{name}.{key}")

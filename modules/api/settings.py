@@ -1,37 +1,24 @@
 """Option values sent to the API (POST /options, override_settings), checked before anything changes."""
 
-from modules import option_values, output_paths, paths_internal, safe, sd_models, sd_vae, shared
+from modules import options, output_paths, safe, sd_models, sd_vae, shared
 from modules.api.errors import api_error
 
 
-def _type_name(value) -> str:
-    return type(value).__name__
-
-
 def check_option(key: str, value, field: str) -> None:
-    """Raises the API error (naming `field`) that setting key=value through the API would meet."""
-    opts = shared.opts
-    info = opts.data_labels.get(key)
-    if info is None:
-        raise api_error(422, field, f"unknown option {key!r}")
-    if value == opts.data.get(key, info.default):
-        return  # an unchanged value is always accepted, as opts.set accepts it
-    if info.restrict_api:
-        raise api_error(403, field, "this option cannot be changed through the API")
+    """Raises the API error (naming `field`) that setting key=value through the API would meet: the checks of
+    Options.check_value, then whether a VAE it names exists. An unchanged value is always accepted."""
     try:
-        opts.check_changeable(key)
+        changes = shared.opts.check_value(key, value, is_api=True)
+    except KeyError as e:
+        raise api_error(422, field, e.args[0]) from e
     except RuntimeError as e:
         raise api_error(403, field, str(e)) from e
-    if not opts.same_type(info.default, value):
-        raise api_error(422, field, f"expected a value of type {_type_name(info.default)}, got {_type_name(value)}")
-    if key == "sd_vae":
-        check_vae(value, field)
-    try:
-        option_values.check(key, info, value, paths_internal.data_path)
     except output_paths.OutsideDataDir as e:
         raise api_error(403, field, str(e)) from e
-    except ValueError as e:
+    except (TypeError, ValueError) as e:
         raise api_error(422, field, str(e)) from e
+    if changes and key == "sd_vae":
+        check_vae(value, field)
 
 
 def check_vae(name, field: str) -> None:
@@ -68,6 +55,5 @@ def set_options(values: dict) -> None:
         shared.opts.set_and_save(values, shared.config_filename, is_api=True)
     except safe.CheckpointLoadError as e:
         raise api_error(422, "sd_model_checkpoint", f"{e}; the loaded model and the settings are unchanged") from e
-    except OSError as e:
-        raise api_error(507, None, f"settings not saved to {shared.config_filename}, nothing changed: "
-                                   f"{e.strerror or e}") from e
+    except options.SettingsNotSaved as e:
+        raise api_error(507, None, f"{e}; nothing changed") from e

@@ -39,9 +39,6 @@ class OptionLayers:
         else:
             layer.values = values
 
-    def in_job(self) -> bool:
-        return self.bound.get() is not None
-
     @contextlib.contextmanager
     def layer(self) -> Iterator[Layer]:
         """Binds a new layer over the current values to this context for the `with` block."""

@@ -5,6 +5,7 @@ the next start."""
 import errno
 import json
 import logging
+import threading
 
 import pytest
 
@@ -35,11 +36,27 @@ def test_a_full_data_disk_on_post_options_changes_nothing(monkeypatch, tmp_path)
     monkeypatch.setattr(shared, "config_filename", str(config))
     shared.opts.save(str(config))
     before_memory, before_disk = dict(shared.opts.data), config.read_text()
-    monkeypatch.setattr(options.Options, "_write", full_disk)
+    monkeypatch.setattr(options.os, "fsync", full_disk)
     response = in_process_api().post("/sdapi/v1/options", json={"jpeg_quality": 42})
     assert response.status_code == 507
-    assert "nothing changed" in response.json()["detail"]
+    assert response.json()["detail"] == f"settings not saved to {config}: No space left on device; nothing changed"
     assert shared.opts.data == before_memory and config.read_text() == before_disk
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json"], "no temporary file left"
+
+
+def test_a_failing_onchange_callback_is_not_reported_as_a_full_disk(monkeypatch, tmp_path):
+    config = tmp_path / "config.json"
+    monkeypatch.setattr(shared, "config_filename", str(config))
+    shared.opts.save(str(config))
+    before_memory, before_disk = dict(shared.opts.data), json.loads(config.read_text())
+
+    def callback_fails():
+        raise FileNotFoundError(errno.ENOENT, "an extension's file is gone")
+
+    monkeypatch.setattr(shared.opts.data_labels["jpeg_quality"], "onchange", callback_fails)
+    with pytest.raises(FileNotFoundError):
+        shared.opts.set_and_save({"jpeg_quality": 42}, str(config))
+    assert shared.opts.data == before_memory and json.loads(config.read_text()) == before_disk
 
 
 def test_temporary_files_of_an_interrupted_save_are_removed_at_load(tmp_path):
@@ -64,3 +81,37 @@ def test_the_info_carries_the_comments_as_the_ui_shows_them(sd_model, comments):
     if comments:
         p.comment(comments.strip())
     assert json.loads(processing.Processed(p, []).js())["comments"] == comments
+
+
+def test_a_slow_onchange_holds_up_no_other_save_and_its_failure_keeps_the_other_saves(monkeypatch, tmp_path):
+    config = tmp_path / "config.json"
+    shared.opts.save(str(config))
+    quality_before, lossless_before = shared.opts.jpeg_quality, shared.opts.webp_lossless
+    started, release = threading.Event(), threading.Event()
+
+    def slow_failing_callback():  # as a checkpoint load waits for the running generation, then fails
+        started.set()
+        assert release.wait(30)
+        raise RuntimeError("the load failed")
+
+    monkeypatch.setattr(shared.opts.data_labels["jpeg_quality"], "onchange", slow_failing_callback)
+    failures = []
+
+    def change_quality():
+        try:
+            shared.opts.set_and_save({"jpeg_quality": 42}, str(config))
+        except RuntimeError as error:
+            failures.append(error)
+
+    worker = threading.Thread(target=change_quality)
+    worker.start()
+    assert started.wait(30)
+    shared.opts.set_and_save({"webp_lossless": not lossless_before}, str(config))  # would hang with the save lock held
+    assert json.loads(config.read_text())["jpeg_quality"] == 42, "the file held the value before its callback ran"
+    release.set()
+    worker.join(30)
+    assert [str(error) for error in failures] == ["the load failed"]
+    on_disk = json.loads(config.read_text())
+    assert shared.opts.jpeg_quality == on_disk["jpeg_quality"] == quality_before
+    assert shared.opts.webp_lossless == on_disk["webp_lossless"] == (not lossless_before)
+    shared.opts.set_and_save({"webp_lossless": lossless_before}, str(config))
