@@ -8,6 +8,8 @@ import sys
 
 import torch
 
+from modules.nan_check import NansException, test_for_nans  # noqa: F401 (A1111 names)
+
 cpu = torch.device("cpu")
 device: torch.device = cpu
 dtype: torch.dtype = torch.float32

@@ -18,6 +18,7 @@ from modules import (
     images,
     infotext_utils,
     masking,
+    nan_check,
     prompt_parser,
     rng,
     runtime_utils,
@@ -452,7 +453,9 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         if mode in upscaler.latent_upscale_modes:
             samples = upscaler.upscale_latent(samples, target_h // factor, target_w // factor, mode)
         else:
-            decoded = torch.clamp((model.decode_first_stage(samples) + 1.0) / 2.0, 0.0, 1.0)
+            decoded = nan_check.decode_checked(model, samples, options_for(self).auto_vae_precision,
+                                               self.runtime_context.cmd_opts)
+            decoded = torch.clamp((decoded + 1.0) / 2.0, 0.0, 1.0)
             upscaled = []
             for image_tensor in decoded:
                 image = Image.fromarray((255.0 * image_tensor.permute(1, 2, 0).float().cpu().numpy()).astype(np.uint8))
@@ -792,11 +795,19 @@ def _noise_device(options) -> torch.device:
     return devices.cpu if options.randn_source == "CPU" else devices.device
 
 
-def decode_latent_batch(model, latents: torch.Tensor) -> torch.Tensor:
-    """Latents → images in [0, 1] on the CPU, decoded one at a time (batched VAE numerics differ slightly on CPU,
-    and image i of a batch must equal a single generation with seed + i)."""
-    decoded = torch.cat([model.decode_first_stage(latents[i:i + 1]).float().cpu() for i in range(len(latents))])
-    return torch.clamp((decoded + 1.0) / 2.0, min=0.0, max=1.0)
+def decode_latent_batch(model, latents: torch.Tensor, target_device=None, check_for_nans: bool = False,
+                        retry_in_fp32: bool = True, cmd_opts=None) -> torch.Tensor:
+    """Latents → images in [0, 1] on target_device (the CPU by default), decoded one at a time (batched VAE numerics
+    differ slightly on CPU, and image i of a batch must equal a single generation with seed + i). check_for_nans:
+    A1111's NaN check, with a 16-bit VAE retried in 32-bit floats when retry_in_fp32 (option auto_vae_precision)."""
+    cmd_opts = cmd_opts if cmd_opts is not None else shared.cmd_opts
+    target_device = target_device or devices.cpu
+    decoded = []
+    for i in range(len(latents)):
+        image = nan_check.decode_checked(model, latents[i:i + 1], retry_in_fp32, cmd_opts) if check_for_nans else \
+            model.decode_first_stage(latents[i:i + 1])
+        decoded.append(image.float().to(target_device))
+    return torch.clamp((torch.cat(decoded) + 1.0) / 2.0, min=0.0, max=1.0)
 
 
 def apply_overlay(image: Image.Image, paste_loc, overlay: Image.Image | None, options=None) -> Image.Image:
@@ -949,11 +960,13 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             if p.n_iter > 1:
                 state.job = f"Batch {n + 1} out of {p.n_iter}"
             samples = _sample_with_console_progress(p, n)
+            nan_check.test_for_nans(samples, "unet", p.runtime_context.cmd_opts)
             if p.scripts is not None:
                 post_sample_args = scripts.PostSampleArgs(samples)
                 p.scripts.post_sample(p, post_sample_args)
                 samples = post_sample_args.samples
-            decoded = decode_latent_batch(model, samples)
+            decoded = decode_latent_batch(model, samples, check_for_nans=True, retry_in_fp32=options.auto_vae_precision,
+                                          cmd_opts=p.runtime_context.cmd_opts)
             del samples
             state.nextjob()
             if p.scripts is not None:

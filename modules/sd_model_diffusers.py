@@ -71,6 +71,8 @@ class DiffusersStableDiffusion(torch.nn.Module):
         self.unet = UNet2DConditionModel.from_single_file(state_dict, local_files_only=True, config=config_dir,
                                                           subfolder="unet", torch_dtype=dtype)
         self.vae = load_vae(state_dict, config_dir, vae_dtype)
+        if self.is_sdxl and self.vae.dtype == torch.float16 and self.vae.config.force_upcast:
+            self.vae.to(torch.float32)  # as diffusers' SDXL pipeline: this VAE overflows in fp16 (black images)
         self.base_vae = self.vae
         self.loaded_vae_file = None
         self.tokenizer = load_tokenizer()
