@@ -5,7 +5,7 @@ import json
 import os
 import threading
 
-from modules import paths_internal
+from modules import paths_internal, shared_cmd_options
 
 cache_filename = os.path.join(paths_internal.data_path, "cache.json")
 _cache_lock = threading.Lock()
@@ -64,12 +64,15 @@ def sha256_from_cache(filename: str, title: str = "hashes") -> str | None:
     return entry.get("sha256")
 
 
-def sha256(filename: str, use_addnet_hash: bool = False) -> str:
-    """The file's sha256 (or its addnet hash), computed once and remembered in cache.json until the file changes."""
+def sha256(filename: str, use_addnet_hash: bool = False) -> str | None:
+    """The file's sha256 (or its addnet hash), computed once and remembered in cache.json until the file changes;
+    with --no-hashing only a remembered one (else None), as A1111."""
     title = "hashes-addnet" if use_addnet_hash else "hashes"
     cached = sha256_from_cache(filename, title)
     if cached:
         return cached
+    if shared_cmd_options.cmd_opts.no_hashing:
+        return None
     value = addnet_hash_safetensors(filename) if use_addnet_hash else calculate_sha256(filename)
     with _cache_lock:
         data = _read_cache()

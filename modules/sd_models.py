@@ -1,5 +1,6 @@
 """Checkpoint discovery, titles and hashes, loading and switching (A1111's sd_models names)."""
 
+import concurrent.futures
 import glob
 import logging
 import os
@@ -166,13 +167,16 @@ def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStable
     with model_lock:
         checkpoint_info = checkpoint_info or selected_checkpoint_or_fail()
         unload_model_weights()
-        state_dict, metadata = read_state_dict(checkpoint_info.filename)
-        architecture = detect_architecture(state_dict, metadata, checkpoint_info.filename)
-        model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(checkpoint_info.filename,
-                                         architecture, metadata), devices.device, devices.dtype_unet, devices.dtype_vae)
-        del state_dict
-        devices.release_memory()
-        checkpoint_info.calculate_shorthash()
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="checkpoint-hash") as hashing:
+            hashed = hashing.submit(checkpoint_info.calculate_shorthash)  # beside the load, not after it
+            state_dict, metadata = read_state_dict(checkpoint_info.filename)
+            architecture = detect_architecture(state_dict, metadata, checkpoint_info.filename)
+            model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(
+                checkpoint_info.filename, architecture, metadata), devices.device, devices.dtype_unet,
+                devices.dtype_vae)
+            del state_dict
+            devices.release_memory()
+            hashed.result()
         checkpoint_info.register()
         model.sd_checkpoint_info = checkpoint_info
         model.sd_model_hash = checkpoint_info.shorthash

@@ -71,4 +71,5 @@ def loaded_vae_name(sd_model=None) -> str | None:
 
 def loaded_vae_hash(sd_model=None) -> str | None:
     vae_file = getattr(sd_model or shared.sd_model, "loaded_vae_file", None)
-    return hashes.sha256(vae_file)[:10] if vae_file else None
+    value = hashes.sha256(vae_file) if vae_file else None
+    return value[:10] if value else None

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import types
 import weakref
 
@@ -241,3 +242,48 @@ def test_switching_checkpoints_frees_the_previous_model(tmp_path, monkeypatch):
     assert refs["a again"]() is shared.sd_model
     assert shared.opts.sd_model_checkpoint == first.title
     assert alive_when_reading == [[], [], []], "the previous model is freed before the next one is read"
+
+
+def test_no_hashing_lists_and_loads_without_a_hash_and_the_infotext_has_none(checkpoint_dir, monkeypatch):
+    path = make_tiny_checkpoint("sd15", str(checkpoint_dir / "unhashed.safetensors"), seed=7)
+    monkeypatch.setattr(shared.cmd_opts, "no_hashing", True)
+    monkeypatch.setattr(hashes, "calculate_sha256", lambda name: pytest.fail(f"hashed {name} under --no-hashing"))
+    sd_models.list_models()
+    info = sd_models.get_closet_checkpoint_match("unhashed.safetensors")
+    assert info.title == "unhashed.safetensors" and info.sha256 is None
+    model = sd_models.reload_model_weights(info=info)
+    assert model.sd_model_hash is None
+    assert "Model hash" not in txt2img().info and "Model: unhashed" in txt2img().info
+
+
+def test_no_hashing_still_uses_a_remembered_hash(checkpoint_dir, monkeypatch):
+    path = make_tiny_checkpoint("sd15", str(checkpoint_dir / "remembered.safetensors"), seed=8)
+    sd_models.list_models()
+    monkeypatch.setattr(shared.cmd_opts, "no_hashing", True)
+    model = sd_models.reload_model_weights(info=sd_models.get_closet_checkpoint_match("remembered.safetensors"))
+    assert model.sd_model_hash == file_sha256(path)[:10]
+    assert f"Model hash: {file_sha256(path)[:10]}" in txt2img().info
+
+
+def test_a_checkpoint_is_hashed_beside_its_load_and_the_hash_is_there_when_it_returns(checkpoint_dir, monkeypatch):
+    path = make_tiny_checkpoint("sd15", str(checkpoint_dir / "big.safetensors"), seed=9)
+    monkeypatch.setattr(sd_models, "_EAGER_HASH_LIMIT", 0)  # as a file too large to hash while listing
+    sd_models.list_models()
+    info = sd_models.get_closet_checkpoint_match("big.safetensors")
+    assert info.sha256 is None
+    hashing = threading.Event()
+    real_read, real_calculate = sd_models.read_state_dict, hashes.calculate_sha256
+
+    def read_state_dict(filename):
+        assert hashing.wait(10), "the load waited for the hash: they do not run at the same time"
+        return real_read(filename)
+
+    def calculate_sha256(filename):
+        hashing.set()
+        return real_calculate(filename)
+
+    monkeypatch.setattr(sd_models, "read_state_dict", read_state_dict)
+    monkeypatch.setattr(hashes, "calculate_sha256", calculate_sha256)
+    model = sd_models.reload_model_weights(info=info)
+    assert model.sd_model_hash == file_sha256(path)[:10]
+    assert shared.opts.sd_model_checkpoint == f"big.safetensors [{file_sha256(path)[:10]}]"
