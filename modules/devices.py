@@ -15,6 +15,8 @@ device: torch.device = cpu
 dtype: torch.dtype = torch.float32
 dtype_vae: torch.dtype = torch.float32
 dtype_unet: torch.dtype = torch.float32
+unet_needs_upcast = False
+"""--upcast-sampling over a 16-bit UNet: sampling runs in fp32 without autocast, cast at the UNet's boundary"""
 
 
 def _use_cpu_for(task: str, cmd_opts) -> bool:
@@ -51,15 +53,16 @@ def choose_dtype(target: torch.device, cmd_opts=None, for_vae: bool = False) -> 
 
 def init(cmd_opts=None) -> torch.device:
     """Selects the generation device and dtypes from the command line; returns the device."""
-    global device, dtype, dtype_vae, dtype_unet
+    global device, dtype, dtype_vae, dtype_unet, unet_needs_upcast
     device = get_device_for("sd", cmd_opts)
     dtype = dtype_unet = choose_dtype(device, cmd_opts)
     dtype_vae = choose_dtype(device, cmd_opts, for_vae=True)
+    unet_needs_upcast = bool(getattr(cmd_opts, "upcast_sampling", False)) and dtype_unet == torch.float16
     return device
 
 
 def autocast(disable: bool = False):
-    if disable or dtype == torch.float32 or device.type == "cpu":
+    if disable or dtype == torch.float32 or device.type == "cpu" or unet_needs_upcast:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
 

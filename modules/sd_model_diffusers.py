@@ -156,6 +156,14 @@ class DiffusersStableDiffusion(torch.nn.Module):
             {"crossattn": hidden, "vector": pooled, "time_ids": time_ids.repeat(hidden.shape[0], 1)})
 
     def apply_model(self, x: torch.Tensor, t, cond) -> torch.Tensor:
+        """The UNet's prediction for x, in x's dtype: without autocast, latents and conditioning in another dtype than
+        the UNet's (fp32 sampling over a 16-bit UNet, --upcast-sampling) are cast at its boundary."""
+        dtype = self.unet.dtype
+        if x.dtype == dtype or torch.is_autocast_enabled(x.device.type):
+            return self._unet(x, t, cond)
+        return self._unet(x.to(dtype), t, _cast_cond(cond, dtype)).to(x.dtype)
+
+    def _unet(self, x: torch.Tensor, t, cond) -> torch.Tensor:
         if isinstance(cond, dict):
             added = {"text_embeds": cond["vector"], "time_ids": cond["time_ids"]}
             return self.unet(x, t, encoder_hidden_states=cond["crossattn"], added_cond_kwargs=added).sample
@@ -194,6 +202,12 @@ class DiffusersStableDiffusion(torch.nn.Module):
 
 def _token_length(cond) -> int:
     return (cond["crossattn"] if isinstance(cond, dict) else cond).shape[1]
+
+
+def _cast_cond(cond, dtype: torch.dtype):
+    if isinstance(cond, dict):
+        return {key: value.to(dtype) if value.is_floating_point() else value for key, value in cond.items()}
+    return cond.to(dtype)
 
 
 def _concat_conds(first, second):

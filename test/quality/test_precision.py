@@ -1,0 +1,68 @@
+"""--no-half, --no-half-vae, --precision, --upcast-sampling: the dtypes they choose (on a CUDA device, decided on the
+CPU) and a 16-bit model sampled in fp32 through process_images (16-bit convolutions run on the CPU too)."""
+
+import argparse
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+from modules import devices, processing, shared
+from test.quality.test_nan_check import build
+
+CUDA = torch.device("cuda")
+
+
+def flags(**set_flags) -> argparse.Namespace:
+    values = {"no_half": False, "no_half_vae": False, "precision": "autocast", "upcast_sampling": False,
+              "use_cpu": []}
+    return argparse.Namespace(**{**values, **set_flags})
+
+
+@pytest.mark.parametrize(("set_flags", "unet", "vae"), [
+    ({}, torch.float16, torch.float16),
+    ({"no_half": True}, torch.float32, torch.float32),
+    ({"no_half_vae": True}, torch.float16, torch.float32),
+    ({"precision": "full"}, torch.float32, torch.float32),
+    ({"upcast_sampling": True}, torch.float16, torch.float16),
+])
+def test_the_flags_choose_the_dtypes_on_a_gpu(set_flags, unet, vae):
+    assert devices.choose_dtype(CUDA, flags(**set_flags)) == unet
+    assert devices.choose_dtype(CUDA, flags(**set_flags), for_vae=True) == vae
+    assert devices.choose_dtype(devices.cpu, flags(**set_flags)) == torch.float32, "the CPU computes in fp32"
+
+
+@pytest.fixture
+def gpu_devices(monkeypatch):
+    """devices.init as on a CUDA machine, the module's globals put back afterwards."""
+    for name in ("device", "dtype", "dtype_unet", "dtype_vae", "unet_needs_upcast"):
+        monkeypatch.setattr(devices, name, getattr(devices, name))
+    monkeypatch.setattr(devices, "get_optimal_device_name", lambda: "cuda")
+
+
+@pytest.mark.parametrize(("set_flags", "upcast"), [({"upcast_sampling": True}, True), ({}, False),
+                                                   ({"upcast_sampling": True, "no_half": True}, False)])
+def test_upcast_sampling_turns_autocast_off_over_a_16_bit_unet_only(gpu_devices, set_flags, upcast):
+    assert devices.init(flags(**set_flags)) == CUDA
+    assert devices.unet_needs_upcast is upcast
+    assert isinstance(devices.autocast(), contextlib.nullcontext) is (upcast or devices.dtype == torch.float32)
+
+
+def test_a_16_bit_model_samples_in_fp32_through_process_images(sd_model, tiny_checkpoint, monkeypatch):
+    half = build(tiny_checkpoint, torch.float16)
+    for module in (half.unet, half.text_encoder):
+        module.to(torch.float16)
+    assert half.unet.dtype == torch.float16 and half.vae.dtype == torch.float16
+    for name in ("sd_checkpoint_info", "sd_model_hash", "sd_model_checkpoint"):
+        setattr(half, name, getattr(sd_model, name))
+
+    def generate():
+        return processing.process_images(processing.StableDiffusionProcessingTxt2Img(
+            prompt="a red circle", seed=11, steps=3, width=64, height=64, sampler_name="Euler",
+            do_not_save_samples=True, do_not_save_grid=True))
+
+    full = np.asarray(generate().images[0], dtype=np.int16)
+    monkeypatch.setattr(shared, "sd_model", half)
+    halved = np.asarray(generate().images[0], dtype=np.int16)
+    assert np.abs(full - halved).mean() < 3, "the same image within fp16 noise"
