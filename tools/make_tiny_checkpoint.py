@@ -3,6 +3,7 @@
 Usage:
     python -m tools.make_tiny_checkpoint --arch sd15 --out DIR/tiny-sd15.safetensors [--format ckpt] [--seed 0]
     python -m tools.make_tiny_checkpoint --all --out-dir DIR [--format ckpt] [--seed 0]
+    python -m tools.make_tiny_checkpoint --arch sd15 --full-size --out DIR/sd15.safetensors   (real size, ~2 GB)
 
 Next to each checkpoint goes its tiny diffusers config folder, `<checkpoint path without extension>.config/`.
 """
@@ -19,7 +20,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 
 from tools.diffusers_to_ldm import clip_to_ldm, openclip_to_ldm, unet_to_ldm, vae_to_ldm
 from tools.ldm_schedule import schedule_buffers
-from tools.tiny_configs import ARCH_FAMILIES, tiny_configs, write_config_folder
+from tools.tiny_configs import ARCH_FAMILIES, load_full_configs, tiny_configs, write_config_folder
 
 FORMATS = {"safetensors": ".safetensors", "ckpt": ".ckpt"}
 WEIGHT_DTYPE = torch.float16
@@ -64,10 +65,15 @@ def _random_tensor(name: str, shape: torch.Size, generator: torch.Generator) -> 
     return tensor.to(WEIGHT_DTYPE)
 
 
-def random_components(arch: str, seed: int = 0) -> dict[str, dict[str, torch.Tensor]]:
-    """Seeded random weights for each model component of the tiny `arch`, under diffusers' own names."""
+def configs_for(arch: str, full_size: bool = False) -> dict[str, dict]:
+    return load_full_configs(arch) if full_size else tiny_configs(arch)
+
+
+def random_components(arch: str, seed: int = 0, full_size: bool = False) -> dict[str, dict[str, torch.Tensor]]:
+    """Seeded random weights for each model component of `arch` (tiny, or at its real size), under diffusers' own
+    names."""
     family = ARCH_FAMILIES[arch]
-    configs = tiny_configs(arch)
+    configs = configs_for(arch, full_size)
     generator = torch.Generator().manual_seed(seed)
     components = {}
     for name in ("unet", "vae", *TEXT_ENCODER_LAYOUTS[family]):
@@ -91,11 +97,11 @@ def text_encoder_to_ldm(weights: dict[str, torch.Tensor], config: dict, layout: 
     return openclip_to_ldm(weights, projection) | {"logit_scale": logit_scale}
 
 
-def ldm_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
-    """The whole tiny checkpoint of `arch`, keyed as in the original single-file checkpoints."""
+def ldm_state_dict(arch: str, seed: int = 0, full_size: bool = False) -> dict[str, torch.Tensor]:
+    """The whole checkpoint of `arch` (tiny, or at its real size), keyed as in the original single-file checkpoints."""
     family = ARCH_FAMILIES[arch]
-    configs = tiny_configs(arch)
-    components = random_components(arch, seed)
+    configs = configs_for(arch, full_size)
+    components = random_components(arch, seed, full_size)
 
     state_dict = with_prefix("model.diffusion_model.", unet_to_ldm(components["unet"], configs["unet"]))
     state_dict |= with_prefix("first_stage_model.", vae_to_ldm(components["vae"], configs["vae"]))
@@ -106,20 +112,21 @@ def ldm_state_dict(arch: str, seed: int = 0) -> dict[str, torch.Tensor]:
     return {key: state_dict[key].contiguous().clone() for key in sorted(state_dict)}
 
 
-def make_tiny_checkpoint(arch: str, path: str, seed: int = 0, fmt: str = "safetensors") -> str:
-    """Write the tiny `arch` checkpoint to `path` and its config folder beside it; return `path`."""
+def make_tiny_checkpoint(arch: str, path: str, seed: int = 0, fmt: str = "safetensors", full_size: bool = False) -> str:
+    """Write the tiny `arch` checkpoint (full_size: random weights at the architecture's real size) to `path` and its
+    config folder beside it; return `path`."""
     if arch not in ARCH_FAMILIES:
         raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCH_FAMILIES)}")
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    state_dict = ldm_state_dict(arch, seed)
+    state_dict = ldm_state_dict(arch, seed, full_size)
     if fmt == "safetensors":
         metadata = {"modelspec.prediction_type": "v"} if arch in V_PREDICTION_ARCHS else None
         safetensors.torch.save_file(state_dict, path, metadata=metadata)
     else:
         torch.save({"state_dict": state_dict}, path)
-    write_config_folder(tiny_configs(arch), config_folder_for(path))
+    write_config_folder(configs_for(arch, full_size), config_folder_for(path))
     return path
 
 
@@ -132,6 +139,7 @@ def main() -> None:
     parser.add_argument("--out-dir", help="folder for tiny-<arch> checkpoints (with --all)")
     parser.add_argument("--format", choices=list(FORMATS), default="safetensors")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--full-size", action="store_true", help="random weights at the architecture's real size")
     args = parser.parse_args()
 
     if args.all:
@@ -143,7 +151,7 @@ def main() -> None:
             parser.error("--arch needs --out")
         jobs = [(args.arch, args.out)]
     for arch, path in jobs:
-        print(make_tiny_checkpoint(arch, path, seed=args.seed, fmt=args.format))
+        print(make_tiny_checkpoint(arch, path, seed=args.seed, fmt=args.format, full_size=args.full_size))
 
 
 if __name__ == "__main__":

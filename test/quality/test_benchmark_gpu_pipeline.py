@@ -1,0 +1,36 @@
+"""benchmarks/gpu_pipeline.py in its --tiny mode, on the CPU: the same code a GPU run uses, end to end, and a check
+that ours and diffusers computed the same image from the same file, noise and scheduler."""
+
+import json
+import os
+import subprocess
+import sys
+
+from benchmarks import gpu_pipeline
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_the_tiny_run_measures_every_column_and_ours_matches_diffusers(tmp_path):
+    rows = ["sd15-b1-dpmpp_2m_karras", "sdxl-b1-euler_a"]
+    report = tmp_path / "results.json"
+    finished = subprocess.run([sys.executable, "-m", "benchmarks.gpu_pipeline", "--tiny", "--steps", "2", "--repeats",
+                               "1", "--rows", *rows, "--json", str(report)], cwd=REPO_ROOT, capture_output=True,
+                              text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "| row | ours s/img | diffusers s/img |" in finished.stdout
+    results = {result["row"]: result for result in json.loads(report.read_text())}
+    assert list(results) == rows
+    for result in results.values():
+        assert result["ours_s_per_image"] > 0 and result["diffusers_s_per_image"] > 0
+        assert result["ratio"] == result["ours_s_per_image"] / result["diffusers_s_per_image"]
+        assert 0 < result["physical_limit_s_per_image"] < result["ours_s_per_image"]
+        assert result["bare_unet_s_per_image"] > 0
+    assert set(results["sd15-b1-dpmpp_2m_karras"]["load_s"]) == {"ours", "diffusers"}
+    assert results["sd15-b1-dpmpp_2m_karras"]["mean_pixel_difference"] < 2, "the same image as diffusers"
+    assert results["sdxl-b1-euler_a"]["mean_pixel_difference"] is None, "an ancestral sampler draws other noise"
+
+
+def test_only_the_deterministic_samplers_are_compared_pixel_by_pixel():
+    deterministic = {row.name for row in gpu_pipeline.ROWS if row.deterministic}
+    assert deterministic == {"sd15-b1-dpmpp_2m_karras", "sd15-b4-dpmpp_2m_karras"}
