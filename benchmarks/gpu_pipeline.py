@@ -256,7 +256,7 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
         ours_peak_memory_mb=ours_peak, diffusers_peak_memory_mb=their_peak,
         mean_pixel_difference=mean_pixel_difference(ours_images, their_images) if row.deterministic else None,
         load_s=load_s)
-    del pipe
+    pipe.to("cpu")
     devices.release_memory()
     return result
 

@@ -245,7 +245,7 @@ def test_switching_checkpoints_frees_the_previous_model(tmp_path, monkeypatch):
 
 
 def test_no_hashing_lists_and_loads_without_a_hash_and_the_infotext_has_none(checkpoint_dir, monkeypatch):
-    path = make_tiny_checkpoint("sd15", str(checkpoint_dir / "unhashed.safetensors"), seed=7)
+    make_tiny_checkpoint("sd15", str(checkpoint_dir / "unhashed.safetensors"), seed=7)
     monkeypatch.setattr(shared.cmd_opts, "no_hashing", True)
     monkeypatch.setattr(hashes, "calculate_sha256", lambda name: pytest.fail(f"hashed {name} under --no-hashing"))
     sd_models.list_models()
