@@ -84,6 +84,9 @@ parser.add_argument("--opt-sdp-attention", action="store_true", help="use scaled
 parser.add_argument("--opt-sdp-no-mem-attention", action="store_true",
                     help="use scaled dot product cross-attention without the memory-efficient kernel (deterministic)")
 parser.add_argument("--xformers", action="store_true", help="use xformers for cross attention")
+parser.add_argument("--opt-compile", action="store_true",
+                    help="compile the UNet with torch.compile (CUDA graphs on a GPU), once per image shape; the "
+                         "compiled code is kept in the data dir's cache/torch_compile")
 parser.add_argument("--disable-nan-check", action="store_true", help="do not check outputs for NaNs")
 parser.add_argument("--no-hashing", action="store_true", help="do not compute sha256 hashes of checkpoints")
 parser.add_argument("--disable-safe-unpickle", action="store_true", help="do not check pickled models for malicious code")

@@ -897,7 +897,6 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
         assert len(p.prompt) > 0
     else:
         assert p.prompt is not None
-    devices.torch_gc()
     if p.sampler_name is None:
         p.sampler_name, p.scheduler = sd_samplers.get_sampler_and_scheduler("Euler a", p.scheduler)
     if p.restore_faces is None:
@@ -1005,7 +1004,6 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 output_images.append(image)
                 _append_mask_outputs(options, mask_for_overlay, image, output_images, infotexts, text)
             del decoded
-            devices.torch_gc()
 
         if not infotexts:
             infotexts.append(Processed(p, []).infotext(p, 0))
@@ -1023,7 +1021,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             if options.grid_save:
                 _save_or_report(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], options.grid_format,
                                   info=text, short_filename=not options.grid_extended_filename, p=p, grid=True)
-    devices.torch_gc()
+    devices.torch_gc()  # once a generation: the allocator's cache reused between batches, returned at the end
     result = Processed(p, images_list=output_images, seed=p.all_seeds[0], info=infotexts[0],
                        subseed=p.all_subseeds[0], index_of_first_image=index_of_first_image, infotexts=infotexts)
     _run_scripts(p, "postprocess", result)

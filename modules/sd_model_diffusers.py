@@ -70,6 +70,7 @@ class DiffusersStableDiffusion(torch.nn.Module):
         self.dtype_unet = dtype
         self.unet = UNet2DConditionModel.from_single_file(state_dict, local_files_only=True, config=config_dir,
                                                           subfolder="unet", torch_dtype=dtype)
+        self.unet_runner = None  # what calls the UNet in its place (--opt-compile: unet_compile.CompiledUNet)
         self.vae = load_vae(state_dict, config_dir, vae_dtype)
         if self.is_sdxl and self.vae.dtype == torch.float16 and self.vae.config.force_upcast:
             self.vae.to(torch.float32)  # as diffusers' SDXL pipeline: this VAE overflows in fp16 (black images)
@@ -164,10 +165,11 @@ class DiffusersStableDiffusion(torch.nn.Module):
         return self._unet(x.to(dtype), t, _cast_cond(cond, dtype)).to(x.dtype)
 
     def _unet(self, x: torch.Tensor, t, cond) -> torch.Tensor:
+        unet = self.unet_runner or self.unet
         if isinstance(cond, dict):
             added = {"text_embeds": cond["vector"], "time_ids": cond["time_ids"]}
-            return self.unet(x, t, encoder_hidden_states=cond["crossattn"], added_cond_kwargs=added).sample
-        return self.unet(x, t, encoder_hidden_states=cond).sample
+            return unet(x, t, encoder_hidden_states=cond["crossattn"], added_cond_kwargs=added).sample
+        return unet(x, t, encoder_hidden_states=cond).sample
 
     @torch.no_grad()
     def predict_cond_uncond(self, x: torch.Tensor, t, cond, uncond) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ import threading
 import safetensors
 import safetensors.torch
 
-from modules import devices, hashes, paths_internal, safe, sd_models_metadata, shared
+from modules import devices, hashes, paths_internal, safe, sd_models_metadata, shared, unet_compile
 from modules.sd_model_diffusers import DiffusersStableDiffusion, config_dir_for
 from modules.sd_models_detect import detect_architecture
 
@@ -178,6 +178,9 @@ def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStable
             devices.release_memory()
             hashed.result()
         checkpoint_info.register()
+        if shared.cmd_opts.opt_compile:
+            model.unet_runner = unet_compile.CompiledUNet(model.unet, devices.device,
+                                                          unet_compile.cache_dir(paths_internal.data_path), shared.state)
         model.sd_checkpoint_info = checkpoint_info
         model.sd_model_hash = checkpoint_info.shorthash
         model.sd_model_checkpoint = checkpoint_info.filename

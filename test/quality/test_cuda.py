@@ -1,0 +1,53 @@
+"""What only a CUDA device can show: a 16-bit generation on the GPU draws the image the CPU draws in fp32 (within
+fp16 noise), and --opt-compile's CUDA graphs draw the eager image. Skipped, with the reason, where there is none."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from modules import devices, processing, sd_models, shared
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; this machine has none")
+SMALL = {"prompt": "a red circle", "width": 64, "height": 64, "steps": 4, "seed": 3, "sampler_name": "DPM++ 2M",
+         "do_not_save_samples": True, "do_not_save_grid": True}
+
+
+def generate() -> np.ndarray:
+    result = processing.process_images(processing.StableDiffusionProcessingTxt2Img(**SMALL))
+    return np.asarray(result.images[0], dtype=np.int16)
+
+
+@pytest.fixture
+def on_gpu(sd_model, tiny_checkpoint, monkeypatch):
+    """The tiny checkpoint loaded on the GPU in fp16 (as devices.init chooses there); the CPU model back after."""
+    info = sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint))
+    for name in ("device", "dtype", "dtype_unet", "dtype_vae", "unet_needs_upcast"):
+        monkeypatch.setattr(devices, name, getattr(devices, name))
+    monkeypatch.setattr(shared, "device", shared.device)
+    shared.device = devices.init(argparse_flags())
+    yield info
+    monkeypatch.undo()
+    sd_models.load_model(info)
+
+
+def argparse_flags():
+    return type(shared.cmd_opts)(**{**vars(shared.cmd_opts), "use_cpu": []})
+
+
+def test_a_16_bit_gpu_generation_draws_the_cpu_image(on_gpu):
+    cpu_image = generate()
+    model = sd_models.load_model(on_gpu)
+    assert model.device.type == "cuda" and model.unet.dtype == torch.float16
+    assert np.abs(generate() - cpu_image).mean() < 3
+
+
+def test_cuda_graphs_draw_the_eager_image(on_gpu, monkeypatch):
+    sd_models.load_model(on_gpu)
+    eager = generate()
+    monkeypatch.setattr(shared.cmd_opts, "opt_compile", True)
+    model = sd_models.load_model(on_gpu)
+    assert model.unet_runner.mode == "reduce-overhead"
+    assert np.abs(generate() - eager).max() <= 2
+    assert np.abs(generate() - eager).max() <= 2
