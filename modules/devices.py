@@ -61,6 +61,16 @@ def init(cmd_opts=None) -> torch.device:
     return device
 
 
+def state_dict_device(file_bytes: int, free_bytes: int | None = None) -> torch.device:
+    """Where a checkpoint's tensors are read to: straight onto the GPU when twice the file fits in its free memory
+    (the file's tensors and the model made from them are there at once), else the CPU."""
+    if device.type != "cuda":
+        return cpu
+    if free_bytes is None:
+        free_bytes, _ = torch.cuda.mem_get_info(device)
+    return device if 2 * file_bytes <= free_bytes else cpu
+
+
 def autocast(disable: bool = False):
     if disable or dtype == torch.float32 or device.type == "cpu" or unet_needs_upcast:
         return contextlib.nullcontext()

@@ -86,10 +86,11 @@ def read_metadata(filename: str) -> dict:
         return dict(file.metadata() or {})
 
 
-def read_state_dict(filename: str) -> tuple[dict, dict]:
-    """(state dict, metadata); .ckpt goes through the restricted unpickler only."""
+def read_state_dict(filename: str, device="cpu") -> tuple[dict, dict]:
+    """(state dict, metadata); a .safetensors file's tensors straight onto `device`; .ckpt goes through the
+    restricted unpickler only, onto the CPU."""
     if filename.endswith(".safetensors"):
-        return safetensors.torch.load_file(filename, device="cpu"), read_metadata(filename)
+        return safetensors.torch.load_file(filename, device=str(device)), read_metadata(filename)
     loaded = safe.load(filename)
     if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
         loaded = loaded["state_dict"]
@@ -169,7 +170,8 @@ def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStable
         unload_model_weights()
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="checkpoint-hash") as hashing:
             hashed = hashing.submit(checkpoint_info.calculate_shorthash)  # beside the load, not after it
-            state_dict, metadata = read_state_dict(checkpoint_info.filename)
+            state_dict, metadata = read_state_dict(checkpoint_info.filename,
+                                                   devices.state_dict_device(os.path.getsize(checkpoint_info.filename)))
             architecture = detect_architecture(state_dict, metadata, checkpoint_info.filename)
             model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(
                 checkpoint_info.filename, architecture, metadata), devices.device, devices.dtype_unet,

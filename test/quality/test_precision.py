@@ -66,3 +66,14 @@ def test_a_16_bit_model_samples_in_fp32_through_process_images(sd_model, tiny_ch
     monkeypatch.setattr(shared, "sd_model", half)
     halved = np.asarray(generate().images[0], dtype=np.int16)
     assert np.abs(full - halved).mean() < 3, "the same image within fp16 noise"
+
+
+@pytest.mark.parametrize(("file_bytes", "free_bytes", "expected"), [(2 * 2**30, 10 * 2**30, "cuda"),
+                                                                    (6 * 2**30, 10 * 2**30, "cpu")])
+def test_a_checkpoint_is_read_straight_onto_the_gpu_when_it_fits_twice(gpu_devices, file_bytes, free_bytes, expected):
+    devices.init(flags())
+    assert devices.state_dict_device(file_bytes, free_bytes).type == expected
+
+
+def test_on_the_cpu_a_checkpoint_is_read_to_the_cpu():
+    assert devices.state_dict_device(1, 2**40) == devices.cpu

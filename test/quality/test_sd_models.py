@@ -226,10 +226,10 @@ def test_switching_checkpoints_frees_the_previous_model(tmp_path, monkeypatch):
     alive_when_reading = []
     real_read = sd_models.read_state_dict
 
-    def read_and_note_what_is_alive(filename):
+    def read_and_note_what_is_alive(filename, *args):
         gc.collect()
         alive_when_reading.append([name for name, ref in refs.items() if ref() is not None])
-        return real_read(filename)
+        return real_read(filename, *args)
 
     monkeypatch.setattr(sd_models, "read_state_dict", read_and_note_what_is_alive)
 
@@ -274,9 +274,9 @@ def test_a_checkpoint_is_hashed_beside_its_load_and_the_hash_is_there_when_it_re
     hashing = threading.Event()
     real_read, real_calculate = sd_models.read_state_dict, hashes.calculate_sha256
 
-    def read_state_dict(filename):
+    def read_state_dict(filename, *args):
         assert hashing.wait(10), "the load waited for the hash: they do not run at the same time"
-        return real_read(filename)
+        return real_read(filename, *args)
 
     def calculate_sha256(filename):
         hashing.set()
