@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 def initialize() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     shared.device = devices.init(shared.cmd_opts)
+    say_unimplemented_flags(shared.cmd_opts, shared.device)
     shared.prompt_styles = styles.StyleDatabase(shared.styles_filename)
     shared.sd_upscalers = upscaler.sd_upscalers
     shared.state.preview_decoder = live_preview.decode_preview
@@ -31,6 +32,11 @@ def initialize() -> None:
     sd_vae.refresh_vae_list()
     register_model_options()
     load_first_model()
+
+
+def say_unimplemented_flags(cmd_opts, device) -> None:
+    for flag in devices.unimplemented_memory_flags(cmd_opts):
+        print(f"{flag} is not implemented yet: the whole model stays on {device}")
 
 
 def register_model_options() -> None:

@@ -12,8 +12,8 @@ MIN_CASES = 16
 CLONE_CASES = ["euler_a", "img2img_strength_030"]
 CHANGED_VERSION = "v0.0.0-golden-test"
 # appended to the clone's modules: every decoded image inverted, and another version in the infotext
-PIXEL_CHANGE = "\n_golden_decode = decode_latent_batch\n\n\ndef decode_latent_batch(model, latents):\n" \
-               "    return 1.0 - _golden_decode(model, latents)\n"
+PIXEL_CHANGE = "\n_golden_decode = decode_latent_batch\n\n\ndef decode_latent_batch(model, latents, **kwargs):\n" \
+               "    return 1.0 - _golden_decode(model, latents, **kwargs)\n"
 INFOTEXT_CHANGE = f'\nversion = "{CHANGED_VERSION}"\n'
 UPDATE_HINT = "if the change is deliberate: python -m tools.golden --update, and say why in the commit"
 

@@ -77,3 +77,14 @@ def test_a_checkpoint_is_read_straight_onto_the_gpu_when_it_fits_twice(gpu_devic
 
 def test_on_the_cpu_a_checkpoint_is_read_to_the_cpu():
     assert devices.state_dict_device(1, 2**40) == devices.cpu
+
+
+def test_the_memory_flags_not_implemented_are_named_at_start(capsys):
+    from modules import initialize
+
+    initialize.say_unimplemented_flags(flags(medvram=True, lowvram=True), CUDA)
+    console = capsys.readouterr().out
+    assert "--medvram is not implemented yet: the whole model stays on cuda" in console
+    assert "--lowvram is not implemented yet" in console and "--medvram-sdxl" not in console
+    initialize.say_unimplemented_flags(flags(), CUDA)
+    assert capsys.readouterr().out == ""

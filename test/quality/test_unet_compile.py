@@ -29,8 +29,9 @@ def compiled_model(sd_model, tiny_checkpoint, monkeypatch):
     sd_models.load_model(info)
 
 
-def test_the_unet_is_compiled_once_per_shape_and_draws_the_eager_image(sd_model, lora_extension, tiny_checkpoint,
-                                                                       monkeypatch, capsys, request):
+@pytest.mark.usefixtures("lora_extension")
+def test_the_unet_is_compiled_once_per_shape_and_draws_the_eager_image(sd_model, tiny_checkpoint, monkeypatch, capsys,
+                                                                       request):
     eager, eager_lora = generate(), generate("a red circle <lora:tiny:1>")
     model = request.getfixturevalue("compiled_model")
     assert isinstance(model.unet_runner, unet_compile.CompiledUNet) and model.unet_runner.mode == "default"
