@@ -1,6 +1,7 @@
 """Whole-image speed of ours against diffusers on the same single-file checkpoint, with the physical limit beside it.
 
     python -m benchmarks.gpu_pipeline [--tiny] [--steps 20] [--repeats 5] [--rows sd15-b1-euler_a ...] [--json FILE]
+                                      [webui flags: --upcast-sampling, --opt-compile, --no-half, ...]
 
 For each row (architecture, size, sampler, batch): a random-weight checkpoint in A1111's single-file layout, built by
 tools/make_tiny_checkpoint.py at the architecture's real size (--tiny: its tiny size, on whatever device there is,
@@ -284,13 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rows", nargs="+", choices=[row.name for row in ROWS], help="only these rows")
     parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args(argv)
+    args, webui_flags = parser.parse_known_args(argv)  # the rest (--upcast-sampling, --opt-compile, ...) are the webui's
     data_dir = prepare_environment()
 
     from modules import devices, shared
 
     devices.init(shared.cmd_opts)
-    print(f"device {devices.device}, dtype {devices.dtype}, torch {torch.__version__}, data dir {data_dir}")
+    print(f"device {devices.device}, dtype {devices.dtype}, torch {torch.__version__}, webui flags {webui_flags}, "
+          f"data dir {data_dir}")
     peak = matmul_peak_flops(devices.device, devices.dtype)
     print(f"matmul peak: {peak / 1e12:.2f} TFLOP/s")
     rows = [row for row in ROWS if not args.rows or row.name in args.rows]
