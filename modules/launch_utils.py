@@ -3,6 +3,7 @@
 Only the standard library is used here: this runs before anything from requirements_versions.txt is installed."""
 
 import importlib.metadata
+import importlib.util
 import os
 import re
 import shlex
@@ -26,6 +27,9 @@ def parse_args(argv: list[str] | None = None):
 args = parse_args()
 
 python = sys.executable
+git = os.environ.get("GIT", "git")
+index_url = os.environ.get("INDEX_URL", "")
+dir_repos = "repositories"
 requirements_file = os.environ.get("REQS_FILE", os.path.join(script_path, "requirements_versions.txt"))
 torch_index_url = os.environ.get("TORCH_INDEX_URL", "")
 
@@ -41,19 +45,71 @@ def check_python_version() -> None:
           "Use --skip-python-version-check to hide this warning.")
 
 
-def run(command: list[str], desc: str | None = None, errdesc: str | None = None) -> None:
-    """Runs a command with its output going to the console; raises with `errdesc` when it fails."""
+def run(command: list[str] | str, desc: str | None = None, errdesc: str | None = None, custom_env=None,
+        live: bool = False) -> str:
+    """Runs a command (a list, or a shell line as A1111's install.py scripts pass) and returns its output; with
+    `live` the output goes to the console instead (and "" is returned). Raises with `errdesc` when it fails."""
     if desc:
         print(desc, flush=True)
-    result = subprocess.run(command)
+    result = subprocess.run(command, shell=isinstance(command, str), env=custom_env or os.environ,
+                            capture_output=not live, text=True)
     if result.returncode != 0:
-        raise RuntimeError(f"{errdesc or 'Error running command'}.\nCommand: {shlex.join(command)}\n"
-                           f"Exit code: {result.returncode}")
+        shown = command if isinstance(command, str) else shlex.join(command)
+        output = "" if live else f"\nstdout: {result.stdout}\nstderr: {result.stderr}"
+        raise RuntimeError(f"{errdesc or 'Error running command'}.\nCommand: {shown}\n"
+                           f"Exit code: {result.returncode}{output}")
+    return "" if live else result.stdout
 
 
-def run_pip(pip_args: list[str], desc: str) -> None:
-    run([python, "-m", "pip", *pip_args, "--prefer-binary"], desc=f"Installing {desc}",
-        errdesc=f"Couldn't install {desc}")
+def run_pip(command: list[str] | str, desc: str | None = None, live: bool = False) -> str:
+    """pip with these arguments (a list, or one string as A1111's install.py scripts pass), --prefer-binary and
+    INDEX_URL's index when set."""
+    pip_args = shlex.split(command) if isinstance(command, str) else list(command)
+    index = ["--index-url", index_url] if index_url else []
+    return run([python, "-m", "pip", *pip_args, "--prefer-binary", *index], desc=f"Installing {desc}",
+               errdesc=f"Couldn't install {desc}", live=live)
+
+
+def is_installed(package: str) -> bool:
+    """Whether a distribution (or, failing that, an importable module) of this name is installed."""
+    try:
+        importlib.metadata.distribution(package)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def repo_dir(name: str) -> str:
+    return os.path.join(script_path, dir_repos, name)
+
+
+def _git_output(*args: str, cwd: str = script_path) -> str:
+    try:
+        return subprocess.run([git, *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "<none>"
+
+
+def commit_hash() -> str:
+    return _git_output("rev-parse", "HEAD")
+
+
+def git_tag() -> str:
+    return _git_output("describe", "--tags")
+
+
+def git_clone(url: str, dir: str, name: str, commithash: str | None = None) -> None:  # noqa: A002 (A1111's name)
+    """Clones url into dir (unless it is there), then checks out commithash when given."""
+    if not os.path.exists(dir):
+        run([git, "clone", url, dir], f"Cloning {name} into {dir}...", f"Couldn't clone {name}")
+    if commithash:
+        run([git, "-C", dir, "fetch"], f"Fetching updates for {name}...", f"Couldn't fetch {name}")
+        run([git, "-C", dir, "checkout", commithash], f"Checking out commit for {name} with hash: {commithash}...",
+            f"Couldn't checkout commit {commithash} for {name}")
 
 
 def read_requirements(filename: str) -> list[str]:
@@ -112,7 +168,8 @@ def install_torch(pin: str, force: bool = False) -> None:
         return
     index = ["--index-url", torch_index_url] if torch_index_url else []
     reinstall = ["--force-reinstall", "--no-deps"] if force else []
-    run_pip(["install", pin, *index, *reinstall], pin + (f" from {torch_index_url}" if torch_index_url else ""))
+    run_pip(["install", pin, *index, *reinstall], pin + (f" from {torch_index_url}" if torch_index_url else ""),
+            live=True)
 
 
 def prepare_environment() -> None:
@@ -124,7 +181,7 @@ def prepare_environment() -> None:
     if pin and (args.reinstall_torch or torch_index_url):
         install_torch(pin, force=args.reinstall_torch)
     if not requirements_met(requirements_file):
-        run_pip(["install", "-r", requirements_file], "requirements")
+        run_pip(["install", "-r", requirements_file], "requirements", live=True)
         if not requirements_met(requirements_file):
             print(f"WARNING: some packages still differ from {os.path.basename(requirements_file)}")
     from modules import extensions

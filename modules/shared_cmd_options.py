@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from modules import cmd_args
+from modules import cmd_args, extension_preload
 
 parser = cmd_args.parser
 
@@ -24,6 +24,7 @@ def _parse() -> argparse.Namespace:
         parser.allow_abbrev = True
 
 
+extension_preload.run_preloads(parser)
 cmd_opts = _parse()
 cmd_opts.webui_is_non_local = any([cmd_opts.share, cmd_opts.listen, cmd_opts.server_name])
 cmd_opts.disable_extension_access = cmd_opts.webui_is_non_local and not cmd_opts.enable_insecure_extension_access
