@@ -276,11 +276,11 @@ class Api:
         return {}
 
     def get_scripts_list(self):
-        """The lower-case titles of the scripts that have arguments (A1111 names only those)."""
+        """The lower-case titles of every script of each tab, always-on ones included (as A1111 lists them)."""
         listed = {}
         for tab, runner in (("txt2img", scripts.scripts_txt2img), ("img2img", scripts.scripts_img2img)):
             runner.ensure_args_layout()
-            listed[tab] = [s.name for s in runner.scripts if s.controls is not None]
+            listed[tab] = [s.name for s in runner.scripts if s.name is not None]
         return models.ScriptsList(**listed)
 
     def get_script_info(self):

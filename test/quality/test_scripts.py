@@ -597,3 +597,26 @@ def test_enabling_extensions_is_refused_on_a_listening_server(monkeypatch):
     with pytest.raises(extensions.InstallRefused):
         extensions.set_enabled({TEST_EXTENSION: False})
     assert TEST_EXTENSION not in (shared.opts.disabled_extensions or [])
+
+
+def test_the_scripts_route_lists_every_script_always_on_ones_without_a_ui_included(tmp_path, monkeypatch):
+    from test.api_client import in_process_api
+
+    runner = _runner_from_classes(tmp_path, """
+from modules import scripts
+
+class QuietAlwaysOn(scripts.Script):
+    def title(self):
+        return "Quiet Always On"
+    def show(self, is_img2img):
+        return scripts.AlwaysVisible
+
+class Selectable(scripts.Script):
+    def title(self):
+        return "Selectable One"
+    def ui(self, is_img2img):
+        return []
+""")
+    monkeypatch.setattr(scripts, "scripts_txt2img", runner)
+    listing = in_process_api().get("/sdapi/v1/scripts").json()
+    assert "quiet always on" in listing["txt2img"] and "selectable one" in listing["txt2img"]
