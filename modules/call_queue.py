@@ -2,9 +2,11 @@
 call_queue names) and run_as_job, which both start their generations with."""
 
 import functools
+import html
 import threading
+import time
 
-from modules import progress, shared
+from modules import errors, progress, shared
 from modules.runtime import job_state, options_view
 
 queue_lock = threading.Lock()
@@ -17,6 +19,27 @@ def wrap_queued_call(func):
     def wrapped(*args, **kwargs):
         with queue_lock:
             return func(*args, **kwargs)
+
+    return wrapped
+
+
+def wrap_gradio_call(func, extra_outputs=None, add_stats: bool = False):
+    """A1111's wrapper for a UI function: an exception is reported (console, log) and the outputs become
+    extra_outputs (default [None, ""]) plus an error box; add_stats appends the time taken to the last output."""
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            outputs = list(func(*args, **kwargs))
+        except Exception as error:
+            errors.report(f"Error completing request ({getattr(func, '__name__', func)})")
+            outputs = list(extra_outputs if extra_outputs is not None else [None, ""])
+            outputs.append(f"<div class='error'>{html.escape(f'{type(error).__name__}: {error}')}</div>")
+        if add_stats and outputs and isinstance(outputs[-1], str):
+            outputs[-1] += f"<div class='performance'><p class='time'>Time taken: {time.perf_counter() - started:.1f} " \
+                           "sec.</p></div>"
+        return tuple(outputs)
 
     return wrapped
 

@@ -204,3 +204,16 @@ def parse_generation_parameters(x: str, skip_fields: list[str] | None = None) ->
         res.pop(key, None)
 
     return res
+
+
+def create_override_settings_dict(text_pairs: list[str]) -> dict:
+    """override_settings from "Name: value" pairs, as the UI's override-settings box holds them: each infotext name of
+    an option (e.g. "Clip skip: 2") becomes that option, cast to its type (A1111's function)."""
+    from modules import shared
+
+    params = {}
+    for pair in text_pairs:
+        name, _, value = pair.partition(":")
+        params[name.strip()] = value.strip()
+    return {key: shared.opts.cast_value(key, params[info.infotext]) for key, info in shared.opts.data_labels.items()
+            if info.infotext and info.infotext in params}

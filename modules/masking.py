@@ -45,3 +45,12 @@ def fill(image: Image.Image, mask: Image.Image) -> Image.Image:
         for _ in range(repeats):
             result.alpha_composite(blurred)
     return result.convert("RGB")
+
+
+def create_binary_mask(image: Image.Image, round: bool = True) -> Image.Image:  # noqa: A002 (A1111's name)
+    """An "L" mask: an RGBA image's alpha channel (rounded to 0/255 unless round is False) when it is not fully
+    opaque, else the image in grey."""
+    if image.mode == "RGBA" and image.getextrema()[-1] != (255, 255):
+        alpha = image.split()[-1].convert("L")
+        return alpha.point(lambda x: 255 if x > 128 else 0) if round else alpha
+    return image.convert("L")

@@ -29,6 +29,7 @@ from modules import (
     shared,
     upscaler,
 )
+from modules.masking import create_binary_mask  # noqa: F401 (A1111 name)
 from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot, options_for
 from modules.prompt_seed_prep import fix_seed, get_fixed_seed, prepare_prompt_seed_state  # noqa: F401 (A1111 names)
 from modules.runtime.context import RuntimeContext, create_runtime_context

@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import glob
+import hashlib
 import logging
 import os
 import threading
@@ -77,6 +78,37 @@ class CheckpointInfo:
         checkpoints_list[self.title] = self
         for alias in self.ids:
             checkpoint_aliases[alias] = self
+
+
+def model_hash(filename: str) -> str:
+    """A1111's old 8-character checkpoint hash: sha256 of the 64 KiB at offset 1 MiB ("NOFILE" when missing)."""
+    try:
+        with open(filename, "rb") as file:
+            file.seek(0x100000)
+            return hashlib.sha256(file.read(0x10000)).hexdigest()[:8]
+    except FileNotFoundError:
+        return "NOFILE"
+
+
+class SdModelData:
+    """A1111's sd_models.model_data: the loaded model (shared.sd_model), loaded on first use."""
+
+    @property
+    def sd_model(self):
+        return shared.sd_model
+
+    @property
+    def loaded_sd_models(self) -> list:
+        return [shared.sd_model] if shared.sd_model is not None else []
+
+    def get_sd_model(self):
+        return get_sd_model()
+
+    def set_sd_model(self, model) -> None:
+        shared.sd_model = model
+
+
+model_data = SdModelData()
 
 
 def read_metadata(filename: str) -> dict:

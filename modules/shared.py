@@ -4,7 +4,7 @@ Importing this module is cheap: no torch, no gradio. The engine fills in device 
 
 import os
 
-from modules import options, shared_cmd_options, shared_options
+from modules import options, shared_cmd_options, shared_items, shared_options
 from modules.paths_internal import data_path
 from modules.runtime import job_state
 
@@ -29,6 +29,12 @@ sd_upscalers = []
 face_restorers = []
 tab_names = []
 demo = None
+
+batch_cond_uncond = True  # A1111's old field; cond and uncond always run as one batch when they can
+
+list_checkpoint_tiles = shared_items.list_checkpoint_tiles
+refresh_checkpoints = shared_items.refresh_checkpoints
+list_samplers = shared_items.list_samplers
 
 OptionInfo = options.OptionInfo
 OptionHTML = options.OptionHTML

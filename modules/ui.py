@@ -23,6 +23,7 @@ from modules import (
 from modules.api import auth
 from modules.paths_internal import script_path
 from modules.ui_common import selected_image_and_infotext
+from modules.ui_components import create_refresh_button  # noqa: F401 (A1111 name)
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from modules import progress, ui_progress
+from modules.ui_components import create_refresh_button  # noqa: F401 (A1111 name)
 
 GALLERY_HEIGHT = 420
 

@@ -25,6 +25,38 @@ class UpscalerData:
     model_path: str | None = None
     model_url: str | None = None
 
+    @property
+    def data_path(self) -> str | None:
+        return self.model_path
+
+    @property
+    def scaler(self) -> "ResamplingScaler":
+        return ResamplingScaler(self)
+
+
+class ResamplingScaler:
+    """What A1111's UpscalerData.scaler holds, for a resampling filter: upscale(img, scale, selected_model) makes
+    the image `scale` times larger, rounded down to a multiple of 8 (A1111's Upscaler.upscale)."""
+
+    def __init__(self, data: UpscalerData):
+        self.data = data
+        self.name = data.name
+        self.scale = data.scale
+
+    def do_upscale(self, img: Image.Image, selected_model=None) -> Image.Image:
+        if self.data.name == "None":
+            return img
+        return img.resize((int(img.width * self.scale), int(img.height * self.scale)), resample=self.data.resample)
+
+    def upscale(self, img: Image.Image, scale: float, selected_model=None) -> Image.Image:
+        self.scale = scale
+        width, height = int((img.width * scale) // 8 * 8), int((img.height * scale) // 8 * 8)
+        if (img.width, img.height) != (width, height):
+            img = self.do_upscale(img, selected_model)
+        if (img.width, img.height) != (width, height):
+            img = img.resize((width, height), resample=Image.Resampling.LANCZOS)
+        return img
+
 
 sd_upscalers = [
     UpscalerData("None", Image.Resampling.LANCZOS),

@@ -129,3 +129,93 @@ def test_a_failing_run_names_the_command_and_its_output():
 
     with pytest.raises(RuntimeError, match=r"(?s)no luck.*Command: exit 3.*Exit code: 3"):
         launch_utils.run("exit 3", errdesc="no luck")
+
+
+def test_create_binary_mask_reads_alpha_as_a1111():
+    from PIL import Image
+
+    from modules import processing
+
+    rgba = Image.new("RGBA", (4, 1), (10, 20, 30, 255))
+    for x, alpha in enumerate((0, 100, 129, 255)):
+        rgba.putpixel((x, 0), (10, 20, 30, alpha))
+    assert list(processing.create_binary_mask(rgba).getdata()) == [0, 0, 255, 255]
+    assert list(processing.create_binary_mask(rgba, round=False).getdata()) == [0, 100, 129, 255]
+    opaque = Image.new("RGB", (2, 1), (255, 255, 255))
+    assert processing.create_binary_mask(opaque).mode == "L" and list(processing.create_binary_mask(opaque).getdata()) \
+        == [255, 255]
+
+
+def test_shared_lists_checkpoints_samplers_and_infotext_names(sd_model, tmp_path, monkeypatch):
+    from modules import sd_models, shared, shared_items
+    from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+    assert shared.list_checkpoint_tiles() == sd_models.checkpoint_tiles()
+    assert shared.list_checkpoint_tiles(True) == [info.short_title for info in sd_models.checkpoints_list.values()]
+    make_tiny_checkpoint("sd15", str(tmp_path / "new-one.safetensors"), seed=9)
+    monkeypatch.setattr(shared.cmd_opts, "ckpt_dir", str(tmp_path))
+    shared.refresh_checkpoints()
+    assert any(title.startswith("new-one.safetensors") for title in shared.list_checkpoint_tiles())
+    monkeypatch.undo()
+    shared.refresh_checkpoints()
+    assert "Euler a" in [sampler.name for sampler in shared.list_samplers()]
+    assert "Clip skip" in shared_items.get_infotext_names()
+    assert shared.batch_cond_uncond is True
+
+
+def test_wrap_gradio_call_reports_a_failure_in_the_outputs(capsys):
+    from modules import call_queue
+
+    def fails(prompt):
+        raise ValueError(f"no <{prompt}>")
+
+    assert call_queue.wrap_gradio_call(fails)("cat") == (None, "", "<div class='error'>ValueError: no &lt;cat&gt;</div>")
+    assert "Error completing request (fails)" in capsys.readouterr().out
+    timed = call_queue.wrap_gradio_call(lambda: ["image", "<p>info</p>"], add_stats=True)()
+    assert timed[0] == "image" and timed[1].startswith("<p>info</p><div class='performance'><p class='time'>Time taken:")
+
+
+def test_override_settings_from_infotext_pairs():
+    from modules import generation_parameters_copypaste, infotext_utils
+
+    assert generation_parameters_copypaste.create_override_settings_dict is infotext_utils.create_override_settings_dict
+    assert infotext_utils.create_override_settings_dict(["Clip skip: 2", "ENSD: 31337", "Not an option: x"]) == \
+        {"CLIP_stop_at_last_layers": 2, "eta_noise_seed_delta": 31337}
+
+
+def test_old_model_hash_and_model_data(sd_model, tmp_path):
+    import hashlib
+
+    from modules import sd_models, shared
+
+    path = tmp_path / "blob.bin"
+    data = bytes(range(256)) * 8192
+    path.write_bytes(data)
+    assert sd_models.model_hash(str(path)) == hashlib.sha256(data[0x100000:0x110000]).hexdigest()[:8]
+    assert sd_models.model_hash(str(tmp_path / "missing")) == "NOFILE"
+    assert sd_models.model_data.sd_model is shared.sd_model is sd_models.model_data.get_sd_model()
+    assert sd_models.model_data.loaded_sd_models == [shared.sd_model]
+
+
+def test_an_upscalers_scaler_upscales_as_a1111():
+    from PIL import Image
+
+    from modules import upscaler
+
+    lanczos, none = upscaler.find_upscaler("Lanczos"), upscaler.find_upscaler("None")
+    image = Image.new("RGB", (30, 20), "red")
+    assert lanczos.scaler.upscale(image, 2.0, lanczos.data_path).size == (56, 40), "rounded down to a multiple of 8"
+    assert none.scaler.upscale(image, 1.0, none.data_path).size == (24, 16)
+    assert lanczos.data_path is None and lanczos.scaler.name == "Lanczos"
+
+
+def test_sd_hijack_counts_prompt_tokens_and_patches_nothing(sd_model):
+    from modules import sd_hijack
+
+    hijack = sd_hijack.model_hijack
+    assert hijack.get_prompt_lengths("a red circle") == (3, 75)
+    assert hijack.get_prompt_lengths("word " * 80) == (80, 150)
+    before = {key: value.clone() for key, value in sd_model.unet.state_dict().items()}
+    hijack.hijack(sd_model)
+    hijack.undo_hijack(sd_model)
+    assert all(value.equal(before[key]) for key, value in sd_model.unet.state_dict().items())
