@@ -4,7 +4,7 @@ exist when the webui's own are read (A1111's preload_extensions). One that fails
 import json
 import os
 
-from modules import errors, script_loading
+from modules import extension_errors, script_loading
 from modules.paths_internal import extensions_builtin_dir, extensions_dir
 
 
@@ -39,7 +39,7 @@ def preload_extensions(folders: list[str], parser) -> None:
             if hasattr(module, "preload"):
                 module.preload(parser)
         except Exception:
-            errors.report(f"Error running preload() for {preload_script}")
+            extension_errors.report(preload_script, f"Error running preload() for {preload_script}")
 
 
 def run_preloads(parser, argv: list[str] | None = None) -> None:

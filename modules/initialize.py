@@ -7,6 +7,7 @@ from modules import (
     call_queue,
     devices,
     extensions,
+    gradio3_compat,
     live_preview,
     scripts,
     sd_models,
@@ -27,6 +28,7 @@ def initialize() -> None:
     shared.sd_upscalers = upscaler.sd_upscalers
     shared.state.preview_decoder = live_preview.decode_preview
     extensions.list_extensions()
+    gradio3_compat.install()  # before extension scripts import: some use Gradio 3 names at import
     scripts.initialize_scripts()
     sd_models.list_models()
     sd_vae.refresh_vae_list()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from modules import errors
+from modules import extension_errors
 
 
 @dataclass
@@ -144,7 +144,12 @@ def add_callback(callbacks: list[ScriptCallback], fun: Callable, *, name: str | 
 
 
 def report_exception(callback: ScriptCallback, job: str) -> None:
-    errors.report(f"Error executing callback {job} for {callback.script}")
+    """Reports a callback that raised and takes it off that hook: it is not called again until the webui restarts."""
+    extension_errors.report(callback.script, f"Error executing callback {job} for {callback.script}; it is "
+                                             "disabled for this hook")
+    callbacks = callback_map.get(job)
+    if callbacks is not None and callback in callbacks:
+        callbacks.remove(callback)
 
 
 def _run(name: str, *args, reverse: bool = False) -> list:

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections import namedtuple
 
-from modules import errors, extensions, script_callbacks, script_loading
+from modules import extension_errors, extensions, script_callbacks, script_loading
 from modules.paths_internal import script_path
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,11 @@ class Script:
     """[(elem_id, callback)] registered with on_before_component"""
     on_after_component_elem_id = None
     """[(elem_id, callback)] registered with on_after_component"""
+
+    @property
+    def failed_hooks(self) -> set[str]:
+        """The always-on hooks of this script that raised: not run again until the webui restarts."""
+        return self.__dict__.setdefault("_failed_hooks", set())
 
     def title(self):
         """The name shown in the Script dropdown and used by the API's script_name / alwayson_scripts."""
@@ -222,7 +227,7 @@ def load_scripts() -> None:
             module = script_loading.load_module(scriptfile.path)
             register_scripts_from_module(module, scriptfile.path)
         except Exception:
-            errors.report(f"Error loading script: {scriptfile.path}")
+            extension_errors.report(scriptfile.path, f"Error loading script: {scriptfile.path}")
         finally:
             sys.path = syspath
             current_basedir = script_path
@@ -233,7 +238,7 @@ def wrap_call(func, filename: str, funcname: str, *args, default=None, **kwargs)
     try:
         return func(*args, **kwargs)
     except Exception:
-        errors.report(f"Error calling: {filename}/{funcname}")
+        extension_errors.report(filename, f"Error calling: {filename}/{funcname}")
     return default
 
 
@@ -415,20 +420,29 @@ class ScriptRunner:
         return list((p.script_args or [])[script.args_from:script.args_to])
 
     def _alwayson(self, hook: str, p, *leading, **kwargs) -> None:
+        """Runs hook on each always-on script; one that raises is reported and not run on that hook again."""
         for script in self.alwayson_scripts:
+            if hook in script.failed_hooks:
+                continue
             try:
                 getattr(script, hook)(p, *leading, *self._script_args(p, script), **kwargs)
             except Exception:
-                errors.report(f"Error running {hook}: {script.filename}")
+                script.failed_hooks.add(hook)
+                extension_errors.report(script.filename, f"Error running {hook}: {script.filename}; it is disabled "
+                                                         "for this hook")
 
     def setup_scrips(self, p, *, is_ui: bool = True) -> None:
         for script in self.alwayson_scripts:
             if not is_ui and script.setup_for_ui_only:
                 continue
+            if "setup" in script.failed_hooks:
+                continue
             try:
                 script.setup(p, *self._script_args(p, script))
             except Exception:
-                errors.report(f"Error running setup: {script.filename}")
+                script.failed_hooks.add("setup")
+                extension_errors.report(script.filename, f"Error running setup: {script.filename}; it is disabled "
+                                                         "for this hook")
 
     def before_process(self, p) -> None:
         self._alwayson("before_process", p)

@@ -93,8 +93,10 @@ def create_ui() -> gr.Blocks:
             scripts.scripts_current = None
             with gr.Tab("PNG Info", id=TAB_PNGINFO, elem_id="tab_pnginfo"):
                 pnginfo_tab = ui_pnginfo.create_tab()
-            # built after txt2img/img2img, as in A1111, so extension tabs can use what they saw of those tabs
-            extension_tabs = extension_tab_entries(script_callbacks.ui_tabs_callback())
+            # after txt2img/img2img, as in A1111, so extension tabs can use what they saw of those tabs; outside
+            # the UI's Blocks, so each tab is built once, as its own Blocks, and one that raises leaves the rest
+            with gradio_extensions.outside_blocks():
+                extension_tabs = extension_tab_entries(script_callbacks.ui_tabs_callback())
             for blocks, title, elem_id in extension_tabs:
                 with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
                     blocks.render()

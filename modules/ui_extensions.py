@@ -4,7 +4,7 @@ import html
 
 import gradio as gr
 
-from modules import extensions
+from modules import extension_errors, extensions
 
 
 def extensions_table() -> str:
@@ -12,10 +12,13 @@ def extensions_table() -> str:
     for ext in extensions.extensions:
         git = ext.git_info()
         kind = "built-in" if ext.is_builtin else "installed"
+        problems = "".join(f"<p class='error'>{html.escape(problem)}</p>"
+                           for problem in extension_errors.recorded(ext.path))
         rows.append(f"<tr><td>{html.escape(ext.name)}</td><td>{kind}</td><td>{html.escape(git.remote)}</td>"
-                    f"<td>{html.escape(ext.version)}</td><td>{'enabled' if ext.enabled else 'disabled'}</td></tr>")
+                    f"<td>{html.escape(ext.version)}</td><td>{'enabled' if ext.enabled else 'disabled'}</td>"
+                    f"<td class='extension_errors'>{problems}</td></tr>")
     return ("<table id='extensions_table'><thead><tr><th>Extension</th><th>Kind</th><th>URL</th><th>Version</th>"
-            f"<th>State</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            f"<th>State</th><th>Errors</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
 def apply_enabled(enabled_names: list[str]) -> str:
