@@ -7,6 +7,7 @@ import gradio as gr
 
 from modules import (
     extensions,
+    file_route,
     gradio_extensions,
     script_callbacks,
     scripts,
@@ -158,6 +159,7 @@ def mount(app):
     """Builds the UI and mounts it on app (gradio's own routes live under the mount path); returns app."""
     demo = create_ui()
     demo.queue(default_concurrency_limit=1)
+    file_route.add_route(app, mount_path(), shared.opts, shared.cmd_opts)
     host = shared.cmd_opts.server_name or ("0.0.0.0" if shared.cmd_opts.listen else "127.0.0.1")
     port = shared.cmd_opts.port or 7860
     return gr.mount_gradio_app(

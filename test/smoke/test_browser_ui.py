@@ -443,3 +443,13 @@ def test_extension_javascript_gets_a1111_helpers_and_callbacks(page):
     page.get_by_role("tab", name="img2img", exact=True).first.click()
     page.wait_for_selector("body[data-test-extension-tab='img2img|tab_img2img']")
     assert page.evaluate("() => get_uiCurrentTabContent().id") == "tab_img2img"
+
+
+def test_file_route_serves_extension_assets_under_the_subpath_behind_the_login(ui_server):
+    asset = f"{ui_server.url}/{SUBPATH}/file=extensions/{TEST_EXTENSION}/assets/tags.csv"
+    assert requests.get(asset, timeout=60).status_code == 401
+    answer = requests.get(asset, auth=(USER, PASSWORD), timeout=60)
+    assert answer.status_code == 200 and answer.text.startswith("red,circle")
+    for outside in ("config.json", f"extensions/{TEST_EXTENSION}/../../config.json", "/etc/passwd"):
+        assert requests.get(f"{ui_server.url}/{SUBPATH}/file={outside}", auth=(USER, PASSWORD),
+                            timeout=60).status_code == 404
