@@ -1,6 +1,32 @@
 // A1111's helpers for extension scripts: gradioApp(), the current tab, and the UI callbacks (onUiLoaded, ...).
 // Loaded before every other script (files are inlined sorted by name, extensions' after ours).
 
+// Gradio adds these scripts to the page after it has loaded: a listener added now for an event that has already
+// happened (DOMContentLoaded, load) would never run, so it runs once, right away, as it would have in A1111.
+(function () {
+    function happened(type) {
+        return (type === "DOMContentLoaded" && document.readyState !== "loading") ||
+            (type === "load" && document.readyState === "complete");
+    }
+
+    for (const target of [document, window]) {
+        const addEventListener = target.addEventListener.bind(target);
+        target.addEventListener = function (type, listener, options) {
+            if (!happened(type) || !listener) {
+                return addEventListener(type, listener, options);
+            }
+            setTimeout(function () {
+                const event = new Event(type);
+                if (typeof listener === "function") {
+                    listener.call(target, event);
+                } else {
+                    listener.handleEvent(event);
+                }
+            }, 0);
+        };
+    }
+})();
+
 function gradioApp() {
     const elems = document.getElementsByTagName("gradio-app");
     const elem = elems.length === 0 ? document : elems[0];

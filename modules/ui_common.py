@@ -43,7 +43,8 @@ def create_output_panel(tabname: str) -> OutputPanel:
         with gr.Row(elem_id=f"image_buttons_{tabname}", elem_classes="image-buttons"):
             button_send_img2img = gr.Button("Send to img2img", elem_id=f"{tabname}_send_to_img2img", size="sm")
             button_send_inpaint = gr.Button("Send to inpaint", elem_id=f"{tabname}_send_to_inpaint", size="sm")
-        generation_info = gr.Textbox(visible=False, elem_id=f"generation_info_{tabname}")
+        generation_info = gr.Textbox(visible="hidden", elem_id=f"generation_info_{tabname}")
+        generation_info_button = gr.Button(visible="hidden", elem_id=f"{tabname}_generation_info_button")
         infotext = gr.HTML(elem_id=f"html_info_{tabname}", elem_classes="infotext")
         html_log = gr.HTML(elem_id=f"html_log_{tabname}", elem_classes="html-log")
         selected_index = gr.State(None)
@@ -56,6 +57,15 @@ def create_output_panel(tabname: str) -> OutputPanel:
 
     gallery.select(fn=select_image, inputs=[generation_info], outputs=[selected_index, infotext],
                    show_progress="hidden", api_visibility="private")
+
+    def show_selected_infotext(generation_info_js: str, index):
+        infotexts = _info(generation_info_js).get("infotexts") or []
+        return plaintext_to_html(infotexts[index]) if isinstance(index, int) and 0 <= index < len(infotexts) else \
+            gr.skip()
+
+    # A1111's scripts click it to show the selected image's infotext
+    generation_info_button.click(fn=show_selected_infotext, inputs=[generation_info, selected_index],
+                                 outputs=[infotext], show_progress="hidden", api_visibility="private")
     return OutputPanel(gallery, generation_info, infotext, html_log, progress_bar, live_preview, selected_index,
                        button_send_img2img, button_send_inpaint)
 
@@ -101,8 +111,9 @@ def connect_generation(tabname: str, toprow, panel: OutputPanel, func, fields: d
 
     func returns (images, generation_info_js, html_info, comments_html), A1111's txt2img()/img2img() contract."""
     names = list(fields)
-    running_buttons = (gr.update(visible=False), gr.update(visible=True), gr.update(visible=True))
-    idle_buttons = (gr.update(visible=True), gr.update(visible=False), gr.update(visible=False))
+    # "hidden": out of sight but in the page, where A1111's scripts and extensions look buttons up by id
+    running_buttons = (gr.update(visible="hidden"), gr.update(visible=True), gr.update(visible=True))
+    idle_buttons = (gr.update(visible=True), gr.update(visible="hidden"), gr.update(visible="hidden"))
 
     def generate(*values):
         id_task = progress.create_task_id(tabname)

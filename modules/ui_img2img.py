@@ -91,6 +91,7 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
                        show_progress="hidden", api_visibility="private")
     seed.connect_reuse(panel)
 
+    toprow.connect_token_counters(steps)
     common = ui_params.GenerationInputs(toprow, steps, sampler_name, scheduler, n_iter, batch_size, cfg_scale,
                                         width, height, seed)
     fields = {

@@ -2,12 +2,13 @@
 
 import gradio as gr
 
-from modules import shared
+from modules import shared, ui_token_counter
 from modules.ui_components import ToolButton, clear_prompt_symbol, paste_symbol
 
 KEYS_HINT = "(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
 PROMPT_PLACEHOLDER = f"Prompt\n{KEYS_HINT}"
 NEGATIVE_PLACEHOLDER = f"Negative prompt\n{KEYS_HINT}"
+EMPTY_COUNTER = "<span class='gr-box gr-text-input'>0/75</span>"
 
 
 def style_names() -> list[str]:
@@ -30,9 +31,9 @@ class Toprow:
             with gr.Column(elem_id=f"{id_part}_actions_column", elem_classes="actions-column", scale=1,
                            min_width=220):
                 with gr.Row(elem_id=f"{id_part}_generate_box", elem_classes="generate-box"):
-                    self.interrupt = gr.Button("Interrupt", elem_id=f"{id_part}_interrupt", visible=False,
+                    self.interrupt = gr.Button("Interrupt", elem_id=f"{id_part}_interrupt", visible="hidden",
                                                elem_classes="generate-box-interrupt", variant="stop")
-                    self.skip = gr.Button("Skip", elem_id=f"{id_part}_skip", visible=False,
+                    self.skip = gr.Button("Skip", elem_id=f"{id_part}_skip", visible="hidden",
                                           elem_classes="generate-box-skip")
                     self.submit = gr.Button("Generate", elem_id=f"{id_part}_generate", variant="primary")
                 with gr.Row(elem_id=f"{id_part}_tools", elem_classes="tools-row"):
@@ -42,8 +43,29 @@ class Toprow:
                 self.styles = gr.Dropdown(label="Styles", elem_id=f"{id_part}_styles", choices=style_names(),
                                           value=[], multiselect=True, show_label=False,
                                           info="Styles", elem_classes="styles-dropdown")
+                with gr.Row(elem_id=f"{id_part}_counters", elem_classes="token-counters"):
+                    self.token_counter = gr.HTML(EMPTY_COUNTER, elem_id=f"{id_part}_token_counter",
+                                                 elem_classes="token-counter", padding=False)
+                    self.negative_token_counter = gr.HTML(EMPTY_COUNTER, elem_id=f"{id_part}_negative_token_counter",
+                                                          elem_classes="token-counter", padding=False)
+                    # A1111's scripts click these to recount
+                    self.token_button = gr.Button(visible="hidden", elem_id=f"{id_part}_token_button")
+                    self.negative_token_button = gr.Button(visible="hidden",
+                                                           elem_id=f"{id_part}_negative_token_button")
 
         self.interrupt.click(fn=shared.state.interrupt, queue=False, api_visibility="private")
         self.skip.click(fn=shared.state.skip, queue=False, api_visibility="private")
         self.clear_prompt.click(fn=lambda: ("", ""), outputs=[self.prompt, self.negative_prompt],
                                 show_progress="hidden", api_visibility="private")
+
+    def connect_token_counters(self, steps) -> None:
+        """Recounts a prompt's tokens when it, the styles or the steps change, or its hidden button is clicked."""
+        pairs = ((self.prompt, self.token_counter, self.token_button, True),
+                 (self.negative_prompt, self.negative_token_counter, self.negative_token_button, False))
+        for prompt, counter, button, is_positive in pairs:
+            def count(text, steps_value, styles, is_positive=is_positive):
+                return ui_token_counter.update_token_counter(text, steps_value, styles, is_positive=is_positive)
+
+            for event in (prompt.change, self.styles.change, steps.change, button.click):
+                event(fn=count, inputs=[prompt, steps, self.styles], outputs=[counter], show_progress="hidden",
+                      trigger_mode="always_last", api_visibility="private")

@@ -43,6 +43,7 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
         ui_extra_networks.create_ui("txt2img", toprow.prompt)
 
     seed.connect_reuse(panel)
+    toprow.connect_token_counters(steps)
     common = ui_params.GenerationInputs(toprow, steps, sampler_name, scheduler, n_iter, batch_size, cfg_scale,
                                         width, height, seed)
     fields = {

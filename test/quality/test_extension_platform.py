@@ -219,3 +219,33 @@ def test_sd_hijack_counts_prompt_tokens_and_patches_nothing(sd_model):
     hijack.hijack(sd_model)
     hijack.undo_hijack(sd_model)
     assert all(value.equal(before[key]) for key, value in sd_model.unet.state_dict().items())
+
+
+def test_token_counter_counts_the_longest_scheduled_text_without_network_tags(sd_model, monkeypatch):
+    from modules import script_callbacks, ui_token_counter
+
+    count = ui_token_counter.update_token_counter
+    assert count("a red circle", 20, []) == "<span class='gr-box gr-text-input'>3/75</span>"
+    assert count("a red circle <lora:tiny:1>", 20, []) == count("a red circle", 20, [])
+    assert count("[a cat:a red circle on a black table:0.5]", 20, []).endswith(">7/75</span>")
+    assert count("word " * 80, 20, [], is_positive=False).endswith(">80/150</span>")
+    seen = []
+    monkeypatch.setitem(script_callbacks.callback_map, "callbacks_before_token_counter", [])
+    script_callbacks.on_before_token_counter(lambda params: seen.append((params.prompt, params.is_positive)))
+    count("blue", 20, [], is_positive=False)
+    assert seen == [("blue", False)]
+
+
+def test_the_page_has_a1111s_element_ids(sd_model, monkeypatch):
+    from modules import shared, ui
+
+    monkeypatch.setattr(shared, "demo", shared.demo)
+    monkeypatch.setattr(shared, "tab_names", shared.tab_names)
+    demo = ui.create_ui()
+    ids = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    for tab in ("txt2img", "img2img"):
+        for suffix in ("token_counter", "negative_token_counter", "token_button", "negative_token_button",
+                       "generation_info_button", "interrupt", "skip"):
+            assert f"{tab}_{suffix}" in ids, f"{tab}_{suffix}"
+        assert ids[f"{tab}_interrupt"].visible == "hidden", "in the page, out of sight"
+        assert ids[f"generation_info_{tab}"].visible == "hidden"

@@ -445,6 +445,11 @@ def test_extension_javascript_gets_a1111_helpers_and_callbacks(page):
     assert page.evaluate("() => get_uiCurrentTabContent().id") == "tab_img2img"
 
 
+def test_extension_javascript_waiting_for_dom_content_loaded_runs_and_fetches_its_asset(page):
+    page.wait_for_selector("body[data-test-extension-dom-ready=yes]")
+    page.wait_for_selector("body[data-test-extension-asset='red,circle']")
+
+
 def test_file_route_serves_extension_assets_under_the_subpath_behind_the_login(ui_server):
     asset = f"{ui_server.url}/{SUBPATH}/file=extensions/{TEST_EXTENSION}/assets/tags.csv"
     assert requests.get(asset, timeout=60).status_code == 401
@@ -453,3 +458,11 @@ def test_file_route_serves_extension_assets_under_the_subpath_behind_the_login(u
     for outside in ("config.json", f"extensions/{TEST_EXTENSION}/../../config.json", "/etc/passwd"):
         assert requests.get(f"{ui_server.url}/{SUBPATH}/file={outside}", auth=(USER, PASSWORD),
                             timeout=60).status_code == 404
+
+
+def test_token_counter_follows_the_prompt_and_a1111_buttons_are_in_the_page(page):
+    page.fill("#txt2img_prompt textarea", "a red circle <lora:tiny-ui-lora:1>")
+    page.wait_for_function("() => document.querySelector('#txt2img_token_counter').textContent.trim() === '3/75'")
+    for elem_id in ("txt2img_interrupt", "txt2img_skip", "txt2img_generation_info_button", "img2img_token_counter",
+                    "generation_info_txt2img"):
+        assert page.locator(f"#{elem_id}").count() == 1, elem_id
