@@ -1,6 +1,6 @@
-"""GET /file=<path>, the links A1111's pages and extensions use: files of the extension folders, the output folders
-and the --gradio-allowed-path folders, and nothing else (a path that resolves elsewhere, through `..` or a link,
-is answered as missing)."""
+"""GET /file=<path>, the links A1111's pages and extensions use: files of the extension folders, the output folders,
+the `tmp/` folders (where A1111 extensions leave files for their scripts in the page) and the --gradio-allowed-path
+folders, and nothing else (a path that resolves elsewhere, through `..` or a link, is answered as missing)."""
 
 import os
 
@@ -13,8 +13,9 @@ from modules import output_paths, paths_internal
 def allowed_roots(opts, cmd_opts) -> list[str]:
     outputs = [paths_internal.resolve_data_relative(getattr(opts, key)) for key in output_paths.PATH_OPTIONS
                if key != "temp_dir" and getattr(opts, key, "")]
+    scratch = [os.path.join(paths_internal.data_path, "tmp"), os.path.join(paths_internal.script_path, "tmp")]
     return [paths_internal.extensions_dir, paths_internal.extensions_builtin_dir, paths_internal.default_output_dir,
-            *outputs, *(cmd_opts.gradio_allowed_path or [])]
+            *outputs, *scratch, *(cmd_opts.gradio_allowed_path or [])]
 
 
 def resolve(requested: str, roots: list[str]) -> str | None:

@@ -54,6 +54,11 @@ def test_generated_images_builtin_extension_files_and_allowed_paths_are_served(s
     assert client.get("/file=extensions-builtin/prompt-bracket-checker/javascript/prompt-bracket-checker.js") \
         .status_code == 200
     assert client.get(f"/file={allowed}/shared.txt").text == "allowed"
+    scratch = os.path.join(paths_internal.data_path, "tmp")
+    os.makedirs(scratch, exist_ok=True)
+    with open(os.path.join(scratch, "extPath.txt"), "w", encoding="utf8") as file:
+        file.write("extensions/x")
+    assert client.get("/file=tmp/extPath.txt").text == "extensions/x", "A1111 extensions pass files to the page here"
 
 
 @pytest.mark.parametrize("path", ["config.json", "extensions/file-ext/../../config.json",

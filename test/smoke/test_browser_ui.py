@@ -463,6 +463,8 @@ def test_file_route_serves_extension_assets_under_the_subpath_behind_the_login(u
 def test_token_counter_follows_the_prompt_and_a1111_buttons_are_in_the_page(page):
     page.fill("#txt2img_prompt textarea", "a red circle <lora:tiny-ui-lora:1>")
     page.wait_for_function("() => document.querySelector('#txt2img_token_counter').textContent.trim() === '3/75'")
-    for elem_id in ("txt2img_interrupt", "txt2img_skip", "txt2img_generation_info_button", "img2img_token_counter",
-                    "generation_info_txt2img"):
+    for elem_id in ("txt2img_interrupt", "txt2img_skip", "txt2img_generation_info_button", "generation_info_txt2img"):
         assert page.locator(f"#{elem_id}").count() == 1, elem_id
+    page.get_by_role("tab", name="img2img", exact=True).first.click()  # Gradio builds a tab's page when first shown
+    page.wait_for_selector("#img2img_token_counter")
+    assert page.locator("#img2img_interrupt").count() == 1
