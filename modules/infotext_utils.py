@@ -217,3 +217,43 @@ def create_override_settings_dict(text_pairs: list[str]) -> dict:
         params[name.strip()] = value.strip()
     return {key: shared.opts.cast_value(key, params[info.infotext]) for key, info in shared.opts.data_labels.items()
             if info.infotext and info.infotext in params}
+
+
+class ParamBinding:
+    """An extension's "send to <tab>" button (A1111's): on click, the infotext in source_text_component (and the image
+    in source_image_component) go to tabname's fields ("txt2img", "img2img" or "inpaint"), and that tab is shown.
+    source_tabname, override_settings_component and paste_field_names are kept for extensions that read them."""
+
+    def __init__(self, paste_button, tabname: str, source_text_component=None, source_image_component=None,
+                 source_tabname=None, override_settings_component=None, paste_field_names=None):
+        self.paste_button = paste_button
+        self.tabname = tabname
+        self.source_text_component = source_text_component
+        self.source_image_component = source_image_component
+        self.source_tabname = source_tabname
+        self.override_settings_component = override_settings_component
+        self.paste_field_names = paste_field_names or []
+
+
+registered_param_bindings: list[ParamBinding] = []
+
+
+def reset() -> None:
+    """Forgets the bindings of a UI built before (A1111 calls it as it starts building the UI)."""
+    registered_param_bindings.clear()
+
+
+def register_paste_params_button(binding: ParamBinding) -> None:
+    registered_param_bindings.append(binding)
+
+
+def connect_paste_params_buttons() -> None:
+    """Wires every registered binding (the UI calls this once its tabs exist); one to a tab that does not exist is
+    reported and left unwired."""
+    from modules import errors, ui_paste
+
+    for binding in registered_param_bindings:
+        if binding.tabname not in ui_paste.send_targets:
+            errors.report(f"Cannot send to the {binding.tabname!r} tab: there is no such tab", exc_info=False)
+            continue
+        ui_paste.connect_binding(binding)

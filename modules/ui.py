@@ -9,6 +9,7 @@ from modules import (
     extensions,
     file_route,
     gradio_extensions,
+    infotext_utils,
     script_callbacks,
     scripts,
     shared,
@@ -77,6 +78,7 @@ def extension_tab_entries(entries: list) -> list[tuple]:
 
 def create_ui() -> gr.Blocks:
     gradio_extensions.install()
+    infotext_utils.reset()
     ui_extra_networks.initialize()
     script_callbacks.before_ui_callback()
     script_callbacks.ui_settings_callback()
@@ -109,6 +111,7 @@ def create_ui() -> gr.Blocks:
         settings.add_functionality()
         register_send_targets(tabs, img2img_tab)
         connect_send_buttons(txt2img_tab, img2img_tab, pnginfo_tab)
+        infotext_utils.connect_paste_params_buttons()
         checkpoint_dropdown = settings.quicksettings.get("sd_model_checkpoint")
         if checkpoint_dropdown is not None:
             ui_model_defaults.connect_checkpoint_dropdown(checkpoint_dropdown, defaults, [

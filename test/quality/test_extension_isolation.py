@@ -127,3 +127,51 @@ def test_a_script_hook_that_raises_is_reported_and_not_run_again(sd_model, monke
         extensions.list_extensions()
         scripts.initialize_scripts()
         extension_errors.clear()
+
+
+SEND_TAB = """
+    import gradio as gr
+    from modules import generation_parameters_copypaste as parameters_copypaste, script_callbacks
+
+    def build():
+        with gr.Blocks(analytics_enabled=False) as tab:
+            text = gr.Textbox(elem_id="ext_send_text")
+            send = gr.Button("Send to txt2img", elem_id="ext_send_button")
+            nowhere = gr.Button("Send to extras", elem_id="ext_send_nowhere")
+        parameters_copypaste.register_paste_params_button(parameters_copypaste.ParamBinding(
+            paste_button=send, tabname="txt2img", source_text_component=text))
+        parameters_copypaste.register_paste_params_button(parameters_copypaste.ParamBinding(
+            paste_button=nowhere, tabname="extras", source_text_component=text))
+        return [(tab, "Send Ext", "send_ext")]
+
+    script_callbacks.on_ui_tabs(build)
+"""
+
+
+def test_an_extensions_paste_params_button_sends_infotext_to_txt2img(engine_ready, monkeypatch, capsys):
+    from modules import ui
+
+    monkeypatch.setattr(shared, "demo", shared.demo)
+    monkeypatch.setattr(shared, "tab_names", shared.tab_names)
+    saved = {name: list(callbacks) for name, callbacks in script_callbacks.callback_map.items()}
+    folder = install("send-ext", SEND_TAB)
+    try:
+        extensions.list_extensions()
+        scripts.initialize_scripts()
+        demo = ui.create_ui()
+        blocks = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+        send = blocks["ext_send_button"]
+        dependency = next(d for d in demo.fns.values() if any(t[0] == send._id for t in d.targets))
+        outputs = [demo.blocks[i] if isinstance(i, int) else i for i in dependency.outputs]
+        values = dict(zip([getattr(o, "elem_id", None) for o in outputs],
+                          dependency.fn("a cat\nNegative prompt: dog\nSteps: 7, Seed: 42, Size: 64x96")))
+        assert values["txt2img_prompt"] == "a cat" and values["txt2img_neg_prompt"] == "dog"
+        assert values["txt2img_steps"] == 7 and values["txt2img_width"] == 64 and values["txt2img_height"] == 96
+        assert values["tabs"]["selected"] == "txt2img"
+        assert "Cannot send to the 'extras' tab" in capsys.readouterr().out
+    finally:
+        shutil.rmtree(folder)
+        extensions.list_extensions()
+        scripts.initialize_scripts()
+        for name, callbacks in script_callbacks.callback_map.items():
+            callbacks[:] = saved[name]
