@@ -27,6 +27,29 @@
     }
 })();
 
+// Gradio 3 put a textbox's <textarea> (and an <input>) right inside its <label>; Gradio 6 wraps it in a <div>. The
+// selectors A1111 extensions use ("#txt2img_prompt > label > textarea") are read as "label textarea" here.
+(function () {
+    const gradio3Child = /label\s*>\s*(textarea|input)/g;
+
+    function translated(selectors) {
+        return typeof selectors === "string" && selectors.includes("label") ?
+            selectors.replace(gradio3Child, "label $1") : selectors;
+    }
+
+    for (const prototype of [Document.prototype, DocumentFragment.prototype, Element.prototype]) {
+        for (const name of ["querySelector", "querySelectorAll", "matches", "closest"]) {
+            const original = prototype[name];
+            if (typeof original !== "function") {
+                continue;
+            }
+            prototype[name] = function (selectors) {
+                return original.call(this, translated(selectors));
+            };
+        }
+    }
+})();
+
 function gradioApp() {
     const elems = document.getElementsByTagName("gradio-app");
     const elem = elems.length === 0 ? document : elems[0];

@@ -89,12 +89,18 @@ def test_disable_nan_check_lets_the_black_image_through(fp16_vae_model, monkeypa
 
 
 def test_a_unet_that_samples_nans_is_an_error_naming_the_cure(sd_model, monkeypatch):
-    bias = sd_model.unet.conv_out.bias
-    monkeypatch.setattr(sd_model.unet.conv_out, "bias", torch.nn.Parameter(torch.full_like(bias, float("nan"))))
-    with pytest.raises(nan_check.NansException, match="produced in Unet.*--disable-nan-check"):
-        generate()
-    monkeypatch.setattr(shared.cmd_opts, "disable_nan_check", True)
-    assert len(generate().images) == 1
+    bias = sd_model.unet.conv_out.bias  # changed in place and put back (monkeypatch cannot undo a module's parameter)
+    saved = bias.detach().clone()
+    try:
+        with torch.no_grad():
+            bias.fill_(float("nan"))
+        with pytest.raises(nan_check.NansException, match="produced in Unet.*--disable-nan-check"):
+            generate()
+        monkeypatch.setattr(shared.cmd_opts, "disable_nan_check", True)
+        assert len(generate().images) == 1
+    finally:
+        with torch.no_grad():
+            bias.copy_(saved)
 
 
 def test_an_sdxl_vae_whose_config_forces_upcast_decodes_in_fp32(tmp_path):

@@ -450,6 +450,11 @@ def test_extension_javascript_waiting_for_dom_content_loaded_runs_and_fetches_it
     page.wait_for_selector("body[data-test-extension-asset='red,circle']")
 
 
+def test_gradio3_selectors_of_extensions_find_the_prompt_box(page):
+    page.wait_for_selector("body[data-test-extension-gradio3-selector=found]")
+    assert page.evaluate("() => document.querySelectorAll('#txt2img_prompt > label > textarea').length") == 1
+
+
 def test_file_route_serves_extension_assets_under_the_subpath_behind_the_login(ui_server):
     asset = f"{ui_server.url}/{SUBPATH}/file=extensions/{TEST_EXTENSION}/assets/tags.csv"
     assert requests.get(asset, timeout=60).status_code == 401
