@@ -1,12 +1,16 @@
 """The output panel of txt2img/img2img (gallery, generation info, send-to buttons) and the generation wiring."""
 
+import csv
 import html
 import json
+import os
+import types
+import zipfile
 from dataclasses import dataclass
 
 import gradio as gr
 
-from modules import progress, ui_progress
+from modules import call_queue, images, infotext_utils, output_paths, paths_internal, progress, shared, ui_progress
 from modules.ui_components import create_refresh_button  # noqa: F401 (A1111 name)
 
 GALLERY_HEIGHT = 420
@@ -41,8 +45,12 @@ def create_output_panel(tabname: str) -> OutputPanel:
                                  format="png", type="pil", preview=True, height=GALLERY_HEIGHT, interactive=False,
                                  object_fit="contain")
         with gr.Row(elem_id=f"image_buttons_{tabname}", elem_classes="image-buttons"):
+            save = gr.Button("Save", elem_id=f"save_{tabname}", size="sm")
+            save_zip = gr.Button("Zip", elem_id=f"save_zip_{tabname}", size="sm")
             button_send_img2img = gr.Button("Send to img2img", elem_id=f"{tabname}_send_to_img2img", size="sm")
             button_send_inpaint = gr.Button("Send to inpaint", elem_id=f"{tabname}_send_to_inpaint", size="sm")
+        download_files = gr.File(None, file_count="multiple", interactive=False, show_label=False, visible=False,
+                                 elem_id=f"download_files_{tabname}")
         generation_info = gr.Textbox(visible="hidden", elem_id=f"generation_info_{tabname}")
         generation_info_button = gr.Button(visible="hidden", elem_id=f"{tabname}_generation_info_button")
         infotext = gr.HTML(elem_id=f"html_info_{tabname}", elem_classes="infotext")
@@ -63,6 +71,14 @@ def create_output_panel(tabname: str) -> OutputPanel:
         return plaintext_to_html(infotexts[index]) if isinstance(index, int) and 0 <= index < len(infotexts) else \
             gr.skip()
 
+    for button, make_zip in ((save, False), (save_zip, True)):
+        def save_clicked(info, gallery_value, index, make_zip=make_zip):
+            return save_files(info, gallery_value or [], make_zip, index)
+
+        button.click(fn=call_queue.wrap_gradio_call(save_clicked, extra_outputs=[gr.update()]),
+                     inputs=[generation_info, gallery, selected_index], outputs=[download_files, html_log],
+                     show_progress="hidden", api_visibility="private")
+
     # A1111's scripts click it to show the selected image's infotext
     generation_info_button.click(fn=show_selected_infotext, inputs=[generation_info, selected_index],
                                  outputs=[infotext], show_progress="hidden", api_visibility="private")
@@ -76,6 +92,82 @@ def _info(generation_info_js: str) -> dict:
     except ValueError:
         return {}
     return info if isinstance(info, dict) else {}
+
+
+LOG_FIELDS = ["prompt", "seed", "width", "height", "sampler", "cfgs", "steps", "filename", "negative_prompt",
+              "sd_model_name", "sd_model_hash"]
+
+
+def _gallery_image(item):
+    image = item[0] if isinstance(item, (tuple, list)) else item
+    if isinstance(image, dict):
+        image = image.get("image") or image.get("path")
+    if isinstance(image, str):
+        from PIL import Image
+
+        with Image.open(image) as opened:
+            image = opened.copy()
+    return image
+
+
+def save_files(js_data: str, gallery_images: list, do_make_zip: bool, index):
+    """The Save / Zip buttons (A1111's): the gallery's images (only the selected one with save_selected_only) saved to
+    outdir_save under the usual file-name options, a line per click in its log.csv, and with do_make_zip a .zip of
+    them; returns (the files, for download; "Saved: <first file>")."""
+    data = _info(js_data)
+    opts = shared.opts
+    folder = paths_internal.resolve_data_relative(opts.outdir_save)
+    if not output_paths.is_inside(folder, paths_internal.data_path):
+        raise ValueError(f"outdir_save: {opts.outdir_save!r} is outside the data folder")
+    first = data.get("index_of_first_image", 0)
+    start = 0
+    if isinstance(index, int) and index > -1 and opts.save_selected_only and index >= first:
+        gallery_images, start = [gallery_images[index]], index
+    os.makedirs(folder, exist_ok=True)
+    p = types.SimpleNamespace(**data)
+    infotexts = data.get("infotexts") or []
+    filenames, fullfns, parsed = [], [], []
+    for image_index, item in enumerate(gallery_images, start):
+        text = infotexts[image_index] if image_index < len(infotexts) else ""
+        parameters = infotext_utils.parse_generation_parameters(text, [])
+        parsed.append(parameters)
+        p.batch_index = image_index - 1
+        fullfn, txt_fullfn = images.save_image(_gallery_image(item), folder, "", seed=parameters.get("Seed"),
+                                               prompt=parameters.get("Prompt"), extension=opts.samples_format,
+                                               info=text, grid=image_index < first, p=p,
+                                               save_to_dirs=opts.use_save_to_dirs_for_ui)
+        filenames.append(os.path.relpath(fullfn, folder))
+        fullfns.append(fullfn)
+        if txt_fullfn:
+            filenames.append(os.path.basename(txt_fullfn))
+            fullfns.append(txt_fullfn)
+    if not parsed:
+        return gr.update(), plaintext_to_html("Nothing to save")
+    _append_log(folder, data, parsed[0], filenames[0])
+    if do_make_zip:
+        fullfns.insert(0, _zip(folder, p, parsed, filenames, fullfns))
+    return gr.update(value=fullfns, visible=True), plaintext_to_html(f"Saved: {filenames[0]}")
+
+
+def _append_log(folder: str, data: dict, parameters: dict, filename: str) -> None:
+    with open(os.path.join(folder, "log.csv"), "a", encoding="utf8", newline="") as file:
+        writer = csv.writer(file)
+        if file.tell() == 0:
+            writer.writerow(LOG_FIELDS)
+        writer.writerow([parameters.get("Prompt"), parameters.get("Seed"), data.get("width"), data.get("height"),
+                         data.get("sampler_name"), data.get("cfg_scale"), data.get("steps"), filename,
+                         parameters.get("Negative prompt"), data.get("sd_model_name"), data.get("sd_model_hash")])
+
+
+def _zip(folder: str, p, parsed: list[dict], filenames: list[str], fullfns: list[str]) -> str:
+    p.all_seeds = [parameters.get("Seed") for parameters in parsed]
+    namegen = images.FilenameGenerator(p, parsed[0].get("Seed"), parsed[0].get("Prompt"), None, True)
+    name = namegen.apply(shared.opts.grid_zip_filename_pattern or "[datetime]_[[model_name]]_[seed]-[seed_last]")
+    path = os.path.join(folder, f"{output_paths.file_name(name)}.zip")
+    with zipfile.ZipFile(path, "w") as archive:
+        for filename, fullfn in zip(filenames, fullfns):
+            archive.write(fullfn, filename)
+    return path
 
 
 def selected_image_and_infotext(gallery_value, selected_index, generation_info_js):

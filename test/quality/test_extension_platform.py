@@ -249,3 +249,38 @@ def test_the_page_has_a1111s_element_ids(sd_model, monkeypatch):
             assert f"{tab}_{suffix}" in ids, f"{tab}_{suffix}"
         assert ids[f"{tab}_interrupt"].visible == "hidden", "in the page, out of sight"
         assert ids[f"generation_info_{tab}"].visible == "hidden"
+        assert f"save_{tab}" in ids and f"save_zip_{tab}" in ids and f"download_files_{tab}" in ids
+
+
+def test_the_save_and_zip_buttons_save_the_gallery_with_a_log_line(sd_model, monkeypatch):
+    import csv
+    import zipfile
+
+    from modules import paths_internal, processing, shared, ui_common
+
+    result = processing.process_images(processing.StableDiffusionProcessingTxt2Img(
+        prompt="a red circle", negative_prompt="blue", seed=5, steps=1, width=64, height=64, batch_size=2,
+        do_not_save_samples=True, do_not_save_grid=True))
+    assert len(result.images) == 2 and result.index_of_first_image == 0
+    folder = os.path.join(paths_internal.data_path, "log", "save-test")
+    monkeypatch.setitem(shared.opts.data, "outdir_save", "log/save-test")
+    gallery = [(image, None) for image in result.images]
+
+    files, message = ui_common.save_files(result.js(), gallery, False, None)
+    saved = files["value"]
+    assert len(saved) == 2 and all(os.path.dirname(path) == folder for path in saved)
+    assert message.startswith("<p>Saved: ")
+    with open(os.path.join(folder, "log.csv"), encoding="utf8") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ui_common.LOG_FIELDS
+    assert rows[1][:2] == ["a red circle", "5"] and rows[1][8] == "blue" and rows[1][7] == os.path.basename(saved[0])
+
+    files, _ = ui_common.save_files(result.js(), gallery, True, 1)
+    archive, image = files["value"]
+    assert archive.endswith(".zip") and os.path.dirname(image) == folder, "the selected image only, and its zip"
+    with zipfile.ZipFile(archive) as opened:
+        assert opened.namelist() == [os.path.basename(image)]
+
+    monkeypatch.setitem(shared.opts.data, "outdir_save", "/tmp/outside-the-data-dir")
+    with pytest.raises(ValueError, match="outside the data folder"):
+        ui_common.save_files(result.js(), gallery, False, None)
