@@ -124,14 +124,14 @@ def load_diffusers(path: str, model, device: torch.device, dtype: torch.dtype):
     """diffusers' pipeline from the same file and config folder (the tokenizer from the repo, no safety checker)."""
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
+    same_files = {"config": model.config_dir, "torch_dtype": dtype, "tokenizer": model.tokenizer}
     if model.is_sdxl:
-        pipe = StableDiffusionXLPipeline.from_single_file(
-            path, config=model.config_dir, local_files_only=True, torch_dtype=dtype, tokenizer=model.tokenizer,
-            tokenizer_2=model.tokenizer)
+        pipe = StableDiffusionXLPipeline.from_single_file(path, local_files_only=True, tokenizer_2=model.tokenizer,
+                                                          **same_files)
     else:
-        pipe = StableDiffusionPipeline.from_single_file(
-            path, config=model.config_dir, local_files_only=True, torch_dtype=dtype, tokenizer=model.tokenizer,
-            safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        pipe = StableDiffusionPipeline.from_single_file(path, local_files_only=True, safety_checker=None,
+                                                        feature_extractor=None, requires_safety_checker=False,
+                                                        **same_files)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 

@@ -4,7 +4,7 @@ exist when the webui's own are read (A1111's preload_extensions). One that fails
 import json
 import os
 
-from modules import extension_errors, script_loading
+from modules import extension_errors, extension_folders, script_loading
 from modules.paths_internal import extensions_builtin_dir, extensions_dir
 
 
@@ -18,15 +18,13 @@ def _settings(settings_file: str) -> dict:
 
 
 def enabled_folders(flags, settings: dict) -> list[str]:
-    """The extension folders to preload, built-in ones first: none with --disable-all-extensions (or the option set
-    to "all"), built-in ones only with --disable-extra-extensions ("extra"), never one in disabled_extensions."""
+    """The enabled extension folders, built-in ones first, as the flags given so far and the settings file say."""
     mode = "all" if flags.disable_all_extensions else "extra" if flags.disable_extra_extensions else \
         settings.get("disable_all_extensions", "none")
     disabled = set(settings.get("disabled_extensions") or [])
-    roots = [] if mode == "all" else [extensions_builtin_dir] if mode == "extra" else \
-        [extensions_builtin_dir, extensions_dir]
-    return [os.path.join(root, name) for root in roots if os.path.isdir(root) for name in sorted(os.listdir(root))
-            if os.path.isdir(os.path.join(root, name)) and not name.startswith(".") and name not in disabled]
+    return [os.path.join(root, name) for root, builtin in ((extensions_builtin_dir, True), (extensions_dir, False))
+            for name in extension_folders.folder_names(root)
+            if extension_folders.is_enabled(name, builtin, mode, disabled)]
 
 
 def preload_extensions(folders: list[str], parser) -> None:

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 
-from modules import shared
+from modules import extension_folders, shared
 from modules.paths_internal import data_path, extensions_builtin_dir, extensions_dir, script_path
 
 log = logging.getLogger(__name__)
@@ -83,21 +83,14 @@ def disable_mode() -> str:
     return shared.opts.disable_all_extensions
 
 
-def _folders(root: str) -> list[str]:
-    if not os.path.isdir(root):
-        return []
-    return [name for name in sorted(os.listdir(root)) if os.path.isdir(os.path.join(root, name))
-            and not name.startswith(".")]
-
-
 def list_extensions() -> list[Extension]:
     """Reads the extension folders; an extension named in the disabled_extensions option is listed but off."""
     disabled = set(shared.opts.disabled_extensions or [])
     mode = disable_mode()
     found = []
     for root, builtin in ((extensions_builtin_dir, True), (extensions_dir, False)):
-        for name in _folders(root):
-            enabled = name not in disabled and mode != "all" and (builtin or mode != "extra")
+        for name in extension_folders.folder_names(root):
+            enabled = extension_folders.is_enabled(name, builtin, mode, disabled)
             found.append(Extension(name, os.path.join(root, name), enabled=enabled, is_builtin=builtin))
     extensions[:] = found
     return extensions

@@ -98,16 +98,19 @@ LOG_FIELDS = ["prompt", "seed", "width", "height", "sampler", "cfgs", "steps", "
               "sd_model_name", "sd_model_hash"]
 
 
-def _gallery_image(item):
-    image = item[0] if isinstance(item, (tuple, list)) else item
-    if isinstance(image, dict):
-        image = image.get("image") or image.get("path")
-    if isinstance(image, str):
+def pil_image(value):
+    """A Gradio image value as PIL: PIL itself, a gallery item (image, caption), a file path, or a dict (an image
+    editor's "composite"/"background", a gallery file's "image"/"path")."""
+    if isinstance(value, (tuple, list)):
+        value = value[0]
+    if isinstance(value, dict):
+        value = value.get("composite") or value.get("background") or value.get("image") or value.get("path")
+    if isinstance(value, str):
         from PIL import Image
 
-        with Image.open(image) as opened:
-            image = opened.copy()
-    return image
+        with Image.open(value) as opened:
+            value = opened.copy()
+    return value
 
 
 def save_files(js_data: str, gallery_images: list, do_make_zip: bool, index):
@@ -132,7 +135,7 @@ def save_files(js_data: str, gallery_images: list, do_make_zip: bool, index):
         parameters = infotext_utils.parse_generation_parameters(text, [])
         parsed.append(parameters)
         p.batch_index = image_index - 1
-        fullfn, txt_fullfn = images.save_image(_gallery_image(item), folder, "", seed=parameters.get("Seed"),
+        fullfn, txt_fullfn = images.save_image(pil_image(item), folder, "", seed=parameters.get("Seed"),
                                                prompt=parameters.get("Prompt"), extension=opts.samples_format,
                                                info=text, grid=image_index < first, p=p,
                                                save_to_dirs=opts.use_save_to_dirs_for_ui)
@@ -177,8 +180,7 @@ def selected_image_and_infotext(gallery_value, selected_index, generation_info_j
     info = _info(generation_info_js)
     index = selected_index if isinstance(selected_index, int) else info.get("index_of_first_image", 0)
     index = min(max(index, 0), len(gallery_value) - 1)
-    item = gallery_value[index]
-    image = item[0] if isinstance(item, (tuple, list)) else item
+    image = pil_image(gallery_value[index])
     infotexts = info.get("infotexts") or []
     infotext = infotexts[index] if index < len(infotexts) else None
     if infotext is None and hasattr(image, "info"):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
-from modules import infotext_utils, script_callbacks, shared
+from modules import infotext_utils, script_callbacks, shared, ui_common
 
 log = logging.getLogger(__name__)
 
@@ -146,17 +146,6 @@ def connect_send(button: gr.Button, target_name: str, source: Callable, inputs: 
                  show_progress="hidden", api_visibility="private")
 
 
-def _pil(image):
-    """An image input's value as PIL: Gradio gives PIL, a file path, or an editor's {"composite": ...} dict."""
-    if isinstance(image, dict):
-        image = image.get("composite") or image.get("background")
-    if isinstance(image, str):
-        from PIL import Image
-
-        return Image.open(image)
-    return image
-
-
 def connect_binding(binding) -> None:
     """An extension's infotext_utils.ParamBinding, wired as a "Send to ..." button."""
     sources = [binding.source_image_component, binding.source_text_component]
@@ -164,6 +153,6 @@ def connect_binding(binding) -> None:
     def source(*values):
         given = iter(values)
         image, text = (next(given) if component is not None else None for component in sources)
-        return _pil(image), text
+        return ui_common.pil_image(image), text
 
     connect_send(binding.paste_button, binding.tabname, source, [c for c in sources if c is not None])

@@ -98,3 +98,14 @@ def config_on_disk(monkeypatch, tmp_path):
     monkeypatch.setattr(shared, "config_filename", str(path))
     shared.opts.save(str(path))
     return path
+
+
+@pytest.fixture
+def clean_callbacks():
+    """The script callbacks registered now, put back afterwards (a test may add, or take off, any)."""
+    from modules import script_callbacks
+
+    saved = {name: list(callbacks) for name, callbacks in script_callbacks.callback_map.items()}
+    yield
+    for name, callbacks in script_callbacks.callback_map.items():
+        callbacks[:] = saved[name]

@@ -64,10 +64,9 @@ def install(name: str, script: str) -> str:
 
 
 @pytest.fixture
-def tab_extensions(engine_ready, monkeypatch):
+def tab_extensions(engine_ready, monkeypatch, clean_callbacks):
     monkeypatch.setattr(shared, "demo", shared.demo)
     monkeypatch.setattr(shared, "tab_names", shared.tab_names)
-    saved = {name: list(callbacks) for name, callbacks in script_callbacks.callback_map.items()}
     folders = [install("good-tab-ext", GOOD_TAB), install("bad-tab-ext", BAD_TAB)]
     extensions.list_extensions()
     scripts.initialize_scripts()
@@ -76,8 +75,6 @@ def tab_extensions(engine_ready, monkeypatch):
         shutil.rmtree(folder)
     extensions.list_extensions()
     scripts.initialize_scripts()
-    for name, callbacks in script_callbacks.callback_map.items():
-        callbacks[:] = saved[name]
     extension_errors.clear()
 
 
@@ -148,12 +145,12 @@ SEND_TAB = """
 """
 
 
-def test_an_extensions_paste_params_button_sends_infotext_to_txt2img(engine_ready, monkeypatch, capsys):
+def test_an_extensions_paste_params_button_sends_infotext_to_txt2img(engine_ready, monkeypatch, capsys,
+                                                                   clean_callbacks):
     from modules import ui
 
     monkeypatch.setattr(shared, "demo", shared.demo)
     monkeypatch.setattr(shared, "tab_names", shared.tab_names)
-    saved = {name: list(callbacks) for name, callbacks in script_callbacks.callback_map.items()}
     folder = install("send-ext", SEND_TAB)
     try:
         extensions.list_extensions()
@@ -173,5 +170,3 @@ def test_an_extensions_paste_params_button_sends_infotext_to_txt2img(engine_read
         shutil.rmtree(folder)
         extensions.list_extensions()
         scripts.initialize_scripts()
-        for name, callbacks in script_callbacks.callback_map.items():
-            callbacks[:] = saved[name]

@@ -30,14 +30,6 @@ def installed_test_extension():
     scripts.initialize_scripts()
 
 
-@pytest.fixture
-def clean_callbacks():
-    saved = {name: list(callbacks) for name, callbacks in script_callbacks.callback_map.items()}
-    yield
-    for name, callbacks in script_callbacks.callback_map.items():
-        callbacks[:] = saved[name]
-
-
 class RecordingScript(scripts.Script):
     """Always-on: records the hooks in the order they run, with the arguments it got."""
 
