@@ -22,16 +22,19 @@ def add_process_time_header(app: FastAPI) -> None:
 def create_app() -> FastAPI:
     """The FastAPI app: the REST API with --api or --nowebui (as A1111), the browser UI unless --nowebui, and with
     any auth configured, credentials required everywhere but the UI's login page."""
-    from modules.api import api, auth
+    from modules.api import api, auth, jobs_api
     from modules.call_queue import queue_lock
 
     cmd_opts = shared.cmd_opts
+    job_service = start_jobs(queue_lock)
+    jobs = job_service.queue
     app = FastAPI(title="Serena webui", docs_url="/docs", redoc_url="/redoc")
     add_process_time_header(app)
     if cmd_opts.api or cmd_opts.nowebui:
-        api.Api(app, queue_lock)
+        api.Api(app, queue_lock, jobs)
+        jobs_api.add_routes(app, job_service)
     else:
-        api.add_internal_routes(app)
+        api.add_internal_routes(app, jobs)
     ui_mount_path = None
     if cmd_opts.nowebui:
         # the UI runs these while it builds; without it extensions still get to register their options
@@ -40,12 +43,25 @@ def create_app() -> FastAPI:
     else:
         from modules import ui
 
-        app = ui.mount(app)
+        app = ui.mount(app, jobs)
         ui_mount_path = ui.mount_path()
     script_callbacks.app_started_callback(shared.demo, app)
     keep_mounts_last(app)
     auth.protect_server(app, cmd_opts, ui_mount_path)
     return app
+
+
+def start_jobs(generation_lock):
+    """The job service in the data dir, its worker generating with the server's options, model and preview decoder
+    under the generation lock."""
+    from modules import paths_internal
+    from modules.api.images_io import encode_to_text
+    from modules.jobs import service, worker
+
+    environment = worker.Environment(generation_lock=generation_lock, live_options=shared.opts,
+                                     preview_decoder=lambda: shared.state.preview_decoder,
+                                     sd_model=lambda: shared.sd_model, encode_image=encode_to_text)
+    return service.start(paths_internal.data_path, environment, retention_days=lambda: shared.opts.jobs_history_days)
 
 
 def keep_mounts_last(app: FastAPI) -> None:

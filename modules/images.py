@@ -21,6 +21,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps, PngImagePlugi
 from modules import output_paths, script_callbacks, shared
 from modules.opts_snapshot import options_for, options_or_live
 from modules.paths_internal import resolve_data_relative
+from modules.runtime import job_state
 from modules.shared_cmd_options import cmd_opts
 from modules.styles import PROMPT_PLACEHOLDER
 
@@ -468,6 +469,7 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
         _write_text_atomically(f"{info}\n", txt_fullfn)
 
     params.filename = fullfn
+    job_state.record_saved_file(fullfn)
     script_callbacks.image_saved_callback(params)
 
     return fullfn, txt_fullfn

@@ -5,8 +5,9 @@ import numpy as np
 from PIL import Image
 
 from modules import images, processing, scripts, shared
-from modules.shared import opts
-from modules.txt2img import run_with_scripts, seed_fields
+from modules.jobs import builder, script_values
+from modules.jobs.spec import GenerationSpec
+from modules.txt2img import run_spec, seed_fields, tab_spec
 
 MODE_IMG2IMG = 0
 MODE_INPAINT = 2
@@ -56,56 +57,47 @@ def init_image_and_mask(mode: int, init_img, init_img_with_mask):
     return images.fix_image(init_img), None
 
 
-def img2img_create_processing(id_task: str, mode: int = MODE_IMG2IMG, prompt: str = "", negative_prompt: str = "",
-                              styles=None, init_img=None, init_img_with_mask=None, steps: int = 20,
-                              sampler_name: str | None = None, scheduler: str | None = None, mask_blur: int = 4,
-                              inpainting_fill="original", n_iter: int = 1, batch_size: int = 1,
-                              cfg_scale: float = 7.0, denoising_strength: float = 0.75, height: int = 512,
-                              width: int = 512, resize_mode="Just resize", inpaint_full_res="Whole picture",
-                              inpaint_full_res_padding: int = 32, inpainting_mask_invert="Inpaint masked",
-                              seed: int = -1, subseed: int = -1, subseed_strength: float = 0.0,
-                              seed_resize_from_h: int = 0, seed_resize_from_w: int = 0,
-                              seed_enable_extras: bool = False, override_settings=None,
-                              ) -> processing.StableDiffusionProcessingImg2Img:
-    mode = int(mode)
-    image, mask = init_image_and_mask(mode, init_img, init_img_with_mask)
-    p = processing.StableDiffusionProcessingImg2Img(
-        sd_model=shared.sd_model,
-        outpath_samples=opts.outdir_samples or opts.outdir_img2img_samples,
-        outpath_grids=opts.outdir_grids or opts.outdir_img2img_grids,
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        styles=list(styles or []),
-        sampler_name=sampler_name,
-        scheduler=scheduler,
-        batch_size=int(batch_size),
-        n_iter=int(n_iter),
-        steps=int(steps),
-        cfg_scale=cfg_scale,
-        width=int(width),
-        height=int(height),
-        init_images=[image],
-        mask=mask,
-        mask_blur=int(mask_blur),
-        inpainting_fill=_index(masked_content_options, inpainting_fill, default=1),
-        resize_mode=_index(resize_modes, resize_mode),
-        denoising_strength=float(denoising_strength),
-        inpaint_full_res=bool(_index(inpaint_areas, inpaint_full_res)),
-        inpaint_full_res_padding=int(inpaint_full_res_padding),
-        inpainting_mask_invert=_index(mask_modes, inpainting_mask_invert),
-        override_settings=override_settings or {},
-        **seed_fields(seed, subseed, subseed_strength, seed_resize_from_h, seed_resize_from_w, seed_enable_extras),
-    )
+def img2img_spec(script_args=(), mode: int = MODE_IMG2IMG, prompt: str = "", negative_prompt: str = "", styles=None,
+                 init_img=None, init_img_with_mask=None, steps: int = 20, sampler_name: str | None = None,
+                 scheduler: str | None = None, mask_blur: int = 4, inpainting_fill="original", n_iter: int = 1,
+                 batch_size: int = 1, cfg_scale: float = 7.0, denoising_strength: float = 0.75, height: int = 512,
+                 width: int = 512, resize_mode="Just resize", inpaint_full_res="Whole picture",
+                 inpaint_full_res_padding: int = 32, inpainting_mask_invert="Inpaint masked", seed: int = -1,
+                 subseed: int = -1, subseed_strength: float = 0.0, seed_resize_from_h: int = 0,
+                 seed_resize_from_w: int = 0, seed_enable_extras: bool = False,
+                 override_settings=None) -> GenerationSpec:
+    """The tab's fields as a spec: the input image (and, inpainting, the painted mask) as images, the radio
+    buttons' texts as A1111's indices."""
+    image, mask = init_image_and_mask(int(mode), init_img, init_img_with_mask)
+    params = {"prompt": prompt, "negative_prompt": negative_prompt, "styles": list(styles or []),
+              "sampler_name": sampler_name, "scheduler": scheduler, "batch_size": int(batch_size),
+              "n_iter": int(n_iter), "steps": int(steps), "cfg_scale": cfg_scale, "width": int(width),
+              "height": int(height), "mask_blur": int(mask_blur),
+              "inpainting_fill": _index(masked_content_options, inpainting_fill, default=1),
+              "resize_mode": _index(resize_modes, resize_mode), "denoising_strength": float(denoising_strength),
+              "inpaint_full_res": bool(_index(inpaint_areas, inpaint_full_res)),
+              "inpaint_full_res_padding": int(inpaint_full_res_padding),
+              "inpainting_mask_invert": _index(mask_modes, inpainting_mask_invert),
+              "override_settings": override_settings or {}, "save_images": True, "send_images": False,
+              **seed_fields(seed, subseed, subseed_strength, seed_resize_from_h, seed_resize_from_w,
+                            seed_enable_extras)}
+    images = {"init_images": [script_values.png_bytes(image)]}
+    extra_generation_params = {}
     if mask is not None:
+        images["mask"] = [script_values.png_bytes(mask)]
         # written only when not the default, as infotext parsing fills in the defaults (processing adds the rest)
-        if p.inpainting_mask_invert:
-            p.extra_generation_params["Mask mode"] = mask_modes[p.inpainting_mask_invert]
-        if p.inpainting_fill != 1:
-            p.extra_generation_params["Masked content"] = masked_content_options[p.inpainting_fill]
-    return p
+        if params["inpainting_mask_invert"]:
+            extra_generation_params["Mask mode"] = mask_modes[params["inpainting_mask_invert"]]
+        if params["inpainting_fill"] != 1:
+            extra_generation_params["Masked content"] = masked_content_options[params["inpainting_fill"]]
+    return tab_spec("img2img", params, script_args, scripts.scripts_img2img, images, extra_generation_params)
+
+
+def img2img_create_processing(id_task: str, **fields) -> processing.StableDiffusionProcessingImg2Img:
+    return builder.build_processing(img2img_spec(**fields), shared.sd_model)
 
 
 def img2img(id_task: str, script_args=(), **fields):
-    """Generates from the tab's fields (script_args: the tab's script inputs); returns (images,
+    """Generates from the tab's fields (script_args: the tab's script inputs) in the caller's job; returns (images,
     generation_info_js, html_info, html comments)."""
-    return run_with_scripts(img2img_create_processing(id_task, **fields), scripts.scripts_img2img, script_args)
+    return run_spec(img2img_spec(script_args, **fields))

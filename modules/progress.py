@@ -61,7 +61,9 @@ def restore_progress(id_task: str, poll_interval: float = 0.1):
     return recorded_results.get(id_task)
 
 
-def _queue_text(id_task: str) -> str:
+def _queue_text(id_task: str, job=None, jobs=None) -> str:
+    if job is not None and job.state == "queued":
+        return f"In queue: {jobs.position(job)}/{jobs.store.count('queued')}" + (" (paused)" if jobs.paused else "")
     with _lock:
         queued = sorted(pending_tasks, key=pending_tasks.get)
     if id_task not in queued:
@@ -93,14 +95,16 @@ def _state_of(id_task: str | None):
     return state
 
 
-def progress_for(id_task: str, id_live_preview: int = -1, live_preview: bool = True) -> dict:
-    """The /internal/progress answer for one task, from that task's own State and its generation's options."""
+def progress_for(id_task: str, id_live_preview: int = -1, live_preview: bool = True, jobs=None) -> dict:
+    """The /internal/progress answer for one task, from that task's own State and its generation's options; a job
+    of the job queue `jobs` is queued or completed as the queue has it."""
     state = _state_of(id_task)
-    queued = id_task in pending_tasks
-    completed = id_task in finished_tasks
+    job = jobs.store.get(id_task) if jobs is not None and id_task else None
+    queued = id_task in pending_tasks or (job is not None and job.state == "queued")
+    completed = id_task in finished_tasks or (job is not None and job.finished)
     if state is None:
         return {"active": False, "queued": queued, "completed": completed, "progress": None, "eta": None,
-                "live_preview": None, "id_live_preview": -1, "textinfo": _queue_text(id_task)}
+                "live_preview": None, "id_live_preview": -1, "textinfo": _queue_text(id_task, job, jobs)}
 
     progress = state.progress(start_offset=0.0)
     eta = state.eta_relative(start_offset=0.0)

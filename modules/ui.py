@@ -19,6 +19,7 @@ from modules import (
     ui_model_defaults,
     ui_paste,
     ui_pnginfo,
+    ui_queue,
     ui_settings,
     ui_txt2img,
 )
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 TITLE = "Stable Diffusion"
 TAB_TXT2IMG, TAB_IMG2IMG, TAB_PNGINFO, TAB_SETTINGS = "txt2img", "img2img", "pnginfo", "settings"
+TAB_QUEUE = "queue"
 TAB_EXTENSIONS = "extensions"
 
 
@@ -76,7 +78,8 @@ def extension_tab_entries(entries: list) -> list[tuple]:
     return valid
 
 
-def create_ui() -> gr.Blocks:
+def create_ui(jobs) -> gr.Blocks:
+    """The UI; its tabs generate through the job queue `jobs`."""
     gradio_extensions.install()
     infotext_utils.reset()
     ui_extra_networks.initialize()
@@ -89,10 +92,10 @@ def create_ui() -> gr.Blocks:
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("txt2img", id=TAB_TXT2IMG, elem_id="tab_txt2img"):
                 scripts.scripts_current = scripts.scripts_txt2img
-                txt2img_tab = ui_txt2img.create_tab(defaults)
+                txt2img_tab = ui_txt2img.create_tab(jobs, defaults)
             with gr.Tab("img2img", id=TAB_IMG2IMG, elem_id="tab_img2img"):
                 scripts.scripts_current = scripts.scripts_img2img
-                img2img_tab = ui_img2img.create_tab(defaults)
+                img2img_tab = ui_img2img.create_tab(jobs, defaults)
             scripts.scripts_current = None
             with gr.Tab("PNG Info", id=TAB_PNGINFO, elem_id="tab_pnginfo"):
                 pnginfo_tab = ui_pnginfo.create_tab()
@@ -103,6 +106,8 @@ def create_ui() -> gr.Blocks:
             for blocks, title, elem_id in extension_tabs:
                 with gr.Tab(title, id=elem_id, elem_id=f"tab_{elem_id}"):
                     blocks.render()
+            with gr.Tab("Queue", id=TAB_QUEUE, elem_id="tab_queue"):
+                ui_queue.create_tab(jobs)
             with gr.Tab("Extensions", id=TAB_EXTENSIONS, elem_id="tab_extensions"):
                 ui_extensions.create_tab()
             with gr.Tab("Settings", id=TAB_SETTINGS, elem_id="tab_settings"):
@@ -158,9 +163,10 @@ def css_paths() -> list[str]:
     return [path for path in candidates if os.path.exists(path)]
 
 
-def mount(app):
-    """Builds the UI and mounts it on app (gradio's own routes live under the mount path); returns app."""
-    demo = create_ui()
+def mount(app, jobs):
+    """Builds the UI (generating through the job queue `jobs`) and mounts it on app (gradio's own routes live under
+    the mount path); returns app."""
+    demo = create_ui(jobs)
     demo.queue(default_concurrency_limit=1)
     file_route.add_route(app, mount_path(), shared.opts, shared.cmd_opts)
     host = shared.cmd_opts.server_name or ("0.0.0.0" if shared.cmd_opts.listen else "127.0.0.1")

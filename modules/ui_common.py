@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from modules import call_queue, images, infotext_utils, output_paths, paths_internal, progress, shared, ui_progress
+from modules import call_queue, images, infotext_utils, output_paths, paths_internal, shared, ui_progress
 from modules.ui_components import create_refresh_button  # noqa: F401 (A1111 name)
 
 GALLERY_HEIGHT = 420
@@ -199,33 +199,37 @@ def selected_seed(gallery_value, selected_index, generation_info_js, subseed: bo
     return seeds[index] if 0 <= index < len(seeds) else seeds[0]
 
 
-def connect_generation(tabname: str, toprow, panel: OutputPanel, func, fields: dict, script_inputs=()):
-    """Wires toprow.submit to func(id_task, script_args=[values of script_inputs], **{name: value of fields[name]}),
-    streaming progress into the panel.
+def connect_generation(tabname: str, toprow, panel: OutputPanel, make_spec, finisher, fields: dict, jobs,
+                       script_inputs=()):
+    """Wires toprow.submit to a job of make_spec(script_args=[values of script_inputs], **{name: value of
+    fields[name]}) on the job queue `jobs`, streaming its place in line, then its progress, into the panel; the
+    toprow's Interrupt and Skip act on that job.
 
-    func returns (images, generation_info_js, html_info, comments_html), A1111's txt2img()/img2img() contract."""
+    finisher(processed) runs in the job and returns A1111's txt2img()/img2img() result: (images,
+    generation_info_js, html_info, comments_html)."""
     names = list(fields)
     # "hidden": out of sight but in the page, where A1111's scripts and extensions look buttons up by id
     running_buttons = (gr.update(visible="hidden"), gr.update(visible=True), gr.update(visible=True))
     idle_buttons = (gr.update(visible=True), gr.update(visible="hidden"), gr.update(visible="hidden"))
+    job_id = gr.State(None)
 
     def generate(*values):
-        id_task = progress.create_task_id(tabname)
         kwargs = dict(zip(names, values))
-        kwargs["script_args"] = values[len(names):]
-
-        def task():
-            return ui_progress.run_queued_task(id_task, tabname, func, id_task, **kwargs)
-
+        try:
+            spec = make_spec(script_args=values[len(names):], **kwargs)
+        except (ValueError, TypeError) as error:  # e.g. no input image, a script value no job can hold
+            yield ([], "", "", ui_progress.error_html(f"{type(error).__name__}: {error}"), "", "") + idle_buttons \
+                + (None, None)
+            return
         started = False
-        for update in ui_progress.stream_task(id_task, task):
+        for update in ui_progress.stream_job(jobs, spec, finisher):
             if not update.done:
                 preview = ui_progress.live_preview_html(update.live_preview) if update.live_preview else gr.skip()
                 # the first update clears the previous results, so that an old picture or error never passes for
                 # the new one
                 results = (gr.skip(),) * 4 if started else ([], "", "", "")
                 started = True
-                yield results + (update.progress_bar, preview) + running_buttons + (gr.skip(),)
+                yield results + (update.progress_bar, preview) + running_buttons + (gr.skip(), update.job_id)
                 continue
             result, error = update.result
             if error is not None:
@@ -235,9 +239,13 @@ def connect_generation(tabname: str, toprow, panel: OutputPanel, func, fields: d
                 # open the first picture that is not the grid in the gallery's large view, as A1111 shows it
                 first = _info(info_js).get("index_of_first_image", 0) if images else None
                 outputs = (gr.Gallery(value=images, selected_index=first), info_js, info_html, comments_html)
-            yield outputs + ("", "") + idle_buttons + (None,)
+            yield outputs + ("", "") + idle_buttons + (None, None)
 
     outputs = [panel.gallery, panel.generation_info, panel.infotext, panel.html_log, panel.progress_bar,
-               panel.live_preview, toprow.submit, toprow.interrupt, toprow.skip, panel.selected_index]
+               panel.live_preview, toprow.submit, toprow.interrupt, toprow.skip, panel.selected_index, job_id]
     toprow.submit.click(fn=generate, inputs=[*fields.values(), *script_inputs], outputs=outputs, show_progress="hidden",
                         api_name=tabname, concurrency_limit=None)
+    toprow.interrupt.click(fn=lambda job: ui_progress.stop_job(jobs, job), inputs=[job_id], queue=False,
+                           api_visibility="private")
+    toprow.skip.click(fn=lambda job: ui_progress.stop_job(jobs, job, skip=True), inputs=[job_id], queue=False,
+                      api_visibility="private")

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from modules import img2img, scripts, shared, ui_common, ui_extra_networks, ui_params, ui_paste
+from modules import img2img, scripts, shared, txt2img, ui_common, ui_extra_networks, ui_params, ui_paste
 from modules.ui_common import OutputPanel
 from modules.ui_components import FormRow
 from modules.ui_model_defaults import ModelUiDefaults
@@ -51,7 +51,7 @@ def create_inpaint_controls():
     return group, controls
 
 
-def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
+def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
     toprow = Toprow("img2img", prompt_placeholder=defaults.prompt_placeholder)
     mode = gr.State(img2img.MODE_IMG2IMG)
     with gr.Tabs(elem_id="img2img_extra_tabs", elem_classes="extra-networks"):
@@ -98,7 +98,8 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
         **common.fields(), "mode": mode, "init_img": init_img, "init_img_with_mask": init_img_with_mask, **inpaint,
         "denoising_strength": denoising_strength, "resize_mode": resize_mode,
     }
-    ui_common.connect_generation("img2img", toprow, panel, img2img.img2img, fields, script_inputs)
+    ui_common.connect_generation("img2img", toprow, panel, img2img.img2img_spec, txt2img.process_result, fields, jobs,
+                                 script_inputs)
 
     ui_paste.add_paste_fields("img2img", [
         *common.paste_fields(),

@@ -1,16 +1,20 @@
-"""Runs a generation off gradio's worker thread and streams its progress to the page.
+"""Submits a tab's generation as a job and streams its progress to the page.
 
-The click handler is a generator: it starts the task in a thread, then every live_preview_refresh_period it reads
-progress.progress_for(id_task) (the numbers behind /internal/progress, computed from the task's own State) and yields the
-progress bar (percent + ETA) and, when the engine decoded a new one, the live preview image. The last yield carries the
-task's results. The task itself holds call_queue.queue_lock, so the UI and the API never generate at the same time."""
+The click handler is a generator: it submits the job at interactive priority, then every
+live_preview_refresh_period it reads progress.progress_for(job id) (the numbers behind /internal/progress: its place
+in line while queued, then its own State's progress and live preview) and yields them. The last yield carries the
+job's result (the tab's finisher, run in the job) or its error."""
 
 import html
 import logging
-import threading
 from collections.abc import Callable, Iterator
 
-from modules import call_queue, progress, shared
+from modules import progress, shared
+from modules.jobs.queue import PRIORITY_INTERACTIVE, JobQueue, QueueError
+from modules.jobs.script_values import NotStorable
+from modules.jobs.spec import GenerationSpec
+from modules.jobs.store import QUEUED, RUNNING
+from modules.runtime import job_state
 
 log = logging.getLogger(__name__)
 
@@ -19,18 +23,6 @@ MIN_POLL_SECONDS = 0.1
 
 def error_html(message: str) -> str:
     return f"<div class='error'>{html.escape(message)}</div>"
-
-
-def run_queued_task(id_task: str, job: str, func: Callable, *args, **kwargs):
-    """func(*args, **kwargs) as the job id_task under the generation lock (call_queue.run_as_job).
-
-    Returns (func's result, None), or (None, error message) when it raised: a failed generation must not take the
-    server down, and the page shows the message."""
-    try:
-        return call_queue.run_as_job(call_queue.queue_lock, id_task, job, func, *args, **kwargs), None
-    except Exception as error:  # shown in the UI; the traceback goes to the console
-        log.exception("Error while running %s", job)
-        return None, f"{type(error).__name__}: {error}"
 
 
 def format_eta(seconds: float | None) -> str:
@@ -69,34 +61,61 @@ def poll_seconds() -> float:
 
 
 class TaskUpdate:
-    """One step of stream_task: progress while running (done False), the task's return value at the end."""
+    """One step of stream_job: progress while the job waits or runs (done False), its result at the end: (the
+    finisher's value, None), or (None, error message)."""
 
-    def __init__(self, done: bool, progress_bar: str = "", live_preview: str | None = None, result=None):
+    def __init__(self, done: bool, job_id: str | None = None, progress_bar: str = "", live_preview: str | None = None,
+                 result=None):
         self.done = done
+        self.job_id = job_id
         self.progress_bar = progress_bar
         self.live_preview = live_preview
         self.result = result
 
 
-def stream_task(id_task: str, target: Callable) -> Iterator[TaskUpdate]:
-    """Runs target() in a thread; yields progress updates while it runs, then its result."""
-    outcome = {}
-
-    def run():
-        outcome["result"] = target()
-
-    thread = threading.Thread(target=run, name=f"generate {id_task}", daemon=True)
-    thread.start()
-    yield TaskUpdate(False, progress_bar=progress_html({"active": False, "textinfo": "Waiting..."}))
+def stream_job(jobs: JobQueue, spec: GenerationSpec, finisher: Callable) -> Iterator[TaskUpdate]:
+    """Submits the spec; yields its progress until it ends, then its result. A failed generation does not take the
+    server down: the page shows its message (the traceback went to the console)."""
+    try:
+        job, _ = jobs.submit(spec, PRIORITY_INTERACTIVE, finisher=finisher, wait=True)
+    except (QueueError, NotStorable) as error:
+        yield TaskUpdate(True, result=(None, str(error)))
+        return
+    info = progress.progress_for(job.id, jobs=jobs)
+    yield TaskUpdate(False, job_id=job.id, progress_bar=progress_html(info))
 
     id_live_preview = -1
-    while True:
-        thread.join(poll_seconds())
-        if not thread.is_alive():
-            break
-        info = progress.progress_for(id_task, id_live_preview=id_live_preview)
+    while not jobs.wait_until_done(job.id, poll_seconds()):
+        info = progress.progress_for(job.id, id_live_preview=id_live_preview, jobs=jobs)
         preview = info.get("live_preview")
         if preview:
             id_live_preview = info["id_live_preview"]
-        yield TaskUpdate(False, progress_bar=progress_html(info), live_preview=preview)
-    yield TaskUpdate(True, result=outcome.get("result"))
+        yield TaskUpdate(False, job_id=job.id, progress_bar=progress_html(info), live_preview=preview)
+    outcome = jobs.wait(job.id)
+    if isinstance(outcome.error, QueueError):
+        yield TaskUpdate(True, job_id=job.id, result=(None, outcome.error.message))
+    elif outcome.error is not None:
+        yield TaskUpdate(True, job_id=job.id, result=(None, f"{type(outcome.error).__name__}: {outcome.error}"))
+    else:
+        yield TaskUpdate(True, job_id=job.id, result=(outcome.value, None))
+
+
+def stop_job(jobs: JobQueue, job_id: str | None, skip: bool = False) -> None:
+    """The page's Interrupt (or Skip) for its own job: a queued one is cancelled (Skip leaves it), a running one
+    interrupted (or its current image skipped); nothing else is touched."""
+    if not job_id:
+        return
+    try:
+        job = jobs.get(job_id)
+    except QueueError:
+        return
+    if job.state == QUEUED and not skip:
+        try:
+            jobs.cancel(job_id)
+        except QueueError:
+            pass  # it started meanwhile: interrupt it below
+        else:
+            return
+    state = job_state.running(job_id)
+    if state is not None and job.state in (QUEUED, RUNNING):
+        state.skip() if skip else state.interrupt()

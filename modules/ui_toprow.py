@@ -53,8 +53,6 @@ class Toprow:
                     self.negative_token_button = gr.Button(visible="hidden",
                                                            elem_id=f"{id_part}_negative_token_button")
 
-        self.interrupt.click(fn=shared.state.interrupt, queue=False, api_visibility="private")
-        self.skip.click(fn=shared.state.skip, queue=False, api_visibility="private")
         self.clear_prompt.click(fn=lambda: ("", ""), outputs=[self.prompt, self.negative_prompt],
                                 show_progress="hidden", api_visibility="private")
 

@@ -23,7 +23,7 @@ def _hires_enabled(params: dict) -> bool:
                                                   ("Hires upscale", "Hires upscaler", "Hires resize-1"))
 
 
-def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
+def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
     toprow = Toprow("txt2img", prompt_placeholder=defaults.prompt_placeholder)
     with gr.Tabs(elem_id="txt2img_extra_tabs", elem_classes="extra-networks"):
         with gr.Tab("Generation", id="txt2img_generation", elem_id="txt2img_generation"):
@@ -52,7 +52,8 @@ def create_tab(defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
         "hr_upscaler": hires.hr_upscaler, "hr_second_pass_steps": hires.hr_second_pass_steps,
         "hr_resize_x": hires.hr_resize_x, "hr_resize_y": hires.hr_resize_y,
     }
-    ui_common.connect_generation("txt2img", toprow, panel, txt2img.txt2img, fields, script_inputs)
+    ui_common.connect_generation("txt2img", toprow, panel, txt2img.txt2img_spec, txt2img.process_result, fields, jobs,
+                                 script_inputs)
 
     ui_paste.add_paste_fields("txt2img", [
         *common.paste_fields(),

@@ -23,7 +23,8 @@ from modules.api.images_io import decode_base64_to_image, encode_pil_to_base64, 
 from modules.api.infotext_request import apply_infotext
 from modules.images import read_info_from_image
 from modules.infotext_utils import parse_generation_parameters
-from modules.processing import StableDiffusionProcessingImg2Img, StableDiffusionProcessingTxt2Img
+from modules.jobs.queue import JobQueue
+from modules.runtime import job_state
 
 # extensions import the image helpers from here, as in A1111
 __all__ = ["Api", "decode_base64_to_image", "encode_pil_to_base64"]
@@ -70,16 +71,16 @@ def _with_exact_integer_bounds(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def internal_progress(req: models.InternalProgressRequest):
-    return progress.progress_for(req.id_task, req.id_live_preview, req.live_preview)
-
-
-def add_internal_routes(app: FastAPI) -> None:
+def add_internal_routes(app: FastAPI, jobs: JobQueue | None) -> None:
     """What the browser UI needs with or without --api: the JSON error shape, --api-log and CORS, and
     POST /internal/progress."""
     errors.install_exception_handlers(app)
     middleware.setup_middleware(app, shared.cmd_opts)
     _with_exact_integer_bounds(app)
+
+    def internal_progress(req: models.InternalProgressRequest):
+        return progress.progress_for(req.id_task, req.id_live_preview, req.live_preview, jobs=jobs)
+
     app.router.add_api_route("/internal/progress", internal_progress, methods=["POST"],
                              response_model=models.InternalProgressResponse, route_class_override=errors.ApiRoute,
                              responses=errors.with_error_responses(None))
@@ -88,10 +89,11 @@ def add_internal_routes(app: FastAPI) -> None:
 class Api:
     """The REST API (/sdapi/v1), mounted with --api or --nowebui, as in A1111."""
 
-    def __init__(self, app: FastAPI, queue_lock: Lock):
+    def __init__(self, app: FastAPI, queue_lock: Lock, jobs: JobQueue):
         self.app = app
         self.queue_lock = queue_lock
-        add_internal_routes(app)
+        self.jobs = jobs
+        add_internal_routes(app, jobs)
 
         post, get = ["POST"], ["GET"]
         self.add_api_route("/sdapi/v1/txt2img", self.text2imgapi, methods=post,
@@ -151,18 +153,16 @@ class Api:
 
     def text2imgapi(self, txt2imgreq: models.StableDiffusionTxt2ImgProcessingAPI):
         req = apply_infotext(txt2imgreq)
-        processed, images = generation.generate(self.queue_lock, req, StableDiffusionProcessingTxt2Img,
-                                                generation.prepare_txt2img(req), "txt2img")
-        return models.TextToImageResponse(images=images, parameters=req.model_dump(), info=processed.js())
+        result = generation.generate(self.jobs, req, generation.check_txt2img(req))
+        return models.TextToImageResponse(images=result["images"], parameters=req.model_dump(), info=result["info"])
 
     def img2imgapi(self, img2imgreq: models.StableDiffusionImg2ImgProcessingAPI):
         req = apply_infotext(img2imgreq)
-        processed, images = generation.generate(self.queue_lock, req, StableDiffusionProcessingImg2Img,
-                                                generation.prepare_img2img(req), "img2img")
+        result = generation.generate(self.jobs, req, generation.check_img2img(req))
         parameters = req.model_dump()
         if not req.include_init_images:
             parameters["init_images"] = parameters["mask"] = None
-        return models.ImageToImageResponse(images=images, parameters=parameters, info=processed.js())
+        return models.ImageToImageResponse(images=result["images"], parameters=parameters, info=result["info"])
 
     def extras_single_image_api(self, req: models.ExtrasSingleImageRequest):
         extras.check_request(req)
@@ -187,8 +187,9 @@ class Api:
         return models.PNGInfoResponse(info=geninfo, items={key: _json_safe(value) for key, value in items.items()},
                                       parameters=parse_generation_parameters(geninfo))
 
-    def progressapi(self, skip_current_image: bool = False):
-        state = shared.state.current()  # one job for the whole answer, even if another starts meanwhile
+    def progressapi(self, skip_current_image: bool = False, id_task: str | None = None):
+        # one job for the whole answer, even if another starts meanwhile: the running one, or the one asked for
+        state = shared.state.current() if id_task is None else job_state.running(id_task) or job_state.State()
         if state.job_count == 0:
             return models.ProgressResponse(progress=0, eta_relative=0, state=state.dict(), textinfo=state.textinfo)
         state.set_current_image()

@@ -1,22 +1,15 @@
-"""txt2img and img2img requests: checked, turned into a processing object, run under the generation lock."""
+"""txt2img and img2img requests: checked at once (4xx naming the field), turned into a spec, run as a job."""
 
-import dataclasses
-from contextlib import closing
-
-from modules import call_queue, progress, safe, scripts, sd_samplers, sd_schedulers, shared, upscaler
+from modules import scripts, sd_samplers, sd_schedulers, shared, upscaler
 from modules.api import models, settings
 from modules.api.errors import api_error
-from modules.api.images_io import decode_base64_to_image, encode_to_text
-from modules.processing import (
-    Processed,
-    StableDiffusionProcessingImg2Img,
-    StableDiffusionProcessingTxt2Img,
-    process_images_with_scripts,
-)
+from modules.api.images_io import decode_base64_to_image
+from modules.jobs import builder, failures, script_values
+from modules.jobs.queue import PRIORITY_INTERACTIVE, JobQueue, QueueError
+from modules.jobs.spec import IMAGE_FIELDS, SCRIPT_FIELDS, GenerationSpec
 
 SAME_SAMPLER = ("", "Use same sampler")
 SAME_SCHEDULER = ("", "Use same scheduler")
-NOT_PASSED_TO_PROCESSING = {"sampler_index", "init_images", "mask", "latent_mask", "firstpass_image"}
 
 
 def _sampler_names() -> str:
@@ -43,45 +36,13 @@ def main_sampler(req: models.GenerationRequest) -> tuple[str, str]:
     return resolve_sampler(req.sampler_name or req.sampler_index, req.scheduler, field, "scheduler")
 
 
-def script_args_for(req: models.GenerationRequest, runner: scripts.ScriptRunner) -> list:
-    """A1111's script argument list for the request: every script's defaults, the named selectable script's
-    script_args at its slice (and its index at 0), each alwayson_scripts entry's args at its slice."""
-    runner.ensure_args_layout()
-    args = list(runner.default_args)
-    if req.script_name:
-        index = runner.selectable_index(req.script_name)
-        if index is None:
-            known = ", ".join(runner.titles) or "none installed"
-            raise api_error(404, "script_name", f"script not found: {req.script_name!r}; selectable scripts: {known}")
-        script = runner.selectable_scripts[index - 1]
-        args[script.args_from:script.args_to] = _fit_args(req.script_args, script, "script_args")
-        args[0] = index
-    for title, entry in (req.alwayson_scripts or {}).items():
-        field = f"alwayson_scripts.{title}"
-        script = runner.find_script(title)
-        if script is None:
-            known = ", ".join(s.title() for s in runner.alwayson_scripts) or "none installed"
-            raise api_error(422, field, f"always-on script not found: {title!r}; always-on scripts: {known}")
-        if not script.alwayson:
-            raise api_error(422, field, f"{title!r} is a selectable script: pass it as script_name")
-        if not isinstance(entry, dict) or not isinstance(entry.get("args", []), list):
-            raise api_error(422, field, 'expected an object like {"args": [...]}')
-        given = entry.get("args", [])
-        args[script.args_from:script.args_from + min(len(given), script.args_to - script.args_from)] = \
-            given[:script.args_to - script.args_from]
-    return args
-
-
-def _fit_args(given: list, script: scripts.Script, field: str) -> list:
-    """The script's slice: the given values, then the defaults for any left out; too many is an error."""
-    count = script.args_to - script.args_from
-    if len(given) > count:
-        raise api_error(422, field, f"script {script.title()!r} takes {count} arguments, got {len(given)}")
-    return list(given) + list(script_defaults(script)[len(given):])
-
-
-def script_defaults(script: scripts.Script) -> list:
-    return [getattr(control, "value", None) for control in script.controls or []]
+def check_scripts(req: models.GenerationRequest, mode: str) -> None:
+    """script_name, script_args and alwayson_scripts fit the installed scripts of the tab (404/422 naming them)."""
+    runner = scripts.runner_for(is_img2img=mode == "img2img")
+    try:
+        builder.script_args_for(runner, req.script_name, req.script_args, req.alwayson_scripts)
+    except builder.ScriptArgumentError as e:
+        raise api_error(e.status, e.field, e.message) from e
 
 
 def check_hires(req: models.StableDiffusionTxt2ImgProcessingAPI, sampler_name: str, scheduler: str) -> None:
@@ -105,79 +66,57 @@ def check_init_images(req: models.StableDiffusionImg2ImgProcessingAPI) -> None:
                                             "or at most batch_size images")
 
 
-def processing_kwargs(req: models.GenerationRequest, processing_class) -> dict:
-    """The request fields the processing class takes; None leaves the class's own default (or the option's)."""
-    accepted = {f.name for f in dataclasses.fields(processing_class) if f.init} - NOT_PASSED_TO_PROCESSING
-    values = req.model_dump()
-    return {name: values[name] for name in accepted & values.keys() if values[name] is not None}
+def _image_bytes(encoding: str | None, field: str) -> list[bytes]:
+    return [script_values.png_bytes(decode_base64_to_image(encoding, field))] if encoding else []
 
 
-def _optional_image(encoding: str | None, field: str):
-    return decode_base64_to_image(encoding, field) if encoding else None
-
-
-def prepare_txt2img(req: models.StableDiffusionTxt2ImgProcessingAPI) -> dict:
-    """Checks the request; returns the keyword arguments of StableDiffusionProcessingTxt2Img."""
+def check_txt2img(req: models.StableDiffusionTxt2ImgProcessingAPI) -> GenerationSpec:
+    """Checks the request (4xx naming the field) and returns it as a spec."""
     sampler_name, scheduler = main_sampler(req)
     check_hires(req, sampler_name, scheduler)
     settings.check_override_settings(req.override_settings)
-    return {**processing_kwargs(req, StableDiffusionProcessingTxt2Img), "sampler_name": sampler_name,
-            "scheduler": scheduler, "do_not_save_samples": not req.save_images,
-            "do_not_save_grid": not req.save_images,
-            "firstpass_image": _optional_image(req.firstpass_image, "firstpass_image")}
+    check_scripts(req, "txt2img")
+    return spec_of(req, "txt2img", {"firstpass_image": _image_bytes(req.firstpass_image, "firstpass_image")})
 
 
-def prepare_img2img(req: models.StableDiffusionImg2ImgProcessingAPI) -> dict:
-    """Checks the request and decodes its images; returns the keyword arguments of StableDiffusionProcessingImg2Img."""
+def check_img2img(req: models.StableDiffusionImg2ImgProcessingAPI) -> GenerationSpec:
+    """Checks the request and decodes its images (4xx naming the field); returns it as a spec."""
     check_init_images(req)
-    sampler_name, scheduler = main_sampler(req)
+    main_sampler(req)
     settings.check_override_settings(req.override_settings)
-    init_images = [decode_base64_to_image(x, f"init_images[{i}]") for i, x in enumerate(req.init_images)]
-    return {**processing_kwargs(req, StableDiffusionProcessingImg2Img), "sampler_name": sampler_name,
-            "scheduler": scheduler, "do_not_save_samples": not req.save_images,
-            "do_not_save_grid": not req.save_images, "init_images": init_images,
-            "mask": _optional_image(req.mask, "mask"), "latent_mask": _optional_image(req.latent_mask, "latent_mask"),
-            "firstpass_image": _optional_image(req.firstpass_image, "firstpass_image")}
+    check_scripts(req, "img2img")
+    images = {"init_images": [script_values.png_bytes(decode_base64_to_image(x, f"init_images[{i}]"))
+                              for i, x in enumerate(req.init_images)]}
+    for field in ("mask", "latent_mask", "firstpass_image"):
+        images[field] = _image_bytes(getattr(req, field), field)
+    return spec_of(req, "img2img", images)
 
 
-def generate(queue_lock, req: models.GenerationRequest, processing_class, kwargs: dict, tab: str) -> tuple[Processed, list[str]]:
-    """The request's generation with the scripts of its tab ("txt2img" or "img2img"), script arguments checked
-    first, and its response images (base64, when asked for), encoded with its job's options."""
-    runner = scripts.runner_for(is_img2img=tab == "img2img")
-    script_args = script_args_for(req, runner)
-    task_id = req.force_task_id or progress.create_task_id(tab)
-
-    def generate_and_encode():
-        processed = run(processing_class, kwargs, runner, script_args)
-        return processed, encoded_images(processed, req.send_images)
-
-    return call_queue.run_as_job(queue_lock, task_id, f"scripts_{tab}", generate_and_encode)
+def spec_of(req: models.GenerationRequest, mode: str, images: dict[str, list[bytes]]) -> GenerationSpec:
+    params = req.model_dump(exclude={*IMAGE_FIELDS, *SCRIPT_FIELDS, "force_task_id"})
+    return GenerationSpec(mode=mode, source="api", params=params, script_name=req.script_name,
+                          script_args=list(req.script_args), alwayson_scripts=dict(req.alwayson_scripts or {}),
+                          images={field: data for field, data in images.items() if data})
 
 
-def run(processing_class, kwargs: dict, runner: scripts.ScriptRunner, script_args: list) -> Processed:
-    """The selected script, else process_images, on a processing object built now (in the job, whose State set the
-    job timestamp the object records)."""
-    with closing(processing_class(sd_model=shared.sd_model, **kwargs)) as p:
-        p.is_api = True
-        p.scripts = runner
-        p.script_args = tuple(script_args)
-        return run_with_scripts(p)
+def api_error_of(error: BaseException, spec: GenerationSpec) -> BaseException:
+    """The answer for a job that failed: its failure's status and field, or the error itself when it is ours (500)."""
+    failure = failures.describe(error, spec)
+    if failure.status >= 500 and failure.status != 503:
+        return error
+    return api_error(failure.status, failure.field, failure.message)
 
 
-def run_with_scripts(p) -> Processed:
-    """A script rejecting its arguments (ValueError) or an overriding checkpoint that does not load is the request's
-    fault (422); the selected checkpoint not loading is 503; anything else is ours (500)."""
+def generate(jobs: JobQueue, req: models.GenerationRequest, spec: GenerationSpec) -> dict:
+    """Submits the spec at interactive priority under the request's force_task_id (else a new id) and waits for
+    it; its result: {images (base64, when asked for), info, infotexts, saved_files}."""
+    if jobs.paused:
+        raise api_error(503, None, "the job queue is paused (POST /sdapi/v2/queue/resume)")
     try:
-        return process_images_with_scripts(p)
-    except safe.CheckpointLoadError as e:
-        if "sd_model_checkpoint" in p.override_settings:
-            raise api_error(422, "override_settings.sd_model_checkpoint", str(e)) from e
-        raise api_error(503, None, f"the selected checkpoint cannot be loaded: {e}") from e
-    except scripts.ScriptError as e:
-        if isinstance(e.__cause__, ValueError):
-            raise api_error(422, "script_args", str(e)) from e
-        raise
-
-
-def encoded_images(processed: Processed, send_images: bool) -> list[str]:
-    return [encode_to_text(image) for image in processed.images] if send_images else []
+        job, _ = jobs.submit(spec, PRIORITY_INTERACTIVE, job_id=req.force_task_id, wait=True)
+    except QueueError as e:
+        raise api_error(e.status_code, "force_task_id" if e.field == "id" else e.field, e.message) from e
+    outcome = jobs.wait(job.id)
+    if outcome.error is not None:
+        raise api_error_of(outcome.error, spec)
+    return outcome.value

@@ -32,6 +32,8 @@ class State:
     server_start = None
     preview_decoder = None
     """Set by the engine: callable(latent, options) -> PIL.Image used for live previews."""
+    saved_files: list = ()
+    """The files the job's generation saved (images.save_image), in order; empty until it saves one."""
     job_options = None
     """The options of the generation in progress (its snapshot, set by process_images_inner; cleared by begin and
     end): the live-preview decisions read them, from the sampler's step callback and from progress requests
@@ -131,6 +133,7 @@ class State:
             self.interrupted = False
             self.stopping_generation = False
             self.textinfo = None
+            self.saved_files = []
             self.job = job
         log.info("Starting job %s", job)
 
@@ -190,6 +193,13 @@ _bound_job: contextvars.ContextVar[State | None] = contextvars.ContextVar("job s
 _running: dict[str, State] = {}
 """id_task -> the State of that running job, in the order the jobs started"""
 _running_lock = threading.Lock()
+
+
+def record_saved_file(path: str) -> None:
+    """Adds a saved file to the State of the job bound to this context (none outside a job)."""
+    state = _bound_job.get()
+    if state is not None:
+        state.saved_files.append(path)
 
 
 def running(id_task: str) -> State | None:

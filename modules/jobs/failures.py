@@ -1,0 +1,38 @@
+"""What a failed job's error means for the one who asked: a status (as the API answers it), the request field it is
+about, and a message; stored with the job, and turned back into the same answer by /sdapi/v1."""
+
+import dataclasses
+
+from modules import safe, scripts
+from modules.jobs.builder import ScriptArgumentError
+from modules.jobs.spec import GenerationSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    status: int
+    field: str | None
+    message: str
+    type: str
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def describe(error: BaseException, spec: GenerationSpec) -> Failure:
+    """A script rejecting its arguments (ValueError) or an overriding checkpoint that does not load is the request's
+    fault (422); the selected checkpoint not loading is 503; an HTTP error keeps its status; anything else is 500."""
+    kind = type(error).__name__
+    if isinstance(error, ScriptArgumentError):
+        return Failure(error.status, error.field, error.message, kind)
+    if isinstance(error, safe.CheckpointLoadError):
+        if "sd_model_checkpoint" in (spec.params.get("override_settings") or {}):
+            return Failure(422, "override_settings.sd_model_checkpoint", str(error), kind)
+        return Failure(503, None, f"the selected checkpoint cannot be loaded: {error}", kind)
+    if isinstance(error, scripts.ScriptError) and isinstance(error.__cause__, ValueError):
+        return Failure(422, "script_args", str(error), kind)
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        detail = getattr(error, "detail", str(error))
+        return Failure(status, None, detail if isinstance(detail, str) else str(detail), kind)
+    return Failure(500, None, f"{kind}: {error}", kind)

@@ -1,0 +1,250 @@
+"""The job queue: submit, hand out in order (priority, then submit time), cancel, reprioritise, retry, pause; the
+store keeps every change, the event bus announces it, and a waiter in this process gets the job's outcome."""
+
+import dataclasses
+import secrets
+import threading
+import time
+from collections.abc import Callable
+
+from modules.jobs import store as job_store
+from modules.jobs.events import EventBus
+from modules.jobs.spec import GenerationSpec
+
+PRIORITY_DEFAULT = 0
+PRIORITY_INTERACTIVE = 100
+"""The browser UI's and /sdapi/v1's jobs: someone is waiting for them."""
+PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
+DEFAULT_MAX_ATTEMPTS = 2
+DAY_S = 86400
+
+
+class QueueError(Exception):
+    status_code = 400
+
+    def __init__(self, field: str | None, message: str):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field, self.message = field, message
+
+
+class JobNotFound(QueueError):
+    status_code = 404
+
+
+class JobConflict(QueueError):
+    status_code = 409
+
+
+class QueuePaused(QueueError):
+    status_code = 503
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a waiter in this process gets: the finisher's value, or the exception the job ended with."""
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    finisher: Callable | None = None
+    value: object = None
+    error: BaseException | None = None
+    record: job_store.JobRecord | None = None
+
+
+def new_job_id(job_type: str) -> str:
+    """A1111's task id shape, task(txt2img-XXXXXXX), with enough randomness to stay unique in a long history."""
+    return f"task({job_type}-{secrets.token_hex(8)})"
+
+
+class JobQueue:
+    def __init__(self, store: job_store.JobStore, events: EventBus, max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+                 retention_days: Callable[[], float] = lambda: 0):
+        self.store = store
+        self.events = events
+        self.max_attempts = max_attempts
+        self.retention_days = retention_days
+        self.interrupt_running: Callable[[str], None] = lambda job_id: None
+        """Set by the worker side: stops the job id's generation (its State's interrupt)."""
+        self._wake = threading.Condition()
+        self._paused = False
+        self._outcomes: dict[str, Outcome] = {}
+        self._cancel_requested: set[str] = set()
+        self._lock = threading.Lock()
+
+    def recover(self):
+        """Jobs a dead process left running: queued again while attempts remain, else failed."""
+        requeued, failed = self.store.recover_interrupted()
+        for job in requeued:
+            self.events.publish("job.retrying", job.id, attempts=job.attempts, reason="interrupted")
+        for job in failed:
+            self.events.publish("job.failed", job.id, error=job.error)
+        self._notify()
+
+    def submit(self, spec: GenerationSpec, priority: int = PRIORITY_DEFAULT, idempotency_key: str | None = None,
+               batch_id: str | None = None, job_id: str | None = None, finisher: Callable | None = None,
+               wait: bool = False) -> tuple[job_store.JobRecord, bool]:
+        """Queues the spec; (the job, True), or (the job submitted before with this idempotency key, False).
+        wait/finisher: this process will wait() for the job; finisher(processed) runs in the job for that waiter."""
+        if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+            raise QueueError("priority", f"must be between {PRIORITY_MIN} and {PRIORITY_MAX}, got {priority}")
+        job_id = job_id or new_job_id(spec.mode)
+        fingerprint = spec.fingerprint()
+        outcome = Outcome(finisher=finisher) if wait or finisher else None
+        if outcome is not None:
+            with self._lock:
+                self._outcomes[job_id] = outcome
+        try:
+            job, created = self.store.add(job_id, spec.mode, spec.to_json(), fingerprint, priority, self.max_attempts,
+                                          idempotency_key, batch_id)
+        except job_store.DuplicateJobId as e:
+            self._forget(job_id)
+            raise JobConflict("id", f"a job with id {job_id!r} exists already") from e
+        except BaseException:
+            self._forget(job_id)
+            raise
+        if not created:
+            self._forget(job_id)
+            if self.store.fingerprint(job.id) != fingerprint:
+                raise JobConflict("idempotency_key", f"{idempotency_key!r} was used for a different request "
+                                                     f"(job {job.id})")
+            return job, False
+        self.events.publish("job.queued", job.id, priority=job.priority, position=self.store.position(job))
+        self._notify()
+        return job, True
+
+    def _forget(self, job_id: str):
+        with self._lock:
+            self._outcomes.pop(job_id, None)
+
+    def _notify(self):
+        with self._wake:
+            self._wake.notify_all()
+
+    def wake(self):
+        """Wakes every claim() waiting, so a stopping worker sees its stop at once."""
+        self._notify()
+
+    def get(self, job_id: str) -> job_store.JobRecord:
+        job = self.store.get(job_id)
+        if job is None:
+            raise JobNotFound("id", f"no job {job_id!r}")
+        return job
+
+    def position(self, job: job_store.JobRecord) -> int | None:
+        return self.store.position(job)
+
+    def claim(self, stop: threading.Event, timeout: float = 1.0) -> job_store.JobRecord | None:
+        """The next job to run, now running; None when stop is set or nothing came within timeout."""
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            while not stop.is_set():
+                if not self._paused:
+                    job = self.store.claim_next()
+                    if job is not None:
+                        self.events.publish("job.started", job.id, attempts=job.attempts)
+                        return job
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._wake.wait(left)
+        return None
+
+    def finisher(self, job_id: str) -> Callable | None:
+        with self._lock:
+            outcome = self._outcomes.get(job_id)
+        return outcome.finisher if outcome else None
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._cancel_requested
+
+    def finish(self, job_id: str, result: dict | None = None, error: dict | None = None, value=None,
+               exception: BaseException | None = None) -> job_store.JobRecord:
+        """Records the end of a running job: cancelled when a cancel was asked for, failed with an error, else
+        succeeded; then wakes this process's waiter."""
+        with self._lock:
+            cancelled = job_id in self._cancel_requested
+            self._cancel_requested.discard(job_id)
+        state = job_store.CANCELLED if cancelled else job_store.FAILED if error is not None else job_store.SUCCEEDED
+        job = self.store.finish(job_id, state, result=result, error=error)
+        data = {"error": error} if state == job_store.FAILED else {}
+        self.events.publish(f"job.{state}", job_id, **data)
+        self._prune()
+        with self._lock:
+            outcome = self._outcomes.get(job_id)
+        if outcome is not None:
+            outcome.value, outcome.error, outcome.record = value, exception, job
+            outcome.done.set()
+        return job
+
+    def _prune(self):
+        days = self.retention_days()
+        if days and days > 0:
+            self.store.prune(self.store.clock() - days * DAY_S)
+
+    def wait_until_done(self, job_id: str, timeout: float) -> bool:
+        """True once a job submitted with wait=True in this process has ended (blocks up to timeout)."""
+        with self._lock:
+            outcome = self._outcomes.get(job_id)
+        return outcome is None or outcome.done.wait(timeout)
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Outcome:
+        """The outcome of a job submitted with wait=True in this process (blocks until it ends)."""
+        with self._lock:
+            outcome = self._outcomes.get(job_id)
+        if outcome is None:
+            raise JobNotFound("id", f"job {job_id!r} was not submitted to be waited for")
+        if not outcome.done.wait(timeout):
+            raise TimeoutError(job_id)
+        self._forget(job_id)
+        return outcome
+
+    def cancel(self, job_id: str) -> job_store.JobRecord:
+        """A queued job is cancelled at once (nothing running is touched); a running one is interrupted and ends
+        cancelled; a finished one is a conflict."""
+        job = self.store.cancel_queued(job_id)
+        if job is not None:
+            self.events.publish("job.cancelled", job_id)
+            with self._lock:
+                outcome = self._outcomes.get(job_id)
+            if outcome is not None:
+                outcome.error = JobConflict("id", f"Cancelled: job {job_id} was cancelled before it ran")
+                outcome.record = job
+                outcome.done.set()
+            return job
+        job = self.get(job_id)
+        if job.state == job_store.RUNNING:
+            with self._lock:
+                self._cancel_requested.add(job_id)
+            self.interrupt_running(job_id)
+            return job
+        raise JobConflict("state", f"job {job_id} is {job.state}; only queued or running jobs can be cancelled")
+
+    def set_priority(self, job_id: str, priority: int) -> job_store.JobRecord:
+        if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+            raise QueueError("priority", f"must be between {PRIORITY_MIN} and {PRIORITY_MAX}, got {priority}")
+        job = self.store.set_priority(job_id, priority)
+        if job is None:
+            job = self.get(job_id)
+            raise JobConflict("state", f"job {job_id} is {job.state}; only a queued job's priority can change")
+        return job
+
+    def retry(self, job_id: str) -> job_store.JobRecord:
+        """A failed or cancelled job queued again under the same id, with one more attempt allowed."""
+        job = self.store.requeue(job_id, from_states=(job_store.FAILED, job_store.CANCELLED), extra_attempts=1)
+        if job is None:
+            job = self.get(job_id)
+            raise JobConflict("state", f"job {job_id} is {job.state}; only failed or cancelled jobs can be retried")
+        self.events.publish("job.retrying", job_id, attempts=job.attempts, reason="retry")
+        self.events.publish("job.queued", job_id, priority=job.priority, position=self.store.position(job))
+        self._notify()
+        return job
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self):
+        self._paused = True
+
+    def resume(self):
+        self._paused = False
+        self._notify()

@@ -1,0 +1,133 @@
+"""A local worker: a thread that takes the queue's next job and runs it in this process, in a job of its own (its
+State and options), under the generation lock; while it runs, its progress and previews go out as events."""
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import closing
+
+from modules import processing
+from modules.jobs import builder, failures, live
+from modules.jobs.queue import JobQueue
+from modules.jobs.spec import GenerationSpec, SpecError
+from modules.jobs.store import JobRecord
+from modules.runtime import job_state, options_view
+
+log = logging.getLogger(__name__)
+
+MONITOR_INTERVAL_S = 0.25
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """What running a generation here needs, passed in by whoever starts the worker."""
+
+    generation_lock: threading.Lock
+    live_options: object
+    """The server's options (shared.opts): each job runs with a copy of their base."""
+    preview_decoder: Callable[[], Callable | None]
+    sd_model: Callable[[], object]
+    encode_image: Callable
+    """PIL image -> base64 text in the job's image format (the API's encoding)."""
+
+
+def durable_result(processed: processing.Processed, spec: GenerationSpec, saved_files: list[str],
+                   encode_image: Callable) -> dict:
+    """What the store keeps of a finished generation: the info JSON, infotexts, saved files, and the images as
+    base64 only when the request asked for them (send_images)."""
+    images = [encode_image(image) for image in processed.images] if spec.send_images else []
+    return {"images": images, "info": processed.js(), "infotexts": list(processed.infotexts),
+            "saved_files": list(saved_files)}
+
+
+def execute(job: JobRecord, spec: GenerationSpec, environment: Environment, finisher: Callable | None):
+    """Runs the spec as the job: (the durable result, what this process's waiter gets: finisher(processed), run in
+    the job, or the durable result)."""
+    with environment.generation_lock:
+        with job_state.job(job.id, f"scripts_{spec.mode}", live_options=environment.live_options,
+                           preview_decoder=environment.preview_decoder()) as state, \
+                options_view.job_options(environment.live_options):
+            with closing(builder.build_processing(spec, environment.sd_model())) as p:
+                processed = processing.process_images_with_scripts(p)
+            result = durable_result(processed, spec, state.saved_files, environment.encode_image)
+            return result, (finisher(processed) if finisher is not None else result)
+
+
+class LocalWorker:
+    def __init__(self, jobs: JobQueue, environment: Environment, name: str = "local-1",
+                 monitor_interval: float = MONITOR_INTERVAL_S):
+        self.jobs = jobs
+        self.environment = environment
+        self.name = name
+        self.monitor_interval = monitor_interval
+        self.current_job: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._loop, name=f"job worker {self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None):
+        self._stop.set()
+        self.jobs.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def describe(self) -> dict:
+        return {"name": self.name, "kind": "local", "alive": self.alive, "job": self.current_job}
+
+    def _loop(self):
+        while not self._stop.is_set():
+            job = self.jobs.claim(self._stop)
+            if job is not None:
+                self.run(job)
+
+    def run(self, job: JobRecord):
+        self.current_job = job.id
+        done = threading.Event()
+        monitor = threading.Thread(target=self._monitor, args=(job.id, done), name=f"job monitor {job.id}",
+                                   daemon=True)
+        try:
+            try:
+                spec = GenerationSpec.from_json(self.jobs.store.spec(job.id))
+            except (SpecError, KeyError, TypeError, ValueError) as e:
+                failure = failures.Failure(422, "spec", f"the stored request cannot be read: {e}", type(e).__name__)
+                self.jobs.finish(job.id, error=failure.as_dict(), exception=e)
+                return
+            monitor.start()
+            try:
+                result, value = execute(job, spec, self.environment, self.jobs.finisher(job.id))
+            except Exception as e:
+                failure = failures.describe(e, spec)
+                if failure.status >= 500:
+                    log.exception("Job %s failed", job.id)
+                self.jobs.finish(job.id, error=failure.as_dict(), exception=e)
+            else:
+                self.jobs.finish(job.id, result=result, value=value)
+        finally:
+            done.set()
+            self.current_job = None
+
+    def _monitor(self, job_id: str, done: threading.Event):
+        """Publishes the job's progress when it moves and its live preview when a new one is decoded."""
+        last_progress, last_preview = None, None
+        while not done.wait(self.monitor_interval):
+            try:
+                numbers = live.progress(job_id)
+                if numbers is not None and (numbers["step"], numbers["steps"], numbers["fraction"]) != last_progress:
+                    last_progress = (numbers["step"], numbers["steps"], numbers["fraction"])
+                    self.jobs.events.publish("job.progress", job_id, progress=numbers)
+                if not self.jobs.events.listener_count():
+                    continue  # a preview is decoded for a listener, not for nobody
+                preview = live.preview_id(job_id)
+                if preview is not None and preview != last_preview:
+                    last_preview = preview
+                    self.jobs.events.publish("job.preview", job_id, id_live_preview=preview)
+            except Exception:
+                log.debug("Job monitor failed", exc_info=True)
