@@ -61,7 +61,7 @@ def start_jobs(generation_lock):
     environment = worker.Environment(generation_lock=generation_lock, live_options=shared.opts,
                                      preview_decoder=lambda: shared.state.preview_decoder,
                                      sd_model=lambda: shared.sd_model, encode_image=encode_to_text)
-    return service.start(paths_internal.data_path, environment, retention_days=lambda: shared.opts.jobs_history_days)
+    return service.start(paths_internal.data_path, environment, retention_days=lambda: shared.cmd_opts.jobs_history_days)
 
 
 def keep_mounts_last(app: FastAPI) -> None:

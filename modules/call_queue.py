@@ -44,16 +44,19 @@ def wrap_gradio_call(func, extra_outputs=None, add_stats: bool = False):
     return wrapped
 
 
-def run_as_job(lock, id_task: str, job: str, func, *args, **kwargs):
+def run_as_job(lock, id_task: str, job: str, func, *args, live_options=None, preview_decoder=None, **kwargs):
     """func(*args, **kwargs) as the job id_task: queued until it holds `lock`, then run with a State of its own
-    (shared.state) and options of its own (shared.opts: a copy of the base options taken now), both bound to this
-    context, so nothing another request does reaches them and they reach nothing outside the job."""
+    (shared.state) and options of its own (shared.opts: a copy of live_options' base taken now, the server's options
+    unless given), both bound to this context, so nothing another request does reaches them and they reach nothing
+    outside the job."""
+    live_options = shared.opts if live_options is None else live_options
+    preview_decoder = shared.state.preview_decoder if preview_decoder is None else preview_decoder
     progress.add_task_to_queue(id_task)
     with lock:
         progress.start_task(id_task)
         try:
-            with job_state.job(id_task, job, live_options=shared.opts, preview_decoder=shared.state.preview_decoder), \
-                    options_view.job_options(shared.opts):
+            with job_state.job(id_task, job, live_options=live_options, preview_decoder=preview_decoder), \
+                    options_view.job_options(live_options):
                 return func(*args, **kwargs)
         finally:
             progress.finish_task(id_task)

@@ -1,9 +1,22 @@
 """A1111's command-line flags (names and defaults); parsed into shared.cmd_opts by shared_cmd_options."""
 
 import argparse
+import math
 import os
 
 from modules.paths_internal import data_path, models_path, script_path
+
+
+def non_negative_days(text: str) -> float:
+    """A number of days, 0 or more (argparse names the flag when this refuses the value)."""
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if not math.isfinite(days) or days < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more days, got {text!r}")
+    return days
+
 
 parser = argparse.ArgumentParser()
 
@@ -120,6 +133,9 @@ parser.add_argument("--api-auth", type=str, default=None,
                     help='API authentication as "username:password", or several as "u1:p1,u2:p2"')
 parser.add_argument("--api-log", action="store_true", help="log every API request")
 parser.add_argument("--api-server-stop", action="store_true", help="allow stopping/restarting the server through the API")
+parser.add_argument("--jobs-history-days", type=non_negative_days, default=30, metavar="DAYS",
+                    help="keep finished jobs in the job history (data dir's jobs.sqlite3) for DAYS days; 0 keeps them "
+                         "forever")
 
 # extensions
 parser.add_argument("--disable-all-extensions", action="store_true", help="run no extension at all")

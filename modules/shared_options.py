@@ -213,11 +213,6 @@ options_templates.update(options_section(("API", "API", "system"), {
     "api_useragent": OptionInfo("", "User agent for requests", restrict_api=True),
 }))
 
-options_templates.update(options_section(("jobs", "Job queue", "system"), {
-    "jobs_history_days": OptionInfo(30, "Keep finished jobs in the job history for this many days (0 = forever)",
-                                    Number, {"minimum": 0, "precision": 0}),
-}))
-
 options_templates.update(options_section(("sd", "Stable Diffusion", "sd"), {
     "sd_model_checkpoint": OptionInfo(None, "Stable Diffusion checkpoint", Dropdown,
                                       _choices(lambda: _module("modules.sd_models").checkpoint_tiles()),

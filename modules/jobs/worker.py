@@ -7,12 +7,12 @@ import threading
 from collections.abc import Callable
 from contextlib import closing
 
-from modules import processing
+from modules import call_queue, processing
 from modules.jobs import builder, failures, live
 from modules.jobs.queue import JobQueue
 from modules.jobs.spec import GenerationSpec, SpecError
 from modules.jobs.store import JobRecord
-from modules.runtime import job_state, options_view
+from modules.runtime import job_state
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +44,15 @@ def durable_result(processed: processing.Processed, spec: GenerationSpec, saved_
 def execute(job: JobRecord, spec: GenerationSpec, environment: Environment, finisher: Callable | None):
     """Runs the spec as the job: (the durable result, what this process's waiter gets: finisher(processed), run in
     the job, or the durable result)."""
-    with environment.generation_lock:
-        with job_state.job(job.id, f"scripts_{spec.mode}", live_options=environment.live_options,
-                           preview_decoder=environment.preview_decoder()) as state, \
-                options_view.job_options(environment.live_options):
-            with closing(builder.build_processing(spec, environment.sd_model())) as p:
-                processed = processing.process_images_with_scripts(p)
-            result = durable_result(processed, spec, state.saved_files, environment.encode_image)
-            return result, (finisher(processed) if finisher is not None else result)
+    def generate():
+        with closing(builder.build_processing(spec, environment.sd_model())) as p:
+            processed = processing.process_images_with_scripts(p)
+        result = durable_result(processed, spec, job_state.bound().saved_files, environment.encode_image)
+        return result, (finisher(processed) if finisher is not None else result)
+
+    return call_queue.run_as_job(environment.generation_lock, job.id, f"scripts_{spec.mode}", generate,
+                                 live_options=environment.live_options,
+                                 preview_decoder=environment.preview_decoder())
 
 
 class LocalWorker:

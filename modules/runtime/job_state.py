@@ -195,6 +195,11 @@ _running: dict[str, State] = {}
 _running_lock = threading.Lock()
 
 
+def bound() -> State | None:
+    """The State of the job bound to this context; None outside a job."""
+    return _bound_job.get()
+
+
 def record_saved_file(path: str) -> None:
     """Adds a saved file to the State of the job bound to this context (none outside a job)."""
     state = _bound_job.get()

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from modules import extension_errors, extensions, paths_internal, processing, script_callbacks, scripts, shared
+from test.api_client import job_service
 
 GOOD_TAB = """
     import gradio as gr
@@ -86,7 +87,7 @@ def test_a_tab_that_raises_is_left_out_and_the_ui_and_the_other_tabs_are_built_o
     from modules import ui, ui_extensions
 
     good, bad = tab_extensions
-    demo = ui.create_ui()
+    demo = ui.create_ui(job_service().queue)
     ids = elem_ids(demo)
     assert ids.count("ext_good_button") == 1 and ids.count("ext_good_text") == 1, "built once, in its own tab"
     assert "ext_bad_button" not in ids
@@ -155,7 +156,7 @@ def test_an_extensions_paste_params_button_sends_infotext_to_txt2img(engine_read
     try:
         extensions.list_extensions()
         scripts.initialize_scripts()
-        demo = ui.create_ui()
+        demo = ui.create_ui(job_service().queue)
         blocks = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
         send = blocks["ext_send_button"]
         dependency = next(d for d in demo.fns.values() if any(t[0] == send._id for t in d.targets))

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from modules import script_loading
+from test.api_client import job_service
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PRINT_FLAGS = ("from modules import shared_cmd_options as s; "
@@ -241,7 +242,7 @@ def test_the_page_has_a1111s_element_ids(sd_model, monkeypatch):
 
     monkeypatch.setattr(shared, "demo", shared.demo)
     monkeypatch.setattr(shared, "tab_names", shared.tab_names)
-    demo = ui.create_ui()
+    demo = ui.create_ui(job_service().queue)
     ids = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
     for tab in ("txt2img", "img2img"):
         for suffix in ("token_counter", "negative_token_counter", "token_button", "negative_token_button",

@@ -25,7 +25,7 @@ from modules import (
     upscaler,
 )
 from modules.runtime.runner import ProcessingRequest, ProcessingRunner
-from test.api_client import in_process_api
+from test.api_client import in_process_api, job_service
 from test.generation_job import Hooks, process_as_a_job, small_txt2img
 from test.smoke.api_helpers import from_base64, to_base64
 
@@ -297,16 +297,17 @@ def test_the_scans_see_a_shared_import_and_a_global_reached_through_a_module():
 
 # --- every caller goes through it -------------------------------------------------------------------------------
 
-def generate_in_the_ui(tab_function, tabname: str, **fields):
-    """A generation as the tab's Generate button runs it (ui_common.connect_generation): under the queue lock and
-    shared.state.begin/end; returns the tab function's (images, info js, info html, comments)."""
-    result, error = ui_progress.run_queued_task("task(runner-ui)", tabname, tab_function, "task(runner-ui)", **fields)
+def generate_in_the_ui(make_spec, **fields):
+    """A generation as the tab's Generate button runs it (ui_common.connect_generation): the tab's spec submitted to
+    the job queue; returns the tab's (images, info js, info html, comments)."""
+    updates = list(ui_progress.stream_job(job_service().queue, make_spec(**fields), txt2img.process_result))
+    result, error = updates[-1].result
     assert error is None
     return result
 
 
 def test_a_ui_txt2img_generation_goes_through_the_runner(loaded_scripts, trace):
-    images, info_js, _, _ = generate_in_the_ui(txt2img.txt2img, "txt2img", prompt="a blue square", seed=5,
+    images, info_js, _, _ = generate_in_the_ui(txt2img.txt2img_spec, prompt="a blue square", seed=5,
                                                script_args=ui_script_args(scripts.scripts_txt2img), **SMALL)
     assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img, images)
     assert trace.requests[0].processing.prompt == "a blue square"
@@ -314,7 +315,7 @@ def test_a_ui_txt2img_generation_goes_through_the_runner(loaded_scripts, trace):
 
 
 def test_a_ui_img2img_generation_goes_through_the_runner(loaded_scripts, trace):
-    images, _, _, _ = generate_in_the_ui(img2img.img2img, "img2img", prompt="a blue square", seed=5,
+    images, _, _, _ = generate_in_the_ui(img2img.img2img_spec, prompt="a blue square", seed=5,
                                          init_img=Image.new("RGB", (64, 64), "red"), denoising_strength=0.6,
                                          script_args=ui_script_args(scripts.scripts_img2img), **SMALL)
     assert_served_through_the_runner(trace, processing.StableDiffusionProcessingImg2Img, images)
@@ -351,7 +352,7 @@ def test_an_api_xyz_plot_runs_each_cell_through_the_runner(api_client, trace):
 
 def test_a_ui_xyz_plot_runs_each_cell_through_the_runner(loaded_scripts, trace):
     args = ui_script_args(scripts.scripts_txt2img, "X/Y/Z plot", SEED_AXIS)
-    images, _, _, _ = generate_in_the_ui(txt2img.txt2img, "txt2img", prompt="a blue square", seed=5,
+    images, _, _, _ = generate_in_the_ui(txt2img.txt2img_spec, prompt="a blue square", seed=5,
                                          script_args=args, **SMALL)
     grid, *cells = images
     assert_served_through_the_runner(trace, processing.StableDiffusionProcessingTxt2Img, cells)

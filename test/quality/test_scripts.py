@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from modules import extensions, paths_internal, processing, script_callbacks, scripts, shared
+from test.api_client import job_service
 from test.extension_fixtures import FIXTURES, TEST_EXTENSION
 from test.generation_job import runner_with
 
@@ -344,7 +345,7 @@ def test_component_callbacks_see_the_ui_being_built(clean_callbacks, engine_read
 
     created = []
     script_callbacks.on_after_component(lambda component, **kwargs: created.append(kwargs.get("elem_id")))
-    ui.create_ui()
+    ui.create_ui(job_service().queue)
     assert "txt2img_prompt" in created and "img2img_prompt" in created
 
 

@@ -12,6 +12,7 @@ import torch
 from modules import sd_models, sd_models_metadata
 from modules.ui_model_defaults import ModelUiDefaults, follow_checkpoint, ui_defaults
 from modules.ui_toprow import KEYS_HINT, PROMPT_PLACEHOLDER
+from test.api_client import job_service
 from tools.demo_model.evaluate import DEFAULT_CHECKPOINT
 
 DEMO_EXAMPLE_PROMPT = "a red circle on a black background"
@@ -106,7 +107,7 @@ def test_built_ui_starts_with_the_selected_checkpoints_defaults(registered, monk
     info = dict(zip(("demo", "plain"), registered))[selected]
     monkeypatch.setattr(sd_models, "select_checkpoint", lambda: info)
     expected = ui_defaults(info)
-    components = components_by_elem_id(ui.create_ui())
+    components = components_by_elem_id(ui.create_ui(job_service().queue))
     for tab in ("txt2img", "img2img"):
         assert components[f"{tab}_width"].value == expected.width
         assert components[f"{tab}_height"].value == expected.height
