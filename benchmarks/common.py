@@ -55,7 +55,7 @@ def free_port() -> int:
 class Server:
     """`python launch.py --skip-prepare-environment --nowebui` on a free port, with its console in a log file."""
 
-    def __init__(self, data_dir: str, *extra: str, threads: int = 0):
+    def __init__(self, data_dir: str, *extra: str, threads: int = 0, tree: str = REPO_ROOT):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(data_dir, "server.log")
@@ -66,7 +66,7 @@ class Server:
         command = [sys.executable, "launch.py", "--skip-prepare-environment", "--nowebui", "--port", str(self.port),
                    "--data-dir", data_dir, *extra]
         with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -115,9 +115,10 @@ class Server:
 
 
 @contextmanager
-def server(data_dir: str, *extra: str, threads: int = 0, keep: bool = False):
-    """A running server over data_dir (threads: torch's CPU threads, 0 = its default); data_dir is removed after."""
-    running = Server(data_dir, *extra, threads=threads)
+def server(data_dir: str, *extra: str, threads: int = 0, keep: bool = False, tree: str = REPO_ROOT):
+    """A running server of the source tree `tree` over data_dir (threads: torch's CPU threads, 0 = its default);
+    data_dir is removed after."""
+    running = Server(data_dir, *extra, threads=threads, tree=tree)
     try:
         yield running
     except Exception:

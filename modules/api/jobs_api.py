@@ -60,7 +60,8 @@ def add_routes(app: FastAPI, service: JobService) -> None:
             position = jobs.position(job)
         return JobInfo(id=job.id, type=job.type, state=job.state, priority=job.priority, position=position,
                        progress=live.progress(job.id) if job.state == RUNNING else None, attempts=job.attempts,
-                       max_attempts=job.max_attempts, error=job.error, batch_id=job.batch_id,
+                       max_attempts=job.max_attempts, error=job.error, saved_files=job.saved_files,
+                       batch_id=job.batch_id,
                        submitted_at=job.submitted_at, started_at=job.started_at, finished_at=job.finished_at)
 
     def get_job(job_id: str) -> JobRecord:

@@ -49,7 +49,8 @@ class JobInfo(BaseModel):
     progress: JobProgress | None
     attempts: int
     max_attempts: int
-    error: dict | None
+    error: dict | None = Field(description="Why it failed: {status, field, message, type}.")
+    saved_files: list[str] | None = Field(description="The files it saved, once finished.")
     batch_id: str | None
     submitted_at: float
     started_at: float | None

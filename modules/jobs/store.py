@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     max_attempts INTEGER NOT NULL,
     error TEXT,
     result TEXT,
+    saved_files TEXT,
     submitted_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL
@@ -36,8 +37,8 @@ CREATE INDEX IF NOT EXISTS jobs_by_finish ON jobs(finished_at);
 CREATE INDEX IF NOT EXISTS jobs_by_batch ON jobs(batch_id, seq);
 """
 
-COLUMNS = "seq, id, type, state, priority, idempotency_key, batch_id, attempts, max_attempts, error, submitted_at, " \
-          "started_at, finished_at"
+COLUMNS = "seq, id, type, state, priority, idempotency_key, batch_id, attempts, max_attempts, error, saved_files, " \
+          "submitted_at, started_at, finished_at"
 ORDER_OF_QUEUE = "priority DESC, seq"
 
 
@@ -53,6 +54,8 @@ class JobRecord:
     attempts: int
     max_attempts: int
     error: dict | None
+    saved_files: list[str] | None
+    """The files the finished generation saved (its images, grid, text files)."""
     submitted_at: float
     started_at: float | None
     finished_at: float | None
@@ -61,6 +64,7 @@ class JobRecord:
     def from_row(cls, row) -> "JobRecord":
         values = list(row)
         values[9] = json.loads(values[9]) if values[9] else None
+        values[10] = json.loads(values[10]) if values[10] else None
         return cls(*values)
 
     @property
@@ -141,9 +145,10 @@ class JobStore:
     def finish(self, job_id: str, state: str, result: dict | None = None, error: dict | None = None) -> JobRecord:
         with self._transaction():
             return self._one(
-                f"UPDATE jobs SET state = ?, result = ?, error = ?, finished_at = ? WHERE id = ? AND state = ? "
-                f"RETURNING {COLUMNS}",
+                f"UPDATE jobs SET state = ?, result = ?, saved_files = ?, error = ?, finished_at = ? "
+                f"WHERE id = ? AND state = ? RETURNING {COLUMNS}",
                 (state, json.dumps(result) if result is not None else None,
+                 json.dumps(result.get("saved_files", [])) if result is not None else None,
                  json.dumps(error) if error is not None else None, self.clock(), job_id, RUNNING))
 
     def cancel_queued(self, job_id: str) -> JobRecord | None:
@@ -162,7 +167,8 @@ class JobStore:
         marks = ", ".join("?" * len(from_states))
         with self._transaction():
             return self._one(
-                f"UPDATE jobs SET state = ?, result = NULL, error = NULL, started_at = NULL, finished_at = NULL, "
+                f"UPDATE jobs SET state = ?, result = NULL, saved_files = NULL, error = NULL, started_at = NULL, "
+                f"finished_at = NULL, "
                 f"max_attempts = max_attempts + ? WHERE id = ? AND state IN ({marks}) RETURNING {COLUMNS}",
                 (QUEUED, extra_attempts, job_id, *from_states))
 

@@ -22,7 +22,11 @@ SMALL_BY_DEFAULT = {"/sdapi/v1/txt2img": ("steps", "width", "height"), "/sdapi/v
 UNSAFE_OPTIONS = ("sd_model_checkpoint", "sd_vae", "outdir_", "temp_dir")
 """options a fuzzed POST /options must not change under the other operations (loading a model, moving outputs)"""
 
-schema = schemathesis.openapi.from_path(f"{REPO_ROOT}/test/golden/openapi.json")
+NOT_FUZZED = {"/sdapi/v2/events": "a stream that ends only when the client leaves (test_jobs_api reads it)",
+              "/sdapi/v2/queue/pause": "it holds every later generation of the other operations (503 for /sdapi/v1; "
+                                       "test_jobs_api pauses and resumes)"}
+
+schema = schemathesis.openapi.from_path(f"{REPO_ROOT}/test/golden/openapi.json").exclude(path=list(NOT_FUZZED))
 schema.config.phases.update(phases=["examples", "fuzzing"])  # the coverage phase alone sends hundreds per operation
 
 
@@ -38,6 +42,11 @@ def map_body(context, body):
         return body
     capped = {key: CAPS[key] for key in SMALL_BY_DEFAULT.get(context.operation.path, ())}
     capped.update({key: capped_value(key, value) for key, value in body.items()})
+    if context.operation.path == "/sdapi/v2/jobs" and isinstance(capped.get("params"), dict):
+        # the job's params are a /sdapi/v1 body: as small
+        params = {key: CAPS[key] for key in SMALL_BY_DEFAULT["/sdapi/v1/txt2img"]}
+        params.update({key: capped_value(key, value) for key, value in capped["params"].items()})
+        capped["params"] = params
     if context.operation.path == "/sdapi/v1/options":
         capped = {key: value for key, value in capped.items() if not key.startswith(UNSAFE_OPTIONS)}
     return capped

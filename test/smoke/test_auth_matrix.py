@@ -54,7 +54,9 @@ def server_routes(url: str, auth) -> list[tuple[str, str]]:
 
 
 def call(url: str, method: str, path: str, **kwargs) -> requests.Response:
-    return requests.request(method, url + concrete(path), timeout=TIMEOUT_S, allow_redirects=False, **kwargs)
+    """The answer's status and headers; its body is read only when asked for (GET /sdapi/v2/events never ends)."""
+    return requests.request(method, url + concrete(path), timeout=TIMEOUT_S, allow_redirects=False, stream=True,
+                            **kwargs)
 
 
 @pytest.fixture(scope="module", params=list(CONFIGS), ids=list(CONFIGS))
