@@ -51,17 +51,23 @@ def create_app() -> FastAPI:
     return app
 
 
-def start_jobs(generation_lock):
-    """The job service in the data dir, its worker generating with the server's options, model and preview decoder
-    under the generation lock."""
-    from modules import paths_internal
+def job_environment(generation_lock):
+    """What the job workers generate with: the server's options, model and preview decoder, under generation_lock."""
     from modules.api.images_io import encode_to_text
-    from modules.jobs import service, worker
+    from modules.jobs import worker
 
-    environment = worker.Environment(generation_lock=generation_lock, live_options=shared.opts,
-                                     preview_decoder=lambda: shared.state.preview_decoder,
-                                     sd_model=lambda: shared.sd_model, encode_image=encode_to_text)
-    return service.start(paths_internal.data_path, environment, retention_days=lambda: shared.cmd_opts.jobs_history_days)
+    return worker.Environment(generation_lock=generation_lock, live_options=shared.opts,
+                              preview_decoder=lambda: shared.state.preview_decoder, sd_model=lambda: shared.sd_model,
+                              encode_image=encode_to_text)
+
+
+def start_jobs(generation_lock):
+    """The job service in the data dir, its worker generating under the generation lock."""
+    from modules import paths_internal
+    from modules.jobs import service
+
+    return service.start(paths_internal.data_path, job_environment(generation_lock),
+                         retention_days=lambda: shared.cmd_opts.jobs_history_days)
 
 
 def keep_mounts_last(app: FastAPI) -> None:

@@ -96,7 +96,7 @@ class JobQueue:
                                           idempotency_key, batch_id)
         except job_store.DuplicateJobId as e:
             self._forget(job_id)
-            raise JobConflict("id", f"a job with id {job_id!r} exists already") from e
+            raise JobConflict("id", f"a job with id {job_id!r} is queued or running") from e
         except BaseException:
             self._forget(job_id)
             raise

@@ -30,22 +30,27 @@ def database_path(data_path: str) -> str:
     return os.path.join(data_path, DATABASE_NAME)
 
 
+def create(path: str, environment: Environment, retention_days=lambda: 0, workers: int = 1) -> JobService:
+    """A job service over the database at path: opened, recovered, its local workers started."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    store = JobStore(path)
+    queue = JobQueue(store, EventBus(), retention_days=retention_days)
+    queue.interrupt_running = _interrupt_running
+    queue.recover()
+    local = [LocalWorker(queue, environment, name=f"local-{number}") for number in range(1, workers + 1)]
+    for worker in local:
+        worker.start()
+    return JobService(store, queue, local)
+
+
 def start(data_path: str, environment: Environment, retention_days=lambda: 0) -> JobService:
-    """The job service of the database in data_path: opened, recovered and its worker started the first time;
-    the same one after that."""
+    """The job service of the database in data_path (one local worker): created the first time, the same one
+    after that."""
     path = os.path.realpath(database_path(data_path))
     with _lock:
-        service = _services.get(path)
-        if service is None:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            store = JobStore(path)
-            queue = JobQueue(store, EventBus(), retention_days=retention_days)
-            queue.recover()
-            worker = LocalWorker(queue, environment)
-            queue.interrupt_running = _interrupt_running
-            worker.start()
-            service = _services[path] = JobService(store, queue, [worker])
-        return service
+        if path not in _services:
+            _services[path] = create(path, environment, retention_days)
+        return _services[path]
 
 
 def _interrupt_running(job_id: str) -> None:

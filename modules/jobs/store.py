@@ -99,12 +99,16 @@ class JobStore:
 
     def add(self, job_id: str, job_type: str, spec_json: str, fingerprint: str, priority: int, max_attempts: int,
             idempotency_key: str | None = None, batch_id: str | None = None) -> tuple[JobRecord, bool]:
-        """Queues a job; (the job, True). With an idempotency key already used: (that job, False)."""
+        """Queues a job; (the job, True). With an idempotency key already used: (that job, False). DuplicateJobId
+        while a job of that id is queued or running."""
         with self._transaction():
             if idempotency_key is not None:
                 existing = self._one(f"SELECT {COLUMNS} FROM jobs WHERE idempotency_key = ?", (idempotency_key,))
                 if existing is not None:
                     return existing, False
+            marks = ", ".join("?" * len(FINISHED))
+            # an id given again (A1111's force_task_id) takes the place of a finished job of that id
+            self._db.execute(f"DELETE FROM jobs WHERE id = ? AND state IN ({marks})", (job_id, *FINISHED))
             try:
                 self._db.execute(
                     "INSERT INTO jobs (id, type, state, priority, idempotency_key, fingerprint, batch_id, spec, "

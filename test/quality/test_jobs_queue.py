@@ -76,10 +76,15 @@ def test_an_idempotency_key_reused_for_another_request_is_a_conflict(jobs):
         jobs.submit(spec("two"), idempotency_key="k1")
 
 
-def test_a_job_id_used_before_is_a_conflict(jobs):
-    jobs.submit(spec(), job_id="task(mine)")
+def test_a_job_id_of_a_queued_job_is_a_conflict_and_of_a_finished_one_takes_its_place(jobs, store):
+    jobs.submit(spec("first"), job_id="task(mine)")
     with pytest.raises(JobConflict, match="task\\(mine\\)"):
         jobs.submit(spec(), job_id="task(mine)")
+    claim(jobs)
+    jobs.finish("task(mine)", result={"images": ["old"]})
+    again, created = jobs.submit(spec("second"), job_id="task(mine)")
+    assert created and again.state == "queued" and store.result("task(mine)") is None
+    assert '"second"' in store.spec("task(mine)")
 
 
 def test_cancelling_a_queued_job_leaves_the_running_one(jobs):
@@ -225,3 +230,24 @@ def test_a_waiter_gets_the_value_or_the_error_and_a_cancelled_queued_job_wakes_i
     cancelled, _ = jobs.submit(spec("cancelled"), wait=True)
     jobs.cancel(cancelled.id)
     assert isinstance(jobs.wait(cancelled.id, timeout=1).error, JobConflict)
+
+
+def test_the_pages_interrupt_cancels_its_queued_job_and_interrupts_only_its_running_one(jobs):
+    from modules import ui_progress
+    from modules.runtime import job_state
+
+    running, _ = jobs.submit(spec("runs"))
+    mine, _ = jobs.submit(spec("mine"))
+    claim(jobs)
+    with job_state.job(running.id, "txt2img") as state:
+        ui_progress.stop_job(jobs, mine.id, skip=True)
+        assert jobs.get(mine.id).state == "queued", "Skip leaves a queued job"
+        ui_progress.stop_job(jobs, mine.id)
+        assert jobs.get(mine.id).state == "cancelled"
+        assert not state.interrupted and not state.skipped
+        ui_progress.stop_job(jobs, running.id, skip=True)
+        assert state.skipped and not state.interrupted
+        ui_progress.stop_job(jobs, running.id)
+        assert state.interrupted
+        ui_progress.stop_job(jobs, None)
+        ui_progress.stop_job(jobs, "task(unknown)")

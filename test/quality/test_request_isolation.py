@@ -4,6 +4,7 @@ hold the base, and a request's response is built from its own job."""
 
 import base64
 import contextlib
+import functools
 import io
 import json
 import os
@@ -11,12 +12,11 @@ import threading
 
 import numpy as np
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from modules import processing, shared
-from modules.api.api import Api
+from test.api_client import api_app, service_with_workers
 
 TIMEOUT_S = 60
 REQUEST = {"prompt": "a red circle", "negative_prompt": "blue", "seed": 5, "steps": 3, "width": 64, "height": 64,
@@ -40,11 +40,14 @@ def outputs(tmp_path, monkeypatch):
     return folder
 
 
+@functools.cache
+def service_without_the_lock():
+    """Two local job workers with the generation lock replaced by nothing: isolation must not depend on it."""
+    return service_with_workers(2, contextlib.nullcontext())
+
+
 def client_without_the_lock() -> TestClient:
-    """The real routes with the generation lock replaced by nothing: isolation must not depend on it."""
-    app = FastAPI()
-    Api(app, contextlib.nullcontext())
-    return TestClient(app)
+    return TestClient(api_app(service_without_the_lock()))
 
 
 def request_for(name: str, folder_name: str, **fields) -> dict:

@@ -3,20 +3,17 @@ with headers it cannot read, and that it answers a stranger before the body limi
 
 import argparse
 import base64
-import threading
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from modules.api import auth
-from modules.api.api import Api
 from modules.api.middleware import MAX_BODY_BYTES
+from test.api_client import api_app, job_service
 
 
 def protected_api(api_auth: str | None, gradio_auth: str | None) -> TestClient:
-    app = FastAPI()
-    Api(app, threading.Lock())
+    app = api_app(job_service())
     flags = argparse.Namespace(api_auth=api_auth, gradio_auth=gradio_auth, gradio_auth_path=None)
     auth.protect_server(app, flags, ui_mount_path=None)
     return TestClient(app)

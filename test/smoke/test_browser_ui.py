@@ -473,3 +473,45 @@ def test_token_counter_follows_the_prompt_and_a1111_buttons_are_in_the_page(page
     page.get_by_role("tab", name="img2img", exact=True).first.click()  # Gradio builds a tab's page when first shown
     page.wait_for_selector("#img2img_token_counter")
     assert page.locator("#img2img_interrupt").count() == 1
+
+
+def test_a_queued_generation_shows_its_place_its_interrupt_cancels_only_it_and_the_queue_tab_cancels(page, ui_server):
+    api = requests.Session()
+    api.auth = (USER, PASSWORD)
+    busy = api.post(f"{ui_server.url}/sdapi/v2/jobs", json={"type": "txt2img", "params": {
+        "prompt": "keeps the queue busy", "width": 64, "height": 64, "steps": 150, "n_iter": 8}}, timeout=60).json()
+    assert busy["state"] == "queued", busy
+
+    def busy_state() -> str:
+        return api.get(f"{ui_server.url}/sdapi/v2/jobs/{busy['id']}", timeout=60).json()["state"]
+
+    deadline = time.monotonic() + 60
+    while busy_state() != "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page.fill("#txt2img_prompt textarea", "waits its turn")
+    set_number(page, "txt2img_width", 64)
+    set_number(page, "txt2img_height", 64)
+    set_number(page, "txt2img_steps", 3)
+    page.click("#txt2img_generate")
+    page.wait_for_function("() => /In queue: 1\\/1/.test(document.querySelector('#txt2img_progress').innerText)",
+                           timeout=GENERATION_TIMEOUT_MS)
+    screenshot(page, "browser_ui_queued.png")
+    page.click("#txt2img_interrupt")
+    page.wait_for_selector("#html_log_txt2img .error", timeout=GENERATION_TIMEOUT_MS)
+    assert "cancelled before it ran" in page.inner_text("#html_log_txt2img")
+    assert busy_state() == "running", "the page's Interrupt reached another job"
+
+    page.click("#tab_queue-button") if page.locator("#tab_queue-button").count() else \
+        page.get_by_role("tab", name="Queue").click()
+    page.click("#queue_refresh")
+    page.wait_for_function("(id) => document.querySelector('#queue_jobs').innerText.includes(id)", arg=busy["id"],
+                           timeout=30_000)
+    screenshot(page, "browser_ui_queue_tab.png")
+    page.fill("#queue_job_id textarea", busy["id"])
+    page.click("#queue_cancel")
+    page.wait_for_function("() => /Cancelled task/.test(document.querySelector('#queue_message').innerText)",
+                           timeout=30_000)
+    deadline = time.monotonic() + 60
+    while busy_state() != "cancelled" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert busy_state() == "cancelled"

@@ -179,8 +179,13 @@ def test_v1_runs_as_a_job_under_its_force_task_id_and_stays_retrievable(api):
     assert (info["state"], info["priority"]) == ("succeeded", 100)
     again = api.get("/sdapi/v2/jobs/task(mine-1)/result").json()
     assert again["images"] == response.json()["images"] and again["info"] == response.json()["info"]
-    reused = api.post("txt2img", {**TINY, "force_task_id": "task(mine-1)"})
-    assert reused.status_code == 409 and "force_task_id" in reused.json()["detail"]
+    running = submit(api, LONG)
+    taken = api.post("txt2img", {**TINY, "force_task_id": running["id"]})
+    assert taken.status_code == 409 and "force_task_id" in taken.json()["detail"]
+    api.post(f"/sdapi/v2/jobs/{running['id']}/cancel")
+    reused = api.post("txt2img", {**TINY, "seed": 4321, "force_task_id": "task(mine-1)"})
+    assert reused.status_code == 200, "as in A1111, a finished task's id may be given again"
+    assert json.loads(api.get("/sdapi/v2/jobs/task(mine-1)/result").json()["info"])["seed"] == 4321
     progress = api.get("progress", params={"id_task": "task(mine-1)"}).json()
     assert set(progress) == {"progress", "eta_relative", "state", "current_image", "textinfo"}
 
