@@ -81,16 +81,19 @@ def stream_job(jobs: JobQueue, spec: GenerationSpec, finisher: Callable) -> Iter
     except (QueueError, NotStorable) as error:
         yield TaskUpdate(True, result=(None, str(error)))
         return
-    info = progress.progress_for(job.id, jobs=jobs)
-    yield TaskUpdate(False, job_id=job.id, progress_bar=progress_html(info))
-
-    id_live_preview = -1
-    while not jobs.wait_until_done(job.id, poll_seconds()):
-        info = progress.progress_for(job.id, id_live_preview=id_live_preview, jobs=jobs)
-        preview = info.get("live_preview")
-        if preview:
-            id_live_preview = info["id_live_preview"]
-        yield TaskUpdate(False, job_id=job.id, progress_bar=progress_html(info), live_preview=preview)
+    try:
+        info = progress.progress_for(job.id, jobs=jobs)
+        yield TaskUpdate(False, job_id=job.id, progress_bar=progress_html(info))
+        id_live_preview = -1
+        while not jobs.wait_until_done(job.id, poll_seconds()):
+            info = progress.progress_for(job.id, id_live_preview=id_live_preview, jobs=jobs)
+            preview = info.get("live_preview")
+            if preview:
+                id_live_preview = info["id_live_preview"]
+            yield TaskUpdate(False, job_id=job.id, progress_bar=progress_html(info), live_preview=preview)
+    except GeneratorExit:
+        jobs.release(job.id)  # the page went away: the job goes on, its result stays in the store
+        raise
     outcome = jobs.wait(job.id)
     if isinstance(outcome.error, QueueError):
         yield TaskUpdate(True, job_id=job.id, result=(None, outcome.error.message))

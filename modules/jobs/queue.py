@@ -71,12 +71,13 @@ class JobQueue:
 
     def recover(self):
         """Jobs a dead process left running: queued again while attempts remain, else failed."""
-        requeued, failed = self.store.recover_interrupted()
-        for job in requeued:
-            self.events.publish("job.retrying", job.id, attempts=job.attempts, reason="interrupted")
-        for job in failed:
-            self.events.publish("job.failed", job.id, error=job.error)
-        self._notify()
+        with self._wake:
+            requeued, failed = self.store.recover_interrupted()
+            for job in requeued:
+                self.events.publish("job.retrying", job.id, attempts=job.attempts, reason="interrupted")
+            for job in failed:
+                self.events.publish("job.failed", job.id, error=job.error)
+            self._wake.notify_all()
 
     def submit(self, spec: GenerationSpec, priority: int = PRIORITY_DEFAULT, idempotency_key: str | None = None,
                batch_id: str | None = None, job_id: str | None = None, finisher: Callable | None = None,
@@ -91,26 +92,32 @@ class JobQueue:
         if outcome is not None:
             with self._lock:
                 self._outcomes[job_id] = outcome
+        spec_json = spec.to_json()
         try:
-            job, created = self.store.add(job_id, spec.mode, spec.to_json(), fingerprint, priority, self.max_attempts,
-                                          idempotency_key, batch_id)
+            # under the claim's lock: no worker starts the job before its job.queued event is out
+            with self._wake:
+                job, created = self.store.add(job_id, spec.mode, spec_json, fingerprint, priority, self.max_attempts,
+                                              idempotency_key, batch_id)
+                if created:
+                    self.events.publish("job.queued", job.id, priority=job.priority,
+                                        position=self.store.position(job))
+                    self._wake.notify_all()
         except job_store.DuplicateJobId as e:
-            self._forget(job_id)
+            self.release(job_id)
             raise JobConflict("id", f"a job with id {job_id!r} is queued or running") from e
         except BaseException:
-            self._forget(job_id)
+            self.release(job_id)
             raise
         if not created:
-            self._forget(job_id)
+            self.release(job_id)
             if self.store.fingerprint(job.id) != fingerprint:
                 raise JobConflict("idempotency_key", f"{idempotency_key!r} was used for a different request "
                                                      f"(job {job.id})")
             return job, False
-        self.events.publish("job.queued", job.id, priority=job.priority, position=self.store.position(job))
-        self._notify()
         return job, True
 
-    def _forget(self, job_id: str):
+    def release(self, job_id: str):
+        """This process no longer waits for the job (its page went away): its outcome is not kept for anyone."""
         with self._lock:
             self._outcomes.pop(job_id, None)
 
@@ -194,7 +201,7 @@ class JobQueue:
             raise JobNotFound("id", f"job {job_id!r} was not submitted to be waited for")
         if not outcome.done.wait(timeout):
             raise TimeoutError(job_id)
-        self._forget(job_id)
+        self.release(job_id)
         return outcome
 
     def cancel(self, job_id: str) -> job_store.JobRecord:
@@ -229,13 +236,15 @@ class JobQueue:
 
     def retry(self, job_id: str) -> job_store.JobRecord:
         """A failed or cancelled job queued again under the same id, with one more attempt allowed."""
-        job = self.store.requeue(job_id, from_states=(job_store.FAILED, job_store.CANCELLED), extra_attempts=1)
+        with self._wake:
+            job = self.store.requeue(job_id, from_states=(job_store.FAILED, job_store.CANCELLED), extra_attempts=1)
+            if job is not None:
+                self.events.publish("job.retrying", job_id, attempts=job.attempts, reason="retry")
+                self.events.publish("job.queued", job_id, priority=job.priority, position=self.store.position(job))
+                self._wake.notify_all()
         if job is None:
             job = self.get(job_id)
             raise JobConflict("state", f"job {job_id} is {job.state}; only failed or cancelled jobs can be retried")
-        self.events.publish("job.retrying", job_id, attempts=job.attempts, reason="retry")
-        self.events.publish("job.queued", job_id, priority=job.priority, position=self.store.position(job))
-        self._notify()
         return job
 
     @property

@@ -251,3 +251,14 @@ def test_the_pages_interrupt_cancels_its_queued_job_and_interrupts_only_its_runn
         assert state.interrupted
         ui_progress.stop_job(jobs, None)
         ui_progress.stop_job(jobs, "task(unknown)")
+
+
+def test_a_page_that_goes_away_leaves_its_job_queued_and_nothing_kept_for_it(jobs):
+    from modules import ui_progress
+
+    updates = ui_progress.stream_job(jobs, spec("left behind"), finisher=lambda processed: "for the page")
+    first = next(updates)
+    assert jobs.finisher(first.job_id) is not None
+    updates.close()
+    assert jobs.finisher(first.job_id) is None
+    assert jobs.get(first.job_id).state == "queued"
