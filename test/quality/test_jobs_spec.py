@@ -104,3 +104,25 @@ def test_script_arguments_that_do_not_fit_are_named():
     with pytest.raises(builder.ScriptArgumentError, match="is a selectable script"):
         builder.script_args_for(runner, None, [], {"A": {"args": []}})
     assert builder.script_args_for(runner, "a", ["x"], {}) == [1, "x", "a2", "b1", 0.5, False]
+
+
+def test_the_inpaint_tabs_spec_builds_the_processing_object_the_tab_built():
+    from modules import img2img, processing
+
+    image = Image.new("RGB", (64, 64), "red")
+    layer = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    layer.paste((255, 255, 255, 255), (16, 16, 48, 48))
+    spec = img2img.img2img_spec(mode=img2img.MODE_INPAINT, prompt="p", init_img_with_mask={
+        "background": image, "layers": [layer]}, inpainting_fill="fill", inpainting_mask_invert="Inpaint not masked",
+        resize_mode="Crop and resize", inpaint_full_res="Only masked", steps=3, width=64, height=64,
+        sampler_name="Euler", seed=5, seed_enable_extras=False, subseed=9)
+    assert spec.source == "ui" and set(spec.images) == {"init_images", "mask"}
+    p = builder.build_processing(GenerationSpec.from_json(spec.to_json()), sd_model=None)
+    assert isinstance(p, processing.StableDiffusionProcessingImg2Img) and not p.is_api
+    assert (p.inpainting_fill, p.inpainting_mask_invert, p.resize_mode, p.inpaint_full_res) == (0, 1, 1, True)
+    assert p.extra_generation_params["Mask mode"] == "Inpaint not masked"
+    assert p.extra_generation_params["Masked content"] == "fill"
+    assert (p.seed, p.subseed, p.sampler_name, p.steps) == (5, -1, "Euler", 3)
+    assert np.array_equal(np.array(p.init_images[0]), np.array(image))
+    assert np.array(p.image_mask if p.image_mask is not None else p.mask)[32, 32] == 255
+    assert (p.do_not_save_samples, p.do_not_save_grid) == (False, False)

@@ -13,6 +13,7 @@ from test.smoke.api_helpers import TINY, ApiClient, from_base64
 LONG = {**TINY, "steps": 150}
 """a job that runs long enough to act on it while it runs (seconds on the tiny model)"""
 WAIT_S = 300
+STREAM_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +161,11 @@ def test_the_events_of_one_job_come_in_order_and_end_with_it(api, server):
                       timeout=WAIT_S) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
         api.post("/sdapi/v2/queue/resume")
+        deadline = time.monotonic() + STREAM_S
         for line in stream.iter_lines(decode_unicode=True):
             if line.startswith("data: "):
                 seen.append(json.loads(line[len("data: "):]))
+            assert time.monotonic() < deadline, f"the job's stream did not end after its last event: {seen}"
     types = [event["type"] for event in seen]
     assert types[0] == "job.queued" and types[1] == "job.started" and types[-1] == "job.succeeded"
     assert set(types[2:-1]) <= {"job.progress", "job.preview"}
