@@ -109,10 +109,23 @@ def serve(app: FastAPI, host: str, port: int) -> None:
 
 
 def webui() -> None:
+    started = time.perf_counter()
+    if shared.cmd_opts.dump_sysinfo:
+        from modules import sysinfo
+
+        print(f"Sysinfo saved as {sysinfo.dump(shared.cmd_opts)}. Exiting...")
+        return
     initialize.initialize()
     app = create_app()
     host, port = server_address()
     print(f"Running on http://{host}:{port}")
+    print(f"Startup time: {time.perf_counter() - started:.1f}s")
+    if shared.cmd_opts.autolaunch and not shared.cmd_opts.nowebui:
+        import webbrowser
+
+        from modules import ui
+
+        webbrowser.open(f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}{ui.mount_path()}")
     serve(app, host, port)
 
 

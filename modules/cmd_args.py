@@ -4,6 +4,7 @@ import argparse
 import math
 import os
 
+from modules import flag_effects
 from modules.paths_internal import data_path, models_path, script_path
 
 
@@ -16,6 +17,15 @@ def non_negative_days(text: str) -> float:
     if not math.isfinite(days) or days < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more days, got {text!r}")
     return days
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)}, got {text!r}")
+    return text.upper()
 
 
 parser = argparse.ArgumentParser()
@@ -34,10 +44,12 @@ parser.add_argument("--update-all-extensions", action="store_true", help="launch
 parser.add_argument("--exit", action="store_true", help="terminate after installation")
 parser.add_argument("--test-server", action="store_true", help="configure the server for testing")
 parser.add_argument("--dump-sysinfo", action="store_true", help="write system information to a file, then exit")
-parser.add_argument("--loglevel", type=str, default=None, help="log level: one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+parser.add_argument("--loglevel", type=log_level, default=None, help="log level: one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
 parser.add_argument("--log-startup", action="store_true", help="print a detailed log of the startup steps")
 parser.add_argument("--no-download-sd-model", action="store_true", help="do not download a model when none is found")
 parser.add_argument("--do-not-download-clip", action="store_true", help="do not download the CLIP model while loading")
+parser.add_argument("--tests", type=str, default=None, help="launch.py: run the tests in this directory")
+parser.add_argument("--no-tests", action="store_true", help="launch.py: do not run the tests even with --test-server")
 
 # locations
 parser.add_argument("--data-dir", type=str, default=script_path, help="base path where all user data is stored")
@@ -58,6 +70,36 @@ parser.add_argument("--codeformer-models-path", type=str, default=os.path.join(m
                     help="directory with CodeFormer model files")
 parser.add_argument("--gfpgan-models-path", type=str, default=os.path.join(models_path, "GFPGAN"),
                     help="directory with GFPGAN model files")
+parser.add_argument("--gfpgan-dir", type=str, default=None, help="GFPGAN directory")
+parser.add_argument("--gfpgan-model", type=str, default=None, help="GFPGAN model file name")
+parser.add_argument("--unload-gfpgan", action="store_true", help="does not do anything")
+for _name, _folder in (("bsrgan", "BSRGAN"), ("scunet", "ScuNET"), ("swinir", "SwinIR"), ("ldsr", "LDSR")):
+    parser.add_argument(f"--{_name}-models-path", type=str, default=os.path.join(models_path, _folder),
+                        help=f"directory with {_folder} model files")
+parser.add_argument("--textual-inversion-templates-dir", type=str,
+                    default=os.path.join(script_path, "textual_inversion_templates"),
+                    help="directory with textual inversion templates")
+parser.add_argument("--lyco-dir-backcompat", type=str, default=os.path.join(models_path, "LyCORIS"),
+                    help="directory with LyCORIS networks (backwards compatibility)")
+parser.add_argument("--deepdanbooru", action="store_true", help="does not do anything")
+
+# attention and memory (A1111's optimizations)
+for _flag, _help in (("--xformers-flash-attention", "use xformers' flash attention"),
+                     ("--force-enable-xformers", "enable xformers whether or not it seems to work"),
+                     ("--opt-split-attention", "use split attention"),
+                     ("--opt-sub-quad-attention", "use sub-quadratic attention"),
+                     ("--opt-split-attention-invokeai", "use InvokeAI's split attention"),
+                     ("--opt-split-attention-v1", "use the older split attention"),
+                     ("--disable-opt-split-attention", "use no cross-attention optimization"),
+                     ("--opt-channelslast", "use the channels-last memory format"),
+                     ("--always-batch-cond-uncond", "always run cond and uncond in one batch"),
+                     ("--use-ipex", "use Intel XPUs"),
+                     ("--disable-model-loading-ram-optimization", "load weights without the meta-device trick")):
+    parser.add_argument(_flag, action="store_true", help=_help)
+parser.add_argument("--sub-quad-q-chunk-size", type=int, default=1024, help="sub-quadratic attention query chunk")
+parser.add_argument("--sub-quad-kv-chunk-size", type=int, default=None, help="sub-quadratic attention key/value chunk")
+parser.add_argument("--sub-quad-chunk-threshold", type=int, default=None,
+                    help="VRAM percentage at which sub-quadratic attention chunks")
 parser.add_argument("--esrgan-models-path", type=str, default=os.path.join(models_path, "ESRGAN"),
                     help="directory with ESRGAN model files")
 parser.add_argument("--realesrgan-models-path", type=str, default=os.path.join(models_path, "RealESRGAN"),
@@ -111,6 +153,9 @@ parser.add_argument("--port", type=int, default=None, help="server port; default
 parser.add_argument("--server-name", type=str, default=None, help="hostname of the server")
 parser.add_argument("--subpath", type=str, default=None, help="serve the UI under this subpath (reverse proxies)")
 parser.add_argument("--share", action="store_true", help="make the UI reachable through gradio's share site")
+parser.add_argument("--ngrok", type=str, default=None, help="ngrok authtoken: reach the UI through ngrok")
+parser.add_argument("--ngrok-region", type=str, default="", help="ngrok region")
+parser.add_argument("--ngrok-options", type=str, default=None, help="ngrok options as JSON")
 parser.add_argument("--autolaunch", action="store_true", help="open the UI in the default browser at startup")
 parser.add_argument("--tls-keyfile", type=str, default=None, help="TLS key file; needs --tls-certfile")
 parser.add_argument("--tls-certfile", type=str, default=None, help="TLS certificate file; needs --tls-keyfile")
@@ -125,6 +170,11 @@ parser.add_argument("--gradio-allowed-path", action="append", default=[], help="
 parser.add_argument("--gradio-debug", action="store_true", help="launch gradio in debug mode")
 parser.add_argument("--no-gradio-queue", action="store_true", help="disable the gradio queue")
 parser.add_argument("--ui-debug-mode", action="store_true", help="start the UI without loading a model")
+parser.add_argument("--gradio-queue", action="store_true", help="does not do anything")
+parser.add_argument("--gradio-img2img-tool", type=str, default=None, help="does not do anything")
+parser.add_argument("--gradio-inpaint-tool", type=str, default=None, help="does not do anything")
+parser.add_argument("--show-negative-prompt", action="store_true", help="does not do anything")
+parser.add_argument("--no-progressbar-hiding", action="store_true", help="do not hide the progress bar in the UI")
 
 # API
 parser.add_argument("--api", action="store_true", help="launch the API together with the UI")
@@ -133,6 +183,7 @@ parser.add_argument("--api-auth", type=str, default=None,
                     help='API authentication as "username:password", or several as "u1:p1,u2:p2"')
 parser.add_argument("--api-log", action="store_true", help="log every API request")
 parser.add_argument("--api-server-stop", action="store_true", help="allow stopping/restarting the server through the API")
+parser.add_argument("--add-stop-route", action="store_true", help="does not do anything (see --api-server-stop)")
 parser.add_argument("--jobs-history-days", type=non_negative_days, default=30, metavar="DAYS",
                     help="keep finished jobs in the job history (data dir's jobs.sqlite3) for DAYS days; 0 keeps them "
                          "forever")
@@ -154,3 +205,5 @@ parser.add_argument("--administrator", action="store_true", help="administrator 
 parser.add_argument("--no-prompt-history", action="store_true", help="do not remember the last prompt in the UI")
 parser.add_argument("--unix-filenames-sanitization", action="store_true", help="sanitize filenames for Unix only")
 parser.add_argument("--filenames-max-length", type=int, default=128, help="maximum length of a saved file name")
+
+flag_effects.mark_help(parser)

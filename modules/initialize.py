@@ -5,8 +5,10 @@ import os
 
 from modules import (
     call_queue,
+    cmd_args,
     devices,
     extensions,
+    flag_effects,
     gradio3_compat,
     live_preview,
     scripts,
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 def initialize() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    configure_logging(shared.cmd_opts.loglevel)
     shared.device = devices.init(shared.cmd_opts)
     say_unimplemented_flags(shared.cmd_opts, shared.device)
     shared.prompt_styles = styles.StyleDatabase(shared.styles_filename)
@@ -33,12 +36,24 @@ def initialize() -> None:
     sd_models.list_models()
     sd_vae.refresh_vae_list()
     register_model_options()
-    load_first_model()
+    if shared.cmd_opts.skip_load_model_at_start or shared.cmd_opts.ui_debug_mode:
+        print("No model loaded at start (--skip-load-model-at-start): the first generation loads it")
+    else:
+        load_first_model()
+
+
+def configure_logging(level: str | None) -> None:
+    """--loglevel: log records of that level and above go to the console (Python's default: warnings only)."""
+    if level:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(name)s] %(message)s", force=True)
 
 
 def say_unimplemented_flags(cmd_opts, device) -> None:
     for flag in devices.unimplemented_memory_flags(cmd_opts):
         print(f"{flag} is not implemented yet: the whole model stays on {device}")
+    line = flag_effects.startup_line(cmd_args.parser, cmd_opts)
+    if line:
+        print(line)
 
 
 def register_model_options() -> None:

@@ -866,7 +866,8 @@ def _slice_batch(p, n: int) -> None:
 
 def _sample_with_console_progress(p, n: int) -> torch.Tensor:
     """Runs p.sample with a tqdm bar on the console, as A1111 shows one per generation."""
-    console_progress_bar = tqdm(total=p.steps, desc=f"Batch {n + 1}/{p.n_iter}", leave=False)
+    console_progress_bar = tqdm(total=p.steps, desc=f"Batch {n + 1}/{p.n_iter}", leave=False,
+                                disable=shared.cmd_opts.disable_console_progressbars)
     token = _console_progress_bar.set(console_progress_bar)
     try:
         with devices.autocast():

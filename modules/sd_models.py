@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 
 import safetensors
 import safetensors.torch
@@ -199,6 +200,7 @@ def selected_checkpoint_or_fail() -> CheckpointInfo:
 def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStableDiffusion:
     with model_lock:
         checkpoint_info = checkpoint_info or selected_checkpoint_or_fail()
+        started = time.perf_counter()
         unload_model_weights()
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="checkpoint-hash") as hashing:
             hashed = hashing.submit(checkpoint_info.calculate_shorthash)  # beside the load, not after it
@@ -222,6 +224,7 @@ def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStable
         shared.opts.set("sd_model_checkpoint", checkpoint_info.title, run_callbacks=False)
         _apply_vae(model)
         _notify_model_loaded(model)
+        print(f"Model loaded in {time.perf_counter() - started:.1f}s ({checkpoint_info.title})")
         return model
 
 

@@ -1,0 +1,87 @@
+"""M18 (flags) against the real server: A1111's CI launch line starts it; every A1111 1.10 flag is accepted; the
+ones that change nothing here are named once at start-up and marked in --help; --dump-sysinfo writes its file into
+the data dir and exits; --skip-load-model-at-start starts without a model and the first generation loads it;
+--loglevel is checked."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from modules import cmd_args, flag_effects
+from test.conftest import REPO_ROOT
+from test.smoke.api_helpers import TINY, ApiClient
+from test.smoke.conftest import start_server
+
+A1111_CI_LINE = ["--skip-torch-cuda-test", "--test-server", "--do-not-download-clip", "--no-half",
+                 "--disable-opt-split-attention", "--use-cpu", "all", "--api-server-stop"]
+
+
+def reference_flags() -> set[str]:
+    """Every flag the A1111 reference lists (1.x up to 1.10)."""
+    text = open(os.path.join(REPO_ROOT, "..", "shared", "reference", "a1111-surfaces.md"), encoding="utf8").read()
+    section = text[text.index("## Command-line flags"):text.index("## shared.state")]
+    return set(re.findall(r"(--[a-z0-9-]+|-f\b)", section))
+
+
+def test_every_a1111_flag_is_accepted_and_each_no_effect_flag_is_one():
+    known = {name for action in cmd_args.parser._actions for name in action.option_strings}
+    assert reference_flags() - known == set()
+    assert set(flag_effects.NO_EFFECT) <= known
+
+
+def test_help_marks_the_flags_that_change_nothing_here():
+    shown = subprocess.run([sys.executable, "webui.py", "--help"], cwd=REPO_ROOT, capture_output=True, text=True,
+                           timeout=120, env={**os.environ, "COLUMNS": "400"})
+    assert shown.returncode == 0, shown.stderr
+    line = next(line for line in shown.stdout.splitlines() if line.strip().startswith("--xformers "))
+    assert "[no effect here: attention runs on PyTorch's scaled_dot_product_attention" in line
+    assert "[no effect here" not in next(line for line in shown.stdout.splitlines()
+                                         if line.strip().startswith("--no-half "))
+
+
+def test_a1111_ci_launch_line_starts_the_server_and_names_what_changes_nothing(tiny_checkpoint, tmp_path):
+    server = start_server(tiny_checkpoint, str(tmp_path / "data"), A1111_CI_LINE)
+    try:
+        assert ApiClient(server.url).post("txt2img", TINY).status_code == 200
+    finally:
+        server.stop()
+    named = [line for line in server.log().splitlines() if line.startswith("Flags with no effect here: ")]
+    assert len(named) == 1
+    for flag in ("--skip-torch-cuda-test", "--test-server", "--do-not-download-clip", "--disable-opt-split-attention"):
+        assert flag in named[0]
+    assert "--no-half " not in named[0] and "--api-server-stop" not in named[0]
+    assert "Startup time: " in server.log() and "Model loaded in " in server.log()
+
+
+def test_dump_sysinfo_writes_into_the_data_dir_and_exits(tmp_path):
+    data_dir = tmp_path / "data"
+    done = subprocess.run([sys.executable, "webui.py", "--data-dir", str(data_dir), "--dump-sysinfo", "--api-auth",
+                           "alice:very-secret"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                          env={key: value for key, value in os.environ.items() if key != "SERENA_DATA_DIR"})
+    assert done.returncode == 0, done.stderr
+    written = list(data_dir.glob("sysinfo-*.json"))
+    assert len(written) == 1 and f"Sysinfo saved as {written[0]}" in done.stdout
+    info = json.loads(written[0].read_text())
+    assert info["packages"]["torch"] and info["flags"]["dump_sysinfo"] is True
+    assert "very-secret" not in written[0].read_text()
+    assert not (data_dir / "jobs.sqlite3").exists(), "no server was started"
+
+
+def test_skip_load_model_at_start_loads_it_on_the_first_generation(tiny_checkpoint, tmp_path):
+    server = start_server(tiny_checkpoint, str(tmp_path / "data"), ["--skip-load-model-at-start"])
+    try:
+        assert "No model loaded at start" in server.log()
+        assert "Model loaded" not in server.log()
+        response = ApiClient(server.url).post("txt2img", TINY)
+        assert response.status_code == 200, response.text
+    finally:
+        server.stop()
+    assert "Model loaded in " in server.log()
+
+
+def test_a_log_level_that_does_not_exist_stops_the_start_naming_the_flag():
+    refused = subprocess.run([sys.executable, "webui.py", "--loglevel", "LOUD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 2 and "--loglevel: expected one of DEBUG" in refused.stderr
