@@ -6,6 +6,7 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from fastapi import FastAPI, Request  # noqa: E402
+from fastapi_offline import FastAPIOffline  # noqa: E402
 
 from modules import initialize, script_callbacks, shared  # noqa: E402
 
@@ -28,7 +29,8 @@ def create_app() -> FastAPI:
     cmd_opts = shared.cmd_opts
     job_service = start_jobs(queue_lock)
     jobs = job_service.queue
-    app = FastAPI(title="Serena webui", docs_url="/docs", redoc_url="/redoc")
+    # /docs and /redoc with their scripts and styles served from the fastapi-offline package, not a CDN
+    app = FastAPIOffline(title="Serena webui", docs_url="/docs", redoc_url="/redoc")
     add_process_time_header(app)
     if cmd_opts.api or cmd_opts.nowebui:
         api.Api(app, queue_lock, jobs)

@@ -86,6 +86,9 @@ def add_internal_routes(app: FastAPI, jobs: JobQueue | None) -> None:
                              responses=errors.with_error_responses(None))
 
 
+INTERROGATORS = ("clip", "deepdanbooru")
+
+
 class Api:
     """The REST API (/sdapi/v1), mounted with --api or --nowebui, as in A1111."""
 
@@ -123,6 +126,13 @@ class Api:
         self.add_api_route("/sdapi/v1/sd-models", self.get_sd_models, methods=get,
                            response_model=list[models.SDModelItem])
         self.add_api_route("/sdapi/v1/sd-vae", self.get_sd_vaes, methods=get, response_model=list[models.SDVaeItem])
+        self.add_api_route("/sdapi/v1/hypernetworks", self.get_hypernetworks, methods=get,
+                           response_model=list[models.HypernetworkItem])
+        self.add_api_route("/sdapi/v1/realesrgan-models", self.get_realesrgan_models, methods=get,
+                           response_model=list[models.RealesrganItem])
+        self.add_api_route("/sdapi/v1/interrogate", self.interrogateapi, methods=post, response_model=None,
+                           responses={501: {"model": errors.ErrorResponse,
+                                            "description": "No captioning model is included"}})
         self.add_api_route("/sdapi/v1/face-restorers", self.get_face_restorers, methods=get,
                            response_model=list[models.FaceRestorerItem])
         self.add_api_route("/sdapi/v1/prompt-styles", self.get_prompt_styles, methods=get,
@@ -236,6 +246,20 @@ class Api:
 
     def get_sd_vaes(self):
         return [{"model_name": name, "filename": filename} for name, filename in sd_vae.vae_dict.items()]
+
+    def get_hypernetworks(self):
+        return []  # hypernetworks are not supported: none is ever loaded
+
+    def get_realesrgan_models(self):
+        return []  # no upscaler models are loaded (the upscalers are Lanczos, Nearest and the latent modes)
+
+    def interrogateapi(self, req: models.InterrogateRequest):
+        if req.model not in INTERROGATORS:
+            raise errors.api_error(404, "model", f"interrogation model not found: {req.model!r}; A1111's models: "
+                                                 f"{', '.join(INTERROGATORS)}")
+        decode_base64_to_image(req.image, "image")
+        raise errors.api_error(501, "model", f"{req.model} interrogation is not available: this webui includes no "
+                                             "captioning model (CLIP interrogator, DeepBooru), and none can be added")
 
     def get_face_restorers(self):
         return [{"name": r.name(), "cmd_dir": getattr(r, "cmd_dir", None)} for r in shared.face_restorers]

@@ -273,6 +273,22 @@ class SDVaeItem(BaseModel):
     filename: str
 
 
+class HypernetworkItem(BaseModel):
+    name: str
+    path: str | None
+
+
+class RealesrganItem(BaseModel):
+    name: str
+    path: str | None
+    scale: int | None
+
+
+class InterrogateRequest(RequestModel):
+    image: str = Field(default="", description="Base64 image (or data: URI) to caption.")
+    model: str = Field(default="clip", description="clip or deepdanbooru")
+
+
 class FaceRestorerItem(BaseModel):
     name: str
     cmd_dir: str | None

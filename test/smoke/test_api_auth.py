@@ -30,6 +30,9 @@ ROUTES = [
     ("GET", "/sdapi/v1/script-info", None),
     ("GET", "/sdapi/v1/extensions", None),
     ("GET", "/sdapi/v1/loras", None),
+    ("GET", "/sdapi/v1/hypernetworks", None),
+    ("GET", "/sdapi/v1/realesrgan-models", None),
+    ("POST", "/sdapi/v1/interrogate", {"image": IMAGE}),
     ("POST", "/sdapi/v1/txt2img", {**TINY, "steps": 1}),
     ("POST", "/sdapi/v1/img2img", {**TINY, "steps": 1, "init_images": [IMAGE]}),
     ("POST", "/sdapi/v1/extra-single-image", {"image": IMAGE, "upscaler_1": "Lanczos"}),
@@ -107,7 +110,8 @@ def test_with_credentials_answered(auth_server, method, path, payload):
     response = call(client, method, path, payload)
     if path.endswith("/pause"):
         client.post("/sdapi/v2/queue/resume")
-    expected = 404 if "{job_id}" in path else 202 if (method, path) == ("POST", "/sdapi/v2/jobs") else 200
+    expected = 404 if "{job_id}" in path else {("POST", "/sdapi/v2/jobs"): 202,
+                                               ("POST", "/sdapi/v1/interrogate"): 501}.get((method, path), 200)
     assert response.status_code == expected, response.text[:1000]
 
 
