@@ -33,6 +33,7 @@ def initialize() -> None:
     extensions.list_extensions()
     gradio3_compat.install()  # before extension scripts import: some use Gradio 3 names at import
     scripts.initialize_scripts()
+    os.makedirs(sd_models.checkpoint_search_dirs()[0], exist_ok=True)  # where the first-run message says to look
     sd_models.list_models()
     sd_vae.refresh_vae_list()
     register_model_options()

@@ -486,11 +486,6 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
             self.width, self.height = width, height
             self.is_hr_pass = False
 
-    def output_size(self) -> tuple[int, int]:
-        if self.enable_hr:
-            return self.hr_upscale_to_x, self.hr_upscale_to_y
-        return self.width, self.height
-
 
 @dataclass(repr=False)
 class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
@@ -635,9 +630,6 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             samples = samples * self.nmask + self.init_latent * self.mask
         return samples
 
-    def output_size(self) -> tuple[int, int]:
-        return self.width, self.height
-
 
 class Processed:
     """The result of a generation, with A1111's attribute names and the API's `info` JSON."""
@@ -756,7 +748,6 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
         all_negative_prompts = p.all_negative_prompts
     options = options_for(p)
     clip_skip = int(options.CLIP_stop_at_last_layers)
-    width, height = p.output_size() if hasattr(p, "output_size") else (p.width, p.height)
     params = {
         "Steps": p.steps,
         "Sampler": p.sampler_name,
@@ -765,7 +756,7 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
         "Image CFG scale": getattr(p, "image_cfg_scale", None),
         "Seed": p.all_seeds[0] if use_main_prompt else all_seeds[index],
         "Face restoration": options.face_restoration_model if p.restore_faces else None,
-        "Size": f"{width}x{height}",
+        "Size": f"{p.width}x{p.height}",  # the first pass's size with hires fix, as A1111 writes it
         "Model hash": p.sd_model_hash if options.add_model_hash_to_info else None,
         "Model": p.sd_model_name if options.add_model_name_to_info else None,
         "VAE hash": p.sd_vae_hash if options.add_vae_hash_to_info else None,

@@ -1,6 +1,7 @@
 """A loaded checkpoint: diffusers components built from an A1111 single-file state dict, with A1111's methods."""
 
 import json
+import logging
 import os
 
 import torch
@@ -10,6 +11,16 @@ from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokeniz
 
 from modules import paths_internal, prompt_parser, sd_text_encoding
 from modules.sd_models_detect import ModelArchitecture
+
+
+class _NoEmptyFp32Warning(logging.Filter):
+    """diffusers warns on every .to(dtype) that modules "should be kept in float32: []", naming none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "should be kept in float32: []" not in record.getMessage()
+
+
+logging.getLogger("diffusers.models.modeling_utils").addFilter(_NoEmptyFp32Warning())
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -103,10 +103,18 @@ def cards(page: ExtraNetworksPage, search: str = "") -> list[tuple[str, str]]:
             for item in page.list_items() if matches_search(item, search)]
 
 
-def refreshed_cards(page: ExtraNetworksPage, search: str) -> list[tuple[str, str]]:
+def empty_note(page: ExtraNetworksPage) -> str:
+    """A1111's note for a page with nothing in it: where to put files; empty when the page has items."""
+    if any(True for _ in page.list_items()):
+        return ""
+    folders = "".join(f"\n- `{folder}`" for folder in page.allowed_directories_for_previews())
+    return f"Nothing here. Add some content to the following directories:{folders}"
+
+
+def refreshed_cards(page: ExtraNetworksPage, search: str) -> tuple[list[tuple[str, str]], str]:
     with queue_lock:
         page.refresh()
-    return cards(page, search)
+    return cards(page, search), empty_note(page)
 
 
 def card_clicked(page: ExtraNetworksPage, prompt: str, evt: gr.SelectData) -> tuple[str, gr.Gallery]:
@@ -129,10 +137,12 @@ def create_page_tab(page: ExtraNetworksPage, tabname: str, prompt: gr.Textbox) -
         gallery = gr.Gallery(value=lambda: cards(page), show_label=False, columns=CARD_COLUMNS, allow_preview=False,
                              buttons=[], object_fit="cover", fit_columns=False, elem_id=f"{elem_id}_cards",
                              elem_classes="extra-network-cards")
+        note = gr.Markdown(value=lambda: empty_note(page), elem_id=f"{elem_id}_empty",
+                           elem_classes="extra-network-empty")
 
     search.change(fn=lambda text: cards(page, text), inputs=[search], outputs=[gallery], show_progress="hidden",
                   api_visibility="private")
-    refresh.click(fn=lambda text: refreshed_cards(page, text), inputs=[search], outputs=[gallery],
+    refresh.click(fn=lambda text: refreshed_cards(page, text), inputs=[search], outputs=[gallery, note],
                   api_visibility="private")
 
     def select_card(text: str, evt: gr.SelectData) -> tuple[str, gr.Gallery]:

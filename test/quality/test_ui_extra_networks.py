@@ -115,10 +115,19 @@ def test_refresh_finds_a_new_file(lora_page, lora_files):
     path = make_tiny_lora("sd15", os.path.join(shared.cmd_opts.lora_dir, "late.safetensors"), seed=2)
     try:
         assert "late" not in items_by_name(lora_page)
-        assert "late" in [name for _, name in ui_extra_networks.refreshed_cards(lora_page, "")]
+        shown, note = ui_extra_networks.refreshed_cards(lora_page, "")
+        assert "late" in [name for _, name in shown] and note == ""
     finally:
         os.remove(path)
         lora_page.refresh()
+
+
+def test_an_empty_page_says_where_to_put_files(lora_page, monkeypatch):
+    assert ui_extra_networks.empty_note(lora_page) == ""
+    monkeypatch.setattr(lora_page, "list_items", lambda: iter(()))
+    note = ui_extra_networks.empty_note(lora_page)
+    assert note.startswith("Nothing here. Add some content to the following directories:")
+    assert f"`{shared.cmd_opts.lora_dir}`" in note
 
 
 def test_card_click_toggles_the_tag_in_the_prompt(lora_page):

@@ -82,6 +82,7 @@ def test_no_checkpoint_starts_and_says_where_to_put_one(empty_server):
     assert requests.get(f"{empty_server.url}/sdapi/v1/sd-models", timeout=30).json() == []
     expected_folder = os.path.join(os.path.realpath(empty_server.data_dir), "models", "Stable-diffusion")
     assert f"{NO_CHECKPOINT_MESSAGE} {expected_folder}" in empty_server.log()
+    assert os.path.isdir(expected_folder), "the folder the message names is there to put a checkpoint in"
 
 
 def test_binds_localhost_without_listen(empty_server):
