@@ -39,7 +39,6 @@ NO_EFFECT = {
     "--dat-models-path": NO_UPSCALER_MODELS,
     "--clip-models-path": NO_INTERROGATOR,
     "--deepdanbooru": NO_INTERROGATOR,
-    "--embeddings-dir": "textual inversion embeddings are not loaded yet",
     "--textual-inversion-templates-dir": "textual inversion training is not included",
     "--hypernetwork-dir": "hypernetworks are not supported",
     "--localizations-dir": "the UI has no localizations",

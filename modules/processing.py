@@ -23,6 +23,7 @@ from modules import (
     rng,
     runtime_utils,
     scripts,
+    sd_hijack,
     sd_models,
     sd_samplers,
     sd_vae,
@@ -36,6 +37,7 @@ from modules.runtime.context import RuntimeContext, create_runtime_context
 from modules.runtime.runner import ProcessingRequest, ProcessingRunner
 from modules.sd_samplers_diffusers import InterruptedException
 from modules.shared import opts, state
+from modules.textual_inversion import textual_inversion
 from modules.version import program_version
 
 log = logging.getLogger(__name__)
@@ -884,6 +886,17 @@ def _extra_networks_deactivated_at_end(p):
             extra_networks.deactivate(p, p.extra_network_data or {})
 
 
+def _add_embedding_hashes(p: StableDiffusionProcessing, options) -> None:
+    """A1111's "TI hashes": the textual inversion embeddings the prompts and negative prompts name."""
+    if not options.textual_inversion_add_hashes_to_infotext:
+        return
+    texts = [*p.all_prompts, *p.all_negative_prompts, *(getattr(p, "all_hr_prompts", None) or []),
+             *(getattr(p, "all_hr_negative_prompts", None) or [])]
+    used = sd_hijack.model_hijack.embedding_db.used_in(p.sd_model.tokenizer, texts)
+    if used:
+        p.extra_generation_params["TI hashes"] = textual_inversion.infotext_hashes(used)
+
+
 def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     """A1111's generation loop, in A1111's order, with the script hooks at their places."""
     if isinstance(p.prompt, list):
@@ -908,6 +921,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.fill_fields_from_opts()
     prepare_prompt_seed_state(p)
     p.opts_snapshot = options = create_opts_snapshot(opts)
+    _add_embedding_hashes(p, options)
     p.runtime_context = create_runtime_context(p.sd_model, options, device=devices.device, state=state.current(),
                                                cmd_opts=shared.cmd_opts)
     state.job_options = options

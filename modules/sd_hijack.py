@@ -2,6 +2,9 @@
 diffusers modules and patches nothing, so hijack / undo_hijack / apply_optimizations do nothing (stated in
 docs/extensions.md). What does not depend on the patching is real: the prompt's token count."""
 
+from modules.textual_inversion import textual_inversion
+
+
 class StableDiffusionModelHijack:
     fixes = None
     layers = None
@@ -12,6 +15,8 @@ class StableDiffusionModelHijack:
     def __init__(self):
         self.comments: list[str] = []
         self.extra_generation_params: dict = {}
+        self.embedding_db = textual_inversion.EmbeddingDatabase()
+        """A1111's textual inversion embeddings (loaded for the model by sd_models.load_model)"""
 
     def hijack(self, m) -> None:
         """Nothing to patch on a diffusers model."""
@@ -31,7 +36,8 @@ class StableDiffusionModelHijack:
         from modules import sd_model_diffusers, sd_text_encoding
 
         tokenizer = sd_model_diffusers.load_tokenizer()
-        chunker = sd_text_encoding.PromptChunker(tokenizer, sd_text_encoding.token_ids_for(tokenizer, False))
+        chunker = sd_text_encoding.PromptChunker(tokenizer, sd_text_encoding.token_ids_for(tokenizer, False),
+                                                 embeddings=self.embedding_db)
         _, token_count = chunker.chunk_line(text)
         return token_count, max(1, -(-token_count // 75)) * 75
 

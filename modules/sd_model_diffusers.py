@@ -103,14 +103,19 @@ class DiffusersStableDiffusion(torch.nn.Module):
             self.text_encoder = _load_text_encoder(CLIPTextModel, state_dict, self.config_dir, "text_encoder", dtype)
             self.text_encoder_2 = _load_text_encoder(CLIPTextModelWithProjection, state_dict, self.config_dir,
                                                      "text_encoder_2", dtype)
-            specs = [sd_text_encoding.EncoderSpec(self.text_encoder, ids_clip, penultimate=True),
-                     sd_text_encoding.EncoderSpec(self.text_encoder_2, ids_openclip, penultimate=True, pooled=True)]
+            specs = [sd_text_encoding.EncoderSpec(self.text_encoder, ids_clip, penultimate=True, embedding_key="clip_l"),
+                     sd_text_encoding.EncoderSpec(self.text_encoder_2, ids_openclip, penultimate=True, pooled=True,
+                                                  embedding_key="clip_g")]
         else:
             self.text_encoder = _load_text_encoder(CLIPTextModel, state_dict, self.config_dir, "text_encoder", dtype)
             # A1111 takes SD2's OpenCLIP output as it is: clip skip applies to SD1 only.
             specs = [sd_text_encoding.EncoderSpec(self.text_encoder, ids_openclip if self.is_sd2 else ids_clip,
                                                   honours_clip_skip=not self.is_sd2)]
         return sd_text_encoding.TextConditioner(self.tokenizer, specs)
+
+    def embedding_widths(self) -> dict[str | None, int]:
+        """What a textual inversion embedding must be as wide as: {None: width}, or SDXL's {"clip_l", "clip_g"}."""
+        return {spec.embedding_key: spec.encoder.get_input_embeddings().embedding_dim for spec in self.conditioner.specs}
 
     # A1111's model flags
     @property

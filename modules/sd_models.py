@@ -223,9 +223,30 @@ def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStable
         shared.sd_model = model
         shared.opts.set("sd_model_checkpoint", checkpoint_info.title, run_callbacks=False)
         _apply_vae(model)
+        load_embeddings(model)
         _notify_model_loaded(model)
         print(f"Model loaded in {time.perf_counter() - started:.1f}s ({checkpoint_info.title})")
         return model
+
+
+def load_embeddings(model=None) -> None:
+    """The textual inversion embeddings of the embeddings folder, read again for the model (those of another width
+    are listed as skipped); the model's prompts use them by name."""
+    from modules.sd_hijack import model_hijack
+
+    model = model or shared.sd_model
+    database = model_hijack.embedding_db
+    database.folders = [shared.cmd_opts.embeddings_dir]
+    if model is None:
+        return
+    database.load_textual_inversion_embeddings(model.tokenizer, model.embedding_widths())
+    model.conditioner.embeddings = database
+    if shared.opts.textual_inversion_print_at_load:
+        print(f"Textual inversion embeddings loaded ({len(database.word_embeddings)}): "
+              f"{', '.join(database.word_embeddings)}")
+    if database.skipped_embeddings:
+        print(f"Textual inversion embeddings skipped ({len(database.skipped_embeddings)}): "
+              f"{', '.join(database.skipped_embeddings)}")
 
 
 def _apply_vae(model) -> None:

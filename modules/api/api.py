@@ -10,6 +10,7 @@ from modules import (
     extensions,
     progress,
     scripts,
+    sd_hijack,
     sd_models,
     sd_samplers,
     sd_schedulers,
@@ -269,7 +270,14 @@ class Api:
         return [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt} for s in styles]
 
     def get_embeddings(self):
-        return {"loaded": {}, "skipped": {}}
+        database = sd_hijack.model_hijack.embedding_db
+
+        def described(embeddings) -> dict:
+            return {embedding.name: {"step": embedding.step, "sd_checkpoint": embedding.sd_checkpoint,
+                                     "sd_checkpoint_name": embedding.sd_checkpoint_name, "shape": embedding.shape,
+                                     "vectors": embedding.vectors} for embedding in embeddings.values()}
+
+        return {"loaded": described(database.word_embeddings), "skipped": described(database.skipped_embeddings)}
 
     def refresh_checkpoints(self):
         """Lists the checkpoint folders again; answers the files it skipped, with why (A1111 answers nothing)."""
@@ -282,7 +290,9 @@ class Api:
             sd_vae.refresh_vae_list()
 
     def refresh_embeddings(self):
-        """Textual inversion embeddings are not loaded yet: nothing to refresh."""
+        """Reads the embeddings folder again for the loaded model."""
+        with self.queue_lock:
+            sd_models.load_embeddings()
 
     def get_memory(self):
         return models.MemoryResponse(ram=memory.ram_stats(), cuda=memory.cuda_stats())

@@ -2,6 +2,7 @@
 empty here; interrogation a clear 501 naming what is missing, bad input a 4xx first), and /docs and /redoc work
 offline: their scripts and styles come from this server, not a CDN."""
 
+import json
 import re
 
 from test.smoke.api_helpers import ApiClient, gradient_image, to_base64
@@ -36,3 +37,12 @@ def test_docs_and_redoc_load_their_assets_from_this_server(base_url):
         for asset in assets:
             served = api.get(asset)
             assert served.status_code == 200 and len(served.content) > 10_000, asset
+
+
+def test_restore_faces_without_a_restorer_says_so_in_the_info(base_url):
+    from test.smoke.api_helpers import TINY
+
+    result = ApiClient(base_url).ok("POST", "txt2img", {**TINY, "restore_faces": True})
+    info = json.loads(result["info"])
+    assert "Face restoration skipped: no face restoration model is installed" in info["comments"]
+    assert info["restore_faces"] is False and "Face restoration" not in info["infotexts"][0]
