@@ -24,10 +24,9 @@ def _use_cpu_for(task: str, cmd_opts) -> bool:
     return "all" in requested or task in requested
 
 
-def get_optimal_device_name(device_id: int | None = None) -> str:
-    """cuda (cuda:N with A1111's --device-id N), else mps, else cpu."""
+def get_optimal_device_name() -> str:
     if torch.cuda.is_available():
-        return "cuda" if device_id is None else f"cuda:{device_id}"
+        return "cuda"
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
         return "mps"
@@ -37,7 +36,9 @@ def get_optimal_device_name(device_id: int | None = None) -> str:
 def get_device_for(task: str, cmd_opts=None) -> torch.device:
     if cmd_opts is not None and _use_cpu_for(task, cmd_opts):
         return cpu
-    return torch.device(get_optimal_device_name(getattr(cmd_opts, "device_id", None)))
+    name = get_optimal_device_name()
+    device_id = getattr(cmd_opts, "device_id", None)
+    return torch.device(f"cuda:{device_id}" if name == "cuda" and device_id is not None else name)
 
 
 def choose_dtype(target: torch.device, cmd_opts=None, for_vae: bool = False) -> torch.dtype:

@@ -88,3 +88,8 @@ def test_the_memory_flags_not_implemented_are_named_at_start(capsys):
     assert "--lowvram is not implemented yet" in console and "--medvram-sdxl" not in console
     initialize.say_unimplemented_flags(flags(), CUDA)
     assert capsys.readouterr().out == ""
+
+
+def test_device_id_picks_that_cuda_device(gpu_devices):
+    assert devices.init(flags(device_id=1)) == torch.device("cuda:1")
+    assert devices.get_device_for("sd", flags(device_id=1, use_cpu=["all"])) == devices.cpu

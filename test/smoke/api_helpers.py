@@ -73,8 +73,10 @@ def centre_mask(width: int = 64, height: int = 64) -> Image.Image:
 
 def check_generation(result: dict, expected_count: int) -> list[Image.Image]:
     """The images decode; each carries a "parameters" infotext with Steps/Sampler/Seed/Size, equal to the info JSON's
-    infotext for it; Size is the image's size (a grid, before index_of_first_image, tells its cells' size)."""
+    infotext for it; Size is the image's size (a grid, before index_of_first_image, tells its cells' size), with hires
+    fix the first pass's size, as A1111 writes it."""
     info = json.loads(result["info"])
+    first_pass = (info["width"], info["height"]) if result.get("parameters", {}).get("enable_hr") else None
     assert len(result["images"]) == expected_count
     decoded = [from_base64(encoded) for encoded in result["images"]]
     for index, image in enumerate(decoded):
@@ -84,7 +86,7 @@ def check_generation(result: dict, expected_count: int) -> list[Image.Image]:
         for key in ("Steps", "Sampler", "Seed", "Size-1", "Size-2"):
             assert key in params, f"{key} missing from {text!r}"
         if index >= info["index_of_first_image"]:
-            assert (int(params["Size-1"]), int(params["Size-2"])) == image.size
+            assert (int(params["Size-1"]), int(params["Size-2"])) == (first_pass or image.size)
         assert text == info["infotexts"][index]
     return decoded
 

@@ -245,6 +245,7 @@ def test_txt2img_hires_fix(api, upscaler, extra, size):
     assert image.size == size
     params = image_params(image)
     assert params["Hires upscaler"] == upscaler and params["Denoising strength"] == "0.5"
+    assert (params["Size-1"], params["Size-2"]) == ("64", "64"), "the first pass's size, as A1111 writes it"
 
 
 def test_txt2img_hires_fix_without_denoising_keeps_the_upscaled_first_pass(api):
