@@ -52,7 +52,7 @@ def create_inpaint_controls():
 
 
 def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTab:
-    toprow = Toprow("img2img", prompt_placeholder=defaults.prompt_placeholder)
+    toprow = Toprow("img2img", prompt_placeholder=defaults.prompt_placeholder, prompt_value=defaults.example_prompt)
     mode = gr.State(img2img.MODE_IMG2IMG)
     with gr.Tabs(elem_id="img2img_extra_tabs", elem_classes="extra-networks"):
         with gr.Tab("Generation", id="img2img_generation", elem_id="img2img_generation"):

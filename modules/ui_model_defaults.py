@@ -1,5 +1,6 @@
 """txt2img/img2img defaults that follow the checkpoint: the size sliders start at its native resolution and the prompt
-placeholder shows its example prompt; a checkpoint that states neither keeps A1111's 512x512 and placeholder."""
+holds its example prompt (also shown as the placeholder); a checkpoint that states neither keeps A1111's 512x512, an
+empty prompt and A1111's placeholder."""
 
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ class ModelUiDefaults:
     width: int = A1111_SIZE
     height: int = A1111_SIZE
     prompt_placeholder: str = PROMPT_PLACEHOLDER
+    example_prompt: str = ""
+    """what the prompt box starts with: Generate right away draws what the checkpoint was made for"""
 
 
 def ui_defaults(info: sd_models.CheckpointInfo | None) -> ModelUiDefaults:
@@ -26,7 +29,7 @@ def ui_defaults(info: sd_models.CheckpointInfo | None) -> ModelUiDefaults:
     if not image_size.fits_sliders(width, height):
         width, height = A1111_SIZE, A1111_SIZE
     example = info.example_prompt
-    return ModelUiDefaults(width, height, f"{example}\n{KEYS_HINT}" if example else PROMPT_PLACEHOLDER)
+    return ModelUiDefaults(width, height, f"{example}\n{KEYS_HINT}" if example else PROMPT_PLACEHOLDER, example or "")
 
 
 def selected_checkpoint_defaults() -> ModelUiDefaults:
@@ -44,15 +47,23 @@ def follow_checkpoint(title: str, shown: ModelUiDefaults, sizes: list[float]) ->
     return new, updates
 
 
+def prompt_update(prompt: str, shown: ModelUiDefaults, new: ModelUiDefaults):
+    """The new placeholder; the new example prompt too when the box is empty or still holds the previous one."""
+    if prompt in ("", shown.example_prompt):
+        return gr.update(placeholder=new.prompt_placeholder, value=new.example_prompt)
+    return gr.update(placeholder=new.prompt_placeholder)
+
+
 def connect_checkpoint_dropdown(dropdown, shown: ModelUiDefaults, tabs: list[tuple[Toprow, gr.Slider, gr.Slider]]):
     """Switching the checkpoint in `dropdown` updates each tab's (toprow, width, height)."""
     state = gr.State(shown)
     sliders = [slider for _, width, height in tabs for slider in (width, height)]
     prompts = [toprow.prompt for toprow, _, _ in tabs]
 
-    def on_change(title, current, *sizes):
+    def on_change(title, current, *values):
+        sizes, prompt_values = values[:len(sliders)], values[len(sliders):]
         new, size_updates = follow_checkpoint(title, current, list(sizes))
-        return [new, *size_updates, *(gr.update(placeholder=new.prompt_placeholder) for _ in prompts)]
+        return [new, *size_updates, *(prompt_update(prompt, current, new) for prompt in prompt_values)]
 
-    dropdown.change(fn=on_change, inputs=[dropdown, state, *sliders], outputs=[state, *sliders, *prompts],
+    dropdown.change(fn=on_change, inputs=[dropdown, state, *sliders, *prompts], outputs=[state, *sliders, *prompts],
                     show_progress="hidden", queue=False, api_visibility="private")

@@ -19,12 +19,13 @@ def style_names() -> list[str]:
 class Toprow:
     """A1111's Toprow: the components keep A1111's elem_ids (txt2img_prompt, txt2img_generate, ...)."""
 
-    def __init__(self, id_part: str, prompt_placeholder: str = PROMPT_PLACEHOLDER):
+    def __init__(self, id_part: str, prompt_placeholder: str = PROMPT_PLACEHOLDER, prompt_value: str = ""):
         self.id_part = id_part
         with gr.Row(elem_id=f"{id_part}_toprow", elem_classes="toprow"):
             with gr.Column(elem_id=f"{id_part}_prompt_container", elem_classes="prompt-container", scale=6):
-                self.prompt = gr.Textbox(label="Prompt", elem_id=f"{id_part}_prompt", show_label=False, lines=3,
-                                         placeholder=prompt_placeholder, elem_classes="prompt")
+                self.prompt = gr.Textbox(value=prompt_value, label="Prompt", elem_id=f"{id_part}_prompt",
+                                         show_label=False, lines=3, placeholder=prompt_placeholder,
+                                         elem_classes="prompt")
                 self.negative_prompt = gr.Textbox(label="Negative prompt", elem_id=f"{id_part}_neg_prompt",
                                                   show_label=False, lines=3, placeholder=NEGATIVE_PLACEHOLDER,
                                                   elem_classes="prompt")

@@ -24,7 +24,7 @@ def _hires_enabled(params: dict) -> bool:
 
 
 def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTab:
-    toprow = Toprow("txt2img", prompt_placeholder=defaults.prompt_placeholder)
+    toprow = Toprow("txt2img", prompt_placeholder=defaults.prompt_placeholder, prompt_value=defaults.example_prompt)
     with gr.Tabs(elem_id="txt2img_extra_tabs", elem_classes="extra-networks"):
         with gr.Tab("Generation", id="txt2img_generation", elem_id="txt2img_generation"):
             with gr.Row(elem_id="txt2img_extra_row", equal_height=False):

@@ -36,17 +36,19 @@ def test_demo_checkpoint_defaults_to_its_native_size_and_example_prompt():
     defaults = ui_defaults(sd_models.CheckpointInfo(DEFAULT_CHECKPOINT))
     assert (defaults.width, defaults.height) == (32, 32)
     assert defaults.prompt_placeholder == f"{DEMO_EXAMPLE_PROMPT}\n{KEYS_HINT}"
+    assert defaults.example_prompt == DEMO_EXAMPLE_PROMPT
 
 
 def test_modelspec_resolution_and_usage_hint_are_honoured(tmp_path):
     info = write_checkpoint(tmp_path, "spec", {"modelspec.resolution": "768x512",
                                                "modelspec.usage_hint": " a photo of a cat "})
-    assert ui_defaults(info) == ModelUiDefaults(768, 512, f"a photo of a cat\n{KEYS_HINT}")
+    assert ui_defaults(info) == ModelUiDefaults(768, 512, f"a photo of a cat\n{KEYS_HINT}", "a photo of a cat")
 
 
 def test_checkpoint_stating_nothing_keeps_a1111s_defaults(tmp_path):
     plain = ui_defaults(write_checkpoint(tmp_path, "plain", {}))
-    assert (plain.width, plain.height, plain.prompt_placeholder) == (512, 512, PROMPT_PLACEHOLDER)
+    assert (plain.width, plain.height, plain.prompt_placeholder, plain.example_prompt) == (
+        512, 512, PROMPT_PLACEHOLDER, "")
     assert ui_defaults(None) == plain
 
 
@@ -94,6 +96,15 @@ def test_switching_checkpoints_moves_only_sliders_still_at_the_old_default(regis
     assert updates == [512, 512, gr.skip(), gr.skip()]
 
 
+def test_the_prompt_takes_the_new_example_only_while_empty_or_still_the_old_example(registered):
+    from modules.ui_model_defaults import prompt_update
+
+    demo, plain = (ui_defaults(info) for info in registered)
+    assert prompt_update("", plain, demo) == gr.update(placeholder=demo.prompt_placeholder, value=DEMO_EXAMPLE_PROMPT)
+    assert prompt_update(DEMO_EXAMPLE_PROMPT, demo, plain) == gr.update(placeholder=plain.prompt_placeholder, value="")
+    assert prompt_update("my own words", demo, plain) == gr.update(placeholder=plain.prompt_placeholder)
+
+
 def components_by_elem_id(blocks: gr.Blocks) -> dict:
     return {block.elem_id: block for block in blocks.blocks.values() if getattr(block, "elem_id", None)}
 
@@ -113,3 +124,4 @@ def test_built_ui_starts_with_the_selected_checkpoints_defaults(registered, monk
         assert components[f"{tab}_height"].value == expected.height
         assert components[f"{tab}_width"].minimum == 32
         assert components[f"{tab}_prompt"].placeholder == expected.prompt_placeholder
+        assert components[f"{tab}_prompt"].value == expected.example_prompt

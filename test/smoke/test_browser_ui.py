@@ -379,15 +379,17 @@ def check_tabs_show(page, size: int, placeholder_start: str) -> None:
 
 def test_size_and_placeholder_follow_the_checkpoint(page):
     """The embedded demo model states 32x32 and an example prompt; the tiny checkpoints state neither."""
+    page.fill("#txt2img_prompt textarea", "")
     choose_checkpoint(page, DEMO_CHECKPOINT)
     check_tabs_show(page, 32, DEMO_EXAMPLE_PROMPT)
-    page.fill("#txt2img_prompt textarea", DEMO_EXAMPLE_PROMPT)
+    assert page.input_value("#txt2img_prompt textarea") == DEMO_EXAMPLE_PROMPT, "an empty prompt takes the example"
     set_number(page, "txt2img_steps", 4)
     png_with_infotext(run_generation(page, "txt2img"), size=(32, 32))
     assert f"Model: {DEMO_CHECKPOINT}" in page.inner_text("#html_info_txt2img")
 
     choose_checkpoint(page, CHECKPOINT_B)
     check_tabs_show(page, 512, "Prompt\n")
+    assert page.input_value("#txt2img_prompt textarea") == "", "the example goes with its checkpoint"
 
 
 def test_settings_explain_options_that_cannot_change(monkeypatch):
