@@ -1,7 +1,10 @@
 """/sdapi/v2: jobs (submit, look up, list, result, preview, cancel, reprioritise, retry), the queue (state, pause,
 resume) and its events (Server-Sent Events). One id from submit to result."""
 
+import asyncio
 import json
+import re
+import time
 
 from fastapi import FastAPI, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
@@ -24,11 +27,14 @@ from modules.jobs import live
 from modules.jobs.events import TERMINAL
 from modules.jobs.queue import QueueError
 from modules.jobs.service import JobService
-from modules.jobs.spec import GenerationSpec
+from modules.jobs.spec import GenerationSpec, SpecError
 from modules.jobs.store import QUEUED, RUNNING, STATES, JobRecord
 
 PAGE_DEFAULT, PAGE_MAX = 50, 500
 KEEPALIVE_S = 15.0
+STREAM_POLL_S = 0.05
+SEQUENCE_NUMBER = re.compile(r"[0-9]{1,18}")
+"""a cursor or Last-Event-ID: ASCII digits that fit SQLite's integers"""
 REQUEST_MODELS = {"txt2img": models.StableDiffusionTxt2ImgProcessingAPI,
                   "img2img": models.StableDiffusionImg2ImgProcessingAPI}
 CHECKS = {"txt2img": generation.check_txt2img, "img2img": generation.check_img2img}
@@ -87,7 +93,7 @@ def add_routes(app: FastAPI, service: JobService) -> None:
             raise api_error(422, "state", f"unknown state {state!r}; states: {', '.join(STATES)}")
         before = None
         if cursor is not None:
-            if not cursor.isdigit():
+            if not SEQUENCE_NUMBER.fullmatch(cursor):
                 raise api_error(422, "cursor", f"not a cursor this server gave out: {cursor!r}")
             before = int(cursor)
         page = jobs.store.page(state=state, batch_id=batch_id, limit=limit, before_seq=before)
@@ -102,14 +108,19 @@ def add_routes(app: FastAPI, service: JobService) -> None:
 
     def result(job_id: str) -> JobResult:
         job = get_job(job_id)
-        stored = jobs.store.result(job_id)
+        stored, spec_json = jobs.store.result(job_id), jobs.store.spec(job_id)
+        if spec_json is None:
+            raise api_error(404, "id", f"no job {job_id!r}")
         if stored is None:
             reason = f"job {job_id} is {job.state}"
             if job.state not in (QUEUED, RUNNING):
                 reason += f" and has no result ({(job.error or {}).get('message', 'it did not run')})"
             raise api_error(409, "state", reason)
-        spec = GenerationSpec.from_json(jobs.store.spec(job_id))
-        return JobResult(images=stored["images"], parameters=spec.params, info=stored["info"])
+        try:
+            parameters = GenerationSpec.from_json(spec_json).params
+        except SpecError as e:
+            raise api_error(409, "state", f"job {job_id} was stored by another version: {e}") from e
+        return JobResult(images=stored["images"], parameters=parameters, info=stored["info"])
 
     def preview(job_id: str) -> Response:
         get_job(job_id)
@@ -155,22 +166,32 @@ def add_routes(app: FastAPI, service: JobService) -> None:
         if job is not None:
             record = get_job(job)
             finished_job = record if record.finished else None
-        after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+        after = int(last_event_id) if last_event_id and SEQUENCE_NUMBER.fullmatch(last_event_id) else None
         listener = jobs.events.subscribe(job=job, after_seq=after)
         return StreamingResponse(stream(listener, job, finished_job), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    def stream(listener, job: str | None, finished_job: JobRecord | None):
+    async def stream(listener, job: str | None, finished_job: JobRecord | None):
+        """Polls the listener without holding a thread (many clients may listen); a listener that fell behind
+        gets a reset event and the stream ends (the client reconnects with Last-Event-ID)."""
         try:
             if finished_job is not None and listener.events.empty():
                 # finished before the events kept in memory: its last event, from the store
                 yield sse(0, f"job.{finished_job.state}", {"job": finished_job.id, "error": finished_job.error})
                 return
+            quiet_since = time.monotonic()
             while True:
-                event = listener.next(timeout=KEEPALIVE_S)
+                if listener.overflowed:
+                    yield "event: reset\ndata: {}\n\n"
+                    return
+                event = listener.next(timeout=0)
                 if event is None:
-                    yield ": keepalive\n\n"
+                    if time.monotonic() - quiet_since >= KEEPALIVE_S:
+                        yield ": keepalive\n\n"
+                        quiet_since = time.monotonic()
+                    await asyncio.sleep(STREAM_POLL_S)
                     continue
+                quiet_since = time.monotonic()
                 yield sse(event.seq, event.type, event.as_dict())
                 if job is not None and event.type in TERMINAL:
                     return

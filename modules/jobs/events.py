@@ -27,6 +27,14 @@ class JobEvent:
         return {"seq": self.seq, "type": self.type, "job": self.job, "time": self.time, **self.data}
 
 
+def latest_run(events: list[JobEvent]) -> list[JobEvent]:
+    """One job's events from the start of its latest run: after a retry, not the earlier run's end."""
+    ends = [index for index, event in enumerate(events) if event.type in TERMINAL]
+    if ends and ends[-1] < len(events) - 1:
+        return events[ends[-1] + 1:]
+    return events[ends[-2] + 1:] if len(ends) > 1 else events
+
+
 class Listener:
     def __init__(self, bus: "EventBus", job: str | None):
         self.bus, self.job = bus, job
@@ -60,12 +68,11 @@ class EventBus:
         self._lock = threading.Lock()
 
     def publish(self, event_type: str, job: str, **data) -> JobEvent:
-        with self._lock:
+        with self._lock:  # offering never blocks: every listener gets the events in their order
             event = JobEvent(next(self._counter), event_type, job, data, self.clock())
             self._recent.append(event)
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener.offer(event)
+            for listener in self._listeners:
+                listener.offer(event)
         return event
 
     def subscribe(self, job: str | None = None, after_seq: int | None = None) -> Listener:
@@ -73,10 +80,12 @@ class EventBus:
         with after_seq, the kept events after that one: a reconnecting client's Last-Event-ID)."""
         listener = Listener(self, job)
         with self._lock:
+            kept = [event for event in self._recent if after_seq is None or event.seq > after_seq]
+            if job is not None and after_seq is None:
+                kept = latest_run([event for event in kept if event.job == job])
             if job is not None or after_seq is not None:
-                for event in self._recent:
-                    if after_seq is None or event.seq > after_seq:
-                        listener.offer(event)
+                for event in kept:
+                    listener.offer(event)
             self._listeners.append(listener)
         return listener
 

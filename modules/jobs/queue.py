@@ -88,28 +88,25 @@ class JobQueue:
             raise QueueError("priority", f"must be between {PRIORITY_MIN} and {PRIORITY_MAX}, got {priority}")
         job_id = job_id or new_job_id(spec.mode)
         fingerprint = spec.fingerprint()
-        outcome = Outcome(finisher=finisher) if wait or finisher else None
-        if outcome is not None:
-            with self._lock:
-                self._outcomes[job_id] = outcome
         spec_json = spec.to_json()
-        try:
-            # under the claim's lock: no worker starts the job before its job.queued event is out
-            with self._wake:
+        # under the claim's lock: no worker starts the job before its job.queued event is out and its waiter's
+        # outcome is in place
+        with self._wake:
+            with self._lock:
+                if job_id in self._outcomes:
+                    raise JobConflict("id", f"a job with id {job_id!r} is still being waited for")
+            try:
                 job, created = self.store.add(job_id, spec.mode, spec_json, fingerprint, priority, self.max_attempts,
                                               idempotency_key, batch_id)
-                if created:
-                    self.events.publish("job.queued", job.id, priority=job.priority,
-                                        position=self.store.position(job))
-                    self._wake.notify_all()
-        except job_store.DuplicateJobId as e:
-            self.release(job_id)
-            raise JobConflict("id", f"a job with id {job_id!r} is queued or running") from e
-        except BaseException:
-            self.release(job_id)
-            raise
+            except job_store.DuplicateJobId as e:
+                raise JobConflict("id", f"a job with id {job_id!r} is queued or running") from e
+            if created:
+                if wait or finisher:
+                    with self._lock:
+                        self._outcomes[job_id] = Outcome(finisher=finisher)
+                self.events.publish("job.queued", job.id, priority=job.priority, position=self.store.position(job))
+                self._wake.notify_all()
         if not created:
-            self.release(job_id)
             if self.store.fingerprint(job.id) != fingerprint:
                 raise JobConflict("idempotency_key", f"{idempotency_key!r} was used for a different request "
                                                      f"(job {job.id})")
@@ -146,6 +143,8 @@ class JobQueue:
                 if not self._paused:
                     job = self.store.claim_next()
                     if job is not None:
+                        with self._lock:
+                            self._cancel_requested.discard(job.id)  # a cancel meant for an earlier run
                         self.events.publish("job.started", job.id, attempts=job.attempts)
                         return job
                 left = deadline - time.monotonic()
@@ -182,6 +181,14 @@ class JobQueue:
             outcome.done.set()
         return job
 
+    def abandon(self, job_id: str, error: BaseException):
+        """The job's end could not be recorded: its waiter in this process gets the error instead of waiting."""
+        with self._lock:
+            outcome = self._outcomes.get(job_id)
+        if outcome is not None:
+            outcome.error = error
+            outcome.done.set()
+
     def _prune(self):
         days = self.retention_days()
         if days and days > 0:
@@ -207,9 +214,11 @@ class JobQueue:
     def cancel(self, job_id: str) -> job_store.JobRecord:
         """A queued job is cancelled at once (nothing running is touched); a running one is interrupted and ends
         cancelled; a finished one is a conflict."""
-        job = self.store.cancel_queued(job_id)
+        with self._wake:
+            job = self.store.cancel_queued(job_id)
+            if job is not None:
+                self.events.publish("job.cancelled", job_id)
         if job is not None:
-            self.events.publish("job.cancelled", job_id)
             with self._lock:
                 outcome = self._outcomes.get(job_id)
             if outcome is not None:

@@ -10,7 +10,7 @@ from contextlib import closing
 from modules import call_queue, processing
 from modules.jobs import builder, failures, live
 from modules.jobs.queue import JobQueue
-from modules.jobs.spec import GenerationSpec, SpecError
+from modules.jobs.spec import GenerationSpec
 from modules.jobs.store import JobRecord
 from modules.runtime import job_state
 
@@ -41,13 +41,17 @@ def durable_result(processed: processing.Processed, spec: GenerationSpec, saved_
             "saved_files": list(saved_files)}
 
 
-def execute(job: JobRecord, spec: GenerationSpec, environment: Environment, finisher: Callable | None):
+def execute(job: JobRecord, spec: GenerationSpec, environment: Environment, finisher: Callable | None,
+            cancelled: Callable[[], bool] = lambda: False):
     """Runs the spec as the job: (the durable result, what this process's waiter gets: finisher(processed), run in
-    the job, or the durable result)."""
+    the job, or the durable result). cancelled(): a cancel came while the job waited for the generation lock."""
     def generate():
+        state = job_state.bound()
+        if cancelled():
+            state.interrupt()
         with closing(builder.build_processing(spec, environment.sd_model())) as p:
             processed = processing.process_images_with_scripts(p)
-        result = durable_result(processed, spec, job_state.bound().saved_files, environment.encode_image)
+        result = durable_result(processed, spec, state.saved_files, environment.encode_image)
         return result, (finisher(processed) if finisher is not None else result)
 
     return call_queue.run_as_job(environment.generation_lock, job.id, f"scripts_{spec.mode}", generate,
@@ -85,35 +89,51 @@ class LocalWorker:
 
     def _loop(self):
         while not self._stop.is_set():
-            job = self.jobs.claim(self._stop)
+            try:
+                job = self.jobs.claim(self._stop)
+            except Exception:  # the store failed (locked, disk full): try again, the worker must not die
+                log.exception("Could not take the next job")
+                self._stop.wait(1.0)
+                continue
             if job is not None:
                 self.run(job)
 
     def run(self, job: JobRecord):
+        """Runs the job and records how it ended; whatever fails, its waiter is woken and the worker goes on."""
         self.current_job = job.id
+        ending = {}
+        try:
+            spec = GenerationSpec.from_json(self.jobs.store.spec(job.id))
+        except Exception as e:  # a stored spec this version cannot read
+            failure = failures.Failure(422, "spec", f"the stored request cannot be read: {e}", type(e).__name__)
+            ending = {"error": failure.as_dict(), "exception": e}
+        else:
+            ending = self._generate(job, spec)
+        try:
+            self.jobs.finish(job.id, **ending)
+        except Exception as e:
+            log.exception("Could not record the end of job %s", job.id)
+            self.jobs.abandon(job.id, e)
+        finally:
+            self.current_job = None
+
+    def _generate(self, job: JobRecord, spec: GenerationSpec) -> dict:
         done = threading.Event()
         monitor = threading.Thread(target=self._monitor, args=(job.id, done), name=f"job monitor {job.id}",
                                    daemon=True)
+        monitor.start()
         try:
-            try:
-                spec = GenerationSpec.from_json(self.jobs.store.spec(job.id))
-            except (SpecError, KeyError, TypeError, ValueError) as e:
-                failure = failures.Failure(422, "spec", f"the stored request cannot be read: {e}", type(e).__name__)
-                self.jobs.finish(job.id, error=failure.as_dict(), exception=e)
-                return
-            monitor.start()
-            try:
-                result, value = execute(job, spec, self.environment, self.jobs.finisher(job.id))
-            except Exception as e:
-                failure = failures.describe(e, spec)
-                if failure.status >= 500:
-                    log.exception("Job %s failed", job.id)
-                self.jobs.finish(job.id, error=failure.as_dict(), exception=e)
-            else:
-                self.jobs.finish(job.id, result=result, value=value)
+            result, value = execute(job, spec, self.environment, self.jobs.finisher(job.id),
+                                    cancelled=lambda: self.jobs.cancel_requested(job.id))
+        except Exception as e:
+            failure = failures.describe(e, spec)
+            if failure.status >= 500:
+                log.exception("Job %s failed", job.id)
+            return {"error": failure.as_dict(), "exception": e}
         finally:
             done.set()
-            self.current_job = None
+            monitor.join()  # its last progress event comes before the job's end
+        return {"result": result, "value": value}
 
     def _monitor(self, job_id: str, done: threading.Event):
         """Publishes the job's progress when it moves and its live preview when a new one is decoded."""

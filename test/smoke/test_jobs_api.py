@@ -149,7 +149,8 @@ def test_history_pages_and_bad_listing_arguments(api):
     assert [entry["id"] for entry in page["jobs"]] == ids[:0:-1]
     assert rest["jobs"][0]["id"] == ids[0]
     assert api.get("/sdapi/v2/jobs", params={"state": "sleeping"}).status_code == 422
-    assert api.get("/sdapi/v2/jobs", params={"cursor": "abc"}).status_code == 422
+    for cursor in ("abc", "²", "9" * 20, "-1"):
+        assert api.get("/sdapi/v2/jobs", params={"cursor": cursor}).status_code == 422, cursor
     assert api.get("/sdapi/v2/jobs/task(nope)").status_code == 404
 
 
