@@ -21,8 +21,11 @@ def register_page(page: "ExtraNetworksPage") -> None:
 
 
 def initialize() -> None:
-    """Forgets the registered pages; the UI calls it before the on_before_ui callbacks register them again."""
+    """The built-in pages (Textual Inversion); the extensions' come from the on_before_ui callbacks, after this."""
+    from modules.ui_extra_networks_textual_inversion import ExtraNetworksPageTextualInversion
+
     extra_pages.clear()
+    register_page(ExtraNetworksPageTextualInversion())
 
 
 def allowed_preview_extensions_with_extra(extra_extensions=None) -> list[str]:

@@ -157,3 +157,21 @@ def test_the_embeddings_route_lists_loaded_and_skipped(sd_model, embeddings_dir)
                                           "shape": width, "vectors": 2}},
                       "skipped": {"other": {"step": None, "sd_checkpoint": None, "sd_checkpoint_name": None,
                                             "shape": width + 1, "vectors": 1}}}
+
+
+def test_the_textual_inversion_page_shows_a_card_for_each_usable_embedding(sd_model, embeddings_dir):
+    from modules import ui_extra_networks
+    from modules.ui_extra_networks_prompt import update_prompt
+    from modules.ui_extra_networks_textual_inversion import ExtraNetworksPageTextualInversion
+
+    width = sd_model.text_encoder.config.hidden_size
+    safetensors.torch.save_file({"emb_params": torch.randn(1, width)}, str(embeddings_dir / "zzcard.safetensors"))
+    safetensors.torch.save_file({"emb_params": torch.randn(1, width + 2)}, str(embeddings_dir / "zzwide.safetensors"))
+    page = ExtraNetworksPageTextualInversion()
+    page.refresh()
+    items = list(page.list_items())
+    assert [item["name"] for item in items] == ["zzcard"] and items[0]["prompt"] == "zzcard"
+    assert items[0]["search_terms"] == ["embeddings/zzcard.safetensors"]
+    assert update_prompt("a cat", items[0]["prompt"], ", ") == "a cat, zzcard"
+    ui_extra_networks.initialize()
+    assert [page.title for page in ui_extra_networks.extra_pages] == ["Textual Inversion"]
