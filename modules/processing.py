@@ -230,6 +230,7 @@ class StableDiffusionProcessing:
         styles = shared.prompt_styles
         if styles is None or not self.styles:
             return list(prompts)
+        styles.reload_if_changed()
         apply = styles.apply_negative_styles_to_prompt if negative_prompts else styles.apply_styles_to_prompt
         return [apply(x, self.styles) for x in prompts]
 

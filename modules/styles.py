@@ -94,6 +94,17 @@ def _write_csv_atomically(path: str, styles: list[PromptStyle], fieldnames: list
         raise
 
 
+def _read_csv(path: str | Path, styles: dict[str, PromptStyle]) -> None:
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        for row in csv.DictReader(file, skipinitialspace=True):
+            name = row.get("name")
+            if not name or name.startswith("#"):
+                continue
+            prompt = row.get("prompt", row.get("text")) or ""
+            negative_prompt = row.get("negative_prompt") or ""
+            styles[name] = PromptStyle(name, prompt, negative_prompt, str(path))
+
+
 class StyleDatabase:
     def __init__(self, paths: str | Path | list[str | Path]):
         self.no_style = PromptStyle("None", "", "", None)
@@ -106,29 +117,44 @@ class StyleDatabase:
         self.default_path = os.path.join(folder, name.replace("*", "").replace("?", ""))
         self.prompt_fields = [field for field in PromptStyle._fields if field != "path"]
 
+        self.loaded_from: tuple = ()
         self.reload()
 
+    def _files_signature(self) -> tuple:
+        """The style files as they are on disk now: which there are, and each one's mtime and size."""
+        signature = []
+        for path in _expand_style_paths(self.paths):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            signature.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return tuple(signature)
+
+    def reload_if_changed(self) -> bool:
+        """Reads the style files again when one was edited, added or removed since they were read (A1111 needs a
+        restart for that); True when it did."""
+        if self._files_signature() == self.loaded_from:
+            return False
+        self.reload()
+        return True
+
     def reload(self) -> None:
-        self.styles.clear()
-        self.all_styles_files = _expand_style_paths(self.paths)
-        for styles_file in self.all_styles_files:
+        """Reads the style files into a new dict, then puts it in place (a generation reading the styles meanwhile
+        sees the old ones or the new ones, never none)."""
+        loaded_from, files, styles = self._files_signature(), _expand_style_paths(self.paths), {}
+        for styles_file in files:
             if not styles_file.is_file():
                 continue
             try:
-                self.load_from_csv(styles_file)
+                _read_csv(styles_file, styles)
             except (OSError, UnicodeDecodeError, csv.Error) as e:
                 log.error("Error loading styles from %s: %s", styles_file, e)
+        self.styles, self.all_styles_files, self.loaded_from = styles, files, loaded_from
 
     def load_from_csv(self, path: str | Path) -> None:
         """Reads name, prompt, negative_prompt columns (old files: name, text); "#" names are comments."""
-        with open(path, encoding="utf-8-sig", newline="") as file:
-            for row in csv.DictReader(file, skipinitialspace=True):
-                name = row.get("name")
-                if not name or name.startswith("#"):
-                    continue
-                prompt = row.get("prompt", row.get("text")) or ""
-                negative_prompt = row.get("negative_prompt") or ""
-                self.styles[name] = PromptStyle(name, prompt, negative_prompt, str(path))
+        _read_csv(path, self.styles)
 
     def get_style_paths(self) -> set[str]:
         """Every file styles are saved to; styles without a file are assigned the default path."""

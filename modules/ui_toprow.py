@@ -12,8 +12,12 @@ EMPTY_COUNTER = "<span class='gr-box gr-text-input'>0/75</span>"
 
 
 def style_names() -> list[str]:
+    """The styles of styles.csv as it is now (read again when it was edited)."""
     styles = shared.prompt_styles
-    return list(styles.styles) if styles is not None else []
+    if styles is None:
+        return []
+    styles.reload_if_changed()
+    return list(styles.styles)
 
 
 class Toprow:
@@ -54,6 +58,9 @@ class Toprow:
                     self.negative_token_button = gr.Button(visible="hidden",
                                                            elem_id=f"{id_part}_negative_token_button")
 
+        # styles.csv edited while the server runs: the choices are read again when the dropdown is opened
+        self.styles.focus(fn=lambda: gr.update(choices=style_names()), outputs=[self.styles], queue=False,
+                          show_progress="hidden", api_visibility="private")
         self.clear_prompt.click(fn=lambda: ("", ""), outputs=[self.prompt, self.negative_prompt],
                                 show_progress="hidden", api_visibility="private")
 

@@ -266,6 +266,8 @@ class Api:
         return [{"name": r.name(), "cmd_dir": getattr(r, "cmd_dir", None)} for r in shared.face_restorers]
 
     def get_prompt_styles(self):
+        if shared.prompt_styles is not None:
+            shared.prompt_styles.reload_if_changed()
         styles = shared.prompt_styles.styles.values() if shared.prompt_styles is not None else []
         return [{"name": s.name, "prompt": s.prompt, "negative_prompt": s.negative_prompt} for s in styles]
 

@@ -88,3 +88,29 @@ def test_glob_paths_and_reload(tmp_path):
     write_styles(tmp_path / "styles-c.csv", [("c", "C", "")])
     database.reload()
     assert sorted(database.styles) == ["a", "b", "c"]
+
+
+def test_an_edited_added_or_removed_styles_file_is_read_again_without_a_restart(tmp_path):
+    first = tmp_path / "styles.csv"
+    first.write_text("name,prompt,negative_prompt\nwarm,\"{prompt}, warm\",\n", encoding="utf8")
+    database = StyleDatabase(str(tmp_path / "styles*.csv"))
+    assert not database.reload_if_changed(), "nothing changed"
+    first.write_text("name,prompt,negative_prompt\nwarm,\"{prompt}, very warm\",\n", encoding="utf8")
+    assert database.reload_if_changed()
+    assert database.apply_styles_to_prompt("a cat", ["warm"]) == "a cat, very warm"
+    (tmp_path / "styles-more.csv").write_text("name,prompt,negative_prompt\ncold,cold,\n", encoding="utf8")
+    assert database.reload_if_changed() and set(database.styles) == {"warm", "cold"}
+    first.unlink()
+    assert database.reload_if_changed() and set(database.styles) == {"cold"}
+
+
+def test_a_generation_with_styles_reads_an_edited_styles_file(tmp_path, monkeypatch):
+    from modules import processing, shared
+
+    path = tmp_path / "styles.csv"
+    path.write_text("name,prompt,negative_prompt\nwarm,\"{prompt}, warm\",\n", encoding="utf8")
+    monkeypatch.setattr(shared, "prompt_styles", StyleDatabase(str(path)))
+    path.write_text("name,prompt,negative_prompt\nwarm,\"{prompt}, hot\",cold\n", encoding="utf8")
+    p = processing.StableDiffusionProcessingTxt2Img(prompt="a cat", styles=["warm"])
+    assert p.styled(["a cat"]) == ["a cat, hot"]
+    assert p.styled([""], negative_prompts=True) == ["cold"]
