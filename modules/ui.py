@@ -6,6 +6,7 @@ import os
 import gradio as gr
 
 from modules import (
+    call_queue,
     extensions,
     file_route,
     gradio_extensions,
@@ -15,6 +16,7 @@ from modules import (
     shared,
     ui_extensions,
     ui_extra_networks,
+    ui_extras,
     ui_img2img,
     ui_model_defaults,
     ui_paste,
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 TITLE = "Stable Diffusion"
 TAB_TXT2IMG, TAB_IMG2IMG, TAB_PNGINFO, TAB_SETTINGS = "txt2img", "img2img", "pnginfo", "settings"
 TAB_QUEUE = "queue"
+TAB_EXTRAS = "extras"
 TAB_EXTENSIONS = "extensions"
 
 
@@ -97,6 +100,8 @@ def create_ui(jobs) -> gr.Blocks:
                 scripts.scripts_current = scripts.scripts_img2img
                 img2img_tab = ui_img2img.create_tab(jobs, defaults)
             scripts.scripts_current = None
+            with gr.Tab("Extras", id=TAB_EXTRAS, elem_id="tab_extras"):
+                ui_extras.create_tab(call_queue.queue_lock)
             with gr.Tab("PNG Info", id=TAB_PNGINFO, elem_id="tab_pnginfo"):
                 pnginfo_tab = ui_pnginfo.create_tab()
             # after txt2img/img2img, as in A1111, so extension tabs can use what they saw of those tabs; outside

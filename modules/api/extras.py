@@ -1,85 +1,26 @@
-"""extra-single-image / extra-batch-images: upscaling by a factor, or to a size, with the named upscalers."""
+"""extra-single-image / extra-batch-images: modules.postprocessing with its refusals as API errors."""
 
-import html
+from contextlib import contextmanager
 
-from PIL import Image
-
-from modules import shared, upscaler
-from modules.api import models
+from modules import postprocessing
 from modules.api.errors import api_error
-from modules.infotext_utils import create_infotext_line
 
-NO_UPSCALER = (None, "", "None")
-
-
-def check_upscaler(name: str | None, field: str) -> None:
-    if name not in NO_UPSCALER and not any(u.name == name for u in shared.sd_upscalers):
-        known = ", ".join(u.name for u in shared.sd_upscalers)
-        raise api_error(404, field, f"upscaler not found: {name!r}; known upscalers: {known}")
+html_info = postprocessing.html_info
 
 
-def check_request(req: models.ExtrasBaseRequest) -> None:
-    check_upscaler(req.upscaler_1, "upscaler_1")
-    check_upscaler(req.upscaler_2, "upscaler_2")
+@contextmanager
+def refused_as_api_errors():
+    try:
+        yield
+    except postprocessing.PostprocessingError as e:
+        raise api_error(e.status, e.field, e.message) from e
 
 
-def _scale(image: Image.Image, req: models.ExtrasBaseRequest) -> float:
-    if req.resize_mode == 0:
-        return req.upscaling_resize
-    return max(req.upscaling_resize_w / image.width, req.upscaling_resize_h / image.height)
+def check_request(req) -> None:
+    with refused_as_api_errors():
+        postprocessing.check_request(req)
 
 
-def _check_size(width: int, height: int, field: str) -> None:
-    if width * height > shared.opts.img_max_size_mp * 1_000_000:
-        raise api_error(422, field, f"the result would be {width}x{height}, over the {shared.opts.img_max_size_mp} "
-                                    "megapixel limit (option img_max_size_mp)")
-
-
-def _center_crop(image: Image.Image, width: int, height: int) -> Image.Image:
-    left, top = (image.width - width) // 2, (image.height - height) // 2
-    return image.crop((left, top, left + width, top + height))
-
-
-def _generation_info(req: models.ExtrasBaseRequest, scale: float) -> dict:
-    info = {}
-    if req.resize_mode == 0:
-        info["Postprocess upscale by"] = scale
-    else:
-        info["Postprocess upscale to"] = f"{req.upscaling_resize_w}x{req.upscaling_resize_h}"
-        if req.upscaling_crop:
-            info["Postprocess crop to"] = f"{req.upscaling_resize_w}x{req.upscaling_resize_h}"
-    info["Postprocess upscaler"] = req.upscaler_1
-    if req.upscaler_2 not in NO_UPSCALER and req.extras_upscaler_2_visibility > 0:
-        info["Postprocess upscaler 2"] = req.upscaler_2
-    return info
-
-
-def upscale(image: Image.Image, req: models.ExtrasBaseRequest) -> tuple[Image.Image, dict]:
-    """(result, infotext fields); with upscaler_1 "None" the image comes back unchanged, as in A1111."""
-    if req.upscaler_1 in NO_UPSCALER:
-        return image, {}
-    scale = _scale(image, req)
-    width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
-    _check_size(width, height, "upscaling_resize" if req.resize_mode == 0 else "upscaling_resize_w")
-    source = image.convert("RGB")
-    result = upscaler.upscale_image(source, width, height, req.upscaler_1)
-    if req.upscaler_2 not in NO_UPSCALER and req.extras_upscaler_2_visibility > 0:
-        second = upscaler.upscale_image(source, width, height, req.upscaler_2)
-        result = Image.blend(result, second, req.extras_upscaler_2_visibility)
-    if req.resize_mode == 1 and req.upscaling_crop:
-        result = _center_crop(result, req.upscaling_resize_w, req.upscaling_resize_h)
-    return result, _generation_info(req, scale)
-
-
-def process(image: Image.Image, req: models.ExtrasBaseRequest) -> tuple[Image.Image, str]:
-    """The result carrying the source's infotext plus a "postprocessing" text, and that text."""
-    result, info = upscale(image, req)
-    text = create_infotext_line(info)
-    result.info = {key: value for key, value in image.info.items() if key == "parameters"}
-    if text:
-        result.info["postprocessing"] = text
-    return result, text
-
-
-def html_info(texts: list[str]) -> str:
-    return "<p>" + "<br>\n".join(html.escape(text) for text in texts if text) + "</p>"
+def process(image, req):
+    with refused_as_api_errors():
+        return postprocessing.process(image, req)

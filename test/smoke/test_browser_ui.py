@@ -517,3 +517,19 @@ def test_a_queued_generation_shows_its_place_its_interrupt_cancels_only_it_and_t
     while busy_state() != "cancelled" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert busy_state() == "cancelled"
+
+
+def test_extras_tab_upscales_an_uploaded_image(page, tmp_path):
+    path = tmp_path / "source.png"
+    Image.new("RGB", (48, 32), "blue").save(path)
+    page.get_by_role("tab", name="Extras").click()
+    page.set_input_files("#extras_image input[type=file]", str(path))
+    page.click("#extras_upscaler_1 input")
+    page.get_by_role("option", name="Lanczos", exact=True).click()
+    page.click("#extras_generate")
+    page.wait_for_selector("#extras_gallery img", timeout=GENERATION_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelector('#html_info_extras').innerText.includes('Lanczos')",
+                           timeout=30_000)
+    source = page.locator("#extras_gallery img").first.get_attribute("src")
+    with Image.open(io.BytesIO(page.request.get(source).body())) as shown:
+        assert shown.size == (96, 64)
