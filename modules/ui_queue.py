@@ -17,9 +17,8 @@ def _time(timestamp: float | None) -> str:
 
 def rows(jobs: JobQueue) -> list[list]:
     """Running jobs, then queued ones in the order they will run, then the most recent finished ones."""
-    queued_order = jobs.store.ids(QUEUED)
-    positions = {job_id: index for index, job_id in enumerate(queued_order, start=1)}
-    listed = [jobs.store.get(job_id) for job_id in jobs.store.ids(RUNNING) + queued_order]
+    positions = jobs.store.queued_positions()
+    listed = [jobs.store.get(job_id) for job_id in jobs.store.ids(RUNNING) + list(positions)]
     recent = [job for job in jobs.store.page(limit=RECENT_JOBS + len(listed)) if job.state not in (QUEUED, RUNNING)]
     return [[job.id, job.type, job.state, positions.get(job.id, ""), job.priority, job.attempts,
              _time(job.submitted_at), (job.error or {}).get("message", "")]

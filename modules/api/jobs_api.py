@@ -2,6 +2,7 @@
 resume) and its events (Server-Sent Events). One id from submit to result."""
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -40,8 +41,13 @@ REQUEST_MODELS = {"txt2img": models.StableDiffusionTxt2ImgProcessingAPI,
 CHECKS = {"txt2img": generation.check_txt2img, "img2img": generation.check_img2img}
 
 
-def _refused(error: QueueError):
-    return api_error(error.status_code, error.field, error.message)
+@contextlib.contextmanager
+def refused_as_api_errors():
+    """The queue's refusals (unknown job, wrong state, bad field) as the API's errors."""
+    try:
+        yield
+    except QueueError as e:
+        raise api_error(e.status_code, e.field, e.message) from e
 
 
 def check_params(submit: JobSubmitRequest) -> GenerationSpec:
@@ -71,17 +77,13 @@ def add_routes(app: FastAPI, service: JobService) -> None:
                        submitted_at=job.submitted_at, started_at=job.started_at, finished_at=job.finished_at)
 
     def get_job(job_id: str) -> JobRecord:
-        try:
+        with refused_as_api_errors():
             return jobs.get(job_id)
-        except QueueError as e:
-            raise _refused(e) from e
 
     def submit(req: JobSubmitRequest, response: Response) -> JobSubmitResponse:
         spec = check_params(req)
-        try:
+        with refused_as_api_errors():
             job, created = jobs.submit(spec, req.priority, idempotency_key=req.idempotency_key, batch_id=req.batch_id)
-        except QueueError as e:
-            raise _refused(e) from e
         response.status_code = 202 if created else 200
         return JobSubmitResponse(id=job.id, state=job.state, position=jobs.position(job))
 
@@ -99,7 +101,7 @@ def add_routes(app: FastAPI, service: JobService) -> None:
         page = jobs.store.page(state=state, batch_id=batch_id, limit=limit, before_seq=before)
         positions = None
         if any(job.state == QUEUED for job in page):
-            positions = {job_id: index for index, job_id in enumerate(jobs.store.ids(QUEUED), start=1)}
+            positions = jobs.store.queued_positions()
         next_cursor = str(page[-1].seq) if len(page) == limit else None
         return JobList(jobs=[info(job, positions) for job in page], next_cursor=next_cursor)
 
@@ -130,22 +132,16 @@ def add_routes(app: FastAPI, service: JobService) -> None:
         return Response(content=image, media_type="image/png")
 
     def cancel(job_id: str) -> JobInfo:
-        try:
+        with refused_as_api_errors():
             return info(jobs.cancel(job_id))
-        except QueueError as e:
-            raise _refused(e) from e
 
     def patch(job_id: str, req: JobPatchRequest) -> JobInfo:
-        try:
+        with refused_as_api_errors():
             return info(jobs.set_priority(job_id, req.priority))
-        except QueueError as e:
-            raise _refused(e) from e
 
     def retry(job_id: str) -> JobInfo:
-        try:
+        with refused_as_api_errors():
             return info(jobs.retry(job_id))
-        except QueueError as e:
-            raise _refused(e) from e
 
     def queue_info() -> QueueInfo:
         return QueueInfo(paused=jobs.paused, running=jobs.store.ids(RUNNING), queued=jobs.store.count(QUEUED),

@@ -89,8 +89,3 @@ class GenerationSpec:
                            for field, items in data["images"].items()},
                    extra_generation_params=data["extra_generation_params"], schema_version=version)
 
-
-def check_storable(spec: GenerationSpec) -> None:
-    """NotStorable (naming the argument) when a script argument cannot be kept with the job."""
-    script_values.encode(spec.script_args, "script_args")
-    script_values.encode(spec.alwayson_scripts, "alwayson_scripts")

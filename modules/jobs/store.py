@@ -211,6 +211,10 @@ class JobStore:
             return [row[0] for row in self._db.execute(
                 f"SELECT id FROM jobs WHERE state = ? ORDER BY {ORDER_OF_QUEUE}", (state,))]
 
+    def queued_positions(self) -> dict[str, int]:
+        """Every queued job's place in line (1 = next)."""
+        return {job_id: index for index, job_id in enumerate(self.ids(QUEUED), start=1)}
+
     def page(self, state: str | None = None, batch_id: str | None = None, limit: int = 50,
              before_seq: int | None = None) -> list[JobRecord]:
         """Newest first; before_seq continues after the last job of a previous page."""
