@@ -5,6 +5,10 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from modules import gradio_import  # noqa: E402
+
+gradio_import.skip_stub_writing()
+
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi_offline import FastAPIOffline  # noqa: E402
 
@@ -39,9 +43,7 @@ def create_app() -> FastAPI:
         api.add_internal_routes(app, jobs)
     ui_mount_path = None
     if cmd_opts.nowebui:
-        # the UI runs these while it builds; without it extensions still get to register their options
-        script_callbacks.before_ui_callback()
-        script_callbacks.ui_settings_callback()
+        initialize.register_options_without_ui()
     else:
         from modules import ui
 
@@ -53,22 +55,12 @@ def create_app() -> FastAPI:
     return app
 
 
-def job_environment(generation_lock):
-    """What the job workers generate with: the server's options, model and preview decoder, under generation_lock."""
-    from modules.api.images_io import encode_to_text
-    from modules.jobs import worker
-
-    return worker.Environment(generation_lock=generation_lock, live_options=shared.opts,
-                              preview_decoder=lambda: shared.state.preview_decoder, sd_model=lambda: shared.sd_model,
-                              encode_image=encode_to_text)
-
-
 def start_jobs(generation_lock):
     """The job service in the data dir, its worker generating under the generation lock."""
     from modules import paths_internal
     from modules.jobs import service
 
-    return service.start(paths_internal.data_path, job_environment(generation_lock),
+    return service.start(paths_internal.data_path, initialize.job_environment(generation_lock),
                          retention_days=lambda: shared.cmd_opts.jobs_history_days)
 
 

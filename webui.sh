@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts Serena webui: creates ./venv on first run, installs the pinned requirements (launch.py), serves the UI + API.
+# Starts Serena webui: creates ./venv on first run, installs the pinned requirements (launch.py), serves the UI + API;
+# ./webui.sh cli ... runs the command line (cli.py) instead.
 # Settings: webui-user.sh (sourced when present), e.g. COMMANDLINE_ARGS="--listen --api".
 set -eo pipefail
 
@@ -26,6 +27,12 @@ if [[ ! -x "$venv_dir/bin/python" ]]; then
 fi
 # shellcheck disable=SC1091
 source "$venv_dir/bin/activate"
+
+# ./webui.sh cli ARGS: the command line (cli.py) in this venv; the server's COMMANDLINE_ARGS are not its flags.
+if [[ "${1:-}" == "cli" ]]; then
+    shift
+    exec python cli.py "$@"
+fi
 
 # COMMANDLINE_ARGS is split on spaces on purpose, as in A1111's webui.sh.
 # shellcheck disable=SC2086

@@ -11,6 +11,7 @@ from modules import (
     flag_effects,
     gradio3_compat,
     live_preview,
+    script_callbacks,
     scripts,
     sd_models,
     sd_vae,
@@ -22,7 +23,8 @@ from modules import (
 log = logging.getLogger(__name__)
 
 
-def initialize() -> None:
+def initialize(load_model: bool = True) -> None:
+    """load_model False: the first generation loads the checkpoint it asks for (the command line)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configure_logging(shared.cmd_opts.loglevel)
     shared.device = devices.init(shared.cmd_opts)
@@ -37,6 +39,8 @@ def initialize() -> None:
     sd_models.list_models()
     sd_vae.refresh_vae_list()
     register_model_options()
+    if not load_model:
+        return
     if shared.cmd_opts.skip_load_model_at_start or shared.cmd_opts.ui_debug_mode:
         print("No model loaded at start (--skip-load-model-at-start): the first generation loads it")
     else:
@@ -84,3 +88,20 @@ def load_first_model() -> None:
                 log.error("Could not load the checkpoint: %s", error)
                 print(f"Could not load the checkpoint: {error}")
     print("No checkpoint could be loaded; the server starts without a model.")
+
+
+def register_options_without_ui() -> None:
+    """The UI runs these while it builds; without it (--nowebui, the command line) extensions still get to register
+    their options."""
+    script_callbacks.before_ui_callback()
+    script_callbacks.ui_settings_callback()
+
+
+def job_environment(generation_lock):
+    """What job workers generate with: this process's options, model and preview decoder, under generation_lock."""
+    from modules.api.images_io import encode_to_text
+    from modules.jobs import worker
+
+    return worker.Environment(generation_lock=generation_lock, live_options=shared.opts,
+                              preview_decoder=lambda: shared.state.preview_decoder, sd_model=lambda: shared.sd_model,
+                              encode_image=encode_to_text)

@@ -34,8 +34,8 @@ def in_process_api() -> TestClient:
 def service_with_workers(workers: int, generation_lock):
     """A job service of its own (a database in a new temporary folder) with `workers` local workers generating under
     generation_lock: a nullcontext() lets them generate at the same time."""
-    import webui
+    from modules import initialize
     from modules.jobs import service
 
     database = os.path.join(tempfile.mkdtemp(prefix="serena-test-jobs-"), service.DATABASE_NAME)
-    return service.create(database, webui.job_environment(generation_lock), workers=workers)
+    return service.create(database, initialize.job_environment(generation_lock), workers=workers)

@@ -33,8 +33,10 @@ def with_error_responses(responses: dict | None) -> dict:
 
 
 def api_error(status_code: int, field: str | None, message: str) -> HTTPException:
-    """An HTTPException whose detail starts with the request field it is about."""
-    return HTTPException(status_code=status_code, detail=f"{field}: {message}" if field else message)
+    """An HTTPException whose detail starts with the request field it is about (also kept as .field, .message)."""
+    error = HTTPException(status_code=status_code, detail=f"{field}: {message}" if field else message)
+    error.field, error.message = field, message
+    return error
 
 
 def error_response(status_code: int, error: str, detail, body="", errors="", headers=None) -> JSONResponse:

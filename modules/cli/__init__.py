@@ -1,0 +1,1 @@
+"""The command line (cli.py): generations in this process through the job queue, or on a running server."""

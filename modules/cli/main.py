@@ -1,0 +1,175 @@
+"""cli.py: reads the command line, then generates in this process or on --server, or manages a server's jobs.
+
+Exit codes: 0 done, 1 error, 2 bad input (the message names the flag), 3 interrupted (Ctrl+C)."""
+
+import contextlib
+import os
+import sys
+
+from modules import gradio_import
+from modules.cli import arguments, request_bodies
+from modules.cli.arguments import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, InputError
+
+CANCEL_WAIT_S = 60
+
+
+def engine_argv(args) -> list[str]:
+    """The engine's own command line (modules.shared_cmd_options reads sys.argv when first imported): the data dir,
+    and no per-sampling console bar (the command shows one for the whole job)."""
+    return [sys.argv[0], *(["--data-dir", args.data_dir] if args.data_dir else []), "--disable-console-progressbars"]
+
+
+def bodies_of(args) -> list[request_bodies.Body]:
+    if args.command == "run":
+        return request_bodies.from_file(args.file)
+    if args.command == "infotext":
+        return [request_bodies.from_infotext(args)]
+    return [request_bodies.from_flags(args, args.command)]
+
+
+def with_defaults(body: request_bodies.Body, args) -> request_bodies.Body:
+    """Images are saved where the server saves them; on a server, returned only when --out wants them here."""
+    body.fields.setdefault("save_images", True)
+    body.fields.setdefault("send_images", bool(args.server and args.out))
+    return body
+
+
+def job_label(number: int, count: int, body: request_bodies.Body) -> str:
+    return f"{body.mode} {number}/{count}" if count > 1 else body.mode
+
+
+def failure_exit(results: list[dict]) -> int:
+    statuses = [result["error"].get("status", 500) for result in results if result.get("error")]
+    if not statuses:
+        return EXIT_OK
+    return EXIT_BAD_INPUT if all(status < 500 for status in statuses) else EXIT_ERROR
+
+
+def generate_here(args, bodies, stdout) -> int:
+    from modules.cli.local_runner import JobFailed, LocalRunner
+    from modules.cli.progress import ProgressDisplay
+    from modules.cli.report import job_result, print_results
+
+    runner = LocalRunner(args.out)
+    results, pending = [], []
+    try:
+        specs = [runner.check(body) for body in bodies]
+        pending = [(runner.submit(spec), spec, body) for spec, body in zip(specs, bodies, strict=True)]
+        for number, (job_id, spec, body) in enumerate(list(pending), start=1):
+            display = ProgressDisplay(job_label(number, len(bodies), body))
+            try:
+                outcome = runner.wait(job_id, spec, display.update)
+                results.append(job_result(job_id, body.label, outcome.value))
+            except JobFailed as e:
+                results.append(job_result(job_id, body.label, None, "failed", e.failure.as_dict()))
+            finally:
+                display.close()
+            pending.pop(0)
+    except KeyboardInterrupt:
+        print("Interrupted: cancelling", file=sys.stderr, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            for job_id, _, _ in pending:
+                runner.cancel(job_id, CANCEL_WAIT_S)
+        return EXIT_INTERRUPTED
+    finally:
+        runner.close()
+    print_results(results, args.json, stdout, sys.stderr)
+    return failure_exit(results)
+
+
+def generate_on_server(args, bodies, stdout) -> int:
+    from modules.cli.progress import ProgressDisplay
+    from modules.cli.report import job_result, print_results, write_images
+    from modules.cli.server_client import ServerClient
+
+    client = ServerClient(args.server, args.api_auth)
+    job_ids = [client.submit(body, args.priority) for body in bodies]
+    results = []
+    try:
+        for number, (job_id, body) in enumerate(zip(job_ids, bodies, strict=True), start=1):
+            display = ProgressDisplay(job_label(number, len(bodies), body))
+            try:
+                job = client.wait(job_id, display.update)
+            finally:
+                display.close()
+            stored = client.result(job_id) if job["state"] == "succeeded" else None
+            written = write_images(stored["images"], args.out, job_id) if stored and args.out else None
+            results.append(job_result(job_id, body.label, stored, job["state"], job.get("error"),
+                                      job.get("saved_files"), written))
+    except KeyboardInterrupt:
+        print("Interrupted: cancelling on the server", file=sys.stderr, flush=True)
+        for job_id in job_ids[len(results):]:
+            client.cancel(job_id)
+        return EXIT_INTERRUPTED
+    print_results(results, args.json, stdout, sys.stderr)
+    if any(result["state"] == "cancelled" for result in results):
+        return EXIT_ERROR
+    return failure_exit(results)
+
+
+def manage_jobs(args, stdout) -> int:
+    from modules.cli.progress import ProgressDisplay
+    from modules.cli.report import print_jobs
+    from modules.cli.server_client import ServerClient
+
+    if not args.server:
+        raise InputError("--server: jobs talks to a running server: give its URL, e.g. --server http://127.0.0.1:7860")
+    client = ServerClient(args.server, args.api_auth)
+    if args.jobs_command == "list":
+        print_jobs(client.jobs(args.state, args.limit), args.json, stdout)
+        return EXIT_OK
+    if args.jobs_command == "cancel":
+        job = client.cancel(args.job_id)
+    elif args.jobs_command == "wait":
+        display = ProgressDisplay(args.job_id)
+        try:
+            job = client.wait(args.job_id, display.update)
+        finally:
+            display.close()
+    else:
+        job = client.job(args.job_id)
+    print_jobs([job], args.json, stdout)
+    return EXIT_ERROR if args.jobs_command == "wait" and job["state"] != "succeeded" else EXIT_OK
+
+
+def request_fields(mode: str) -> set[str]:
+    from modules.api import jobs_api
+
+    return set(jobs_api.REQUEST_MODELS[mode].model_fields)
+
+
+def dispatch(args, stdout) -> int:
+    if args.command == "jobs":
+        return manage_jobs(args, stdout)
+    bodies = [with_defaults(body, args) for body in bodies_of(args)]
+    for body in bodies:
+        request_bodies.check_fields(body, request_fields(body.mode), lambda text: print(text, file=sys.stderr))
+    if args.server:
+        return generate_on_server(args, bodies, stdout)
+    return generate_here(args, bodies, stdout)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = arguments.build_parser().parse_args(argv)
+    except InputError as e:
+        print(f"cli.py: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else EXIT_OK
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.argv = engine_argv(args)
+    gradio_import.skip_stub_writing()
+    stdout = sys.stdout
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # what the engine prints is not the command's output
+            return dispatch(args, stdout)
+    except InputError as e:
+        print(f"cli.py: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("Interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 (the command's last word: what failed, and exit 1)
+        print(f"cli.py: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_ERROR
