@@ -56,12 +56,35 @@ def create_app() -> FastAPI:
 
 
 def start_jobs(generation_lock):
-    """The job service in the data dir, its worker generating under the generation lock."""
+    """The job service in the data dir: its worker generating here under the generation lock, or with
+    --ray-address, workers on a Ray cluster."""
     from modules import paths_internal
     from modules.jobs import service
 
     return service.start(paths_internal.data_path, initialize.job_environment(generation_lock),
-                         retention_days=lambda: shared.cmd_opts.jobs_history_days)
+                         retention_days=lambda: shared.cmd_opts.jobs_history_days,
+                         checkpoint_of=initialize.checkpoint_title, **ray_workers(shared.cmd_opts))
+
+
+def ray_workers(cmd_opts) -> dict:
+    """With --ray-address: no worker in this process, --ray-workers on the cluster (service.create's arguments)."""
+    if not cmd_opts.ray_address:
+        return {}
+    from modules import paths_internal
+
+    if cmd_opts.ray_workers < 1 or cmd_opts.ray_gpus_per_worker < 0:
+        raise SystemExit("--ray-workers must be at least 1 and --ray-gpus-per-worker at least 0")
+    try:
+        from modules.workers import ray_backend
+    except ImportError as e:
+        raise SystemExit(f"--ray-address needs Ray ({e}): pip install -r requirements_ray.txt") from e
+
+    def remote_workers(jobs):
+        return ray_backend.workers(jobs, cmd_opts.ray_address, cmd_opts.ray_workers, cmd_opts.ray_gpus_per_worker,
+                                   paths_internal.data_path, paths_internal.script_path,
+                                   options=lambda: dict(shared.opts.data))
+
+    return {"workers": 0, "remote_workers": remote_workers}
 
 
 def keep_mounts_last(app: FastAPI) -> None:

@@ -187,6 +187,12 @@ parser.add_argument("--add-stop-route", action="store_true", help="does not do a
 parser.add_argument("--jobs-history-days", type=non_negative_days, default=30, metavar="DAYS",
                     help="keep finished jobs in the job history (data dir's jobs.sqlite3) for DAYS days; 0 keeps them "
                          "forever")
+parser.add_argument("--ray-address", type=str, default=None, metavar="local|auto|HOST:PORT",
+                    help="run jobs on workers on a Ray cluster (needs requirements_ray.txt): local starts a private "
+                         "one in this process, auto or HOST:PORT joins a running one (ray start --head)")
+parser.add_argument("--ray-workers", type=int, default=1, metavar="N", help="with --ray-address: N workers (Ray actors)")
+parser.add_argument("--ray-gpus-per-worker", type=float, default=0, metavar="F",
+                    help="with --ray-address: GPUs each worker takes (0 on CPU; 0.5 puts two on one GPU)")
 
 # extensions
 parser.add_argument("--disable-all-extensions", action="store_true", help="run no extension at all")

@@ -20,7 +20,6 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageOps, PngImagePlugi
 
 from modules import output_paths, script_callbacks, shared
 from modules.opts_snapshot import options_for, options_or_live
-from modules.paths_internal import resolve_data_relative
 from modules.runtime import job_state
 from modules.shared_cmd_options import cmd_opts
 from modules.styles import PROMPT_PLACEHOLDER
@@ -360,6 +359,14 @@ def _save_atomically(image, geninfo, filename_without_extension, extension, pngi
     return filename
 
 
+def write_bytes_atomically(data: bytes, filename: str) -> None:
+    def write(temp_path):
+        with open(temp_path, "wb") as file:
+            file.write(data)
+
+    _replace_atomically(write, filename)
+
+
 def _write_text_atomically(text, filename):
     def write(temp_path):
         with open(temp_path, "w", encoding="utf8") as file:
@@ -427,7 +434,7 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
         log.warning("Image dimensions too large for %s; saving as PNG", extension)
         extension = "png"
 
-    path = resolve_data_relative(path)
+    path = output_paths.save_folder(path)
     if save_to_dirs is None:
         save_to_dirs = (grid and options.grid_save_to_dirs) or (not grid and options.save_to_dirs and not no_prompt)
     if save_to_dirs:

@@ -104,4 +104,11 @@ def job_environment(generation_lock):
 
     return worker.Environment(generation_lock=generation_lock, live_options=shared.opts,
                               preview_decoder=lambda: shared.state.preview_decoder, sd_model=lambda: shared.sd_model,
-                              encode_image=encode_to_text)
+                              encode_image=encode_to_text, device=lambda: shared.device)
+
+
+def checkpoint_title(spec) -> str | None:
+    """The checkpoint a job runs with: its override, else the selected one (None when neither is known)."""
+    name = (spec.params.get("override_settings") or {}).get("sd_model_checkpoint") or shared.opts.sd_model_checkpoint
+    info = sd_models.get_closet_checkpoint_match(name) if name else None
+    return info.title if info is not None else None

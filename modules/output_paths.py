@@ -3,7 +3,10 @@ folder they are expanded in. Folders are checked where options come in (POST /op
 settings page; config.json, the owner's own file, is read as it is); where files are saved, the expanded patterns
 are kept inside the folder they were given (save_image takes the folder as given: extensions name their own)."""
 
+import contextvars
 import os
+
+from modules import paths_internal
 
 PATH_OPTIONS = ("outdir_samples", "outdir_txt2img_samples", "outdir_img2img_samples", "outdir_extras_samples",
                 "outdir_grids", "outdir_txt2img_grids", "outdir_img2img_grids", "outdir_save", "outdir_init_images",
@@ -55,3 +58,21 @@ def file_name(expanded: str) -> str:
     for separator in (*SEPARATORS, "\0"):
         expanded = expanded.replace(separator, "_")
     return "_" if expanded in (".", "..") else expanded
+
+
+STAGED_ABSOLUTE = "_absolute"
+staging_root: contextvars.ContextVar[str | None] = contextvars.ContextVar("staging_root", default=None)
+"""Set inside a job run by a remote worker: its files are saved under this folder and placed by the server."""
+
+
+def save_folder(path: str) -> str:
+    """The folder save_image writes a folder option's files to: under the data dir; inside a remote worker's job,
+    the same place under its staging folder (a path outside the data dir under STAGED_ABSOLUTE)."""
+    folder = paths_internal.resolve_data_relative(path)
+    root = staging_root.get()
+    if root is None:
+        return folder
+    data_path = paths_internal.data_path
+    if is_inside(folder, data_path):
+        return os.path.join(root, os.path.relpath(os.path.realpath(folder), os.path.realpath(data_path)))
+    return os.path.join(root, STAGED_ABSOLUTE, os.path.realpath(folder).lstrip(os.sep))

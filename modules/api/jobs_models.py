@@ -70,9 +70,14 @@ class JobResult(BaseModel):
 
 class WorkerInfo(BaseModel):
     name: str
-    kind: str
+    kind: str = Field(description="local (in the server's process) or ray (an actor on a Ray cluster).")
     alive: bool
-    job: str | None
+    state: str = Field(description="idle, busy, starting, restarting or dead.")
+    job: str | None = Field(description="The job it runs now.")
+    node: str | None = Field(description="The machine (a Ray node id for ray workers).")
+    pid: int | None
+    device: str | None
+    checkpoints: list[str] = Field(description="The checkpoints it holds loaded, most recently used last.")
 
 
 class QueueInfo(BaseModel):

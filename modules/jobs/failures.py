@@ -19,10 +19,20 @@ class Failure:
         return dataclasses.asdict(self)
 
 
+class RemoteFailure(Exception):
+    """A job that failed on a remote worker, as that worker described it."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.message)
+        self.failure = failure
+
+
 def describe(error: BaseException, spec: GenerationSpec) -> Failure:
     """A script rejecting its arguments (ValueError) or an overriding checkpoint that does not load is the request's
     fault (422); the selected checkpoint not loading is 503; an HTTP error keeps its status; anything else is 500."""
     kind = type(error).__name__
+    if isinstance(error, RemoteFailure):
+        return error.failure
     if isinstance(error, ScriptArgumentError):
         return Failure(error.status, error.field, error.message, kind)
     if isinstance(error, safe.CheckpointLoadError):

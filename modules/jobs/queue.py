@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from modules.jobs import affinity
 from modules.jobs import store as job_store
 from modules.jobs.events import EventBus
 from modules.jobs.spec import GenerationSpec
@@ -63,6 +64,10 @@ class JobQueue:
         self.retention_days = retention_days
         self.interrupt_running: Callable[[str], None] = lambda job_id: None
         """Set by the worker side: stops the job id's generation (its State's interrupt)."""
+        self.workers: list = []
+        """The workers taking jobs from this queue (each with loaded_checkpoints()), set by whoever starts them."""
+        self.checkpoint_of: Callable[[GenerationSpec], str | None] = lambda spec: None
+        """The checkpoint title a spec runs with, for choosing workers that hold it."""
         self._wake = threading.Condition()
         self._paused = False
         self._outcomes: dict[str, Outcome] = {}
@@ -135,23 +140,53 @@ class JobQueue:
     def position(self, job: job_store.JobRecord) -> int | None:
         return self.store.position(job)
 
-    def claim(self, stop: threading.Event, timeout: float = 1.0) -> job_store.JobRecord | None:
-        """The next job to run, now running; None when stop is set or nothing came within timeout."""
+    def claim(self, stop: threading.Event, timeout: float = 1.0, worker=None) -> job_store.JobRecord | None:
+        """The next job to run, now running; None when stop is set or nothing came within timeout. With a worker
+        (its loaded_checkpoints()), the job is chosen for it among the first queued (affinity.choose)."""
         deadline = time.monotonic() + timeout
         with self._wake:
             while not stop.is_set():
                 if not self._paused:
-                    job = self.store.claim_next()
+                    job = self.store.claim_next() if worker is None else self._claim_for(worker)
                     if job is not None:
                         with self._lock:
                             self._cancel_requested.discard(job.id)  # a cancel meant for an earlier run
-                        self.events.publish("job.started", job.id, attempts=job.attempts)
+                        worker_name = {"worker": worker.name} if worker is not None else {}
+                        self.events.publish("job.started", job.id, attempts=job.attempts, **worker_name)
                         return job
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
                 self._wake.wait(left)
         return None
+
+    def _claim_for(self, worker) -> job_store.JobRecord | None:
+        queued = [affinity.Candidate(job.id, job.priority, self._checkpoint_of(spec_json))
+                  for job, spec_json in self.store.queued_head(affinity.WINDOW)]
+        others = {title for other in self.workers if other is not worker for title in other.loaded_checkpoints()}
+        chosen = affinity.choose(queued, set(worker.loaded_checkpoints()), others)
+        return self.store.claim(chosen.job_id) if chosen is not None else None
+
+    def _checkpoint_of(self, spec_json: str) -> str | None:
+        try:
+            return self.checkpoint_of(GenerationSpec.from_json(spec_json))
+        except Exception:  # a spec this version cannot read: the worker that takes it reports that
+            return None
+
+    def interrupted(self, job_id: str, reason: str) -> job_store.JobRecord | None:
+        """The worker running the job died: the job is queued again while it has attempts left (its waiter waits on),
+        else failed (its waiter gets the error)."""
+        with self._wake:
+            job = self.store.interrupt(job_id, reason)
+            if job is None:
+                return None
+            if job.state == job_store.QUEUED:
+                self.events.publish("job.retrying", job.id, attempts=job.attempts, reason="interrupted")
+                self._wake.notify_all()
+                return job
+        self.events.publish("job.failed", job.id, error=job.error)
+        self.abandon(job.id, RuntimeError(job.error["message"]))
+        return job
 
     def finisher(self, job_id: str) -> Callable | None:
         with self._lock:

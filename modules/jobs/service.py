@@ -3,9 +3,11 @@ once per database (however many apps are built in this process) and recovered fr
 
 import os
 import threading
+from collections.abc import Callable
 
 from modules.jobs.events import EventBus
 from modules.jobs.queue import JobQueue
+from modules.jobs.spec import GenerationSpec
 from modules.jobs.store import JobStore
 from modules.jobs.worker import Environment, LocalWorker
 
@@ -13,7 +15,7 @@ DATABASE_NAME = "jobs.sqlite3"
 
 
 class JobService:
-    def __init__(self, store: JobStore, queue: JobQueue, workers: list[LocalWorker]):
+    def __init__(self, store: JobStore, queue: JobQueue, workers: list):
         self.store, self.queue, self.workers = store, queue, workers
 
     def stop(self, timeout: float | None = 10):
@@ -30,35 +32,41 @@ def database_path(data_path: str) -> str:
     return os.path.join(data_path, DATABASE_NAME)
 
 
-def create(path: str, environment: Environment, retention_days=lambda: 0, workers: int = 1) -> JobService:
-    """A job service over the database at path: opened, recovered, its local workers started."""
+def create(path: str, environment: Environment, retention_days=lambda: 0, workers: int = 1,
+           remote_workers: Callable[[JobQueue], list] | None = None,
+           checkpoint_of: Callable[[GenerationSpec], str | None] = lambda spec: None) -> JobService:
+    """A job service over the database at path: opened, recovered, its workers started: `workers` local ones, and
+    those remote_workers(queue) makes (each with start, stop, interrupt, loaded_checkpoints, describe, current_job).
+    checkpoint_of(spec): the checkpoint a job runs with, so that workers holding it take it."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     store = JobStore(path)
     queue = JobQueue(store, EventBus(), retention_days=retention_days)
-    queue.interrupt_running = _interrupt_running
+    queue.checkpoint_of = checkpoint_of
     queue.recover()
-    local = [LocalWorker(queue, environment, name=f"local-{number}") for number in range(1, workers + 1)]
-    for worker in local:
+    started = [LocalWorker(queue, environment, name=f"local-{number}") for number in range(1, workers + 1)]
+    if remote_workers is not None:
+        started += remote_workers(queue)
+    queue.workers = started
+    queue.interrupt_running = lambda job_id: _interrupt_running(started, job_id)
+    for worker in started:
         worker.start()
-    return JobService(store, queue, local)
+    return JobService(store, queue, started)
 
 
-def start(data_path: str, environment: Environment, retention_days=lambda: 0) -> JobService:
-    """The job service of the database in data_path (one local worker): created the first time, the same one
-    after that."""
+def start(data_path: str, environment: Environment, retention_days=lambda: 0, **workers) -> JobService:
+    """The job service of the database in data_path (by default one local worker; workers: create's): created the
+    first time, the same one after that."""
     path = os.path.realpath(database_path(data_path))
     with _lock:
         if path not in _services:
-            _services[path] = create(path, environment, retention_days)
+            _services[path] = create(path, environment, retention_days, **workers)
         return _services[path]
 
 
-def _interrupt_running(job_id: str) -> None:
-    from modules.runtime import job_state
-
-    state = job_state.running(job_id)
-    if state is not None:
-        state.interrupt()
+def _interrupt_running(workers: list, job_id: str) -> None:
+    for worker in workers:
+        if worker.current_job == job_id:
+            worker.interrupt(job_id)
 
 
 def stop_all():

@@ -146,6 +146,31 @@ class JobStore:
                 f"WHERE seq = (SELECT seq FROM jobs WHERE state = ? ORDER BY {ORDER_OF_QUEUE} LIMIT 1) "
                 f"RETURNING {COLUMNS}", (RUNNING, self.clock(), QUEUED))
 
+    def queued_head(self, limit: int) -> list[tuple[JobRecord, str]]:
+        """The first `limit` queued jobs in queue order, each with its spec."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {COLUMNS}, spec FROM jobs WHERE state = ? ORDER BY {ORDER_OF_QUEUE} "
+                                    f"LIMIT ?", (QUEUED, limit)).fetchall()
+        return [(JobRecord.from_row(row[:-1]), row[-1]) for row in rows]
+
+    def claim(self, job_id: str) -> JobRecord | None:
+        """The queued job job_id, now running with one more attempt; None when it is not queued (any more)."""
+        with self._transaction():
+            return self._one(f"UPDATE jobs SET state = ?, attempts = attempts + 1, started_at = ?, error = NULL "
+                             f"WHERE id = ? AND state = ? RETURNING {COLUMNS}", (RUNNING, self.clock(), job_id, QUEUED))
+
+    def interrupt(self, job_id: str, reason: str) -> JobRecord | None:
+        """A running job whose worker died: queued again while it has attempts left, else failed; None when it was
+        not running."""
+        error = json.dumps({"status": 500, "message": f"interrupted: {reason}, and it has no attempts left"})
+        with self._transaction():
+            job = self._one(f"UPDATE jobs SET state = ?, started_at = NULL WHERE id = ? AND state = ? "
+                            f"AND attempts < max_attempts RETURNING {COLUMNS}", (QUEUED, job_id, RUNNING))
+            if job is None:
+                job = self._one(f"UPDATE jobs SET state = ?, error = ?, finished_at = ? WHERE id = ? AND state = ? "
+                                f"RETURNING {COLUMNS}", (FAILED, error, self.clock(), job_id, RUNNING))
+            return job
+
     def finish(self, job_id: str, state: str, result: dict | None = None, error: dict | None = None) -> JobRecord:
         with self._transaction():
             return self._one(

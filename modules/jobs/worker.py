@@ -3,6 +3,8 @@ State and options), under the generation lock; while it runs, its progress and p
 
 import dataclasses
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from contextlib import closing
@@ -29,6 +31,7 @@ class Environment:
     preview_decoder: Callable[[], Callable | None]
     sd_model: Callable[[], object]
     encode_image: Callable
+    device: Callable[[], object] = lambda: "cpu"
     """PIL image -> base64 text in the job's image format (the API's encoding)."""
 
 
@@ -41,7 +44,7 @@ def durable_result(processed: processing.Processed, spec: GenerationSpec, saved_
             "saved_files": list(saved_files)}
 
 
-def execute(job: JobRecord, spec: GenerationSpec, environment: Environment, finisher: Callable | None,
+def execute(job_id: str, spec: GenerationSpec, environment: Environment, finisher: Callable | None,
             cancelled: Callable[[], bool] = lambda: False):
     """Runs the spec as the job: (the durable result, what this process's waiter gets: finisher(processed), run in
     the job, or the durable result). cancelled(): a cancel came while the job waited for the generation lock."""
@@ -54,7 +57,7 @@ def execute(job: JobRecord, spec: GenerationSpec, environment: Environment, fini
         result = durable_result(processed, spec, state.saved_files, environment.encode_image)
         return result, (finisher(processed) if finisher is not None else result)
 
-    return call_queue.run_as_job(environment.generation_lock, job.id, f"scripts_{spec.mode}", generate,
+    return call_queue.run_as_job(environment.generation_lock, job_id, f"scripts_{spec.mode}", generate,
                                  live_options=environment.live_options,
                                  preview_decoder=environment.preview_decoder())
 
@@ -84,13 +87,25 @@ class LocalWorker:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def loaded_checkpoints(self) -> list[str]:
+        info = getattr(self.environment.sd_model(), "sd_checkpoint_info", None)
+        return [info.title] if info is not None else []
+
+    def interrupt(self, job_id: str) -> None:
+        state = job_state.running(job_id)
+        if state is not None:
+            state.interrupt()
+
     def describe(self) -> dict:
-        return {"name": self.name, "kind": "local", "alive": self.alive, "job": self.current_job}
+        return {"name": self.name, "kind": "local", "alive": self.alive, "job": self.current_job,
+                "state": "dead" if not self.alive else "busy" if self.current_job else "idle",
+                "node": socket.gethostname(), "pid": os.getpid(), "device": str(self.environment.device()),
+                "checkpoints": self.loaded_checkpoints()}
 
     def _loop(self):
         while not self._stop.is_set():
             try:
-                job = self.jobs.claim(self._stop)
+                job = self.jobs.claim(self._stop, worker=self)
             except Exception:  # the store failed (locked, disk full): try again, the worker must not die
                 log.exception("Could not take the next job")
                 self._stop.wait(1.0)
@@ -123,7 +138,7 @@ class LocalWorker:
                                    daemon=True)
         monitor.start()
         try:
-            result, value = execute(job, spec, self.environment, self.jobs.finisher(job.id),
+            result, value = execute(job.id, spec, self.environment, self.jobs.finisher(job.id),
                                     cancelled=lambda: self.jobs.cancel_requested(job.id))
         except Exception as e:
             failure = failures.describe(e, spec)

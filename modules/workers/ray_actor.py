@@ -1,0 +1,44 @@
+"""The Ray actor a worker is: imported by Ray's worker processes, so it imports nothing of the engine until the
+actor starts (the engine reads its command line and data dir when first imported)."""
+
+import os
+import socket
+import sys
+
+import ray
+
+
+class GenerationActor:
+    def __init__(self, data_dir: str, threads: int, checkpoint_limit: int):
+        os.environ["SERENA_DATA_DIR"] = data_dir
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        sys.argv = ["webui.py", "--data-dir", data_dir, "--disable-console-progressbars"]
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        from modules import gradio_import
+
+        gradio_import.skip_stub_writing()
+        from modules.workers.remote_job import Engine
+
+        self.engine = Engine(checkpoint_limit)
+
+    def describe(self) -> dict:
+        return {**self.engine.describe(), "node": ray.get_runtime_context().get_node_id(),
+                "host": socket.gethostname()}
+
+    def run(self, job_id: str, spec_json: str, options: dict, checkpoint: str | None, finisher=None) -> dict:
+        return self.engine.run(job_id, spec_json, options, checkpoint, finisher)
+
+    def progress(self, job_id: str):
+        return self.engine.progress(job_id)
+
+    def preview(self, job_id: str):
+        return self.engine.preview(job_id)
+
+    def interrupt(self, job_id: str) -> None:
+        self.engine.interrupt(job_id)
+
+
+RemoteGenerationActor = ray.remote(GenerationActor)
