@@ -5,6 +5,7 @@
 set -eo pipefail
 
 install_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+caller_dir="$PWD"
 cd "$install_dir"
 
 if [[ -f webui-user.sh ]]; then
@@ -31,7 +32,8 @@ source "$venv_dir/bin/activate"
 # ./webui.sh cli ARGS: the command line (cli.py) in this venv; the server's COMMANDLINE_ARGS are not its flags.
 if [[ "${1:-}" == "cli" ]]; then
     shift
-    exec python cli.py "$@"
+    cd "$caller_dir"  # the command's paths are the caller's
+    exec python "$install_dir/cli.py" "$@"
 fi
 
 # COMMANDLINE_ARGS is split on spaces on purpose, as in A1111's webui.sh.

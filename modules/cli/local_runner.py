@@ -45,9 +45,9 @@ class LocalRunner:
     def __init__(self, out_dir: str | None = None):
         initialize.initialize(load_model=False)
         initialize.register_options_without_ui()
-        if out_dir:
+        if out_dir:  # the owner's own choice, as config.json is: not held to the server's data dir
             for key in ("outdir_samples", "outdir_grids"):
-                shared.opts.set(key, os.path.abspath(out_dir), run_callbacks=False)
+                shared.opts.data[key] = os.path.abspath(out_dir)
         self._folder = tempfile.mkdtemp(prefix="serena-cli-jobs-")
         self.service = service.create(os.path.join(self._folder, service.DATABASE_NAME),
                                       initialize.job_environment(call_queue.queue_lock))

@@ -19,6 +19,25 @@ def engine_argv(args) -> list[str]:
     return [sys.argv[0], *(["--data-dir", args.data_dir] if args.data_dir else []), "--disable-console-progressbars"]
 
 
+def check_combinations(args) -> None:
+    """Flags that would be ignored are refused; folders the command writes to must be folders."""
+    if args.server:
+        if not args.server.startswith(("http://", "https://")):
+            raise InputError(f"--server: expected http(s)://HOST:PORT, got {args.server!r}")
+        if args.data_dir:
+            raise InputError("--data-dir: with --server the server's own data dir is used")
+        return
+    for flag, value in (("--api-auth", args.api_auth), ("--priority", getattr(args, "priority", None))):
+        if value is not None:
+            raise InputError(f"{flag}: only with --server (this process runs its jobs one after another)")
+    for flag, folder in (("--data-dir", args.data_dir), ("--out", getattr(args, "out", None))):
+        if folder is not None:
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as e:
+                raise InputError(f"{flag}: cannot use {folder!r} as a folder: {e.strerror or e}") from e
+
+
 def bodies_of(args) -> list[request_bodies.Body]:
     if args.command == "run":
         return request_bodies.from_file(args.file)
@@ -28,9 +47,12 @@ def bodies_of(args) -> list[request_bodies.Body]:
 
 
 def with_defaults(body: request_bodies.Body, args) -> request_bodies.Body:
-    """Images are saved where the server saves them; on a server, returned only when --out wants them here."""
+    """Images are saved where the server saves them; on a server, returned when --out wants them here."""
     body.fields.setdefault("save_images", True)
-    body.fields.setdefault("send_images", bool(args.server and args.out))
+    if args.server and args.out:
+        body.fields["send_images"] = True
+    else:
+        body.fields.setdefault("send_images", False)
     return body
 
 
@@ -45,6 +67,27 @@ def failure_exit(results: list[dict]) -> int:
     return EXIT_BAD_INPUT if all(status < 500 for status in statuses) else EXIT_ERROR
 
 
+def failed_result(job_id: str, body, failure) -> dict:
+    """A failed job's report; a refusal that names a field names its flag (or file line) as the input errors do."""
+    from modules.cli.report import job_result
+
+    error = failure.as_dict()
+    if failure.status < 500 and failure.field:
+        error["message"] = str(body.refuse(failure.field, failure.message))
+    return job_result(job_id, body.label, None, "failed", error)
+
+
+def cancel_quietly(cancel, job_ids: list[str]) -> None:
+    """Cancels the jobs, the last submitted (still queued) first, so none starts meanwhile; one that has just ended
+    is left as it is."""
+    with contextlib.suppress(KeyboardInterrupt):
+        for job_id in reversed(job_ids):
+            try:
+                cancel(job_id)
+            except Exception as e:  # noqa: BLE001 (it ended meanwhile, or the server went away)
+                print(f"could not cancel {job_id}: {e}", file=sys.stderr)
+
+
 def generate_here(args, bodies, stdout) -> int:
     from modules.cli.local_runner import JobFailed, LocalRunner
     from modules.cli.progress import ProgressDisplay
@@ -54,22 +97,23 @@ def generate_here(args, bodies, stdout) -> int:
     results, pending = [], []
     try:
         specs = [runner.check(body) for body in bodies]
-        pending = [(runner.submit(spec), spec, body) for spec, body in zip(specs, bodies, strict=True)]
+        for spec, body in zip(specs, bodies, strict=True):
+            pending.append((runner.submit(spec), spec, body))
         for number, (job_id, spec, body) in enumerate(list(pending), start=1):
             display = ProgressDisplay(job_label(number, len(bodies), body))
             try:
                 outcome = runner.wait(job_id, spec, display.update)
+                pending.pop(0)
                 results.append(job_result(job_id, body.label, outcome.value))
             except JobFailed as e:
-                results.append(job_result(job_id, body.label, None, "failed", e.failure.as_dict()))
+                pending.pop(0)
+                results.append(failed_result(job_id, body, e.failure))
             finally:
                 display.close()
-            pending.pop(0)
     except KeyboardInterrupt:
         print("Interrupted: cancelling", file=sys.stderr, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            for job_id, _, _ in pending:
-                runner.cancel(job_id, CANCEL_WAIT_S)
+        cancel_quietly(lambda job_id: runner.cancel(job_id, CANCEL_WAIT_S), [job_id for job_id, _, _ in pending])
+        print_results(results, args.json, stdout, sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         runner.close()
@@ -83,9 +127,14 @@ def generate_on_server(args, bodies, stdout) -> int:
     from modules.cli.server_client import ServerClient
 
     client = ServerClient(args.server, args.api_auth)
-    job_ids = [client.submit(body, args.priority) for body in bodies]
-    results = []
+    job_ids, results = [], []
     try:
+        try:
+            for body in bodies:
+                job_ids.append(client.submit(body, args.priority))
+        except InputError:
+            cancel_quietly(client.cancel, job_ids)  # a file is run whole or not at all
+            raise
         for number, (job_id, body) in enumerate(zip(job_ids, bodies, strict=True), start=1):
             display = ProgressDisplay(job_label(number, len(bodies), body))
             try:
@@ -98,8 +147,8 @@ def generate_on_server(args, bodies, stdout) -> int:
                                       job.get("saved_files"), written))
     except KeyboardInterrupt:
         print("Interrupted: cancelling on the server", file=sys.stderr, flush=True)
-        for job_id in job_ids[len(results):]:
-            client.cancel(job_id)
+        cancel_quietly(client.cancel, job_ids[len(results):])
+        print_results(results, args.json, stdout, sys.stderr)
         return EXIT_INTERRUPTED
     print_results(results, args.json, stdout, sys.stderr)
     if any(result["state"] == "cancelled" for result in results):
@@ -133,9 +182,11 @@ def manage_jobs(args, stdout) -> int:
 
 
 def request_fields(mode: str) -> set[str]:
-    from modules.api import jobs_api
+    from modules.api import models
 
-    return set(jobs_api.REQUEST_MODELS[mode].model_fields)
+    request = models.StableDiffusionTxt2ImgProcessingAPI if mode == "txt2img" else \
+        models.StableDiffusionImg2ImgProcessingAPI
+    return set(request.model_fields)
 
 
 def dispatch(args, stdout) -> int:
@@ -157,10 +208,17 @@ def main(argv: list[str]) -> int:
         return EXIT_BAD_INPUT
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else EXIT_OK
+    stdout = sys.stdout
+    try:
+        check_combinations(args)
+    except InputError as e:
+        print(f"cli.py: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.data_dir:
+        os.environ["SERENA_DATA_DIR"] = os.path.abspath(args.data_dir)  # the variable would win over --data-dir
     sys.argv = engine_argv(args)
     gradio_import.skip_stub_writing()
-    stdout = sys.stdout
     try:
         with contextlib.redirect_stdout(sys.stderr):  # what the engine prints is not the command's output
             return dispatch(args, stdout)

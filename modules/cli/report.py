@@ -39,9 +39,13 @@ def write_images(images: list[str], out_dir: str, job_id: str) -> list[str]:
         extension = next((ext for magic, ext in IMAGE_EXTENSIONS if data.startswith(magic)), ".bin")
         path = os.path.join(os.path.abspath(out_dir), f"{file_stem(job_id)}-{number}{extension}")
         temp_path = f"{path}.{secrets.token_hex(4)}.tmp"
-        with open(temp_path, "wb") as file:
-            file.write(data)
-        os.replace(temp_path, path)
+        try:
+            with open(temp_path, "wb") as file:
+                file.write(data)
+            os.replace(temp_path, path)
+        finally:
+            if os.path.exists(temp_path):
+                os.remove(temp_path)
         written.append(path)
     return written
 

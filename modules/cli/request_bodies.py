@@ -10,6 +10,8 @@ import sys
 
 from modules.cli.arguments import FIELD_FLAGS, IMG2IMG_FLAGS, TXT2IMG_FLAGS, InputError, flag_of
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif")
+
 
 @dataclasses.dataclass
 class Body:
@@ -48,8 +50,11 @@ def from_flags(args: argparse.Namespace, mode: str) -> Body:
     fields = {field: getattr(args, field) for _, field, *_ in flags if hasattr(args, field)}
     for text in args.param:
         key, value = key_value(text, "--param")
+        if flag_of(key) != f"--param {key}" and key != "override_settings":
+            raise InputError(f"--param {key}: set it with {flag_of(key)}")
         fields[key] = value
-    overrides = dict(key_value(text, "--override") for text in args.override)
+    overrides = dict(fields.pop("override_settings", None) or {})
+    overrides.update(key_value(text, "--override") for text in args.override)
     if args.checkpoint:
         overrides["sd_model_checkpoint"] = args.checkpoint
     if overrides:
@@ -78,29 +83,40 @@ def from_file(path: str) -> list[Body]:
         if path == "-":
             text = sys.stdin.read()
         else:
-            with open(path, encoding="utf-8") as file:
+            with open(path, encoding="utf-8-sig") as file:
                 text = file.read()
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"file: cannot read {path!r}: {getattr(e, 'strerror', None) or e}") from e
     name = "<stdin>" if path == "-" else os.path.basename(path)
+    if not text.strip():
+        raise InputError(f"file: {path!r} holds no request")
     try:
         documents = [(f"{name}", json.loads(text))]
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as whole:
+        lines = text.split("\n")
+        if len([line for line in lines if line.strip()]) < 2 or not _is_json(lines[0]):
+            raise InputError(f"{name}: not JSON: {whole}") from whole
         documents = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(lines, start=1):
             if line.strip():
                 try:
                     documents.append((f"{name}:{number}", json.loads(line)))
                 except json.JSONDecodeError as e:
                     raise InputError(f"{name}:{number}: not JSON: {e}") from e
-    if not documents:
-        raise InputError(f"file: {path!r} holds no request")
     bodies = []
     for label, document in documents:
         if not isinstance(document, dict):
             raise InputError(f"{label}: expected a JSON object (an A1111 request body), got {type(document).__name__}")
         bodies.append(Body("img2img" if document.get("init_images") else "txt2img", document, label))
     return bodies
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def check_fields(body: Body, known: set[str], warn) -> None:
@@ -119,6 +135,8 @@ def infotext_of(source: str) -> str:
     if not os.path.isfile(source):
         if not source.strip():
             raise InputError("source: empty infotext")
+        if "\n" not in source and (os.sep in source or source.lower().endswith(IMAGE_EXTENSIONS)):
+            raise InputError(f"source: no such file: {source!r}")
         return source
     from PIL import Image, UnidentifiedImageError
 

@@ -1,6 +1,8 @@
 """A running server's job queue (/sdapi/v2) over HTTP: submit, follow, fetch, list, cancel."""
 
+import re
 import time
+from urllib.parse import quote
 
 import requests
 
@@ -27,6 +29,15 @@ def detail_of(response: requests.Response) -> str:
     return str(detail)
 
 
+FIELD_PREFIX = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.*)$", re.DOTALL)
+
+
+def split_field(detail: str) -> tuple[str | None, str]:
+    """("steps", "message") from "steps: message"; (None, detail) when it names no field."""
+    match = FIELD_PREFIX.match(detail)
+    return (match[1], match[2]) if match else (None, detail)
+
+
 class ServerClient:
     def __init__(self, url: str, api_auth: str | None = None):
         self.url = url.rstrip("/")
@@ -43,38 +54,53 @@ class ServerClient:
             response = self.session.request(method, self.url + path, timeout=TIMEOUT_S, **kwargs)
         except requests.RequestException as e:
             raise ServerError(f"--server: cannot reach {self.url}: {e}") from e
-        if response.status_code in (401, 403):
-            raise InputError(f"--api-auth: the server refused the credentials ({response.status_code})")
+        if response.status_code == 401:
+            raise InputError("--api-auth: the server asks for credentials (USER:PASSWORD of its --api-auth)")
         if 400 <= response.status_code < 500:
             raise InputError(detail_of(response))
         if response.status_code >= 500:
             raise ServerError(f"the server answered {response.status_code}: {detail_of(response)}")
         return response
 
+    def json(self, method: str, path: str, **kwargs):
+        response = self.call(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as e:
+            raise ServerError(f"--server: {self.url} did not answer as Serena's /sdapi/v2 does") from e
+
     def submit(self, body: Body, priority: int | None) -> str:
         payload = {"type": body.mode, "params": body.fields}
         if priority is not None:
             payload["priority"] = priority
         try:
-            return self.call("POST", "/sdapi/v2/jobs", json=payload).json()["id"]
+            return self.json("POST", "/sdapi/v2/jobs", json=payload)["id"]
         except InputError as e:
-            field, separator, message = str(e).partition(": ")
-            if separator and field.startswith("params."):
+            field, message = split_field(str(e))
+            if field == "priority":
+                raise InputError(f"--priority: {message}") from e
+            if field:
                 raise body.refuse(field.removeprefix("params."), message) from e
             raise
+        except KeyError as e:
+            raise ServerError(f"--server: {self.url} did not answer as Serena's /sdapi/v2 does") from e
 
     def job(self, job_id: str) -> dict:
-        return self.call("GET", f"/sdapi/v2/jobs/{job_id}").json()
+        return self.json("GET", f"/sdapi/v2/jobs/{quote(job_id, safe='')}")
 
     def result(self, job_id: str) -> dict:
-        return self.call("GET", f"/sdapi/v2/jobs/{job_id}/result").json()
+        return self.json("GET", f"/sdapi/v2/jobs/{quote(job_id, safe='')}/result")
 
     def cancel(self, job_id: str) -> dict:
-        return self.call("POST", f"/sdapi/v2/jobs/{job_id}/cancel").json()
+        return self.json("POST", f"/sdapi/v2/jobs/{quote(job_id, safe='')}/cancel")
 
     def jobs(self, state: str | None, limit: int) -> list[dict]:
         params = {"limit": limit, **({"state": state} if state else {})}
-        return self.call("GET", "/sdapi/v2/jobs", params=params).json()["jobs"]
+        try:
+            return self.json("GET", "/sdapi/v2/jobs", params=params)["jobs"]
+        except InputError as e:
+            field, message = split_field(str(e))
+            raise InputError(f"--{field}: {message}" if field in ("limit", "state") else str(e)) from e
 
     def wait(self, job_id: str, on_progress=lambda numbers: None) -> dict:
         """The job once it has ended, calling on_progress with its progress while it runs."""

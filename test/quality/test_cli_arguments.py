@@ -31,6 +31,14 @@ def run_main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     (["jobs", "list"], "--server: jobs talks to a running server"),
     (["jobs", "list", "--server", "http://127.0.0.1:9", "--api-auth", "nopassword"], "--api-auth: expected USER:"),
     (["paint"], "invalid choice: 'paint'"),
+    (["txt2img", "--priority", "5"], "--priority: only with --server"),
+    (["txt2img", "--api-auth", "a:b"], "--api-auth: only with --server"),
+    (["txt2img", "--server", "127.0.0.1:7860"], "--server: expected http(s)://HOST:PORT"),
+    (["txt2img", "--server", "http://127.0.0.1:9", "--data-dir", "/tmp"], "--data-dir: with --server"),
+    (["txt2img", "--data-dir", "/dev/null/x"], "--data-dir: cannot use '/dev/null/x' as a folder"),
+    (["txt2img", "--out", "/dev/null/x"], "--out: cannot use '/dev/null/x' as a folder"),
+    (["txt2img", "--param", "steps=5"], "--param steps: set it with --steps"),
+    (["infotext", "/no/such.png"], "source: no such file: '/no/such.png'"),
     ([], "the following arguments are required: command"),
 ])
 def test_bad_input_exits_2_naming_the_flag(monkeypatch, capsys, args, message):
@@ -49,12 +57,13 @@ def test_flags_become_exactly_the_fields_they_set():
     args = arguments.build_parser().parse_args([
         "txt2img", "--prompt", "p", "--steps", "9", "--sampler", "Euler a", "--hires", "--hires-scale", "1.5",
         "--checkpoint", "m", "--override", "CLIP_stop_at_last_layers=2", "--override", "sd_vae=None",
-        "--styles", "a", "--styles", "b", "--param", "comments={\"k\": 1}", "--script", "s", "--script-args", "[1]"])
+        "--styles", "a", "--styles", "b", "--param", "comments={\"k\": 1}", "--script", "s", "--script-args", "[1]",
+        "--param", 'override_settings={"CLIP_stop_at_last_layers": 1, "eta_noise_seed_delta": 5}'])
     body = request_bodies.from_flags(args, "txt2img")
     assert body.mode == "txt2img" and body.label == ""
     assert body.fields == {"prompt": "p", "steps": 9, "sampler_name": "Euler a", "enable_hr": True, "hr_scale": 1.5,
                            "override_settings": {"CLIP_stop_at_last_layers": 2, "sd_vae": "None",
-                                                 "sd_model_checkpoint": "m"},
+                                                 "sd_model_checkpoint": "m", "eta_noise_seed_delta": 5},
                            "styles": ["a", "b"], "comments": {"k": 1}, "script_name": "s", "script_args": [1]}
 
 
@@ -96,6 +105,14 @@ def test_a_json_file_is_one_body_and_jsonl_one_a_line_labelled_by_line(tmp_path)
     lines.write_text("\n\n")
     with pytest.raises(InputError, match="holds no request"):
         request_bodies.from_file(str(lines))
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text('{\n  "prompt": "a",\n}\n')
+    with pytest.raises(InputError, match=r"pretty.json: not JSON: .* line 3"):
+        request_bodies.from_file(str(pretty))
+    separators = tmp_path / "separators.jsonl"
+    separators.write_text('\ufeff' + json.dumps({"prompt": "a\u2028b"}, ensure_ascii=False) + "\n" +
+                          json.dumps({"prompt": "c"}) + "\n", encoding="utf-8")
+    assert [b.fields["prompt"] for b in request_bodies.from_file(str(separators))] == ["a\u2028b", "c"]
 
 
 def test_unknown_fields_are_refused_from_flags_and_reported_from_files():

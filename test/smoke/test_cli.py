@@ -21,8 +21,9 @@ SMALL = ["--width", "64", "--height", "64", "--steps", "3"]
 RUN_TIMEOUT_S = 300
 
 
-def cli(*args: str, data_dir: str, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "cli.py", *args, "--data-dir", data_dir], cwd=REPO_ROOT, env=_server_env(),
+def cli(*args: str, data_dir: str | None, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess:
+    data = ["--data-dir", data_dir] if data_dir else []
+    return subprocess.run([sys.executable, "cli.py", *args, *data], cwd=REPO_ROOT, env=_server_env(),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -88,10 +89,12 @@ def test_img2img_with_a_mask_and_run_of_a_jsonl_file(tmp_path):
 
 def test_infotext_regenerates_the_same_image_from_a_png_and_from_pasted_text(tmp_path):
     data_dir = str(tmp_path / "data")
+    elsewhere = tmp_path / "elsewhere"
     first = cli("txt2img", "--prompt", "a square", "--seed", "31", "--sampler", "DPM++ 2M", "--scheduler", "Karras",
-                *SMALL, "--json", data_dir=data_dir)
+                *SMALL, "--json", "--out", str(elsewhere), data_dir=data_dir)
     assert first.returncode == 0, first.stderr
     original = json.loads(first.stdout)["jobs"][0]
+    assert original["saved_files"][0].startswith(str(elsewhere) + os.sep)  # --out outside the data dir
     again = cli("infotext", original["saved_files"][0], "--json", data_dir=data_dir)
     assert again.returncode == 0, again.stderr
     pasted = cli("infotext", original["infotexts"][0], "--json", data_dir=data_dir)
@@ -134,7 +137,7 @@ def test_server_mode_submits_to_the_running_server_and_manages_its_jobs(cli_serv
     url = ["--server", cli_server.url]
     out = tmp_path / "here"
     done = cli("txt2img", *url, "--prompt", "on the server", "--seed", "8", *SMALL, "--out", str(out), "--json",
-               data_dir=str(tmp_path / "unused"))
+               data_dir=None)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)["jobs"][0]
     assert report["state"] == "succeeded" and report["seeds"] == [8]
@@ -143,21 +146,31 @@ def test_server_mode_submits_to_the_running_server_and_manages_its_jobs(cli_serv
         assert Image.open(on_server).tobytes() == Image.open(here).tobytes()
     assert os.path.dirname(report["written_files"][0]) == str(out)
 
-    listed = cli("jobs", "list", *url, "--json", data_dir=str(tmp_path / "unused"))
+    listed = cli("jobs", "list", *url, "--json", data_dir=None)
     assert listed.returncode == 0, listed.stderr
     assert report["job"] in [job["id"] for job in json.loads(listed.stdout)["jobs"]]
-    shown = cli("jobs", "show", report["job"], *url, "--json", data_dir=str(tmp_path / "unused"))
+    shown = cli("jobs", "show", report["job"], *url, "--json", data_dir=None)
     assert json.loads(shown.stdout)["jobs"][0]["state"] == "succeeded"
-    waited = cli("jobs", "wait", report["job"], *url, data_dir=str(tmp_path / "unused"))
+    waited = cli("jobs", "wait", report["job"], *url, data_dir=None)
     assert waited.returncode == 0 and "succeeded" in waited.stdout
-    cancelled = cli("jobs", "cancel", report["job"], *url, data_dir=str(tmp_path / "unused"))
+    cancelled = cli("jobs", "cancel", report["job"], *url, data_dir=None)
     assert cancelled.returncode == 2 and "succeeded" in cancelled.stderr
-    refused = cli("txt2img", *url, "--steps", "0", data_dir=str(tmp_path / "unused"))
+    refused = cli("txt2img", *url, "--steps", "0", data_dir=None)
     assert refused.returncode == 2 and "--steps: " in refused.stderr
-    unknown = cli("jobs", "show", "task(nope)", *url, data_dir=str(tmp_path / "unused"))
+    unknown = cli("jobs", "show", "task(nope)", *url, data_dir=None)
     assert unknown.returncode == 2 and "no job" in unknown.stderr
-    down = cli("jobs", "list", "--server", "http://127.0.0.1:9", data_dir=str(tmp_path / "unused"))
+    down = cli("jobs", "list", "--server", "http://127.0.0.1:9", data_dir=None)
     assert down.returncode == 1 and "cannot reach" in down.stderr
+
+    bodies = tmp_path / "half-bad.jsonl"
+    bodies.write_text(json.dumps({"prompt": "long", "steps": 150, "width": 64, "height": 64}) + "\n" +
+                      json.dumps({"prompt": "bad", "steps": -3}) + "\n")
+    refused = cli("run", str(bodies), *url, data_dir=None)
+    assert refused.returncode == 2 and "half-bad.jsonl:2: steps: " in refused.stderr, refused.stderr
+    newest = json.loads(cli("jobs", "list", *url, "--json", "--limit", "1", data_dir=None).stdout)["jobs"][0]
+    assert newest["state"] == "cancelled", "a file runs whole or not at all"
+    unknown_sampler = cli("txt2img", *url, "--sampler", "Nope", data_dir=None)
+    assert unknown_sampler.returncode == 2 and "--sampler: sampler not found" in unknown_sampler.stderr
 
 
 def test_ctrl_c_mid_generation_cancels_cleanly_and_exits_3(tmp_path):
