@@ -81,6 +81,15 @@ def state_dict_device(file_bytes: int, free_bytes: int | None = None) -> torch.d
     return device if 2 * file_bytes <= free_bytes else cpu
 
 
+def free_memory_bytes() -> int:
+    """What the model device has free: the GPU's free memory, or the RAM available on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    import psutil
+
+    return psutil.virtual_memory().available
+
+
 def autocast(disable: bool = False):
     if disable or dtype == torch.float32 or device.type == "cpu" or unet_needs_upcast:
         return contextlib.nullcontext()

@@ -9,7 +9,7 @@ import ray
 
 
 class GenerationActor:
-    def __init__(self, data_dir: str, threads: int, checkpoint_limit: int):
+    def __init__(self, data_dir: str, threads: int):
         os.environ["SERENA_DATA_DIR"] = data_dir
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         sys.argv = ["webui.py", "--data-dir", data_dir, "--disable-console-progressbars"]
@@ -22,7 +22,7 @@ class GenerationActor:
         gradio_import.skip_stub_writing()
         from modules.workers.remote_job import Engine
 
-        self.engine = Engine(checkpoint_limit)
+        self.engine = Engine()
 
     def describe(self) -> dict:
         return {**self.engine.describe(), "node": ray.get_runtime_context().get_node_id(),

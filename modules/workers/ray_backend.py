@@ -37,12 +37,11 @@ def connect(address: str, repo_root: str, env: dict[str, str] | None = None) -> 
              logging_level=logging.WARNING, log_to_driver=True)
 
 
-def start_actor(data_dir: str, threads: int = 0, gpus: float = 0, checkpoint_limit: int = 1,
-                resources: dict | None = None):
+def start_actor(data_dir: str, threads: int = 0, gpus: float = 0, resources: dict | None = None, cpus: float = 1):
     return RemoteGenerationActor.options(
-        num_cpus=1, num_gpus=gpus, resources=resources or {}, max_restarts=-1, max_task_retries=0,
+        num_cpus=cpus, num_gpus=gpus, resources=resources or {}, max_restarts=-1, max_task_retries=0,
         max_concurrency=4, runtime_env={"env_vars": {"SERENA_DATA_DIR": data_dir}},
-    ).remote(data_dir, threads, checkpoint_limit)
+    ).remote(data_dir, threads)
 
 
 class RayWorker:
@@ -91,7 +90,12 @@ class RayWorker:
                 self._described = ray.get(self.actor.describe.remote(), timeout=CALL_TIMEOUT_S)
                 self.state = "idle"
                 return True
-            except (ray_errors.GetTimeoutError, *ACTOR_DIED):
+            except ray_errors.RayActorError as e:
+                if e.actor_init_failed:  # its start-up raised: it would only fail again
+                    log.error("Worker %s could not start: %s", self.name, e)
+                    break
+                self._stop.wait(1.0)
+            except ray_errors.GetTimeoutError:
                 self._stop.wait(1.0)
         self.state = "dead"
         return False
@@ -184,9 +188,8 @@ class RayWorker:
 
 
 def workers(jobs: JobQueue, address: str, count: int, gpus_per_worker: float, data_path: str, repo_root: str,
-            options: callable, threads: int = 0, checkpoint_limit: int = 1) -> list[RayWorker]:
+            options: callable, threads: int = 0) -> list[RayWorker]:
     """count workers on the cluster at address, each an actor of its own."""
     connect(address, repo_root)
-    return [RayWorker(jobs, start_actor(data_path, threads, gpus_per_worker,
-                                        checkpoint_limit), f"ray-{number}", data_path, options)
+    return [RayWorker(jobs, start_actor(data_path, threads, gpus_per_worker), f"ray-{number}", data_path, options)
             for number in range(1, count + 1)]

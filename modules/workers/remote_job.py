@@ -9,17 +9,21 @@ import shutil
 import tempfile
 import threading
 
-from modules import initialize, output_paths, sd_models, shared
+from modules import devices, initialize, output_paths, sd_models, shared
 from modules.jobs import failures, live, worker
 from modules.jobs.spec import GenerationSpec
 from modules.runtime import job_state
 
 
 class LoadedCheckpoints:
-    """Up to `limit` loaded models by checkpoint title; the one a job needs becomes shared.sd_model."""
+    """Loaded models by checkpoint title, the one a job needs made shared.sd_model. At most limit() of them (the
+    server's sd_checkpoints_limit), and the least recently used ones are dropped first when the device's free memory
+    (free_memory()) would not hold MEMORY_MARGIN times the next checkpoint's file."""
 
-    def __init__(self, limit: int):
-        self.limit = max(1, limit)
+    MEMORY_MARGIN = 2
+
+    def __init__(self, limit=lambda: shared.opts.sd_checkpoints_limit, free_memory=devices.free_memory_bytes):
+        self.limit, self.free_memory = limit, free_memory
         self.models: collections.OrderedDict[str, object] = collections.OrderedDict()
 
     def titles(self) -> list[str]:
@@ -35,8 +39,10 @@ class LoadedCheckpoints:
         info = sd_models.get_closet_checkpoint_match(title)
         if info is None:
             return  # the job reports the unknown checkpoint itself
-        while len(self.models) >= self.limit:
+        needed = self.MEMORY_MARGIN * os.path.getsize(info.filename)
+        while self.models and (len(self.models) >= max(1, self.limit()) or self.free_memory() < needed):
             self.models.popitem(last=False)
+            devices.release_memory()
         self.models[info.title] = sd_models.load_model(info)
 
 
@@ -51,11 +57,11 @@ def staged_files(root: str) -> list[tuple[str, bytes]]:
 
 
 class Engine:
-    def __init__(self, checkpoint_limit: int = 1):
+    def __init__(self):
         initialize.initialize(load_model=False)
         initialize.register_options_without_ui()
         self.environment = initialize.job_environment(threading.Lock())
-        self.checkpoints = LoadedCheckpoints(checkpoint_limit)
+        self.checkpoints = LoadedCheckpoints()
         self._interrupted: set[str] = set()
 
     def run(self, job_id: str, spec_json: str, options: dict, checkpoint: str | None, finisher=None) -> dict:

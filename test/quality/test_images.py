@@ -79,7 +79,9 @@ def test_directory_pattern_and_grid_folders(tmp_path, monkeypatch):
 
 
 def test_relative_path_goes_under_data_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(images, "resolve_data_relative", lambda path: str(tmp_path / path))
+    from modules import paths_internal
+
+    monkeypatch.setattr(paths_internal, "data_path", str(tmp_path))
     fullfn, _ = images.save_image(red(), "outputs/txt2img-images", "", seed=5, prompt="p", save_to_dirs=False)
     assert fullfn == str(tmp_path / "outputs" / "txt2img-images" / "00000-5.png")
 

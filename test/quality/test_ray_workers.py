@@ -24,6 +24,7 @@ from modules.jobs.spec import GenerationSpec  # noqa: E402
 from modules.workers import ray_backend  # noqa: E402
 from test.api_client import service_with_workers  # noqa: E402
 from test.conftest import REPO_ROOT, TINY_DEFAULT  # noqa: E402
+from test.waiting import wait_until  # noqa: E402
 
 SECOND = "tiny-ray-b"
 WAIT_S = 300
@@ -35,16 +36,6 @@ def spec(checkpoint: str = f"{TINY_DEFAULT}.safetensors", seed: int = 1, **param
     return GenerationSpec(mode="txt2img", params={
         "prompt": "a red circle", "steps": 4, "width": 64, "height": 64, "seed": seed, "save_images": True,
         "override_settings": {"sd_model_checkpoint": checkpoint}, **params})
-
-
-def wait_until(check, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"not {what} after {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +183,29 @@ def test_a_worker_on_the_second_node_runs_a_job_there(cluster, data_dir, tmp_pat
         assert outcome.error is None and os.path.isfile(outcome.value["saved_files"][0])
     finally:
         started.stop()
+
+
+def test_a_browser_ui_job_gets_its_tabs_result_from_a_ray_worker(two_workers):
+    import json
+
+    from modules import txt2img
+
+    job, _ = two_workers.queue.submit(spec(seed=6), PRIORITY_INTERACTIVE, finisher=txt2img.process_result, wait=True)
+    outcome = two_workers.queue.wait(job.id, timeout=WAIT_S)
+    images, generation_info, info_html, _ = outcome.value
+    assert [image.size for image in images] == [(64, 64)]
+    assert json.loads(generation_info)["all_seeds"] == [6] and "Seed: 6" in info_html
+
+
+def test_a_worker_whose_start_up_fails_is_reported_dead_at_once(cluster, data_dir, tmp_path):
+    jobs = service.create(str(tmp_path / service.DATABASE_NAME), initialize.job_environment(threading.Lock()),
+                          workers=0).queue
+    worker = ray_backend.RayWorker(jobs, ray_backend.start_actor(data_dir, threads="not a number", cpus=0),
+                                   "broken", data_dir, options=dict)
+    worker.start()
+    try:
+        wait_until(lambda: worker.state == "dead", "reported dead", timeout=60)
+        assert worker.describe()["alive"] is False
+    finally:
+        worker.stop(10)
+        jobs.store.close()

@@ -4,27 +4,15 @@ duplicated; 200 concurrent submits: none lost, no duplicate, queued by priority 
 
 import os
 import random
-import time
 from concurrent.futures import ThreadPoolExecutor
-
-import pytest
 
 from test.smoke.api_helpers import TINY, ApiClient
 from test.smoke.conftest import start_server
+from test.waiting import wait_until
 
 WAIT_S = 600
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 FINISHED = ("succeeded", "failed", "cancelled")
-
-
-def wait_until(check, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"not {what} after {timeout} s")
 
 
 def all_jobs(api: ApiClient) -> list[dict]:
@@ -46,7 +34,7 @@ def test_kill_9_with_one_running_and_20_queued_then_restart_finishes_each_exactl
         first = api.post("/sdapi/v2/jobs", {"type": "txt2img", "params": {**TINY, "steps": 150, "save_images": True,
                                                                           "seed": 1}}).json()["id"]
         wait_until(lambda: (api.get(f"/sdapi/v2/jobs/{first}").json()["progress"] or {}).get("step", 0) >= 2,
-                   "running")
+                   "running", WAIT_S)
         queued = [api.post("/sdapi/v2/jobs", {"type": "txt2img", "params": {**TINY, "save_images": True,
                                                                             "seed": 100 + i}}).json()["id"]
                   for i in range(20)]
@@ -62,7 +50,7 @@ def test_kill_9_with_one_running_and_20_queued_then_restart_finishes_each_exactl
     try:
         api = ApiClient(restarted.url)
         jobs = wait_until(lambda: (lambda listed: listed if all(j["state"] in FINISHED for j in listed) else None)(
-            all_jobs(api)), "all finished")
+            all_jobs(api)), "all finished", WAIT_S)
     finally:
         restarted.stop()
     by_id = {job["id"]: job for job in jobs}
