@@ -63,7 +63,7 @@ def start_jobs(generation_lock):
 
     return service.start(paths_internal.data_path, initialize.job_environment(generation_lock),
                          retention_days=lambda: shared.cmd_opts.jobs_history_days,
-                         checkpoint_of=initialize.checkpoint_title, **ray_workers(shared.cmd_opts))
+                         checkpoint_name=initialize.checkpoint_name, **ray_workers(shared.cmd_opts))
 
 
 def ray_workers(cmd_opts) -> dict:
@@ -78,11 +78,14 @@ def ray_workers(cmd_opts) -> dict:
         from modules.workers import ray_backend
     except ImportError as e:
         raise SystemExit(f"--ray-address needs Ray ({e}): pip install -r requirements_ray.txt") from e
+    from modules import shared_cmd_options
+    from modules.workers import engine_flags
 
     def remote_workers(jobs):
         return ray_backend.workers(jobs, cmd_opts.ray_address, cmd_opts.ray_workers, cmd_opts.ray_gpus_per_worker,
                                    paths_internal.data_path, paths_internal.script_path,
-                                   options=lambda: dict(shared.opts.data))
+                                   options=lambda: dict(shared.opts.data), live_options=shared.opts,
+                                   engine_flags=engine_flags.for_worker(shared_cmd_options.parser, cmd_opts))
 
     return {"workers": 0, "remote_workers": remote_workers}
 

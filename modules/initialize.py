@@ -107,8 +107,8 @@ def job_environment(generation_lock):
                               encode_image=encode_to_text, device=lambda: shared.device)
 
 
-def checkpoint_title(spec) -> str | None:
-    """The checkpoint a job runs with: its override, else the selected one (None when neither is known)."""
-    name = (spec.params.get("override_settings") or {}).get("sd_model_checkpoint") or shared.opts.sd_model_checkpoint
-    info = sd_models.get_closet_checkpoint_match(name) if name else None
-    return info.title if info is not None else None
+def checkpoint_name(requested: str | None) -> str | None:
+    """The name (file name in its models folder) of the checkpoint a job runs with: the one its request names, else
+    the selected one; None when neither is known. Names, unlike titles, are the same in every process."""
+    info = sd_models.get_closet_checkpoint_match(requested or shared.opts.sd_model_checkpoint)
+    return info.name if info is not None else None

@@ -84,7 +84,8 @@ async def validation_exception_handler(request: Request, e: RequestValidationErr
 
 def unexpected_error_response(request: Request, e: Exception) -> JSONResponse:
     log.error("API error: %s %s: %s", request.method, request.url.path, e, exc_info=e)
-    return error_response(500, type(e).__name__, str(e) or type(e).__name__, errors=str(e))
+    name = getattr(e, "error_type", None) or type(e).__name__  # a remote worker's error is named as it was there
+    return error_response(500, name, str(e) or name, errors=str(e))
 
 
 async def unexpected_exception_handler(request: Request, e: Exception) -> JSONResponse:

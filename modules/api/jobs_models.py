@@ -77,7 +77,7 @@ class WorkerInfo(BaseModel):
     node: str | None = Field(description="The machine (a Ray node id for ray workers).")
     pid: int | None
     device: str | None
-    checkpoints: list[str] = Field(description="The checkpoints it holds loaded, most recently used last.")
+    checkpoints: list[str] = Field(description="The checkpoints it holds loaded, by file name, the current one first.")
 
 
 class QueueInfo(BaseModel):

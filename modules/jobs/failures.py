@@ -20,11 +20,23 @@ class Failure:
 
 
 class RemoteFailure(Exception):
-    """A job that failed on a remote worker, as that worker described it."""
+    """A job that failed on a remote worker, as that worker described it; error_type: the name of the error there
+    (what an API answer names)."""
 
     def __init__(self, failure: Failure):
-        super().__init__(failure.message)
-        self.failure = failure
+        prefix = f"{failure.type}: "
+        super().__init__(failure.message.removeprefix(prefix) if failure.status >= 500 else failure.message)
+        self.failure, self.error_type = failure, failure.type
+
+
+def unexpected(error: BaseException) -> Failure:
+    kind = type(error).__name__
+    return Failure(500, None, f"{kind}: {error}", kind)
+
+
+def unreadable_spec(error: BaseException) -> Failure:
+    """A stored spec this version cannot read."""
+    return Failure(422, "spec", f"the stored request cannot be read: {error}", type(error).__name__)
 
 
 def describe(error: BaseException, spec: GenerationSpec) -> Failure:
@@ -45,4 +57,4 @@ def describe(error: BaseException, spec: GenerationSpec) -> Failure:
     if isinstance(status, int):
         detail = getattr(error, "detail", str(error))
         return Failure(status, None, detail if isinstance(detail, str) else str(detail), kind)
-    return Failure(500, None, f"{kind}: {error}", kind)
+    return unexpected(error)

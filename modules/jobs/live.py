@@ -4,24 +4,13 @@ import io
 
 from modules.runtime import job_state
 
-_remote: dict[str, dict] = {}
-"""job id -> {"progress": ..., "preview": (number, PNG bytes)} of jobs running on remote workers, as last reported."""
-
-
-def report_remote(job_id: str, **numbers) -> None:
-    """A remote worker's latest progress ({step, steps, fraction, eta_s}) or preview ((number, PNG)) of its job."""
-    _remote.setdefault(job_id, {}).update(numbers)
-
-
-def forget_remote(job_id: str) -> None:
-    _remote.pop(job_id, None)
-
 
 def progress(job_id: str) -> dict | None:
-    """{step, steps, fraction, eta_s} of a running job; None when it does not run here or on a remote worker."""
+    """{step, steps, fraction, eta_s} of a running job (here or, through its RemoteState, on a remote worker); None
+    when it is not running."""
     state = job_state.running(job_id)
     if state is None:
-        return _remote.get(job_id, {}).get("progress")
+        return None
     return {"step": state.sampling_step, "steps": state.sampling_steps,
             "fraction": round(state.progress(start_offset=0.0), 4), "eta_s": _rounded(state.eta_relative(0.0))}
 
@@ -43,8 +32,7 @@ def preview_png(job_id: str) -> bytes | None:
     """The running job's latest live preview as PNG; None when it has none."""
     state = job_state.running(job_id)
     if state is None:
-        preview = _remote.get(job_id, {}).get("preview")
-        return preview[1] if preview else None
+        return None
     state.set_current_image()
     image = state.current_image
     if image is None:

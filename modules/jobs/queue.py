@@ -2,6 +2,7 @@
 store keeps every change, the event bus announces it, and a waiter in this process gets the job's outcome."""
 
 import dataclasses
+import logging
 import secrets
 import threading
 import time
@@ -11,6 +12,8 @@ from modules.jobs import affinity
 from modules.jobs import store as job_store
 from modules.jobs.events import EventBus
 from modules.jobs.spec import GenerationSpec
+
+log = logging.getLogger(__name__)
 
 PRIORITY_DEFAULT = 0
 PRIORITY_INTERACTIVE = 100
@@ -50,6 +53,12 @@ class Outcome:
     record: job_store.JobRecord | None = None
 
 
+def requested_checkpoint(spec: GenerationSpec) -> str | None:
+    """The checkpoint a request names (its override_settings.sd_model_checkpoint); None: the selected one."""
+    value = (spec.params.get("override_settings") or {}).get("sd_model_checkpoint")
+    return value if isinstance(value, str) and value else None
+
+
 def new_job_id(job_type: str) -> str:
     """A1111's task id shape, task(txt2img-XXXXXXX), with enough randomness to stay unique in a long history."""
     return f"task({job_type}-{secrets.token_hex(8)})"
@@ -66,8 +75,9 @@ class JobQueue:
         """Set by the worker side: stops the job id's generation (its State's interrupt)."""
         self.workers: list = []
         """The workers taking jobs from this queue (each with loaded_checkpoints()), set by whoever starts them."""
-        self.checkpoint_of: Callable[[GenerationSpec], str | None] = lambda spec: None
-        """The checkpoint title a spec runs with, for choosing workers that hold it."""
+        self.checkpoint_name: Callable[[str | None], str | None] = lambda requested: None
+        """The name of the checkpoint a job runs with, from the one its request names (None: the selected one);
+        None when no checkpoint is known by that."""
         self._wake = threading.Condition()
         self._paused = False
         self._outcomes: dict[str, Outcome] = {}
@@ -102,7 +112,7 @@ class JobQueue:
                     raise JobConflict("id", f"a job with id {job_id!r} is still being waited for")
             try:
                 job, created = self.store.add(job_id, spec.mode, spec_json, fingerprint, priority, self.max_attempts,
-                                              idempotency_key, batch_id)
+                                              idempotency_key, batch_id, requested_checkpoint(spec))
             except job_store.DuplicateJobId as e:
                 raise JobConflict("id", f"a job with id {job_id!r} is queued or running") from e
             if created:
@@ -161,21 +171,46 @@ class JobQueue:
         return None
 
     def _claim_for(self, worker) -> job_store.JobRecord | None:
-        queued = [affinity.Candidate(job.id, job.priority, self._checkpoint_of(spec_json))
-                  for job, spec_json in self.store.queued_head(affinity.WINDOW)]
-        others = {title for other in self.workers if other is not worker for title in other.loaded_checkpoints()}
+        others = {name for other in self.workers if other is not worker and other.alive
+                  for name in other.loaded_checkpoints()}
+        if not others:  # nobody else holds a checkpoint: nothing to route by
+            return self.store.claim_next()
+        names, now, queued = {}, self.store.clock(), []
+        for job, requested in self.store.queued_head(affinity.WINDOW):
+            if requested not in names:
+                names[requested] = self._checkpoint_name(requested)
+            queued.append(affinity.Candidate(job.id, job.priority, names[requested], now - job.submitted_at))
         chosen = affinity.choose(queued, set(worker.loaded_checkpoints()), others)
         return self.store.claim(chosen.job_id) if chosen is not None else None
 
-    def _checkpoint_of(self, spec_json: str) -> str | None:
+    def _checkpoint_name(self, requested: str | None) -> str | None:
         try:
-            return self.checkpoint_of(GenerationSpec.from_json(spec_json))
-        except Exception:  # a spec this version cannot read: the worker that takes it reports that
+            return self.checkpoint_name(requested)
+        except Exception:  # the checkpoint list is being reloaded: this claim routes without it
+            log.debug("No checkpoint name for %r", requested, exc_info=True)
             return None
+
+    def checkpoint_for(self, spec: GenerationSpec) -> str | None:
+        """The name of the checkpoint the spec runs with (None when none is known)."""
+        return self._checkpoint_name(requested_checkpoint(spec))
+
+    def unclaim(self, job_id: str) -> job_store.JobRecord | None:
+        """A job claimed by a worker that turned out to be down before the job reached it: queued again as it was
+        (the attempt not counted), or cancelled when a cancel came meanwhile."""
+        if self.cancel_requested(job_id):
+            return self.finish(job_id)
+        with self._wake:
+            job = self.store.unclaim(job_id)
+            if job is not None:
+                self.events.publish("job.retrying", job.id, attempts=job.attempts, reason="worker unavailable")
+                self._wake.notify_all()
+        return job
 
     def interrupted(self, job_id: str, reason: str) -> job_store.JobRecord | None:
         """The worker running the job died: the job is queued again while it has attempts left (its waiter waits on),
-        else failed (its waiter gets the error)."""
+        else failed (its waiter gets the error). A job whose cancel was asked for ends cancelled."""
+        if self.cancel_requested(job_id):
+            return self.finish(job_id)
         with self._wake:
             job = self.store.interrupt(job_id, reason)
             if job is None:
@@ -215,6 +250,14 @@ class JobQueue:
             outcome.value, outcome.error, outcome.record = value, exception, job
             outcome.done.set()
         return job
+
+    def end(self, job_id: str, **ending) -> None:
+        """finish(job_id, **ending); when that cannot be recorded, its waiter gets the error instead of waiting."""
+        try:
+            self.finish(job_id, **ending)
+        except Exception as e:
+            log.exception("Could not record the end of job %s", job_id)
+            self.abandon(job_id, e)
 
     def abandon(self, job_id: str, error: BaseException):
         """The job's end could not be recorded: its waiter in this process gets the error instead of waiting."""

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from modules.jobs.events import EventBus
 from modules.jobs.queue import JobQueue
-from modules.jobs.spec import GenerationSpec
 from modules.jobs.store import JobStore
 from modules.jobs.worker import Environment, LocalWorker
 
@@ -19,6 +18,7 @@ class JobService:
         self.store, self.queue, self.workers = store, queue, workers
 
     def stop(self, timeout: float | None = 10):
+        self.queue.pause()  # a job a stopping worker gives back is not taken by one stopped next
         for worker in self.workers:
             worker.stop(timeout)
         self.store.close()
@@ -34,14 +34,15 @@ def database_path(data_path: str) -> str:
 
 def create(path: str, environment: Environment, retention_days=lambda: 0, workers: int = 1,
            remote_workers: Callable[[JobQueue], list] | None = None,
-           checkpoint_of: Callable[[GenerationSpec], str | None] = lambda spec: None) -> JobService:
+           checkpoint_name: Callable[[str | None], str | None] = lambda requested: None) -> JobService:
     """A job service over the database at path: opened, recovered, its workers started: `workers` local ones, and
     those remote_workers(queue) makes (each with start, stop, interrupt, loaded_checkpoints, describe, current_job).
-    checkpoint_of(spec): the checkpoint a job runs with, so that workers holding it take it."""
+    checkpoint_name(requested): the name of the checkpoint a job runs with from the one its request names (None: the
+    selected one), so that workers holding it take it."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     store = JobStore(path)
     queue = JobQueue(store, EventBus(), retention_days=retention_days)
-    queue.checkpoint_of = checkpoint_of
+    queue.checkpoint_name = checkpoint_name
     queue.recover()
     started = [LocalWorker(queue, environment, name=f"local-{number}") for number in range(1, workers + 1)]
     if remote_workers is not None:

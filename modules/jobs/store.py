@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     saved_files TEXT,
     submitted_at REAL NOT NULL,
     started_at REAL,
-    finished_at REAL
+    finished_at REAL,
+    checkpoint TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, priority DESC, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_finish ON jobs(finished_at);
@@ -85,6 +86,9 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "checkpoint" not in columns:  # a database from before checkpoint-aware claims
+            self._db.execute("ALTER TABLE jobs ADD COLUMN checkpoint TEXT")
 
     def close(self):
         with self._lock:
@@ -98,9 +102,10 @@ class JobStore:
         return _Transaction(self._db, self._lock)
 
     def add(self, job_id: str, job_type: str, spec_json: str, fingerprint: str, priority: int, max_attempts: int,
-            idempotency_key: str | None = None, batch_id: str | None = None) -> tuple[JobRecord, bool]:
+            idempotency_key: str | None = None, batch_id: str | None = None,
+            checkpoint: str | None = None) -> tuple[JobRecord, bool]:
         """Queues a job; (the job, True). With an idempotency key already used: (that job, False). DuplicateJobId
-        while a job of that id is queued or running."""
+        while a job of that id is queued or running. checkpoint: the one its request names (None: the selected)."""
         with self._transaction():
             if idempotency_key is not None:
                 existing = self._one(f"SELECT {COLUMNS} FROM jobs WHERE idempotency_key = ?", (idempotency_key,))
@@ -112,9 +117,9 @@ class JobStore:
             try:
                 self._db.execute(
                     "INSERT INTO jobs (id, type, state, priority, idempotency_key, fingerprint, batch_id, spec, "
-                    "max_attempts, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "max_attempts, submitted_at, checkpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (job_id, job_type, QUEUED, priority, idempotency_key, fingerprint, batch_id, spec_json,
-                     max_attempts, self.clock()))
+                     max_attempts, self.clock(), checkpoint))
             except sqlite3.IntegrityError as e:
                 raise DuplicateJobId(job_id) from e
             return self._one(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,)), True
@@ -146,11 +151,11 @@ class JobStore:
                 f"WHERE seq = (SELECT seq FROM jobs WHERE state = ? ORDER BY {ORDER_OF_QUEUE} LIMIT 1) "
                 f"RETURNING {COLUMNS}", (RUNNING, self.clock(), QUEUED))
 
-    def queued_head(self, limit: int) -> list[tuple[JobRecord, str]]:
-        """The first `limit` queued jobs in queue order, each with its spec."""
+    def queued_head(self, limit: int) -> list[tuple[JobRecord, str | None]]:
+        """The first `limit` queued jobs in queue order, each with the checkpoint its request names."""
         with self._lock:
-            rows = self._db.execute(f"SELECT {COLUMNS}, spec FROM jobs WHERE state = ? ORDER BY {ORDER_OF_QUEUE} "
-                                    f"LIMIT ?", (QUEUED, limit)).fetchall()
+            rows = self._db.execute(f"SELECT {COLUMNS}, checkpoint FROM jobs WHERE state = ? "
+                                    f"ORDER BY {ORDER_OF_QUEUE} LIMIT ?", (QUEUED, limit)).fetchall()
         return [(JobRecord.from_row(row[:-1]), row[-1]) for row in rows]
 
     def claim(self, job_id: str) -> JobRecord | None:
@@ -158,6 +163,13 @@ class JobStore:
         with self._transaction():
             return self._one(f"UPDATE jobs SET state = ?, attempts = attempts + 1, started_at = ?, error = NULL "
                              f"WHERE id = ? AND state = ? RETURNING {COLUMNS}", (RUNNING, self.clock(), job_id, QUEUED))
+
+    def unclaim(self, job_id: str) -> JobRecord | None:
+        """A running job that never reached its worker: queued again, the attempt not counted; None when it was not
+        running."""
+        with self._transaction():
+            return self._one(f"UPDATE jobs SET state = ?, attempts = attempts - 1, started_at = NULL WHERE id = ? "
+                             f"AND state = ? RETURNING {COLUMNS}", (QUEUED, job_id, RUNNING))
 
     def interrupt(self, job_id: str, reason: str) -> JobRecord | None:
         """A running job whose worker died: queued again while it has attempts left, else failed; None when it was

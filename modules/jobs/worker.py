@@ -89,7 +89,7 @@ class LocalWorker:
 
     def loaded_checkpoints(self) -> list[str]:
         info = getattr(self.environment.sd_model(), "sd_checkpoint_info", None)
-        return [info.title] if info is not None else []
+        return [info.name] if info is not None else []
 
     def interrupt(self, job_id: str) -> None:
         state = job_state.running(job_id)
@@ -120,15 +120,11 @@ class LocalWorker:
         try:
             spec = GenerationSpec.from_json(self.jobs.store.spec(job.id))
         except Exception as e:  # a stored spec this version cannot read
-            failure = failures.Failure(422, "spec", f"the stored request cannot be read: {e}", type(e).__name__)
-            ending = {"error": failure.as_dict(), "exception": e}
+            ending = {"error": failures.unreadable_spec(e).as_dict(), "exception": e}
         else:
             ending = self._generate(job, spec)
         try:
-            self.jobs.finish(job.id, **ending)
-        except Exception as e:
-            log.exception("Could not record the end of job %s", job.id)
-            self.jobs.abandon(job.id, e)
+            self.jobs.end(job.id, **ending)
         finally:
             self.current_job = None
 
@@ -151,19 +147,30 @@ class LocalWorker:
         return {"result": result, "value": value}
 
     def _monitor(self, job_id: str, done: threading.Event):
-        """Publishes the job's progress when it moves and its live preview when a new one is decoded."""
-        last_progress, last_preview = None, None
+        announcer = ProgressAnnouncer(job_id, self.jobs.events)
         while not done.wait(self.monitor_interval):
             try:
-                numbers = live.progress(job_id)
-                if numbers is not None and (numbers["step"], numbers["steps"], numbers["fraction"]) != last_progress:
-                    last_progress = (numbers["step"], numbers["steps"], numbers["fraction"])
-                    self.jobs.events.publish("job.progress", job_id, progress=numbers)
-                if not self.jobs.events.listener_count():
-                    continue  # a preview is decoded for a listener, not for nobody
-                preview = live.preview_id(job_id)
-                if preview is not None and preview != last_preview:
-                    last_preview = preview
-                    self.jobs.events.publish("job.preview", job_id, id_live_preview=preview)
+                announcer.step()
             except Exception:
                 log.debug("Job monitor failed", exc_info=True)
+
+
+class ProgressAnnouncer:
+    """Publishes a running job's progress when it moves and its live preview when a new one is decoded (for
+    listeners: a preview is decoded for someone, not for nobody)."""
+
+    def __init__(self, job_id: str, events):
+        self.job_id, self.events = job_id, events
+        self._last_progress, self._last_preview = None, None
+
+    def step(self) -> None:
+        numbers = live.progress(self.job_id)
+        if numbers is not None and (numbers["step"], numbers["steps"], numbers["fraction"]) != self._last_progress:
+            self._last_progress = (numbers["step"], numbers["steps"], numbers["fraction"])
+            self.events.publish("job.progress", self.job_id, progress=numbers)
+        if not self.events.listener_count():
+            return
+        preview = live.preview_id(self.job_id)
+        if preview is not None and preview != self._last_preview:
+            self._last_preview = preview
+            self.events.publish("job.preview", self.job_id, id_live_preview=preview)

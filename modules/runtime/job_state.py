@@ -223,14 +223,24 @@ def job(id_task: str, name: str, live_options=None, preview_decoder=None) -> Ite
     running and bound to this context for the `with` block."""
     state = State(live_options)
     state.preview_decoder = preview_decoder
+    with listed(id_task, state, name):
+        token = _bound_job.set(state)
+        try:
+            yield state
+        finally:
+            _bound_job.reset(token)
+
+
+@contextlib.contextmanager
+def listed(id_task: str, state: State, name: str = "") -> Iterator[State]:
+    """state begun and listed as the running job id_task for the `with` block (not bound to this context: a job
+    running elsewhere is followed through it)."""
     state.begin(job=name)
     with _running_lock:
         _running[id_task] = state
-    token = _bound_job.set(state)
     try:
         yield state
     finally:
-        _bound_job.reset(token)
         state.end()
         with _running_lock:
             if _running.get(id_task) is state:

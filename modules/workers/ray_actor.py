@@ -9,10 +9,11 @@ import ray
 
 
 class GenerationActor:
-    def __init__(self, data_dir: str, threads: int):
+    def __init__(self, data_dir: str, threads: int, engine_flags: list[str] = ()):
+        """engine_flags: the server's command-line flags that shape the engine (engine_flags.for_worker)."""
         os.environ["SERENA_DATA_DIR"] = data_dir
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        sys.argv = ["webui.py", "--data-dir", data_dir, "--disable-console-progressbars"]
+        sys.argv = ["webui.py", *engine_flags, "--data-dir", data_dir, "--disable-console-progressbars"]
         if threads:
             import torch
 
@@ -28,17 +29,18 @@ class GenerationActor:
         return {**self.engine.describe(), "node": ray.get_runtime_context().get_node_id(),
                 "host": socket.gethostname()}
 
-    def run(self, job_id: str, spec_json: str, options: dict, checkpoint: str | None, finisher=None) -> dict:
-        return self.engine.run(job_id, spec_json, options, checkpoint, finisher)
+    def run(self, job_id: str, attempt: int, spec_json: str, options: dict, checkpoint: str | None,
+            finisher=None) -> dict:
+        return self.engine.run(job_id, attempt, spec_json, options, checkpoint, finisher)
 
     def progress(self, job_id: str):
         return self.engine.progress(job_id)
 
-    def preview(self, job_id: str):
-        return self.engine.preview(job_id)
+    def preview(self, job_id: str, known: int):
+        return self.engine.preview(job_id, known)
 
-    def interrupt(self, job_id: str) -> None:
-        self.engine.interrupt(job_id)
+    def signal(self, job_id: str, attempt: int, action: str) -> None:
+        self.engine.signal(job_id, attempt, action)
 
 
 RemoteGenerationActor = ray.remote(GenerationActor)

@@ -1,49 +1,88 @@
 """A remote worker's side of a job: the engine started as the server starts it (options, extensions, scripts, the
-checkpoint list), the job's checkpoint made current (a few loaded ones kept, least recently used dropped first),
-the job run as the server's own worker runs it, and the files it saved, written to a staging folder, sent back
-with the result for the server to place."""
+checkpoint list), the job's checkpoint resolved by its name, the job run as the server's own worker runs it, and the
+files it saved, written to a staging folder, sent back with the result for the server to place."""
 
 import collections
+import dataclasses
+import logging
 import os
 import shutil
 import tempfile
 import threading
 
-from modules import devices, initialize, output_paths, sd_models, shared
+from modules import devices, initialize, output_paths, safe, sd_models, shared
 from modules.jobs import failures, live, worker
 from modules.jobs.spec import GenerationSpec
 from modules.runtime import job_state
+from modules.workers import remote_state
+
+log = logging.getLogger(__name__)
+
+
+def _name_of(model) -> str | None:
+    info = getattr(model, "sd_checkpoint_info", None)
+    return info.name if info is not None else None
 
 
 class LoadedCheckpoints:
-    """Loaded models by checkpoint title, the one a job needs made shared.sd_model. At most limit() of them (the
-    server's sd_checkpoints_limit), and the least recently used ones are dropped first when the device's free memory
-    (free_memory()) would not hold MEMORY_MARGIN times the next checkpoint's file."""
+    """The loaded model (shared.sd_model) and up to limit() - 1 others kept loaded beside it (the server's
+    sd_checkpoints_limit), by checkpoint name, least recently used dropped first; none is kept while the device's
+    free memory (free_memory()) would not also hold MEMORY_MARGIN times the next checkpoint's file. A checkpoint
+    that is not kept is loaded by the job's processing, as on the server."""
 
     MEMORY_MARGIN = 2
 
     def __init__(self, limit=lambda: shared.opts.sd_checkpoints_limit, free_memory=devices.free_memory_bytes):
         self.limit, self.free_memory = limit, free_memory
-        self.models: collections.OrderedDict[str, object] = collections.OrderedDict()
+        self.kept: collections.OrderedDict[str, object] = collections.OrderedDict()
 
-    def titles(self) -> list[str]:
-        return list(self.models)
+    def names(self) -> list[str]:
+        """The loaded checkpoints' names, the current one first, then the most recently used."""
+        current = _name_of(shared.sd_model)
+        return ([current] if current else []) + [name for name in reversed(self.kept) if name != current]
 
-    def use(self, title: str) -> None:
-        if title in self.models:
-            self.models.move_to_end(title)
-            if shared.sd_model is not self.models[title]:
-                shared.sd_model = self.models[title]
-                sd_models.load_embeddings(shared.sd_model)
+    def use(self, info: sd_models.CheckpointInfo) -> None:
+        """Before a job for info: its model made current when it is kept, the current one kept in its place while
+        the limit and the memory allow (else released when the next one loads)."""
+        current = shared.sd_model
+        self.kept.pop(_name_of(current), None)  # a copy the job's processing loaded again
+        if _name_of(current) == info.name:
             return
-        info = sd_models.get_closet_checkpoint_match(title)
-        if info is None:
-            return  # the job reports the unknown checkpoint itself
-        needed = self.MEMORY_MARGIN * os.path.getsize(info.filename)
-        while self.models and (len(self.models) >= max(1, self.limit()) or self.free_memory() < needed):
-            self.models.popitem(last=False)
+        model = self.kept.pop(info.name, None)
+        self._keep(current, needed=0 if model is not None else self.MEMORY_MARGIN * os.path.getsize(info.filename))
+        if model is not None:
+            shared.sd_model = model
+            sd_models.load_embeddings(model)
+
+    def _keep(self, model, needed: int) -> None:
+        if model is None:
+            return
+        room = max(1, self.limit()) - 1
+        while self.kept and (len(self.kept) >= room or self.free_memory() < needed):
+            self.kept.popitem(last=False)
             devices.release_memory()
-        self.models[info.title] = sd_models.load_model(info)
+        if len(self.kept) < room and self.free_memory() >= needed:
+            self.kept[_name_of(model)] = model
+
+
+def resolve_checkpoint(name: str) -> sd_models.CheckpointInfo:
+    """The checkpoint the server named (CheckpointInfo.name); CheckpointLoadError when this worker has none of that
+    name (another --ckpt-dir, a file missing on this machine): never another one in its place."""
+    info = sd_models.checkpoint_aliases.get(name)
+    if info is None or info.name != name:
+        raise safe.CheckpointLoadError(f"{name}: this worker has no checkpoint of that name (its models folders: "
+                                       f"{', '.join(sd_models.checkpoint_search_dirs())})")
+    return info
+
+
+def with_checkpoint(spec: GenerationSpec, options: dict, info: sd_models.CheckpointInfo) -> GenerationSpec:
+    """The job's checkpoint named as this worker knows it, in the override that names it or else in its options."""
+    overrides = spec.params.get("override_settings") or {}
+    if "sd_model_checkpoint" not in overrides:
+        options["sd_model_checkpoint"] = info.title
+        return spec
+    return dataclasses.replace(spec, params={**spec.params,
+                                             "override_settings": {**overrides, "sd_model_checkpoint": info.name}})
 
 
 def staged_files(root: str) -> list[tuple[str, bytes]]:
@@ -62,46 +101,67 @@ class Engine:
         initialize.register_options_without_ui()
         self.environment = initialize.job_environment(threading.Lock())
         self.checkpoints = LoadedCheckpoints()
-        self._interrupted: set[str] = set()
+        self._interrupted: set[tuple[str, int]] = set()
+        """(job id, attempt) of the runs to stop: a cancel that may come before its run starts"""
+        self._running: tuple[str, int] | None = None
 
-    def run(self, job_id: str, spec_json: str, options: dict, checkpoint: str | None, finisher=None) -> dict:
-        """{"result", "value", "files"} (the result's saved_files relative to the staging folder, as files' paths),
-        or {"failure": ...} when the job failed."""
-        staging = tempfile.mkdtemp(prefix="serena-staged-")
-        token = output_paths.staging_root.set(staging)
+    def run(self, job_id: str, attempt: int, spec_json: str, options: dict, checkpoint: str | None,
+            finisher=None) -> dict:
+        """{"result", "value", "files", "numbered"} (the result's saved_files relative to the staging folder, as
+        files' paths), or {"failure": ...} when the job failed."""
+        staging = output_paths.Staging(tempfile.mkdtemp(prefix="serena-staged-"))
+        token = output_paths.staging.set(staging)
         spec = None
         try:
             spec = GenerationSpec.from_json(spec_json)
+            options = dict(options)
+            if checkpoint:
+                info = resolve_checkpoint(checkpoint)
+                spec = with_checkpoint(spec, options, info)
             shared.opts.data.update(options)  # this worker's settings are the server's
             if checkpoint:
-                self.checkpoints.use(checkpoint)
+                self.checkpoints.use(info)
+            self._running = (job_id, attempt)
             result, value = worker.execute(job_id, spec, self.environment, finisher,
-                                           cancelled=lambda: job_id in self._interrupted)
-            result["saved_files"] = [os.path.relpath(path, staging).replace(os.sep, "/")
+                                           cancelled=lambda: (job_id, attempt) in self._interrupted)
+            result["saved_files"] = [os.path.relpath(path, staging.root).replace(os.sep, "/")
                                      for path in result["saved_files"]]
             return {"result": result, "value": value if finisher is not None else None,
-                    "files": staged_files(staging)}
+                    "files": staged_files(staging.root), "numbered": staging.numbered}
         except Exception as e:  # the job's failure, reported to the server as the local worker reports it
-            return {"failure": failures.describe(e, spec).as_dict()} if spec is not None else \
-                {"failure": failures.Failure(422, "spec", f"the stored request cannot be read: {e}",
-                                             type(e).__name__).as_dict()}
+            if spec is None:
+                return {"failure": failures.unreadable_spec(e).as_dict()}
+            failure = failures.describe(e, spec)
+            if failure.status >= 500:
+                log.exception("Job %s failed", job_id)
+            return {"failure": failure.as_dict()}
         finally:
-            output_paths.staging_root.reset(token)
-            shutil.rmtree(staging, ignore_errors=True)
-            self._interrupted.discard(job_id)
+            self._running = None
+            output_paths.staging.reset(token)
+            shutil.rmtree(staging.root, ignore_errors=True)
+            self._interrupted = {key for key in self._interrupted if key[0] != job_id}
 
-    def interrupt(self, job_id: str) -> None:
-        self._interrupted.add(job_id)
+    def signal(self, job_id: str, attempt: int, action: str) -> None:
+        """interrupt, skip or stop_generating for that run of the job (a late one for an earlier run is ignored)."""
+        if action not in remote_state.SIGNALS:
+            raise ValueError(f"unknown signal {action!r}")
+        if action == "interrupt":
+            self._interrupted.add((job_id, attempt))
         state = job_state.running(job_id)
-        if state is not None:
-            state.interrupt()
+        if state is not None and self._running == (job_id, attempt):
+            getattr(state, action)()
 
     def progress(self, job_id: str) -> dict | None:
-        return live.progress(job_id)
+        state = job_state.running(job_id)
+        return remote_state.snapshot(state) if state is not None else None
 
-    def preview(self, job_id: str) -> tuple[int, bytes] | None:
+    def preview(self, job_id: str, known: int) -> tuple[int, bytes] | None:
+        """The job's latest live preview (number, PNG) when it is not the one numbered known."""
         number = live.preview_id(job_id)
-        return (number, live.preview_png(job_id)) if number is not None else None
+        if number is None or number == known:
+            return None
+        png = live.preview_png(job_id)
+        return (number, png) if png is not None else None
 
     def describe(self) -> dict:
-        return {"pid": os.getpid(), "device": str(shared.device), "checkpoints": self.checkpoints.titles()}
+        return {"pid": os.getpid(), "device": str(shared.device), "checkpoints": self.checkpoints.names()}

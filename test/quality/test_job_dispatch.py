@@ -36,8 +36,8 @@ def test_an_idle_worker_takes_the_first_job_or_skips_to_one_for_its_checkpoint(q
 
 
 class FakeWorker:
-    def __init__(self, name: str, checkpoints: list[str]):
-        self.name, self.checkpoints = name, checkpoints
+    def __init__(self, name: str, checkpoints: list[str], alive: bool = True):
+        self.name, self.checkpoints, self.alive = name, checkpoints, alive
 
     def loaded_checkpoints(self):
         return self.checkpoints
@@ -47,7 +47,7 @@ class FakeWorker:
 def jobs(tmp_path):
     store = job_store.JobStore(str(tmp_path / "jobs.sqlite3"))
     queue = JobQueue(store, EventBus())
-    queue.checkpoint_of = lambda spec: spec.params.get("override_settings", {}).get("sd_model_checkpoint")
+    queue.checkpoint_name = lambda requested: requested
     yield queue
     store.close()
 
@@ -138,32 +138,3 @@ def test_inside_a_remote_job_save_image_writes_under_the_staging_folder(tmp_path
     relative = os.path.relpath(outside, staging).replace(os.sep, "/")
     assert placement.target_folder(os.path.dirname(relative), "/unused") == str(tmp_path / "elsewhere")
 
-
-def test_a_worker_keeps_recent_checkpoints_within_its_count_and_its_free_memory(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
-    from modules import sd_models, shared
-    from modules.workers.remote_job import LoadedCheckpoints
-
-    files = {}
-    for name in "ABC":
-        files[name] = tmp_path / f"{name}.safetensors"
-        files[name].write_bytes(b"x" * 100)
-    loads = []
-    monkeypatch.setattr(sd_models, "get_closet_checkpoint_match",
-                        lambda title: SimpleNamespace(title=title, filename=str(files[title])))
-    monkeypatch.setattr(sd_models, "load_model", lambda info: loads.append(info.title) or f"model {info.title}")
-    monkeypatch.setattr(sd_models, "load_embeddings", lambda model: None)
-    monkeypatch.setattr(shared, "sd_model", None)
-    free = {"bytes": 10_000}
-    checkpoints = LoadedCheckpoints(limit=lambda: 2, free_memory=lambda: free["bytes"])
-    for title in "ABA":
-        checkpoints.use(title)
-        if title == "A" and len(loads) == 2:
-            assert shared.sd_model == "model A"  # swapped back without a load
-    assert loads == ["A", "B"] and checkpoints.titles() == ["B", "A"]
-    checkpoints.use("C")  # two at most: B, the least recently used, goes
-    assert checkpoints.titles() == ["A", "C"]
-    free["bytes"] = 150  # less than twice a 100-byte file: every other model goes first
-    checkpoints.use("B")
-    assert checkpoints.titles() == ["B"] and loads == ["A", "B", "C", "B"]

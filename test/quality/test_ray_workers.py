@@ -18,7 +18,7 @@ ray = pytest.importorskip("ray", reason="Ray is the optional extra (pip install 
 from PIL import Image  # noqa: E402
 
 from modules import initialize, shared  # noqa: E402
-from modules.jobs import service  # noqa: E402
+from modules.jobs import live, service  # noqa: E402
 from modules.jobs.queue import PRIORITY_INTERACTIVE  # noqa: E402
 from modules.jobs.spec import GenerationSpec  # noqa: E402
 from modules.workers import ray_backend  # noqa: E402
@@ -57,14 +57,16 @@ def cluster(engine_ready, data_dir):
     simulated.shutdown()
 
 
-def ray_service(data_dir: str, count: int, resources: dict, tmp_path) -> service.JobService:
+def ray_service(data_dir: str, count: int, resources: dict, tmp_path, engine_flags=()) -> service.JobService:
     def workers(jobs):
-        return [ray_backend.RayWorker(jobs, ray_backend.start_actor(data_dir, threads=1, resources=resources),
-                                      f"ray-{number}", data_dir, options=lambda: dict(shared.opts.data))
+        return [ray_backend.RayWorker(jobs, ray_backend.start_actor(data_dir, threads=1, resources=resources,
+                                                                    engine_flags=engine_flags),
+                                      f"ray-{number}", data_dir, options=lambda: dict(shared.opts.data),
+                                      live_options=shared.opts)
                 for number in range(1, count + 1)]
 
     started = service.create(str(tmp_path / service.DATABASE_NAME), initialize.job_environment(threading.Lock()),
-                             workers=0, remote_workers=workers, checkpoint_of=initialize.checkpoint_title)
+                             workers=0, remote_workers=workers, checkpoint_name=initialize.checkpoint_name)
     wait_until(lambda: all(worker.state == "idle" for worker in started.workers), "started")
     return started
 
@@ -113,8 +115,6 @@ def test_two_workers_run_two_jobs_at_once(two_workers):
 
 
 def test_cancel_reaches_a_job_running_on_a_worker(two_workers):
-    from modules.jobs import live
-
     jobs = two_workers.queue
     job_id = jobs.submit(spec(seed=3, **LONG), wait=True)[0].id
     wait_until(lambda: (live.progress(job_id) or {}).get("step", 0) >= 2, "sampling")
@@ -135,7 +135,7 @@ def test_jobs_go_to_the_worker_that_holds_their_checkpoint(two_workers):
     jobs.resume()
     for job_id in first:
         assert jobs.wait(job_id, timeout=WAIT_S).error is None
-    holders = {worker.loaded_checkpoints()[0].split(" ")[0]: worker.name for worker in two_workers.workers}
+    holders = {worker.loaded_checkpoints()[0]: worker.name for worker in two_workers.workers}
     assert sorted(holders) == sorted([f"{TINY_DEFAULT}.safetensors", f"{SECOND}.safetensors"]), holders
 
     jobs.pause()
@@ -153,8 +153,6 @@ def test_jobs_go_to_the_worker_that_holds_their_checkpoint(two_workers):
 
 
 def test_kill_9_of_a_worker_mid_job_loses_and_duplicates_nothing(two_workers, data_dir):
-    from modules.jobs import live
-
     jobs = two_workers.queue
     job_id = jobs.submit(spec(seed=4, steps=60), wait=True)[0].id
     wait_until(lambda: (live.progress(job_id) or {}).get("step", 0) >= 2, "sampling")
@@ -201,7 +199,7 @@ def test_a_worker_whose_start_up_fails_is_reported_dead_at_once(cluster, data_di
     jobs = service.create(str(tmp_path / service.DATABASE_NAME), initialize.job_environment(threading.Lock()),
                           workers=0).queue
     worker = ray_backend.RayWorker(jobs, ray_backend.start_actor(data_dir, threads="not a number", cpus=0),
-                                   "broken", data_dir, options=dict)
+                                   "broken", data_dir, options=dict, live_options=shared.opts)
     worker.start()
     try:
         wait_until(lambda: worker.state == "dead", "reported dead", timeout=60)
@@ -209,3 +207,89 @@ def test_a_worker_whose_start_up_fails_is_reported_dead_at_once(cluster, data_di
     finally:
         worker.stop(10)
         jobs.store.close()
+
+
+def test_the_ui_and_v1_interrupt_progress_and_preview_reach_a_job_on_a_ray_worker(two_workers):
+    from modules import progress
+    from modules.workers.remote_state import RemoteState
+
+    jobs = two_workers.queue
+    job_id = jobs.submit(spec(seed=7, **LONG), PRIORITY_INTERACTIVE, wait=True)[0].id
+    wait_until(lambda: (live.progress(job_id) or {}).get("step", 0) >= 2, "sampling")
+    assert isinstance(shared.state.current(), RemoteState)  # what /sdapi/v1/progress reads
+    first = progress.progress_for(job_id)  # /internal/progress, the UI's progress bar
+    assert first["active"] and first["progress"] > 0
+    preview = wait_until(lambda: progress.progress_for(job_id)["live_preview"], "a live preview", timeout=60)
+    assert preview.startswith("data:image/")
+    interrupted_at = time.monotonic()
+    shared.state.interrupt()  # /sdapi/v1/interrupt, the UI's Interrupt
+    outcome = jobs.wait(job_id, timeout=WAIT_S)
+    assert time.monotonic() - interrupted_at < 20, "stopped at its next step, not at the end of 150"
+    assert outcome.error is None and outcome.record.state == "succeeded"  # interrupted: A1111 keeps what it made
+
+
+def test_a_worker_survives_a_failure_that_is_not_its_actors_death(two_workers, monkeypatch):
+    from modules.workers import placement
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(placement, "place", fail)
+    _, outcome = run(two_workers.queue, spec(seed=8, send_images=True))
+    assert outcome.error is None and outcome.value["saved_files"] == [] and outcome.value["images"]
+    monkeypatch.undo()
+
+    original = two_workers.queue.finisher
+    monkeypatch.setattr(two_workers.queue, "finisher", lambda job_id: (_ for _ in ()).throw(RuntimeError("store")))
+    _, outcome = run(two_workers.queue, spec(seed=9))
+    assert outcome.record.state == "failed" and "RuntimeError: store" in outcome.record.error["message"]
+    monkeypatch.setattr(two_workers.queue, "finisher", original)
+    assert all(worker.alive for worker in two_workers.workers)
+    for seed in (10, 11):
+        assert run(two_workers.queue, spec(seed=seed))[1].error is None
+
+
+def test_an_actor_that_died_while_idle_does_not_cost_the_next_job_an_attempt(two_workers):
+    jobs = two_workers.queue
+    wait_until(lambda: all(worker.state == "idle" for worker in two_workers.workers), "idle")
+    for worker in two_workers.workers:
+        os.kill(worker.describe()["pid"], signal.SIGKILL)
+    _, outcome = run(jobs, spec(seed=12))
+    assert outcome.error is None and outcome.record.attempts == 1
+    wait_until(lambda: all(worker.state == "idle" for worker in two_workers.workers), "restarted")
+
+
+def test_a_checkpoint_the_worker_does_not_have_is_refused_not_replaced(two_workers, data_dir):
+    from modules import sd_models
+    from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+    only_here = os.path.join(data_dir, "models", "Stable-diffusion", "only-on-the-server.safetensors")
+    make_tiny_checkpoint("sd15", only_here, seed=9)
+    sd_models.list_models()  # the server knows it; the running workers listed their checkpoints before it existed
+    try:
+        _, outcome = run(two_workers.queue, spec("only-on-the-server.safetensors", seed=13))
+    finally:
+        os.remove(only_here)
+        sd_models.list_models()
+    assert outcome.record.state == "failed"
+    assert outcome.record.error["field"] == "override_settings.sd_model_checkpoint"
+    assert "only-on-the-server.safetensors" in outcome.record.error["message"]
+
+
+def test_a_worker_starts_with_the_servers_engine_flags(cluster, data_dir, tmp_path):
+    from modules import cmd_args
+    from modules.workers import engine_flags
+    from tools.make_tiny_checkpoint import make_tiny_checkpoint
+
+    elsewhere = tmp_path / "more-checkpoints"
+    make_tiny_checkpoint("sd15", str(elsewhere / "from-ckpt-dir.safetensors"), seed=11)
+    flags = engine_flags.for_worker(cmd_args.parser, cmd_args.parser.parse_args(["--ckpt-dir", str(elsewhere)]))
+    started = ray_service(data_dir, 1, {"head": 1}, tmp_path, engine_flags=flags)
+    try:
+        (worker,) = started.workers
+        worker.jobs.checkpoint_name = lambda requested: requested  # the server here has no --ckpt-dir
+        _, outcome = run(started.queue, spec("from-ckpt-dir.safetensors", seed=14))
+        assert outcome.error is None, outcome.error
+        assert worker.loaded_checkpoints() == ["from-ckpt-dir.safetensors"]
+    finally:
+        started.stop()

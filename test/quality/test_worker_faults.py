@@ -1,0 +1,292 @@
+"""M15 without Ray, the faults a worker meets: a dead worker's checkpoints and a long-waiting first job in the
+claim, the checkpoint a job names kept with it at submit, a cancel that meets a dead worker or one that never got
+the job, the server's State of a job on a remote worker (progress, preview, interrupt and skip reach it), the flags a
+remote worker starts with, its loaded-checkpoint cache and checkpoint names, and a remote failure answered as the
+local one."""
+
+import sqlite3
+import threading
+from types import SimpleNamespace
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from modules import progress, safe, sd_models, shared
+from modules.api import errors
+from modules.jobs import affinity, failures, live
+from modules.jobs import store as job_store
+from modules.jobs.events import EventBus
+from modules.jobs.queue import JobQueue
+from modules.jobs.spec import GenerationSpec
+from modules.runtime import job_state
+from modules.workers import engine_flags, remote_job
+from modules.workers.remote_state import RemoteState
+
+
+class FakeWorker:
+    def __init__(self, name: str, checkpoints: list[str], alive: bool = True):
+        self.name, self.checkpoints, self.alive = name, checkpoints, alive
+
+    def loaded_checkpoints(self):
+        return self.checkpoints
+
+
+@pytest.fixture
+def jobs(tmp_path):
+    store = job_store.JobStore(str(tmp_path / "jobs.sqlite3"))
+    queue = JobQueue(store, EventBus())
+    queue.checkpoint_name = lambda requested: requested or "selected"
+    yield queue
+    store.close()
+
+
+def submit(jobs: JobQueue, checkpoint: str | None, **options) -> str:
+    overrides = {"sd_model_checkpoint": checkpoint} if checkpoint else {}
+    return jobs.submit(GenerationSpec(mode="txt2img", params={"override_settings": overrides}), **options)[0].id
+
+
+def claim(jobs: JobQueue, worker=None):
+    return jobs.claim(threading.Event(), timeout=0, worker=worker)
+
+
+def test_a_dead_workers_checkpoints_do_not_make_others_skip_the_first_job(jobs):
+    first_b, then_a = submit(jobs, "B"), submit(jobs, "A")
+    holder_a = FakeWorker("a", ["A"])
+    jobs.workers = [holder_a, FakeWorker("b", ["B"], alive=False)]
+    assert claim(jobs, holder_a).id == first_b
+    jobs.workers = [holder_a, FakeWorker("b", ["B"])]
+    assert claim(jobs, holder_a).id == then_a
+
+
+def test_a_first_job_that_waited_long_enough_is_taken_by_whoever_asks():
+    queued = [affinity.Candidate("1", 0, "B", waited_s=affinity.PATIENCE_S), affinity.Candidate("2", 0, "A")]
+    assert affinity.choose(queued, {"A"}, {"B"}).job_id == "1"
+    queued[0] = affinity.Candidate("1", 0, "B", waited_s=affinity.PATIENCE_S - 1)
+    assert affinity.choose(queued, {"A"}, {"B"}).job_id == "2"
+
+
+def test_the_checkpoint_a_job_names_is_stored_at_submit_and_claims_do_not_read_specs(jobs, monkeypatch):
+    mine = (submit(jobs, "B"), submit(jobs, "A"), submit(jobs, None))[1]
+    assert [checkpoint for _, checkpoint in jobs.store.queued_head(5)] == ["B", "A", None]
+    monkeypatch.setattr(GenerationSpec, "from_json", lambda text: pytest.fail("a claim parsed a stored spec"))
+    holder_a = FakeWorker("a", ["A"])
+    jobs.workers = [holder_a, FakeWorker("b", ["B"])]
+    assert claim(jobs, holder_a).id == mine
+
+
+def test_with_no_other_worker_holding_anything_a_claim_takes_the_first_job_without_looking_ahead(jobs, monkeypatch):
+    first = submit(jobs, "B")
+    submit(jobs, "A")
+    monkeypatch.setattr(jobs.store, "queued_head", lambda limit: pytest.fail("looked ahead"))
+    worker = FakeWorker("a", ["A"])
+    jobs.workers = [worker, FakeWorker("idle", [])]
+    assert claim(jobs, worker).id == first
+
+
+def test_a_database_from_before_the_checkpoint_column_opens_and_gets_it(tmp_path):
+    path = str(tmp_path / "old.sqlite3")
+    old_schema = job_store.SCHEMA.replace(",\n    checkpoint TEXT\n", "\n")
+    assert "checkpoint" not in old_schema
+    with sqlite3.connect(path) as db:
+        db.executescript(old_schema)
+    store = job_store.JobStore(path)
+    try:
+        store.add("j", "txt2img", "{}", "f", 0, 2, checkpoint="A")
+        assert store.queued_head(1)[0][1] == "A"
+    finally:
+        store.close()
+
+
+def test_a_cancel_asked_for_before_the_worker_died_ends_the_job_cancelled(jobs):
+    job_id = submit(jobs, "A", wait=True)
+    claim(jobs)
+    jobs.cancel(job_id)
+    ended = jobs.interrupted(job_id, "worker w died")
+    assert ended.state == "cancelled"
+    assert jobs.wait(job_id, timeout=1).record.state == "cancelled"
+
+
+def test_a_job_that_never_reached_its_worker_is_queued_again_without_counting_the_attempt(jobs):
+    job_id = submit(jobs, "A")
+    listener = jobs.events.subscribe(job_id)
+    assert claim(jobs).attempts == 1
+    back = jobs.unclaim(job_id)
+    assert (back.state, back.attempts) == ("queued", 0)
+    assert [event.type for event in iter(lambda: listener.next(0), None)] == ["job.queued", "job.started", "job.retrying"]
+    assert claim(jobs).attempts == 1
+    jobs.cancel(job_id)
+    assert jobs.unclaim(job_id).state == "cancelled"
+
+
+def test_stopping_the_service_pauses_the_queue_before_any_worker_stops(tmp_path):
+    from modules.jobs import service
+
+    paused_when_stopped = []
+
+    class Recorder(FakeWorker):
+        current_job = None
+
+        def start(self):
+            pass
+
+        def stop(self, timeout=None):
+            paused_when_stopped.append(started.queue.paused)
+
+    started = service.create(str(tmp_path / service.DATABASE_NAME), environment=None, workers=0,
+                             remote_workers=lambda queue: [Recorder("r1", []), Recorder("r2", [])])
+    started.stop()
+    assert paused_when_stopped == [True, True]
+
+
+@pytest.fixture
+def remote_job_state():
+    forwarded = []
+    state = RemoteState(SimpleNamespace(live_previews_enable=True, show_progress_every_n_steps=1,
+                                        live_previews_image_format="png"), forwarded.append)
+    with job_state.listed("task(remote)", state, "scripts_txt2img"):
+        yield state, forwarded
+
+
+def test_a_remote_jobs_state_here_mirrors_its_progress_and_forwards_interrupt_and_skip(remote_job_state):
+    state, forwarded = remote_job_state
+    state.mirror({"job_count": 1, "sampling_step": 5, "sampling_steps": 20, "textinfo": "x", "unknown": 1})
+    assert live.progress("task(remote)")["fraction"] == 0.25
+    answer = progress.progress_for("task(remote)", live_preview=False)
+    assert answer["active"] is True and answer["progress"] == 0.25
+    assert shared.state.current() is state  # /sdapi/v1/progress reads it
+    shared.state.skip()  # /sdapi/v1/skip, the UI's Skip
+    shared.state.interrupt()  # /sdapi/v1/interrupt, the UI's Interrupt
+    assert forwarded == ["skip", "interrupt"] and state.interrupted and state.skipped
+    state.mirror({"sampling_step": 6})
+    assert state.interrupted, "the mirror does not undo what was asked here"
+
+
+def test_a_remote_jobs_preview_is_fetched_once_someone_reads_it(remote_job_state):
+    import io
+
+    from PIL import Image
+
+    state, _ = remote_job_state
+    assert not state.preview_wanted(5)
+    first = progress.progress_for("task(remote)")
+    assert first["live_preview"] is None and state.preview_wanted(5)
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
+    state.show_preview(3, buffer.getvalue())
+    answer = progress.progress_for("task(remote)")
+    assert answer["id_live_preview"] == 3 and answer["live_preview"].startswith("data:image/png;base64,")
+    assert live.preview_id("task(remote)") == 3
+
+
+def test_a_remote_worker_starts_with_the_servers_engine_flags_but_not_its_secrets_data_dir_or_ray_flags():
+    from modules import cmd_args
+
+    parser = cmd_args.parser
+    server = parser.parse_args(["--ckpt-dir", "/models/x", "--no-half", "--no-hashing", "--api-auth", "u:secret",
+                                "--gradio-auth", "a:b", "--data-dir", "/data", "--ray-address", "local",
+                                "--ray-workers", "3", "--port", "7000", "--precision", "full"])
+    flags = engine_flags.for_worker(parser, server)
+    assert not any("secret" in flag or "a:b" in flag or "/data" in flag or "ray" in flag for flag in flags), flags
+    worker = parser.parse_args(flags)
+    for name in ("ckpt_dir", "no_half", "no_hashing", "port", "precision"):
+        assert getattr(worker, name) == getattr(server, name), name
+    assert worker.api_auth is None and worker.ray_address is None and worker.data_dir == parser.get_default("data_dir")
+    assert engine_flags.for_worker(parser, parser.parse_args([])) == []
+
+
+class FakeModel:
+    def __init__(self, name: str):
+        self.sd_checkpoint_info = SimpleNamespace(name=name)
+
+
+def test_the_loaded_checkpoints_cache_keeps_others_beside_the_current_model_within_limit_and_memory(tmp_path,
+                                                                                                   monkeypatch):
+    infos = {}
+    for name in "ABCD":
+        (tmp_path / name).write_bytes(b"x" * 100)
+        infos[name] = SimpleNamespace(name=name, filename=str(tmp_path / name))
+    monkeypatch.setattr(sd_models, "load_embeddings", lambda model: None)
+    monkeypatch.setattr(shared, "sd_model", FakeModel("A"))
+    free = {"bytes": 10_000}
+    limit = {"models": 2}
+    cache = remote_job.LoadedCheckpoints(limit=lambda: limit["models"], free_memory=lambda: free["bytes"])
+
+    cache.use(infos["B"])  # B is not kept: A is kept, processing loads B
+    assert list(cache.kept) == ["A"]
+    shared.sd_model = FakeModel("B")
+    assert cache.names() == ["B", "A"]
+    model_a = cache.kept["A"]
+    cache.use(infos["A"])  # kept: made current without a load, B kept in its place
+    assert shared.sd_model is model_a and list(cache.kept) == ["B"]
+
+    shared.sd_model = FakeModel("C")  # the job's processing (an X/Y/Z checkpoint axis) loaded C
+    cache.use(infos["D"])  # at most limit - 1 kept: B goes, C is kept
+    assert list(cache.kept) == ["C"]
+
+    free["bytes"] = 150  # would not hold twice a 100-byte file: nothing is kept beside a new load
+    shared.sd_model = FakeModel("D")
+    cache.use(infos["A"])
+    assert list(cache.kept) == []
+
+    limit["models"] = 1  # as on the server: one model, none kept beside it
+    free["bytes"] = 10_000
+    shared.sd_model = FakeModel("A")
+    cache.use(infos["B"])
+    assert list(cache.kept) == [] and cache.names() == ["A"]
+
+
+def test_a_checkpoint_is_resolved_on_the_worker_by_its_name_and_an_unknown_one_is_refused(monkeypatch):
+    info = SimpleNamespace(name="sub/model.safetensors", title="sub/model.safetensors [0123456789]")
+    monkeypatch.setattr(sd_models, "checkpoint_aliases", {"sub/model.safetensors": info, "model": info})
+    assert remote_job.resolve_checkpoint("sub/model.safetensors") is info
+    with pytest.raises(safe.CheckpointLoadError, match="other.safetensors"):
+        remote_job.resolve_checkpoint("other.safetensors")
+    with pytest.raises(safe.CheckpointLoadError):
+        remote_job.resolve_checkpoint("model")  # an alias is not a name: it could be another file here
+
+    options = {}
+    unnamed = GenerationSpec(mode="txt2img", params={"prompt": "x"})
+    assert remote_job.with_checkpoint(unnamed, options, info) is unnamed
+    assert options["sd_model_checkpoint"] == info.title
+    named = GenerationSpec(mode="txt2img", params={"override_settings": {"sd_model_checkpoint": "model [abc]",
+                                                                         "CLIP_stop_at_last_layers": 2}})
+    rewritten = remote_job.with_checkpoint(named, {}, info)
+    assert rewritten.params["override_settings"] == {"sd_model_checkpoint": info.name, "CLIP_stop_at_last_layers": 2}
+    assert named.params["override_settings"]["sd_model_checkpoint"] == "model [abc]"
+
+
+def test_a_late_interrupt_for_an_earlier_run_does_not_stop_the_next_run_of_the_job():
+    engine = remote_job.Engine.__new__(remote_job.Engine)
+    engine._interrupted, engine._running = set(), None
+    state = job_state.State()
+    with job_state.listed("task(r)", state):
+        engine._running = ("task(r)", 2)
+        engine.signal("task(r)", 1, "interrupt")
+        assert not state.interrupted
+        engine.signal("task(r)", 2, "skip")
+        assert state.skipped and not state.interrupted
+        engine.signal("task(r)", 2, "interrupt")
+        assert state.interrupted
+    assert ("task(r)", 1) in engine._interrupted
+    with pytest.raises(ValueError):
+        engine.signal("task(r)", 2, "shutdown")
+
+
+def test_a_remote_500_is_answered_with_the_error_type_and_text_of_the_worker(monkeypatch):
+    app = FastAPI()
+    errors.install_exception_handlers(app)
+
+    @app.get("/local")
+    def local():
+        raise ValueError("bad value")
+
+    @app.get("/remote")
+    def remote():
+        raise failures.RemoteFailure(failures.unexpected(ValueError("bad value")))
+
+    client = TestClient(app, raise_server_exceptions=False)
+    here, there = client.get("/local"), client.get("/remote")
+    assert there.status_code == here.status_code == 500
+    assert there.json() == here.json() == {"error": "ValueError", "detail": "bad value", "body": "",
+                                           "errors": "bad value"}
