@@ -375,6 +375,21 @@ def _write_text_atomically(text, filename):
     _replace_atomically(write, filename)
 
 
+def write_bytes_new(data: bytes, filename: str) -> bool:
+    """Writes data as a new file, whole or not at all; False (nothing written) when the name is taken."""
+    temp_path = f"{os.path.splitext(filename)[0]}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(temp_path, "wb") as file:
+            file.write(data)
+        os.link(temp_path, filename)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+
+
 def _fit_name_length(fullfn):
     """(path without extension, extension), the name shortened so that it and its temp/.txt/"-N" variants fit the
     file system's name length limit."""
@@ -394,15 +409,20 @@ def _sample_file_decoration(namegen, p, seed, short_filename, options):
     return namegen.apply(pattern)
 
 
-def _numbered_filename(path, basename, decoration, extension):
+def numbered_stem(basename: str, index: int, rest: str) -> str:
+    return (f"{basename}-{index:04}" if basename else f"{index:05}") + rest
+
+
+def _numbered_filename(path, basename, decoration, extension) -> tuple[str, int]:
+    """(the first free numbered file name, its number)"""
     basecount = get_next_sequence_number(path, basename)
-    fullfn = None
+    fullfn, index = None, basecount
     for i in range(500):
-        number = f"{basecount + i:05}" if basename == "" else f"{basename}-{basecount + i:04}"
-        fullfn = os.path.join(path, f"{number}{decoration}.{extension}")
+        index = basecount + i
+        fullfn = os.path.join(path, f"{numbered_stem(basename, index, decoration)}.{extension}")
         if not os.path.exists(fullfn):
             break
-    return fullfn
+    return fullfn, index
 
 
 def _downscale_for_4chan(image, fullfn, options):
@@ -442,12 +462,15 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
         path = os.path.join(path, output_paths.relative_folder(dirname))
     os.makedirs(path, exist_ok=True)
 
+    number = None
     if forced_filename is not None:
         fullfn = os.path.join(path, f"{output_paths.file_name(forced_filename)}.{extension}")
     else:
         decoration = output_paths.file_name(_sample_file_decoration(namegen, p, seed, short_filename, options)) + suffix
         if options.save_images_add_number or decoration == "":
-            fullfn = _numbered_filename(path, basename, f"-{decoration}" if decoration else "", extension)
+            rest = f"-{decoration}" if decoration else ""
+            fullfn, index = _numbered_filename(path, basename, rest, extension)
+            number = (fullfn, basename, index, rest)
         else:
             fullfn = os.path.join(path, f"{decoration}.{extension}")
 
@@ -463,6 +486,9 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
     fullfn_without_extension, extension = _fit_name_length(fullfn)
     fullfn = _save_atomically(image, info, fullfn_without_extension, extension, pnginfo, pnginfo_section_name, options)
     image.already_saved_as = fullfn
+    staging = output_paths.staging.get()
+    if staging is not None and number is not None and number[0] == fullfn:  # the name is still the numbered one
+        staging.record_number(fullfn_without_extension, *number[1:])
 
     if options.export_for_4chan:
         small_image = _downscale_for_4chan(image, fullfn, options)

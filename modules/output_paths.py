@@ -4,6 +4,7 @@ settings page; config.json, the owner's own file, is read as it is); where files
 are kept inside the folder they were given (save_image takes the folder as given: extensions name their own)."""
 
 import contextvars
+import dataclasses
 import os
 
 from modules import paths_internal
@@ -60,19 +61,37 @@ def file_name(expanded: str) -> str:
     return "_" if expanded in (".", "..") else expanded
 
 
-STAGED_ABSOLUTE = "_absolute"
-staging_root: contextvars.ContextVar[str | None] = contextvars.ContextVar("staging_root", default=None)
-"""Set inside a job run by a remote worker: its files are saved under this folder and placed by the server."""
+STAGED_DATA, STAGED_ABSOLUTE = "data", "abs"
+"""A staging folder's two top folders: what goes under the data dir, and what goes to an absolute folder."""
+
+
+@dataclasses.dataclass
+class Staging:
+    """Inside a job run by a remote worker: its files are saved under root and placed by the server."""
+
+    root: str
+    numbered: dict[str, list] = dataclasses.field(default_factory=dict)
+    """staged path without extension (relative to root, "/" separators) -> [basename, index, rest] of a numbered
+    name (f"{basename}-{index:04}{rest}", or f"{index:05}{rest}" without a basename): renumbered where placed."""
+
+    def record_number(self, path_without_extension: str, basename: str, index: int, rest: str) -> None:
+        relative = os.path.relpath(path_without_extension, self.root).replace(os.sep, "/")
+        self.numbered[relative] = [basename, index, rest]
+
+
+staging: contextvars.ContextVar[Staging | None] = contextvars.ContextVar("staging", default=None)
 
 
 def save_folder(path: str) -> str:
     """The folder save_image writes a folder option's files to: under the data dir; inside a remote worker's job,
-    the same place under its staging folder (a path outside the data dir under STAGED_ABSOLUTE)."""
+    the same place under its staging folder's STAGED_DATA, or for a folder outside the data dir, its absolute path
+    under STAGED_ABSOLUTE."""
     folder = paths_internal.resolve_data_relative(path)
-    root = staging_root.get()
-    if root is None:
+    current = staging.get()
+    if current is None:
         return folder
     data_path = paths_internal.data_path
     if is_inside(folder, data_path):
-        return os.path.join(root, os.path.relpath(os.path.realpath(folder), os.path.realpath(data_path)))
-    return os.path.join(root, STAGED_ABSOLUTE, os.path.realpath(folder).lstrip(os.sep))
+        return os.path.join(current.root, STAGED_DATA,
+                            os.path.relpath(os.path.realpath(folder), os.path.realpath(data_path)))
+    return os.path.join(current.root, STAGED_ABSOLUTE, os.path.realpath(folder).lstrip(os.sep))

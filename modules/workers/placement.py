@@ -1,57 +1,92 @@
 """A remote worker's saved files, placed where this server would have saved them: the same folder under this data
-dir (or the same absolute folder), numbered after the files already there as save_image numbers them, each written
-whole. The worker saved them into an empty staging folder, so its numbers start at 0 in each folder."""
+dir (or the same absolute folder), numbered names renumbered after the files already there as save_image numbers
+them (from the number parts the worker recorded, never by reading names back), each file written whole and never
+over another one. The files of one stem (an image, its .txt, its .jpg copy) keep one stem."""
 
 import os
-import re
+import threading
 
-from modules import images
-from modules.output_paths import STAGED_ABSOLUTE
+from modules import images, output_paths
 
-NUMBERED_STEM = re.compile(r"^(?:(?P<basename>.+)-(?P<count>\d{4})|(?P<number>\d{5}))(?P<rest>-.*)?$")
+_placing = threading.Lock()
+"""One placement at a time in this process: two workers' files never take the same number."""
+
+
+class UnsafeStagedPath(ValueError):
+    """A staged path that would be placed outside where a job may save."""
 
 
 def target_folder(staged_folder: str, data_path: str) -> str:
     parts = staged_folder.split("/")
-    if parts[0] == STAGED_ABSOLUTE:
-        return os.sep + os.path.join(*parts[1:])
-    return os.path.join(data_path, staged_folder)
+    if any(part in ("", ".", "..") for part in parts[1:]) or parts[0] not in (output_paths.STAGED_DATA, output_paths.STAGED_ABSOLUTE):
+        raise UnsafeStagedPath(f"{staged_folder!r} is not a staged folder")
+    if parts[0] == output_paths.STAGED_ABSOLUTE:
+        return os.sep + os.path.join(*parts[1:]) if len(parts) > 1 else os.sep
+    folder = os.path.join(data_path, *parts[1:])
+    if not output_paths.is_inside(folder, data_path):
+        raise UnsafeStagedPath(f"{staged_folder!r} leads outside the data folder")
+    return folder
 
 
-def _free_stem(folder: str, stem: str, extension: str) -> str:
-    candidate, n = stem, 0
-    while os.path.exists(os.path.join(folder, candidate + extension)):
-        n += 1
-        candidate = f"{stem}-{n}"
-    return candidate
+def _groups(files: list[tuple[str, bytes]], data_path: str) -> dict[tuple[str, str], dict]:
+    """(staged folder, stem) -> {"folder": target folder, "files": [(extension, data, staged path)]}, in order."""
+    groups = {}
+    for relative, data in files:
+        staged_folder, _, name = relative.rpartition("/")
+        stem, extension = os.path.splitext(name)
+        if not name or name in (".", ".."):
+            raise UnsafeStagedPath(f"{relative!r} is not a staged file")
+        group = groups.setdefault((staged_folder, stem), {"folder": target_folder(staged_folder, data_path),
+                                                          "files": []})
+        group["files"].append((extension, data, relative))
+    return groups
 
 
-def _numbered_stem(folder: str, match: re.Match, first_numbers: dict, extension: str) -> str:
-    basename = match["basename"] or ""
+def _write_group(folder: str, stem: str, files: list) -> bool:
+    """Every file of the group under stem, or none (False) when one of the names is taken."""
+    if any(os.path.exists(os.path.join(folder, stem + extension)) for extension, _, _ in files):
+        return False
+    written = []
+    for extension, data, _ in files:
+        path = os.path.join(folder, stem + extension)
+        if not images.write_bytes_new(data, path):  # saved meanwhile by someone else: take the next name
+            for done in written:
+                os.remove(done)
+            return False
+        written.append(path)
+    return True
+
+
+def _candidate_stems(folder: str, stem: str, number: list | None, first_numbers: dict):
+    if number is None:
+        yield stem
+        n = 0
+        while True:
+            n += 1
+            yield f"{stem}-{n}"
+    basename, index, rest = number
     if (folder, basename) not in first_numbers:
         first_numbers[(folder, basename)] = images.get_next_sequence_number(folder, basename)
-    number = first_numbers[(folder, basename)] + int(match["count"] or match["number"])
+    index += first_numbers[(folder, basename)]
     while True:
-        stem = (f"{basename}-{number:04}" if basename else f"{number:05}") + (match["rest"] or "")
-        if not os.path.exists(os.path.join(folder, stem + extension)):
-            return stem
-        number += 1
+        yield images.numbered_stem(basename, index, rest)
+        index += 1
 
 
-def place(files: list[tuple[str, bytes]], data_path: str) -> dict[str, str]:
-    """files: (path relative to the staging folder, content); returns staged path -> the path it now has. Files
-    with the same stem (an image, its .txt, its .jpg copy) keep one stem."""
-    placed, stems, first_numbers = {}, {}, {}
-    for relative, data in files:
-        staged_folder, name = os.path.split(relative.replace(os.sep, "/"))
-        folder = target_folder(staged_folder, data_path)
-        os.makedirs(folder, exist_ok=True)
-        stem, extension = os.path.splitext(name)
-        if (staged_folder, stem) not in stems:
-            match = NUMBERED_STEM.match(stem)
-            stems[(staged_folder, stem)] = _numbered_stem(folder, match, first_numbers, extension) if match else \
-                _free_stem(folder, stem, extension)
-        path = os.path.join(folder, stems[(staged_folder, stem)] + extension)
-        images.write_bytes_atomically(data, path)
-        placed[relative] = path
+def place(files: list[tuple[str, bytes]], numbered: dict[str, list], data_path: str) -> dict[str, str]:
+    """files: (path relative to the staging folder, content); numbered: the staging's number parts by staged stem;
+    returns staged path -> the path it now has. UnsafeStagedPath, before anything is written, for a path that
+    would leave the staging layout or the data folder."""
+    groups = _groups([(relative.replace(os.sep, "/"), data) for relative, data in files], data_path)
+    placed, first_numbers = {}, {}
+    with _placing:
+        for (staged_folder, stem), group in groups.items():
+            folder = group["folder"]
+            os.makedirs(folder, exist_ok=True)
+            number = numbered.get(f"{staged_folder}/{stem}" if staged_folder else stem)
+            for candidate in _candidate_stems(folder, stem, number, first_numbers):
+                if _write_group(folder, candidate, group["files"]):
+                    break
+            for extension, _, relative in group["files"]:
+                placed[relative] = os.path.join(folder, candidate + extension)
     return placed

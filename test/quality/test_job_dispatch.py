@@ -94,7 +94,7 @@ def test_a_job_whose_worker_died_is_queued_again_then_fails_with_no_attempts_lef
 
 
 def staged(folder: str, *names: str) -> list[tuple[str, bytes]]:
-    return [(f"{folder}/{name}", name.encode()) for name in names]
+    return [(f"data/{folder}/{name}", name.encode()) for name in names]
 
 
 def test_staged_files_are_placed_in_the_same_folder_numbered_after_the_files_already_there(tmp_path):
@@ -102,39 +102,134 @@ def test_staged_files_are_placed_in_the_same_folder_numbered_after_the_files_alr
     day.mkdir(parents=True)
     (day / "00006-1.png").write_bytes(b"older")
     grids = tmp_path / "outputs" / "txt2img-grids" / "2026-12-05"
-    files = staged("outputs/txt2img-images/2026-12-05", "00000-11.png", "00000-11.txt", "00001-12.png") + \
+    files = staged("outputs/txt2img-images/2026-12-05", "00000-1234.png", "00000-1234.txt", "00001-12.png") + \
         staged("outputs/txt2img-grids/2026-12-05", "grid-0000.png") + staged("outputs/saved", "named.png")
+    numbered = {"data/outputs/txt2img-images/2026-12-05/00000-1234": ["", 0, "-1234"],
+                "data/outputs/txt2img-images/2026-12-05/00001-12": ["", 1, "-12"],
+                "data/outputs/txt2img-grids/2026-12-05/grid-0000": ["grid", 0, ""]}
     (tmp_path / "outputs" / "saved").mkdir()
     (tmp_path / "outputs" / "saved" / "named.png").write_bytes(b"kept")
-    placed = placement.place(files, str(tmp_path))
+    (tmp_path / "outputs" / "saved" / "named-1.txt").write_bytes(b"a text of another image")
+    placed = placement.place(files, numbered, str(tmp_path))
     assert placed == {
-        "outputs/txt2img-images/2026-12-05/00000-11.png": str(day / "00007-11.png"),
-        "outputs/txt2img-images/2026-12-05/00000-11.txt": str(day / "00007-11.txt"),
-        "outputs/txt2img-images/2026-12-05/00001-12.png": str(day / "00008-12.png"),
-        "outputs/txt2img-grids/2026-12-05/grid-0000.png": str(grids / "grid-0000.png"),
-        "outputs/saved/named.png": str(tmp_path / "outputs" / "saved" / "named-1.png"),
+        "data/outputs/txt2img-images/2026-12-05/00000-1234.png": str(day / "00007-1234.png"),
+        "data/outputs/txt2img-images/2026-12-05/00000-1234.txt": str(day / "00007-1234.txt"),
+        "data/outputs/txt2img-images/2026-12-05/00001-12.png": str(day / "00008-12.png"),
+        "data/outputs/txt2img-grids/2026-12-05/grid-0000.png": str(grids / "grid-0000.png"),
+        "data/outputs/saved/named.png": str(tmp_path / "outputs" / "saved" / "named-1.png"),
     }
-    assert (day / "00007-11.png").read_bytes() == b"00000-11.png"
+    assert (day / "00007-1234.png").read_bytes() == b"00000-1234.png"
     assert (day / "00006-1.png").read_bytes() == b"older"
     assert images.get_next_sequence_number(str(day), "") == 9
 
 
-def test_inside_a_remote_job_save_image_writes_under_the_staging_folder(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("basename", "rest"), [("", "-1234"), ("", "-2026-12-05"), ("img-0001", "-7"),
+                                                 ("", "-0002-0003")])
+def test_a_numbered_name_is_renumbered_from_its_recorded_parts_whatever_digits_it_holds(tmp_path, basename, rest):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    existing = images.numbered_stem(basename, 4, "-old") + ".png"
+    (folder / existing).write_bytes(b"older")
+    stem = images.numbered_stem(basename, 0, rest)
+    placed = placement.place([(f"data/out/{stem}.png", b"new")], {f"data/out/{stem}": [basename, 0, rest]},
+                             str(tmp_path))
+    assert placed[f"data/out/{stem}.png"] == str(folder / (images.numbered_stem(basename, 5, rest) + ".png"))
+    assert (folder / existing).read_bytes() == b"older"
+
+
+def test_a_data_folder_named_like_the_absolute_marker_stays_in_the_data_dir(tmp_path):
+    data = tmp_path / "data"
+    placed = placement.place([("data/abs/tmp/x.png", b"x"), ("data/_absolute/tmp/y.png", b"y")], {}, str(data))
+    assert placed == {"data/abs/tmp/x.png": str(data / "abs" / "tmp" / "x.png"),
+                      "data/_absolute/tmp/y.png": str(data / "_absolute" / "tmp" / "y.png")}
+
+
+@pytest.mark.parametrize("relative", ["_absolute/tmp/x.png", "outputs/x.png", "data/../x.png", "data/a/../../x.png",
+                                      "data//x.png", "abs/../etc/x.png"])
+def test_a_staged_path_outside_the_layout_is_refused_before_anything_is_written(tmp_path, relative):
+    data = tmp_path / "data"
+    with pytest.raises(placement.UnsafeStagedPath):
+        placement.place([("data/fine/ok.png", b"ok"), (relative, b"x")], {}, str(data))
+    assert not data.exists()
+
+
+def test_two_placements_into_one_folder_at_once_keep_every_file(tmp_path):
+    batches = {worker: [(f"data/out/{index:05}-1.png", f"{worker}:{index}".encode()) for index in range(20)]
+               for worker in "ab"}
+    numbered = {f"data/out/{index:05}-1": ["", index, "-1"] for index in range(20)}
+    start = threading.Barrier(2)
+    results = {}
+
+    def placing(worker):
+        start.wait()
+        results[worker] = placement.place(batches[worker], numbered, str(tmp_path))
+
+    threads = [threading.Thread(target=placing, args=(worker,)) for worker in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    paths = [path for worker in "ab" for path in results[worker].values()]
+    assert len(set(paths)) == 40 and len(os.listdir(tmp_path / "out")) == 40
+    for worker in "ab":
+        for relative, data in batches[worker]:
+            with open(results[worker][relative], "rb") as file:
+                assert file.read() == data
+
+
+def test_placing_takes_the_next_number_when_a_name_is_taken_while_it_writes(tmp_path, monkeypatch):
+    folder = tmp_path / "out"
+    real_write = images.write_bytes_new
+    raced = []
+
+    def write_after_someone_else(data, path):
+        if not raced:  # a local worker saves under this name between the check and the write
+            raced.append(path)
+            with open(path, "wb") as file:
+                file.write(b"local")
+        return real_write(data, path)
+
+    monkeypatch.setattr(images, "write_bytes_new", write_after_someone_else)
+    placed = placement.place([("data/out/00000-5.png", b"remote"), ("data/out/00000-5.txt", b"info")],
+                             {"data/out/00000-5": ["", 0, "-5"]}, str(tmp_path))
+    assert placed == {"data/out/00000-5.png": str(folder / "00001-5.png"),
+                      "data/out/00000-5.txt": str(folder / "00001-5.txt")}
+    assert (folder / "00000-5.png").read_bytes() == b"local" and not (folder / "00000-5.txt").exists()
+
+
+def test_writing_a_new_file_never_replaces_one(tmp_path):
+    path = tmp_path / "a.png"
+    assert images.write_bytes_new(b"first", str(path)) is True
+    assert images.write_bytes_new(b"second", str(path)) is False
+    assert path.read_bytes() == b"first" and os.listdir(tmp_path) == ["a.png"]
+
+
+def test_inside_a_remote_job_save_image_writes_under_the_staging_folder_and_records_numbers(tmp_path, monkeypatch):
     from PIL import Image
 
-    monkeypatch.setattr(paths_internal, "data_path", str(tmp_path / "data"))
-    staging = tmp_path / "staging"
-    token = output_paths.staging_root.set(str(staging))
-    try:
-        path, _ = images.save_image(Image.new("RGB", (8, 8)), "outputs/x", "", seed=3, save_to_dirs=False)
-        outside, _ = images.save_image(Image.new("RGB", (8, 8)), str(tmp_path / "elsewhere"), "", seed=4,
-                                       save_to_dirs=False)
-    finally:
-        output_paths.staging_root.reset(token)
-    assert path == str(staging / "outputs" / "x" / "00000-3.png")
-    assert outside == os.path.join(str(staging), output_paths.STAGED_ABSOLUTE,
-                                   str(tmp_path / "elsewhere").lstrip(os.sep), "00000-4.png")
-    assert not (tmp_path / "data").exists() and not (tmp_path / "elsewhere").exists()
-    relative = os.path.relpath(outside, staging).replace(os.sep, "/")
-    assert placement.target_folder(os.path.dirname(relative), "/unused") == str(tmp_path / "elsewhere")
+    from modules import script_callbacks
 
+    monkeypatch.setattr(paths_internal, "data_path", str(tmp_path / "data"))
+    monkeypatch.setitem(script_callbacks.callback_map, "callbacks_before_image_saved", [])
+    staging = output_paths.Staging(str(tmp_path / "staging"))
+    token = output_paths.staging.set(staging)
+    renamed = []
+    try:
+        path, _ = images.save_image(Image.new("RGB", (8, 8)), "outputs/x", "", seed=1234, save_to_dirs=False)
+        outside, _ = images.save_image(Image.new("RGB", (8, 8)), str(tmp_path / "elsewhere"), "img", seed=4,
+                                       save_to_dirs=False)
+        script_callbacks.on_before_image_saved(lambda params: renamed.append(params) or setattr(
+            params, "filename", params.filename.replace("00001", "mine")))
+        changed, _ = images.save_image(Image.new("RGB", (8, 8)), "outputs/x", "", seed=5, save_to_dirs=False)
+    finally:
+        output_paths.staging.reset(token)
+    root = tmp_path / "staging"
+    assert path == str(root / "data" / "outputs" / "x" / "00000-1234.png")
+    assert outside == os.path.join(str(root), output_paths.STAGED_ABSOLUTE,
+                                   str(tmp_path / "elsewhere").lstrip(os.sep), "img-0000-4.png")
+    assert renamed and changed == str(root / "data" / "outputs" / "x" / "mine-5.png")
+    assert not (tmp_path / "data").exists() and not (tmp_path / "elsewhere").exists()
+    absolute_stem = os.path.relpath(outside, root).replace(os.sep, "/")[:-len(".png")]
+    assert staging.numbered == {"data/outputs/x/00000-1234": ["", 0, "-1234"], absolute_stem: ["img", 0, "-4"]}
+    relative = os.path.relpath(outside, root).replace(os.sep, "/")
+    assert placement.target_folder(os.path.dirname(relative), "/unused") == str(tmp_path / "elsewhere")

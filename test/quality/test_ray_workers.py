@@ -284,7 +284,7 @@ def test_a_worker_starts_with_the_servers_engine_flags(cluster, data_dir, tmp_pa
     elsewhere = tmp_path / "more-checkpoints"
     make_tiny_checkpoint("sd15", str(elsewhere / "from-ckpt-dir.safetensors"), seed=11)
     flags = engine_flags.for_worker(cmd_args.parser, cmd_args.parser.parse_args(["--ckpt-dir", str(elsewhere)]))
-    started = ray_service(data_dir, 1, {"head": 1}, tmp_path, engine_flags=flags)
+    started = ray_service(data_dir, 1, {"second_node": 1}, tmp_path, engine_flags=flags)
     try:
         (worker,) = started.workers
         worker.jobs.checkpoint_name = lambda requested: requested  # the server here has no --ckpt-dir
