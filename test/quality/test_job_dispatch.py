@@ -233,3 +233,13 @@ def test_inside_a_remote_job_save_image_writes_under_the_staging_folder_and_reco
     assert staging.numbered == {"data/outputs/x/00000-1234": ["", 0, "-1234"], absolute_stem: ["img", 0, "-4"]}
     relative = os.path.relpath(outside, root).replace(os.sep, "/")
     assert placement.target_folder(os.path.dirname(relative), "/unused") == str(tmp_path / "elsewhere")
+
+
+def test_a_data_relative_folder_that_leads_outside_the_data_dir_through_a_link_is_refused(tmp_path):
+    data, outside = tmp_path / "data", tmp_path / "outside"
+    data.mkdir()
+    outside.mkdir()
+    (data / "outputs").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(placement.UnsafeStagedPath, match="outside the data folder"):
+        placement.place([("data/outputs/x.png", b"x")], {}, str(data))
+    assert os.listdir(outside) == []
