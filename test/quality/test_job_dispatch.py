@@ -9,11 +9,10 @@ import pytest
 
 from modules import images, output_paths, paths_internal
 from modules.jobs import affinity
-from modules.jobs import store as job_store
-from modules.jobs.events import EventBus
 from modules.jobs.queue import JobQueue
 from modules.jobs.spec import GenerationSpec
 from modules.workers import placement
+from test.job_fakes import FakeWorker, job_queue
 
 
 def candidate(job_id: str, checkpoint: str | None, priority: int = 0) -> affinity.Candidate:
@@ -35,21 +34,10 @@ def test_an_idle_worker_takes_the_first_job_or_skips_to_one_for_its_checkpoint(q
     assert (choice.job_id if choice else None) == chosen
 
 
-class FakeWorker:
-    def __init__(self, name: str, checkpoints: list[str], alive: bool = True):
-        self.name, self.checkpoints, self.alive = name, checkpoints, alive
-
-    def loaded_checkpoints(self):
-        return self.checkpoints
-
-
 @pytest.fixture
 def jobs(tmp_path):
-    store = job_store.JobStore(str(tmp_path / "jobs.sqlite3"))
-    queue = JobQueue(store, EventBus())
-    queue.checkpoint_name = lambda requested: requested
-    yield queue
-    store.close()
+    with job_queue(str(tmp_path / "jobs.sqlite3"), checkpoint_name=lambda requested: requested) as queue:
+        yield queue
 
 
 def submit(jobs: JobQueue, checkpoint: str, priority: int = 0) -> str:

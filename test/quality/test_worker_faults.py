@@ -16,29 +16,18 @@ from modules import progress, safe, sd_models, shared
 from modules.api import errors
 from modules.jobs import affinity, failures, live
 from modules.jobs import store as job_store
-from modules.jobs.events import EventBus
 from modules.jobs.queue import JobQueue
 from modules.jobs.spec import GenerationSpec
 from modules.runtime import job_state
 from modules.workers import engine_flags, remote_job
 from modules.workers.remote_state import RemoteState
-
-
-class FakeWorker:
-    def __init__(self, name: str, checkpoints: list[str], alive: bool = True):
-        self.name, self.checkpoints, self.alive = name, checkpoints, alive
-
-    def loaded_checkpoints(self):
-        return self.checkpoints
+from test.job_fakes import FakeWorker, job_queue
 
 
 @pytest.fixture
 def jobs(tmp_path):
-    store = job_store.JobStore(str(tmp_path / "jobs.sqlite3"))
-    queue = JobQueue(store, EventBus())
-    queue.checkpoint_name = lambda requested: requested or "selected"
-    yield queue
-    store.close()
+    with job_queue(str(tmp_path / "jobs.sqlite3"), checkpoint_name=lambda requested: requested or "selected") as queue:
+        yield queue
 
 
 def submit(jobs: JobQueue, checkpoint: str | None, **options) -> str:
