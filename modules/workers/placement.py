@@ -18,7 +18,8 @@ class UnsafeStagedPath(ValueError):
 
 def target_folder(staged_folder: str, data_path: str) -> str:
     parts = staged_folder.split("/")
-    if any(part in ("", ".", "..") for part in parts[1:]) or parts[0] not in (output_paths.STAGED_DATA, output_paths.STAGED_ABSOLUTE):
+    if parts[0] not in (output_paths.STAGED_DATA, output_paths.STAGED_ABSOLUTE) or \
+            any(part in ("", ".", "..") for part in parts[1:]):
         raise UnsafeStagedPath(f"{staged_folder!r} is not a staged folder")
     if parts[0] == output_paths.STAGED_ABSOLUTE:
         return os.sep + os.path.join(*parts[1:]) if len(parts) > 1 else os.sep
@@ -28,17 +29,32 @@ def target_folder(staged_folder: str, data_path: str) -> str:
     return folder
 
 
-def _groups(files: list[tuple[str, bytes]], data_path: str) -> dict[tuple[str, str], dict]:
-    """(staged folder, stem) -> {"folder": target folder, "files": [(extension, data, staged path)]}, in order."""
+def _number_parts(number, stem: str) -> list | None:
+    """The recorded [basename, index, rest] of a staged stem when they spell it (then every number they make is a
+    plain name too); None (the stem kept, made free) for none or any other record."""
+    try:
+        basename, index, rest = number
+        if isinstance(index, int) and images.numbered_stem(basename, index, rest) == stem:
+            return [basename, index, rest]
+    except (TypeError, ValueError):
+        pass
+    return None
+
+
+def _groups(files: list[tuple[str, bytes]], numbered: dict[str, list], data_path: str) -> dict[tuple, dict]:
+    """(staged folder, stem) -> {"folder": target folder, "number": its number parts or None, "files": [(extension,
+    data, staged path)]}, in order."""
     groups = {}
     for relative, data in files:
         staged_folder, _, name = relative.rpartition("/")
         stem, extension = os.path.splitext(name)
-        if not name or name in (".", ".."):
+        if not name or name in (".", "..") or "\0" in relative:
             raise UnsafeStagedPath(f"{relative!r} is not a staged file")
-        group = groups.setdefault((staged_folder, stem), {"folder": target_folder(staged_folder, data_path),
-                                                          "files": []})
-        group["files"].append((extension, data, relative))
+        if (staged_folder, stem) not in groups:
+            number = _number_parts(numbered.get(f"{staged_folder}/{stem}" if staged_folder else stem), stem)
+            groups[(staged_folder, stem)] = {"folder": target_folder(staged_folder, data_path), "number": number,
+                                             "files": []}
+        groups[(staged_folder, stem)]["files"].append((extension, data, relative))
     return groups
 
 
@@ -74,17 +90,16 @@ def _candidate_stems(folder: str, stem: str, number: list | None, first_numbers:
 
 
 def place(files: list[tuple[str, bytes]], numbered: dict[str, list], data_path: str) -> dict[str, str]:
-    """files: (path relative to the staging folder, content); numbered: the staging's number parts by staged stem;
-    returns staged path -> the path it now has. UnsafeStagedPath, before anything is written, for a path that
-    would leave the staging layout or the data folder."""
-    groups = _groups([(relative.replace(os.sep, "/"), data) for relative, data in files], data_path)
+    """files: (path relative to the staging folder, content); numbered: the staging's number parts by staged stem
+    (used only where they spell that stem); returns staged path -> the path it now has. UnsafeStagedPath, before
+    anything is written, for a path that would leave the staging layout or the data folder."""
+    groups = _groups([(relative.replace(os.sep, "/"), data) for relative, data in files], numbered, data_path)
     placed, first_numbers = {}, {}
     with _placing:
-        for (staged_folder, stem), group in groups.items():
+        for (_, stem), group in groups.items():
             folder = group["folder"]
             os.makedirs(folder, exist_ok=True)
-            number = numbered.get(f"{staged_folder}/{stem}" if staged_folder else stem)
-            for candidate in _candidate_stems(folder, stem, number, first_numbers):
+            for candidate in _candidate_stems(folder, stem, group["number"], first_numbers):
                 if _write_group(folder, candidate, group["files"]):
                     break
             for extension, _, relative in group["files"]:

@@ -3,6 +3,7 @@ running job whose worker died (queued again, or failed with no attempts left), a
 files where a local run would have saved them."""
 
 import os
+import pathlib
 import threading
 
 import pytest
@@ -133,7 +134,8 @@ def test_a_data_folder_named_like_the_absolute_marker_stays_in_the_data_dir(tmp_
 
 
 @pytest.mark.parametrize("relative", ["_absolute/tmp/x.png", "outputs/x.png", "data/../x.png", "data/a/../../x.png",
-                                      "data//x.png", "abs/../etc/x.png"])
+                                      "data//x.png", "abs/../etc/x.png", "data/./x.png", "data/..", "x.png",
+                                      "data/x\0.png"])
 def test_a_staged_path_outside_the_layout_is_refused_before_anything_is_written(tmp_path, relative):
     data = tmp_path / "data"
     with pytest.raises(placement.UnsafeStagedPath):
@@ -141,7 +143,92 @@ def test_a_staged_path_outside_the_layout_is_refused_before_anything_is_written(
     assert not data.exists()
 
 
-def test_two_placements_into_one_folder_at_once_keep_every_file(tmp_path):
+@pytest.mark.parametrize("record", [["../../escape", 0, ""], ["", 0, "/../../../escape"], ["", "0", "-1"],
+                                    ["", 0], ["", 1, "-1"], None])
+def test_number_parts_that_do_not_spell_the_staged_name_are_not_used(tmp_path, record):
+    data = tmp_path / "data"
+    (data / "out").mkdir(parents=True)
+    (data / "out" / "00007-1.png").write_bytes(b"older")
+    placed = placement.place([("data/out/00000-1.png", b"new")], {"data/out/00000-1": record}, str(data))
+    assert placed == {"data/out/00000-1.png": str(data / "out" / "00000-1.png")}
+    assert sorted(os.listdir(data / "out")) == ["00000-1.png", "00007-1.png"] and os.listdir(tmp_path) == ["data"]
+
+
+def staged_files(root) -> list[tuple[str, bytes]]:
+    paths = [pathlib.Path(folder, name) for folder, _, names in os.walk(root) for name in names]
+    return sorted((path.relative_to(root).as_posix(), path.read_bytes()) for path in paths)
+
+
+@pytest.fixture
+def in_staging(tmp_path, monkeypatch):
+    """A remote job's staging (the data dir tmp_path/"data", no before_image_saved callbacks)."""
+    from modules import script_callbacks, shared
+
+    monkeypatch.setattr(paths_internal, "data_path", str(tmp_path / "data"))
+    monkeypatch.setitem(script_callbacks.callback_map, "callbacks_before_image_saved", [])
+    for key, value in {"samples_filename_pattern": "[seed]", "save_images_add_number": True, "save_txt": False,
+                       "export_for_4chan": False, "save_images_replace_action": "Replace"}.items():
+        monkeypatch.setitem(shared.opts.data, key, value)
+    staging = output_paths.Staging(str(tmp_path / "staging"))
+    token = output_paths.staging.set(staging)
+    yield staging
+    output_paths.staging.reset(token)
+
+
+def test_an_image_its_txt_and_its_jpg_copy_are_placed_under_one_new_number(tmp_path, monkeypatch, in_staging):
+    from PIL import Image
+
+    from modules import shared
+
+    for key, value in {"save_txt": True, "export_for_4chan": True, "target_side_length": 4}.items():
+        monkeypatch.setitem(shared.opts.data, key, value)
+    images.save_image(Image.new("RGB", (8, 8)), "outputs/x", "", seed=1234, info="a cat", save_to_dirs=False)
+    files = staged_files(in_staging.root)
+    assert [relative for relative, _ in files] == [f"data/outputs/x/00000-1234.{extension}"
+                                                   for extension in ("jpg", "png", "txt")]
+    assert in_staging.numbered == {"data/outputs/x/00000-1234": ["", 0, "-1234"]}
+    folder = tmp_path / "data" / "outputs" / "x"
+    folder.mkdir(parents=True)
+    (folder / "00003-9.png").write_bytes(b"older")
+    placed = placement.place(files, in_staging.numbered, str(tmp_path / "data"))
+    assert sorted(placed.values()) == [str(folder / f"00004-1234.{extension}") for extension in ("jpg", "png", "txt")]
+    assert (folder / "00004-1234.txt").read_text() == "a cat\n"
+
+
+def test_save_image_records_no_number_for_a_name_it_did_not_keep(monkeypatch, in_staging):
+    from PIL import Image
+
+    from modules import script_callbacks, shared
+
+    monkeypatch.setitem(shared.opts.data, "save_images_replace_action", "Add number suffix")
+
+    def taken_meanwhile(params):
+        if params.filename.endswith("-6.png"):
+            with open(params.filename, "wb") as file:
+                file.write(b"someone else's")
+
+    script_callbacks.on_before_image_saved(taken_meanwhile)
+    kept, _ = images.save_image(Image.new("RGB", (8, 8)), "outputs/x", "", seed=5, save_to_dirs=False)
+    freed, _ = images.save_image(Image.new("RGB", (8, 8)), "outputs/x", "", seed=6, save_to_dirs=False)
+    shortened, _ = images.save_image(Image.new("RGB", (8, 8)), "outputs/x", "", seed=7, suffix="-" + "x" * 300,
+                                     save_to_dirs=False)
+    assert os.path.basename(kept) == "00000-5.png" and os.path.basename(freed) == "00001-6-1.png"
+    assert os.path.basename(shortened).startswith("00002-7-xxx") and len(os.path.basename(shortened)) < 300
+    assert in_staging.numbered == {"data/outputs/x/00000-5": ["", 0, "-5"]}
+
+
+def test_two_placements_into_one_folder_at_once_keep_every_file(tmp_path, monkeypatch):
+    real_write = images.write_bytes_new
+    writes = threading.Barrier(2)
+
+    def write_together(data, path):
+        try:  # unless one placement waits for the other, both write their first file while its name is free
+            writes.wait(timeout=0.5)
+        except threading.BrokenBarrierError:
+            pass
+        return real_write(data, path)
+
+    monkeypatch.setattr(images, "write_bytes_new", write_together)
     batches = {worker: [(f"data/out/{index:05}-1.png", f"{worker}:{index}".encode()) for index in range(20)]
                for worker in "ab"}
     numbered = {f"data/out/{index:05}-1": ["", index, "-1"] for index in range(20)}
@@ -165,13 +252,14 @@ def test_two_placements_into_one_folder_at_once_keep_every_file(tmp_path):
                 assert file.read() == data
 
 
-def test_placing_takes_the_next_number_when_a_name_is_taken_while_it_writes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("taken", [".png", ".txt"])
+def test_placing_takes_the_next_number_when_a_name_is_taken_while_it_writes(tmp_path, monkeypatch, taken):
     folder = tmp_path / "out"
     real_write = images.write_bytes_new
     raced = []
 
     def write_after_someone_else(data, path):
-        if not raced:  # a local worker saves under this name between the check and the write
+        if not raced and path.endswith(taken):  # a local worker saves under this name between check and write
             raced.append(path)
             with open(path, "wb") as file:
                 file.write(b"local")
@@ -182,7 +270,9 @@ def test_placing_takes_the_next_number_when_a_name_is_taken_while_it_writes(tmp_
                              {"data/out/00000-5": ["", 0, "-5"]}, str(tmp_path))
     assert placed == {"data/out/00000-5.png": str(folder / "00001-5.png"),
                       "data/out/00000-5.txt": str(folder / "00001-5.txt")}
-    assert (folder / "00000-5.png").read_bytes() == b"local" and not (folder / "00000-5.txt").exists()
+    assert (folder / "00001-5.png").read_bytes() == b"remote" and (folder / "00001-5.txt").read_bytes() == b"info"
+    assert sorted(os.listdir(folder)) == sorted(["00000-5" + taken, "00001-5.png", "00001-5.txt"])
+    assert (folder / ("00000-5" + taken)).read_bytes() == b"local"
 
 
 def test_writing_a_new_file_never_replaces_one(tmp_path):
