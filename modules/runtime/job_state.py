@@ -147,11 +147,12 @@ class State:
 
     def progress(self, start_offset: float = 0.01) -> float:
         """Fraction done: A1111's /sdapi/v1/progress formula (0.01 head start so that eta never divides by zero)."""
-        if self.job_count == 0:
+        job_count, sampling_steps = self.job_count, self.sampling_steps  # a remote job's mirror may change them
+        if job_count == 0:
             return 0.0
-        done = start_offset + self.job_no / self.job_count
-        if self.sampling_steps > 0:
-            done += self.sampling_step / self.sampling_steps / self.job_count
+        done = start_offset + self.job_no / job_count
+        if sampling_steps > 0:
+            done += self.sampling_step / sampling_steps / job_count
         return min(1.0, done)
 
     def eta_relative(self, start_offset: float = 0.01) -> float | None:

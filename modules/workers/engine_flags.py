@@ -5,7 +5,9 @@ dir (the worker is given it) and the flags that start workers."""
 import argparse
 
 SERVER_OWN = frozenset({"data_dir", "ray_address", "ray_workers", "ray_gpus_per_worker", "gradio_auth",
-                        "gradio_auth_path", "api_auth", "tls_keyfile", "tls_certfile", "help"})
+                        "gradio_auth_path", "api_auth", "tls_keyfile", "tls_certfile", "ngrok", "ngrok_options",
+                        "device_id", "help"})
+"""device_id: Ray gives each worker its own visible GPUs."""
 
 
 def for_worker(parser: argparse.ArgumentParser, cmd_opts: argparse.Namespace) -> list[str]:
@@ -19,6 +21,8 @@ def for_worker(parser: argparse.ArgumentParser, cmd_opts: argparse.Namespace) ->
         flag = max(action.option_strings, key=len)
         if action.nargs == 0:
             argv.append(flag)
+        elif isinstance(action, argparse._AppendAction):
+            argv += [f"{flag}={item}" for item in value]
         elif isinstance(value, list | tuple):
             argv += [flag, *map(str, value)]
         else:

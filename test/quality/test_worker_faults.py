@@ -174,12 +174,14 @@ def test_a_remote_worker_starts_with_the_servers_engine_flags_but_not_its_secret
     parser = cmd_args.parser
     server = parser.parse_args(["--ckpt-dir", "/models/x", "--no-half", "--no-hashing", "--api-auth", "u:secret",
                                 "--gradio-auth", "a:b", "--data-dir", "/data", "--ray-address", "local",
-                                "--ray-workers", "3", "--port", "7000", "--precision", "full"])
+                                "--ray-workers", "3", "--port", "7000", "--precision", "full", "--device-id", "1",
+                                "--ngrok", "token-secret", "--styles-file", "a.csv", "--styles-file", "b.csv"])
     flags = engine_flags.for_worker(parser, server)
     assert not any("secret" in flag or "a:b" in flag or "/data" in flag or "ray" in flag for flag in flags), flags
     worker = parser.parse_args(flags)
-    for name in ("ckpt_dir", "no_half", "no_hashing", "port", "precision"):
+    for name in ("ckpt_dir", "no_half", "no_hashing", "port", "precision", "styles_file"):
         assert getattr(worker, name) == getattr(server, name), name
+    assert worker.device_id is None and worker.ngrok is None
     assert worker.api_auth is None and worker.ray_address is None and worker.data_dir == parser.get_default("data_dir")
     assert engine_flags.for_worker(parser, parser.parse_args([])) == []
 
