@@ -1,7 +1,7 @@
 """Which queued job an idle worker takes: the first in line, except that a worker skips ahead, within the first
 job's priority, to a job for a checkpoint it holds when another (live) worker holds the first job's checkpoint (that
 one takes it when it is free), so workers do not reload checkpoints back and forth. A higher priority is never
-passed, and a first job that has waited PATIENCE_S is taken by whoever asks."""
+passed, and a first job passed over for PATIENCE_S is taken by whoever asks."""
 
 import dataclasses
 
@@ -17,7 +17,7 @@ class Candidate:
     checkpoint: str | None
     """The name of the checkpoint the job runs with (its override, else the server's); None when unknown."""
     waited_s: float = 0.0
-    """Since it was submitted."""
+    """Since a worker first took another job before it while it was first in line."""
 
 
 def choose(queued: list[Candidate], mine: set[str], others: set[str]) -> Candidate | None:

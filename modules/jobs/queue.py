@@ -82,6 +82,10 @@ class JobQueue:
         self._paused = False
         self._outcomes: dict[str, Outcome] = {}
         self._cancel_requested: set[str] = set()
+        self._finishing: set[str] = set()
+        """Running jobs whose generation is over: a cancel can no longer reach them."""
+        self._passed_over_since: dict[str, float] = {}
+        """When a worker first took another job before each queued job that was first in line (affinity)."""
         self._lock = threading.Lock()
 
     def recover(self):
@@ -161,6 +165,7 @@ class JobQueue:
                     if job is not None:
                         with self._lock:
                             self._cancel_requested.discard(job.id)  # a cancel meant for an earlier run
+                            self._finishing.discard(job.id)
                         worker_name = {"worker": worker.name} if worker is not None else {}
                         self.events.publish("job.started", job.id, attempts=job.attempts, **worker_name)
                         return job
@@ -179,9 +184,17 @@ class JobQueue:
         for job, requested in self.store.queued_head(affinity.WINDOW):
             if requested not in names:
                 names[requested] = self._checkpoint_name(requested)
-            queued.append(affinity.Candidate(job.id, job.priority, names[requested], now - job.submitted_at))
+            passed_over = now - self._passed_over_since.get(job.id, now)
+            queued.append(affinity.Candidate(job.id, job.priority, names[requested], passed_over))
         chosen = affinity.choose(queued, set(worker.loaded_checkpoints()), others)
-        return self.store.claim(chosen.job_id) if chosen is not None else None
+        if chosen is None:
+            return None
+        waiting = {candidate.job_id for candidate in queued}
+        self._passed_over_since = {job_id: since for job_id, since in self._passed_over_since.items()
+                                   if job_id in waiting and job_id != chosen.job_id}
+        if chosen is not queued[0]:
+            self._passed_over_since.setdefault(queued[0].job_id, now)
+        return self.store.claim(chosen.job_id)
 
     def _checkpoint_name(self, requested: str | None) -> str | None:
         try:
@@ -196,11 +209,15 @@ class JobQueue:
 
     def unclaim(self, job_id: str) -> job_store.JobRecord | None:
         """A job claimed by a worker that turned out to be down before the job reached it: queued again as it was
-        (the attempt not counted), or cancelled when a cancel came meanwhile."""
-        if self.cancel_requested(job_id):
-            return self.finish(job_id)
+        (the attempt not counted), or cancelled when a cancel came meanwhile. When that cannot be recorded, its
+        waiter gets the error instead of waiting (the job stays running until the server starts again)."""
         with self._wake:
-            job = self.store.unclaim(job_id)
+            try:
+                if self.cancel_requested(job_id):
+                    return self.finish(job_id)
+                job = self.store.unclaim(job_id)
+            except Exception as e:
+                return self._lost(job_id, e)
             if job is not None:
                 self.events.publish("job.retrying", job.id, attempts=job.attempts, reason="worker unavailable")
                 self._wake.notify_all()
@@ -208,11 +225,15 @@ class JobQueue:
 
     def interrupted(self, job_id: str, reason: str) -> job_store.JobRecord | None:
         """The worker running the job died: the job is queued again while it has attempts left (its waiter waits on),
-        else failed (its waiter gets the error). A job whose cancel was asked for ends cancelled."""
-        if self.cancel_requested(job_id):
-            return self.finish(job_id)
+        else failed (its waiter gets the error). A job whose cancel was asked for ends cancelled. When that cannot be
+        recorded, its waiter gets the error instead of waiting."""
         with self._wake:
-            job = self.store.interrupt(job_id, reason)
+            try:
+                if self.cancel_requested(job_id):
+                    return self.finish(job_id)
+                job = self.store.interrupt(job_id, reason)
+            except Exception as e:
+                return self._lost(job_id, e)
             if job is None:
                 return None
             if job.state == job_store.QUEUED:
@@ -223,6 +244,10 @@ class JobQueue:
         self.abandon(job.id, RuntimeError(job.error["message"]))
         return job
 
+    def _lost(self, job_id: str, error: Exception) -> None:
+        log.exception("Could not record what became of job %s", job_id)
+        self.abandon(job_id, error)
+
     def finisher(self, job_id: str) -> Callable | None:
         with self._lock:
             outcome = self._outcomes.get(job_id)
@@ -232,6 +257,11 @@ class JobQueue:
         with self._lock:
             return job_id in self._cancel_requested
 
+    def finishing(self, job_id: str) -> None:
+        """The running job's generation is over (its end is being recorded): a cancel from now on is a conflict."""
+        with self._lock:
+            self._finishing.add(job_id)
+
     def finish(self, job_id: str, result: dict | None = None, error: dict | None = None, value=None,
                exception: BaseException | None = None) -> job_store.JobRecord:
         """Records the end of a running job: cancelled when a cancel was asked for, failed with an error, else
@@ -239,8 +269,13 @@ class JobQueue:
         with self._lock:
             cancelled = job_id in self._cancel_requested
             self._cancel_requested.discard(job_id)
+            self._finishing.add(job_id)
         state = job_store.CANCELLED if cancelled else job_store.FAILED if error is not None else job_store.SUCCEEDED
-        job = self.store.finish(job_id, state, result=result, error=error)
+        try:
+            job = self.store.finish(job_id, state, result=result, error=error)
+        finally:
+            with self._lock:
+                self._finishing.discard(job_id)
         data = {"error": error} if state == job_store.FAILED else {}
         self.events.publish(f"job.{state}", job_id, **data)
         self._prune()
@@ -291,12 +326,21 @@ class JobQueue:
 
     def cancel(self, job_id: str) -> job_store.JobRecord:
         """A queued job is cancelled at once (nothing running is touched); a running one is interrupted and ends
-        cancelled; a finished one is a conflict."""
-        with self._wake:
+        cancelled; one whose generation is over, or a finished one, is a conflict."""
+        with self._wake:  # a worker's interrupted()/unclaim() cannot queue the job again between these
             job = self.store.cancel_queued(job_id)
-            if job is not None:
+            cancelled_queued = job is not None
+            if cancelled_queued:
                 self.events.publish("job.cancelled", job_id)
-        if job is not None:
+            else:
+                job = self.get(job_id)
+                with self._lock:
+                    if job.state == job_store.RUNNING and job_id in self._finishing:
+                        raise JobConflict("state", f"job {job_id} has finished generating; it can no longer be "
+                                                   f"cancelled")
+                    if job.state == job_store.RUNNING:
+                        self._cancel_requested.add(job_id)
+        if cancelled_queued:
             with self._lock:
                 outcome = self._outcomes.get(job_id)
             if outcome is not None:
@@ -304,10 +348,7 @@ class JobQueue:
                 outcome.record = job
                 outcome.done.set()
             return job
-        job = self.get(job_id)
         if job.state == job_store.RUNNING:
-            with self._lock:
-                self._cancel_requested.add(job_id)
             self.interrupt_running(job_id)
             return job
         raise JobConflict("state", f"job {job_id} is {job.state}; only queued or running jobs can be cancelled")

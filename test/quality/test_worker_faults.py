@@ -16,7 +16,7 @@ from modules import progress, safe, sd_models, shared
 from modules.api import errors
 from modules.jobs import affinity, failures, live
 from modules.jobs import store as job_store
-from modules.jobs.queue import JobQueue
+from modules.jobs.queue import JobConflict, JobQueue
 from modules.jobs.spec import GenerationSpec
 from modules.runtime import job_state
 from modules.workers import engine_flags, remote_job
@@ -53,6 +53,23 @@ def test_a_first_job_that_waited_long_enough_is_taken_by_whoever_asks():
     assert affinity.choose(queued, {"A"}, {"B"}).job_id == "1"
     queued[0] = affinity.Candidate("1", 0, "B", waited_s=affinity.PATIENCE_S - 1)
     assert affinity.choose(queued, {"A"}, {"B"}).job_id == "2"
+
+
+def test_patience_counts_from_when_the_first_job_was_first_passed_over_not_from_its_submit(jobs):
+    now = [0.0]
+    jobs.store.clock = lambda: now[0]
+    first_b = submit(jobs, "B")
+    holder_a = FakeWorker("a", ["A"])
+    jobs.workers = [holder_a, FakeWorker("b", ["B"])]
+    first_a = submit(jobs, "A")
+    now[0] = 10 * affinity.PATIENCE_S  # a backlog older than the patience: routing still holds
+    assert claim(jobs, holder_a).id == first_a
+    now[0] += affinity.PATIENCE_S - 1
+    submit(jobs, "A")
+    assert claim(jobs, holder_a).id != first_b
+    now[0] += 1  # passed over for PATIENCE_S: whoever asks takes it
+    submit(jobs, "A")
+    assert claim(jobs, holder_a).id == first_b
 
 
 def test_the_checkpoint_a_job_names_is_stored_at_submit_and_claims_do_not_read_specs(jobs, monkeypatch):
@@ -106,6 +123,70 @@ def test_a_job_that_never_reached_its_worker_is_queued_again_without_counting_th
     assert claim(jobs).attempts == 1
     jobs.cancel(job_id)
     assert jobs.unclaim(job_id).state == "cancelled"
+
+
+def test_a_cancel_after_the_generation_is_over_is_a_conflict_and_the_job_ends_as_it_ran(jobs):
+    job_id = submit(jobs, "A", wait=True)
+    claim(jobs)
+    jobs.finishing(job_id)
+    with pytest.raises(JobConflict, match="finished generating"):
+        jobs.cancel(job_id)
+    jobs.end(job_id, result={"saved_files": []})
+    assert jobs.wait(job_id, timeout=1).record.state == "succeeded"
+    with pytest.raises(JobConflict, match="succeeded"):
+        jobs.cancel(job_id)
+
+
+def test_a_cancel_during_the_store_write_of_a_jobs_end_is_a_conflict_not_a_lost_request(jobs, monkeypatch):
+    job_id = submit(jobs, "A")
+    claim(jobs)
+    answers = []
+    finish = jobs.store.finish
+
+    def finish_with_a_cancel_meanwhile(*args, **kwargs):
+        try:
+            jobs.cancel(job_id)
+        except JobConflict as e:
+            answers.append(e)
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(jobs.store, "finish", finish_with_a_cancel_meanwhile)
+    assert jobs.finish(job_id, result={"saved_files": []}).state == "succeeded"
+    assert len(answers) == 1 and not jobs.cancel_requested(job_id)
+
+
+@pytest.mark.parametrize("record", ["interrupted", "unclaim"])
+def test_a_store_failure_while_recording_a_lost_run_wakes_the_waiter_with_the_error(jobs, monkeypatch, record):
+    job_id = submit(jobs, "A", wait=True)
+    claim(jobs)
+
+    def locked(*args):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(jobs.store, "interrupt", locked)
+    monkeypatch.setattr(jobs.store, "unclaim", locked)
+    args = (job_id, "worker w died") if record == "interrupted" else (job_id,)
+    assert getattr(jobs, record)(*args) is None
+    assert isinstance(jobs.wait(job_id, timeout=1).error, sqlite3.OperationalError)
+
+
+def test_a_cancel_racing_a_dead_workers_requeue_is_not_lost(jobs, monkeypatch):
+    job_id = submit(jobs, "A")
+    claim(jobs)
+    asked = jobs.cancel_requested
+    canceller = threading.Thread(target=jobs.cancel, args=(job_id,))
+
+    def a_cancel_right_after_the_check(checked_id):
+        answer = asked(checked_id)
+        if not canceller.is_alive() and canceller.ident is None:
+            canceller.start()
+            canceller.join(0.3)  # it must wait until the requeue is recorded (then it cancels the queued job)
+        return answer
+
+    monkeypatch.setattr(jobs, "cancel_requested", a_cancel_right_after_the_check)
+    jobs.interrupted(job_id, "worker w died")
+    canceller.join(5)
+    assert jobs.get(job_id).state == "cancelled"
 
 
 def test_stopping_the_service_pauses_the_queue_before_any_worker_stops(tmp_path):
