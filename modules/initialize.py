@@ -109,6 +109,7 @@ def job_environment(generation_lock):
 
 def checkpoint_name(requested: str | None) -> str | None:
     """The name (file name in its models folder) of the checkpoint a job runs with: the one its request names, else
-    the selected one; None when neither is known. Names, unlike titles, are the same in every process."""
-    info = sd_models.get_closet_checkpoint_match(requested or shared.opts.sd_model_checkpoint)
+    (none named, or none known by that: processing then drops the override) the selected one; None when there is
+    no checkpoint. Names, unlike titles, are the same in every process."""
+    info = sd_models.get_closet_checkpoint_match(requested) or sd_models.select_checkpoint()
     return info.name if info is not None else None

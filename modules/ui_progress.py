@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from modules import progress, shared
+from modules.jobs import failures
 from modules.jobs.queue import PRIORITY_INTERACTIVE, JobQueue, QueueError
 from modules.jobs.script_values import NotStorable
 from modules.jobs.spec import GenerationSpec
@@ -98,7 +99,7 @@ def stream_job(jobs: JobQueue, spec: GenerationSpec, finisher: Callable) -> Iter
     if isinstance(outcome.error, QueueError):
         yield TaskUpdate(True, job_id=job.id, result=(None, outcome.error.message))
     elif outcome.error is not None:
-        yield TaskUpdate(True, job_id=job.id, result=(None, f"{type(outcome.error).__name__}: {outcome.error}"))
+        yield TaskUpdate(True, job_id=job.id, result=(None, f"{failures.error_name(outcome.error)}: {outcome.error}"))
     else:
         yield TaskUpdate(True, job_id=job.id, result=(outcome.value, None))
 

@@ -11,6 +11,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from modules.jobs import failures
+
 log = logging.getLogger(__name__)
 
 
@@ -84,7 +86,7 @@ async def validation_exception_handler(request: Request, e: RequestValidationErr
 
 def unexpected_error_response(request: Request, e: Exception) -> JSONResponse:
     log.error("API error: %s %s: %s", request.method, request.url.path, e, exc_info=e)
-    name = getattr(e, "error_type", None) or type(e).__name__  # a remote worker's error is named as it was there
+    name = failures.error_name(e)
     return error_response(500, name, str(e) or name, errors=str(e))
 
 

@@ -29,6 +29,11 @@ class RemoteFailure(Exception):
         self.failure, self.error_type = failure, failure.type
 
 
+def error_name(error: BaseException) -> str:
+    """The error's type name; for a remote worker's failure, the name it had there."""
+    return getattr(error, "error_type", None) or type(error).__name__
+
+
 def unexpected(error: BaseException) -> Failure:
     kind = type(error).__name__
     return Failure(500, None, f"{kind}: {error}", kind)

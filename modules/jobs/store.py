@@ -86,9 +86,19 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        if "checkpoint" not in columns:  # a database from before checkpoint-aware claims
+        self._add_checkpoint_column()
+
+    def _add_checkpoint_column(self):
+        """A database from before checkpoint-aware claims gets the column, filled from its jobs' specs (another
+        process opening it at once waits, then finds it there)."""
+        with self._transaction():
+            if "checkpoint" in {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}:
+                return
             self._db.execute("ALTER TABLE jobs ADD COLUMN checkpoint TEXT")
+            named = "json_extract(spec, '$.params.override_settings.sd_model_checkpoint')"
+            self._db.execute(f"UPDATE jobs SET checkpoint = {named} WHERE json_valid(spec) "
+                             f"AND json_type(spec, '$.params.override_settings.sd_model_checkpoint') = 'text' "
+                             f"AND {named} != ''")
 
     def close(self):
         with self._lock:

@@ -285,8 +285,10 @@ class JobStateView:
         delattr(self._target(name), name)
 
     def _each_meant(self) -> list[State]:
-        """The job an interrupt or skip from this context is meant for: its own inside a job; outside one, every
-        running job (one at a time under the generation lock), or the server's State when none runs."""
+        """The jobs an interrupt or skip from this context is meant for: its own inside a job; outside one (A1111's
+        /sdapi/v1/interrupt and skip: stop what the server is generating), every running job, on every worker, or the
+        server's State when none runs. One job is stopped by its id (/sdapi/v2/jobs/{id}/cancel, the page's own
+        Interrupt)."""
         bound = _bound_job.get()
         if bound is not None:
             return [bound]

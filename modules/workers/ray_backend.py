@@ -102,7 +102,8 @@ class RayWorker:
         try:
             self._described = ray.get(self.actor.describe.remote(), timeout=CALL_TIMEOUT_S)
             return True
-        except (ray_errors.GetTimeoutError, *ACTOR_LOST):
+        except Exception:  # dead, restarting, slow, or the cluster unreachable: nothing is sent to it now
+            log.debug("Worker %s is not reachable", self.name, exc_info=True)
             return False
 
     def _wait_until_up(self) -> bool:
@@ -154,10 +155,12 @@ class RayWorker:
             return False
         except Exception as e:
             log.exception("Worker %s could not run job %s", self.name, job.id)
+            self._signal(job.id, job.attempts, "interrupt")  # the actor must not go on with a job ended here
             ending = {"error": failures.unexpected(e).as_dict(), "exception": e}
         finally:
             self.current_job = None
         self.jobs.end(job.id, **ending)
+        self._reachable()  # what it holds now, for the next claim
         self.state = "idle"
         return True
 
@@ -176,7 +179,7 @@ class RayWorker:
                 mirror.interrupt()
             self._follow(job.id, run, mirror)
             outcome = ray.get(run)
-        self._reachable()
+            self.jobs.finishing(job.id)
         if "failure" in outcome:
             failure = failures.Failure(**outcome["failure"])
             return {"error": failure.as_dict(), "exception": failures.RemoteFailure(failure)}
@@ -208,8 +211,8 @@ class RayWorker:
                     if preview is not None:
                         mirror.show_preview(*preview)
                 announcer.step()
-            except ACTOR_LOST:
-                return  # ray.get(run) raises it
+            except ACTOR_LOST:  # gone for a moment, or for good: then the run ends (ray.get(run) raises it)
+                log.debug("Worker %s did not answer for job %s", self.name, job_id, exc_info=True)
             except Exception:  # a slow answer or a bad preview: the next round tries again
                 log.debug("Following job %s failed", job_id, exc_info=True)
 

@@ -49,7 +49,7 @@ class LoadedCheckpoints:
         if _name_of(current) == info.name:
             return
         model = self.kept.pop(info.name, None)
-        self._keep(current, needed=0 if model is not None else self.MEMORY_MARGIN * os.path.getsize(info.filename))
+        self._keep(current, needed=0 if model is not None else self.MEMORY_MARGIN * _file_size(info.filename))
         if model is not None:
             shared.sd_model = model
             sd_models.load_embeddings(model)
@@ -65,11 +65,28 @@ class LoadedCheckpoints:
             self.kept[_name_of(model)] = model
 
 
-def resolve_checkpoint(name: str) -> sd_models.CheckpointInfo:
-    """The checkpoint the server named (CheckpointInfo.name); CheckpointLoadError when this worker has none of that
-    name (another --ckpt-dir, a file missing on this machine): never another one in its place."""
+def _named(name: str) -> sd_models.CheckpointInfo | None:
     info = sd_models.checkpoint_aliases.get(name)
-    if info is None or info.name != name:
+    return info if info is not None and info.name == name else None
+
+
+def _file_size(path: str) -> int:
+    """0 for a file that is gone: the job's processing then fails to load it as it would on the server."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def resolve_checkpoint(name: str) -> sd_models.CheckpointInfo:
+    """The checkpoint the server named (CheckpointInfo.name), looked for again in the models folders when it was
+    not there at start-up; CheckpointLoadError when this worker has none of that name (another --ckpt-dir, a file
+    missing on this machine): never another one in its place."""
+    info = _named(name)
+    if info is None:
+        sd_models.list_models()
+        info = _named(name)
+    if info is None:
         raise safe.CheckpointLoadError(f"{name}: this worker has no checkpoint of that name (its models folders: "
                                        f"{', '.join(sd_models.checkpoint_search_dirs())})")
     return info
@@ -103,7 +120,8 @@ class Engine:
         self.checkpoints = LoadedCheckpoints()
         self._interrupted: set[tuple[str, int]] = set()
         """(job id, attempt) of the runs to stop: a cancel that may come before its run starts"""
-        self._running: tuple[str, int] | None = None
+        self._running: set[tuple[str, int]] = set()
+        """(job id, attempt) of the runs under way (an earlier run the server gave up on may still be ending)"""
 
     def run(self, job_id: str, attempt: int, spec_json: str, options: dict, checkpoint: str | None,
             finisher=None) -> dict:
@@ -121,7 +139,7 @@ class Engine:
             shared.opts.data.update(options)  # this worker's settings are the server's
             if checkpoint:
                 self.checkpoints.use(info)
-            self._running = (job_id, attempt)
+            self._running.add((job_id, attempt))
             result, value = worker.execute(job_id, spec, self.environment, finisher,
                                            cancelled=lambda: (job_id, attempt) in self._interrupted)
             result["saved_files"] = [os.path.relpath(path, staging.root).replace(os.sep, "/")
@@ -136,10 +154,10 @@ class Engine:
                 log.exception("Job %s failed", job_id)
             return {"failure": failure.as_dict()}
         finally:
-            self._running = None
+            self._running.discard((job_id, attempt))
             output_paths.staging.reset(token)
             shutil.rmtree(staging.root, ignore_errors=True)
-            self._interrupted = {key for key in self._interrupted if key[0] != job_id}
+            self._interrupted = {key for key in self._interrupted if key[0] != job_id or key[1] > attempt}
 
     def signal(self, job_id: str, attempt: int, action: str) -> None:
         """interrupt, skip or stop_generating for that run of the job (a late one for an earlier run is ignored)."""
@@ -148,7 +166,7 @@ class Engine:
         if action == "interrupt":
             self._interrupted.add((job_id, attempt))
         state = job_state.running(job_id)
-        if state is not None and self._running == (job_id, attempt):
+        if state is not None and (job_id, attempt) in self._running:
             getattr(state, action)()
 
     def progress(self, job_id: str) -> dict | None:

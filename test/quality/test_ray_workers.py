@@ -259,18 +259,24 @@ def test_an_actor_that_died_while_idle_does_not_cost_the_next_job_an_attempt(two
     wait_until(lambda: all(worker.state == "idle" for worker in two_workers.workers), "restarted")
 
 
-def test_a_checkpoint_the_worker_does_not_have_is_refused_not_replaced(two_workers, data_dir):
+def test_a_checkpoint_added_after_the_workers_started_is_found_and_one_they_lack_is_refused_not_replaced(
+        two_workers, data_dir, monkeypatch):
     from modules import sd_models
     from tools.make_tiny_checkpoint import make_tiny_checkpoint
 
-    only_here = os.path.join(data_dir, "models", "Stable-diffusion", "only-on-the-server.safetensors")
-    make_tiny_checkpoint("sd15", only_here, seed=9)
+    added = os.path.join(data_dir, "models", "Stable-diffusion", "added-later.safetensors")
+    make_tiny_checkpoint("sd15", added, seed=9)
     sd_models.list_models()  # the server knows it; the running workers listed their checkpoints before it existed
     try:
-        _, outcome = run(two_workers.queue, spec("only-on-the-server.safetensors", seed=13))
+        _, outcome = run(two_workers.queue, spec("added-later.safetensors", seed=13))
     finally:
-        os.remove(only_here)
+        os.remove(added)
         sd_models.list_models()
+    assert outcome.error is None, outcome.error
+    assert "Model: added-later," in outcome.value["infotexts"][0]
+
+    monkeypatch.setattr(two_workers.queue, "checkpoint_name", lambda requested: requested)  # a server-only file
+    _, outcome = run(two_workers.queue, spec("only-on-the-server.safetensors", seed=13))
     assert outcome.record.state == "failed"
     assert outcome.record.error["field"] == "override_settings.sd_model_checkpoint"
     assert "only-on-the-server.safetensors" in outcome.record.error["message"]

@@ -90,18 +90,43 @@ def test_with_no_other_worker_holding_anything_a_claim_takes_the_first_job_witho
     assert claim(jobs, worker).id == first
 
 
-def test_a_database_from_before_the_checkpoint_column_opens_and_gets_it(tmp_path):
+def test_a_database_from_before_the_checkpoint_column_gets_it_filled_from_the_specs_even_opened_twice_at_once(
+        tmp_path):
     path = str(tmp_path / "old.sqlite3")
     old_schema = job_store.SCHEMA.replace(",\n    checkpoint TEXT\n", "\n")
     assert "checkpoint" not in old_schema
     with sqlite3.connect(path) as db:
         db.executescript(old_schema)
-    store = job_store.JobStore(path)
+        for number, overrides in enumerate([{"sd_model_checkpoint": "A"}, {}, {"sd_model_checkpoint": ""},
+                                            {"sd_model_checkpoint": 3}]):
+            spec = GenerationSpec(mode="txt2img", params={"override_settings": overrides}).to_json()
+            db.execute("INSERT INTO jobs (id, type, state, priority, fingerprint, spec, max_attempts, submitted_at) "
+                       "VALUES (?, 'txt2img', 'queued', 0, 'f', ?, 2, ?)", (f"old-{number}", spec, number))
+        db.execute("INSERT INTO jobs (id, type, state, priority, fingerprint, spec, max_attempts, submitted_at) "
+                   "VALUES ('unreadable', 'txt2img', 'queued', 0, 'f', 'not json', 2, 9)")
+    barrier, opened, errors = threading.Barrier(2), [], []
+
+    def open_store():
+        barrier.wait()
+        try:
+            opened.append(job_store.JobStore(path))
+        except Exception as e:
+            errors.append(e)
+
+    openers = [threading.Thread(target=open_store) for _ in range(2)]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join()
     try:
-        store.add("j", "txt2img", "{}", "f", 0, 2, checkpoint="A")
-        assert store.queued_head(1)[0][1] == "A"
+        assert not errors and len(opened) == 2
+        store = opened[0]
+        assert [checkpoint for _, checkpoint in store.queued_head(10)] == ["A", None, None, None, None]
+        store.add("j", "txt2img", "{}", "f", 0, 2, checkpoint="B")
+        assert store.queued_head(10)[-1][1] == "B"
     finally:
-        store.close()
+        for store in opened:
+            store.close()
 
 
 def test_a_cancel_asked_for_before_the_worker_died_ends_the_job_cancelled(jobs):
@@ -311,9 +336,15 @@ def test_the_loaded_checkpoints_cache_keeps_others_beside_the_current_model_with
 def test_a_checkpoint_is_resolved_on_the_worker_by_its_name_and_an_unknown_one_is_refused(monkeypatch):
     info = SimpleNamespace(name="sub/model.safetensors", title="sub/model.safetensors [0123456789]")
     monkeypatch.setattr(sd_models, "checkpoint_aliases", {"sub/model.safetensors": info, "model": info})
-    assert remote_job.resolve_checkpoint("sub/model.safetensors") is info
+    added = SimpleNamespace(name="added.safetensors", title="added.safetensors [abc]")
+    listings = []
+    monkeypatch.setattr(sd_models, "list_models",
+                        lambda: listings.append(sd_models.checkpoint_aliases.update({added.name: added})))
+    assert remote_job.resolve_checkpoint("sub/model.safetensors") is info and not listings
     with pytest.raises(safe.CheckpointLoadError, match="other.safetensors"):
         remote_job.resolve_checkpoint("other.safetensors")
+    assert len(listings) == 1  # looked for again before refusing
+    assert remote_job.resolve_checkpoint("added.safetensors") is added  # a file put there after start-up
     with pytest.raises(safe.CheckpointLoadError):
         remote_job.resolve_checkpoint("model")  # an alias is not a name: it could be another file here
 
@@ -328,12 +359,26 @@ def test_a_checkpoint_is_resolved_on_the_worker_by_its_name_and_an_unknown_one_i
     assert named.params["override_settings"]["sd_model_checkpoint"] == "model [abc]"
 
 
+def test_a_jobs_checkpoint_name_is_the_one_processing_will_use_the_selected_one_for_an_unknown_name(monkeypatch):
+    from modules import initialize
+
+    first = SimpleNamespace(name="a.safetensors", title="a.safetensors [1]")
+    selected = SimpleNamespace(name="sub/b.safetensors", title="sub/b.safetensors [2]")
+    monkeypatch.setattr(sd_models, "checkpoints_list", {info.title: info for info in (first, selected)})
+    monkeypatch.setattr(sd_models, "checkpoint_aliases", {key: info for info in (first, selected)
+                                                          for key in (info.title, info.name)})
+    monkeypatch.setitem(shared.opts.data, "sd_model_checkpoint", selected.title)
+    assert initialize.checkpoint_name("a.safetensors") == "a.safetensors"
+    assert initialize.checkpoint_name(None) == "sub/b.safetensors"
+    assert initialize.checkpoint_name("nowhere.safetensors") == "sub/b.safetensors"  # processing drops that override
+
+
 def test_a_late_interrupt_for_an_earlier_run_does_not_stop_the_next_run_of_the_job():
     engine = remote_job.Engine.__new__(remote_job.Engine)
-    engine._interrupted, engine._running = set(), None
+    engine._interrupted, engine._running = set(), set()
     state = job_state.State()
     with job_state.listed("task(r)", state):
-        engine._running = ("task(r)", 2)
+        engine._running.add(("task(r)", 2))
         engine.signal("task(r)", 1, "interrupt")
         assert not state.interrupted
         engine.signal("task(r)", 2, "skip")
@@ -362,3 +407,18 @@ def test_a_remote_500_is_answered_with_the_error_type_and_text_of_the_worker(mon
     assert there.status_code == here.status_code == 500
     assert there.json() == here.json() == {"error": "ValueError", "detail": "bad value", "body": "",
                                            "errors": "bad value"}
+
+
+def test_the_pages_message_for_a_job_failed_on_a_remote_worker_names_the_error_it_had_there(jobs):
+    from modules import ui_progress
+
+    def fail_the_job_remotely():
+        job = jobs.claim(threading.Event(), timeout=10)
+        failure = failures.unexpected(ValueError("bad value"))
+        jobs.end(job.id, error=failure.as_dict(), exception=failures.RemoteFailure(failure))
+
+    worker = threading.Thread(target=fail_the_job_remotely)
+    worker.start()
+    updates = list(ui_progress.stream_job(jobs, GenerationSpec(mode="txt2img", params={}), finisher=lambda p: p))
+    worker.join()
+    assert updates[-1].result == (None, "ValueError: bad value")
