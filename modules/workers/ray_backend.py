@@ -159,8 +159,8 @@ class RayWorker:
             ending = {"error": failures.unexpected(e).as_dict(), "exception": e}
         finally:
             self.current_job = None
+        self._reachable()  # what it holds now: whoever reads the job's end sees the checkpoints it left loaded
         self.jobs.end(job.id, **ending)
-        self._reachable()  # what it holds now, for the next claim
         self.state = "idle"
         return True
 

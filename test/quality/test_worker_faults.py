@@ -332,6 +332,11 @@ def test_the_loaded_checkpoints_cache_keeps_others_beside_the_current_model_with
     cache.use(infos["B"])
     assert list(cache.kept) == [] and cache.names() == ["A"]
 
+    limit["models"] = 2
+    (tmp_path / "C").unlink()  # gone from this machine since it was listed: the job's load reports it, not the cache
+    cache.use(infos["C"])
+    assert list(cache.kept) == ["A"]
+
 
 def test_a_checkpoint_is_resolved_on_the_worker_by_its_name_and_an_unknown_one_is_refused(monkeypatch):
     info = SimpleNamespace(name="sub/model.safetensors", title="sub/model.safetensors [0123456789]")
