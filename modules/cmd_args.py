@@ -19,6 +19,19 @@ def non_negative_days(text: str) -> float:
     return days
 
 
+VAE_FILE_EXTENSIONS = (".safetensors", ".ckpt", ".pt")
+
+
+def vae_file(text: str) -> str:
+    """An existing VAE file, as an absolute path."""
+    path = os.path.abspath(text)
+    if not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"no such file: {path}")
+    if not path.endswith(VAE_FILE_EXTENSIONS):
+        raise argparse.ArgumentTypeError(f"{path} is not a VAE file (one of {', '.join(VAE_FILE_EXTENSIONS)})")
+    return path
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -58,7 +71,8 @@ parser.add_argument("--config", type=str, default=None, help="path to the config
 parser.add_argument("--ckpt", type=str, default=None, help="checkpoint to add to the list and load at startup")
 parser.add_argument("--ckpt-dir", type=str, default=None, help="directory with Stable Diffusion checkpoints")
 parser.add_argument("--vae-dir", type=str, default=None, help="directory with VAE files")
-parser.add_argument("--vae-path", type=str, default=None, help="VAE checkpoint to use; disables the VAE settings")
+parser.add_argument("--vae-path", type=vae_file, default=None,
+                    help="VAE file to use on every model; the VAE settings (sd_vae, override_settings) then change nothing")
 parser.add_argument("--lora-dir", type=str, default=os.path.join(models_path, "Lora"), help="directory with Lora networks")
 parser.add_argument("--embeddings-dir", type=str, default=os.path.join(data_path, "embeddings"),
                     help="directory with textual inversion embeddings")
@@ -202,7 +216,8 @@ parser.add_argument("--enable-insecure-extension-access", action="store_true",
 parser.add_argument("--allow-code", action="store_true", help="allow running custom scripts from the UI")
 
 # UI behaviour
-parser.add_argument("--theme", type=str, default=None, help="UI theme: light or dark")
+parser.add_argument("--theme", type=str, default=None, choices=("light", "dark"),
+                    help="UI theme: light or dark (without it: the browser's preference)")
 parser.add_argument("--max-batch-count", type=int, default=16, help="maximum batch count in the UI")
 parser.add_argument("--use-textbox-seed", action="store_true", help="use a textbox for seeds in the UI")
 parser.add_argument("--disable-console-progressbars", action="store_true", help="print no progress bars to the console")

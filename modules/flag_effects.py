@@ -81,8 +81,6 @@ NO_EFFECT = {
     "--lyco-dir-backcompat": "LyCORIS networks are not supported",
     "--disable-safe-unpickle": ".ckpt files are always read through the restricted unpickler (safety); convert "
                                "one to .safetensors to load what it refuses",
-    "--vae-path": "not implemented yet: choose the VAE with the sd_vae setting (or override_settings)",
-    "--theme": "not implemented yet: the UI follows the browser's light or dark preference",
     "--enable-console-prompts": "prompts are not printed to the console",
 }
 

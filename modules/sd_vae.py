@@ -1,11 +1,12 @@
-"""External VAE files in models/VAE (option sd_vae; "Automatic" and "None" = the checkpoint's own)."""
+"""External VAE files in models/VAE (option sd_vae; "Automatic" and "None" = the checkpoint's own), or the one file
+--vae-path names, which then takes the place of every VAE setting (A1111's rule)."""
 
 import glob
 import os
 
-from modules import hashes, paths_internal, shared
+from modules import cmd_args, hashes, paths_internal, shared
 
-vae_extensions = (".safetensors", ".ckpt", ".pt")
+vae_extensions = cmd_args.VAE_FILE_EXTENSIONS
 vae_dict: dict[str, str] = {}
 CHECKPOINT_VAE = ("Automatic", "None", None, "")
 
@@ -24,6 +25,12 @@ def refresh_vae_list() -> None:
         for extension in vae_extensions:
             for filename in sorted(glob.glob(os.path.join(directory, "**", f"*{extension}"), recursive=True)):
                 vae_dict[os.path.basename(filename)] = os.path.abspath(filename)
+
+
+def commandline_vae() -> str | None:
+    """The file --vae-path names (absolute), None without the flag."""
+    path = getattr(shared.cmd_opts, "vae_path", None)
+    return os.path.abspath(path) if path else None
 
 
 def resolve_vae(name: str | None) -> str | None:
@@ -47,13 +54,14 @@ def _vae_state_dict(filename: str) -> dict:
 
 
 def reload_vae_weights(sd_model=None, vae_file: str | None = None) -> None:
-    """Puts the VAE chosen by opts.sd_vae (or vae_file) on the model; the checkpoint's own when unset."""
+    """Puts vae_file, else --vae-path's file, else the VAE chosen by opts.sd_vae on the model; the checkpoint's own
+    when none is chosen."""
     from modules.sd_model_diffusers import load_vae
 
     sd_model = sd_model or shared.sd_model
     if sd_model is None:
         return
-    vae_file = vae_file or resolve_vae(shared.opts.sd_vae)
+    vae_file = vae_file or commandline_vae() or resolve_vae(shared.opts.sd_vae)
     if vae_file == getattr(sd_model, "loaded_vae_file", None):
         return
     if vae_file is None:

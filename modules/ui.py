@@ -1,5 +1,6 @@
 """The browser UI: create_ui() builds the gr.Blocks; mount(app) serves it on the FastAPI app at / (or --subpath)."""
 
+import json
 import logging
 import os
 
@@ -154,12 +155,25 @@ def _javascript_files(root: str) -> list[str]:
     return [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".js")]
 
 
+def theme_script(theme: str | None) -> str:
+    """--theme: the page in that theme unless its address names one (Gradio's __theme parameter), and the address
+    given the parameter, so that Gradio keeps it whether it reads it before or after this runs (Gradio adds the head
+    to the page itself, once it has started)."""
+    if not theme:
+        return ""
+    return ("<script>(() => { const url = new URL(window.location.href); if (url.searchParams.has('__theme')) return; "
+            f"const theme = {json.dumps(theme)}; url.searchParams.set('__theme', theme); "
+            "history.replaceState(history.state, '', url); "
+            "if (document.body) document.body.classList.toggle('dark', theme === 'dark'); })();</script>")
+
+
 def head_html() -> str:
-    """Our scripts from javascript/, then each active extension's javascript/, inlined into the page head."""
+    """The --theme script, our scripts from javascript/, then each active extension's javascript/, inlined into the
+    page head."""
     files = _javascript_files(script_path)
     for ext in extensions.active():
         files += _javascript_files(ext.path)
-    return "".join(f"<script>{_read_text(path)}</script>" for path in files)
+    return theme_script(shared.cmd_opts.theme) + "".join(f"<script>{_read_text(path)}</script>" for path in files)
 
 
 def css_paths() -> list[str]:

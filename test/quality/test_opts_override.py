@@ -4,7 +4,7 @@ p.override_settings through it, on the tiny real models."""
 
 import pytest
 
-from modules import processing, runtime_utils, sd_models, sd_vae, shared
+from modules import cmd_args, processing, runtime_utils, sd_models, sd_vae, shared
 from modules.sd_samplers_diffusers import InterruptedException
 from test.api_client import in_process_api
 from test.generation_job import process_as_a_job
@@ -253,6 +253,29 @@ def test_a_vae_override_puts_that_vae_on_for_the_run_and_the_next_run_takes_it_o
     assert with_vae.images[0].tobytes() != plain.images[0].tobytes()
     assert process_as_a_job(txt2img(hook)).images[0].tobytes() == plain.images[0].tobytes()
     assert hook.seen[-1] is None and shared.sd_model.loaded_vae_file is None
+
+
+def test_vae_path_puts_its_file_on_the_model_and_the_vae_settings_then_change_nothing(sd_model, tiny_arch_checkpoints,
+                                                                                      tmp_path, vae_folder):
+    """A1111's --vae-path: that file on every model, whatever sd_vae or a request's override says."""
+    listed = vae_folder(tiny_arch_checkpoints["sd15"], "listed.vae.safetensors")
+    chosen = save_checkpoint_vae(tiny_arch_checkpoints["sd15"], str(tmp_path / "elsewhere" / "chosen.vae.safetensors"),
+                                 output_bias_shift=0.5)
+    plain = process_as_a_job(txt2img())
+    hook = ProcessHook(lambda: shared.sd_model.loaded_vae_file)
+    shared.cmd_opts.vae_path = cmd_args.vae_file(chosen)
+    try:
+        sd_vae.reload_vae_weights()  # as the model's load does at start
+        with_flag = process_as_a_job(txt2img(hook))
+        overridden = process_as_a_job(txt2img(hook, override_settings={"sd_vae": "listed.vae.safetensors"}))
+        assert hook.seen == [chosen, chosen]
+        assert "VAE: chosen.vae.safetensors" in with_flag.info and "VAE: chosen.vae.safetensors" in overridden.info
+        assert with_flag.images[0].tobytes() != plain.images[0].tobytes()
+        assert overridden.images[0].tobytes() == with_flag.images[0].tobytes()
+    finally:
+        shared.cmd_opts.vae_path = None
+        sd_vae.reload_vae_weights()
+    assert shared.sd_model.loaded_vae_file is None and listed != chosen
 
 
 @pytest.mark.parametrize("vae_first", [True, False], ids=["vae-listed-first", "checkpoint-listed-first"])

@@ -1,7 +1,7 @@
 """M18 (flags) against the real server: A1111's CI launch line starts it; every A1111 1.10 flag is accepted; the
 ones that change nothing here are named once at start-up and marked in --help; --dump-sysinfo writes its file into
 the data dir and exits; --skip-load-model-at-start starts without a model and the first generation loads it;
---loglevel is checked."""
+--loglevel and --vae-path are checked."""
 
 import json
 import os
@@ -109,3 +109,12 @@ def test_a_log_level_that_does_not_exist_stops_the_start_naming_the_flag():
     refused = subprocess.run([sys.executable, "webui.py", "--loglevel", "LOUD"], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=120)
     assert refused.returncode == 2 and "--loglevel: expected one of DEBUG" in refused.stderr
+
+
+def test_a_vae_path_that_names_no_vae_file_stops_the_start_naming_the_flag(tmp_path):
+    not_a_vae = tmp_path / "notes.txt"
+    not_a_vae.write_text("x")
+    for given, said in ((str(tmp_path / "missing.safetensors"), "no such file"), (str(not_a_vae), "is not a VAE file")):
+        refused = subprocess.run([sys.executable, "webui.py", "--vae-path", given], cwd=REPO_ROOT, capture_output=True,
+                                 text=True, timeout=120)
+        assert refused.returncode == 2 and "argument --vae-path: " in refused.stderr and said in refused.stderr

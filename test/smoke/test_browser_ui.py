@@ -52,9 +52,9 @@ def lora_dir(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def ui_server(server_factory, checkpoint_dir, lora_dir):
     """webui.py with the UI (the smoke conftest's server, nowebui=False) and the API (--api) behind --gradio-auth, under
-    --subpath, with the test extension installed and a tiny LoRA."""
+    --subpath, with the test extension installed and a tiny LoRA, in the dark theme (--theme)."""
     server = server_factory(["--ckpt-dir", checkpoint_dir, "--lora-dir", lora_dir, "--api",
-                             "--gradio-auth", f"{USER}:{PASSWORD},other:pw", "--subpath", SUBPATH],
+                             "--gradio-auth", f"{USER}:{PASSWORD},other:pw", "--subpath", SUBPATH, "--theme", "dark"],
                             nowebui=False, files=extension_files())
     yield server
     server.stop()
@@ -211,6 +211,14 @@ def test_ui_is_served_only_at_subpath_and_only_after_login(ui_server):
     assert requests.get(f"{ui_server.url}/", cookies=login.cookies, timeout=30).status_code == 404
     assert requests.get(f"{ui_server.url}/sdapi/v1/sd-models", timeout=30).status_code == 401
     assert requests.get(f"{ui_server.url}/sdapi/v1/sd-models", cookies=login.cookies, timeout=30).status_code == 200
+
+
+def test_the_theme_flag_makes_the_page_dark_unless_the_address_asks_otherwise(page, ui_url):
+    assert page.evaluate("document.body.classList.contains('dark')")
+    assert "__theme=dark" in page.url
+    page.goto(f"{ui_url}?__theme=light")
+    page.wait_for_selector("#txt2img_prompt textarea", timeout=60_000)
+    assert not page.evaluate("document.body.classList.contains('dark')")
 
 
 def test_txt2img_generates_png_with_seed_in_info(page):
