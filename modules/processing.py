@@ -20,6 +20,7 @@ from modules import (
     masking,
     nan_check,
     prompt_parser,
+    refiner,
     rng,
     runtime_utils,
     scripts,
@@ -132,6 +133,7 @@ class StableDiffusionProcessing:
     is_using_inpainting_conditioning: bool = field(default=False, init=False)
     paste_to: tuple = field(default=None, init=False)
     is_hr_pass: bool = field(default=False, init=False)
+    refiner_checkpoint_info: Any = field(default=None, init=False)
     c: Any = field(default=None, init=False)
     uc: Any = field(default=None, init=False)
     rng: Any = field(default=None, init=False)
@@ -272,6 +274,12 @@ class StableDiffusionProcessing:
                                               [self.cached_uc])
         self.c = self.get_conds_with_caching(prompt_parser.get_learned_conditioning, prompts, self.steps,
                                              [self.cached_c])
+
+    def get_conds(self):
+        """(conditioning, unconditional conditioning) of the pass being sampled."""
+        if getattr(self, "is_hr_pass", False):
+            return self.hr_c, self.hr_uc
+        return self.c, self.uc
 
     def make_sampler(self, sampler_name: str, scheduler: str):
         sampler = sd_samplers.create_sampler(sampler_name, self.sd_model)
@@ -914,11 +922,13 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     if p.tiling is None:
         p.tiling = opts.tiling
     p.sd_model = sd_models.get_sd_model()
+    p.refiner_checkpoint_info = refiner.checkpoint_info(p.refiner_checkpoint)
     p.sd_model_name = p.sd_model.sd_checkpoint_info.name_for_extra
     p.sd_model_hash = p.sd_model.sd_model_hash
     p.sd_vae_name = sd_vae.loaded_vae_name(p.sd_model)
     p.sd_vae_hash = sd_vae.loaded_vae_hash(p.sd_model)
     p.sd_model.set_tiling(bool(p.tiling))
+    base_checkpoint = p.sd_model.sd_checkpoint_info
     p.fill_fields_from_opts()
     prepare_prompt_seed_state(p)
     p.opts_snapshot = options = create_opts_snapshot(opts)
@@ -947,6 +957,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             if state.interrupted or state.stopping_generation:
                 break
             _slice_batch(p, n)
+            refiner.back_to(p, base_checkpoint)
             model = p.sd_model
             latent_shape = (model.latent_channels, p.height // model.vae_scale_factor,
                             p.width // model.vae_scale_factor)

@@ -197,7 +197,8 @@ def selected_checkpoint_or_fail() -> CheckpointInfo:
     return info
 
 
-def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStableDiffusion:
+def load_model(checkpoint_info: CheckpointInfo | None = None, select: bool = True) -> DiffusersStableDiffusion:
+    """select False: loaded without becoming the selected checkpoint (opts.sd_model_checkpoint; a refiner)."""
     with model_lock:
         checkpoint_info = checkpoint_info or selected_checkpoint_or_fail()
         started = time.perf_counter()
@@ -221,7 +222,8 @@ def load_model(checkpoint_info: CheckpointInfo | None = None) -> DiffusersStable
         model.sd_model_hash = checkpoint_info.shorthash
         model.sd_model_checkpoint = checkpoint_info.filename
         shared.sd_model = model
-        shared.opts.set("sd_model_checkpoint", checkpoint_info.title, run_callbacks=False)
+        if select:
+            shared.opts.set("sd_model_checkpoint", checkpoint_info.title, run_callbacks=False)
         _apply_vae(model)
         load_embeddings(model)
         _notify_model_loaded(model)
@@ -261,9 +263,10 @@ def _notify_model_loaded(model) -> None:
     script_callbacks.model_loaded_callback(model)
 
 
-def reload_model_weights(sd_model=None, info: CheckpointInfo | None = None):
-    """Loads `info` (or the selected checkpoint) unless it is the one already loaded. A checkpoint that fails to load
-    raises safe.CheckpointLoadError naming the file and why, with the model loaded before it loaded again."""
+def reload_model_weights(sd_model=None, info: CheckpointInfo | None = None, select: bool = True):
+    """Loads `info` (or the selected checkpoint) unless it is the one already loaded; select False: without making it
+    the selected checkpoint. A checkpoint that fails to load raises safe.CheckpointLoadError naming the file and why,
+    with the model loaded before it loaded again."""
     with model_lock:
         checkpoint_info = info or selected_checkpoint_or_fail()
         current = shared.sd_model
@@ -272,7 +275,7 @@ def reload_model_weights(sd_model=None, info: CheckpointInfo | None = None):
         previous = current.sd_checkpoint_info if current is not None else None
         del current  # load_model frees the old model before reading the new file; no reference may survive here
         try:
-            return load_model(checkpoint_info)
+            return load_model(checkpoint_info, select=select)
         except Exception as error:
             failure = _load_failure(checkpoint_info, error)
             if previous is not None:

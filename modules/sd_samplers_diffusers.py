@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from modules import prompt_parser, script_callbacks, sd_schedulers
+from modules import prompt_parser, refiner, script_callbacks, sd_schedulers
 
 
 class InterruptedException(BaseException):
@@ -91,6 +91,8 @@ class DiffusersSampler:
         try:
             for i, t in enumerate(timesteps):
                 step = min(steps - 1, math.floor(i * steps / calls))
+                if refiner.switch_if_due(p, self, t, step, steps):
+                    cond, uncond = p.get_conds()
                 model_input = scheduler.scale_model_input(latents, t)
                 noise_pred = self.cfg_denoise(p, model_input, image_conditioning, t, cond, uncond, step, steps)
                 latents = scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample

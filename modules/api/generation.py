@@ -1,6 +1,6 @@
 """txt2img and img2img requests: checked at once (4xx naming the field), turned into a spec, run as a job."""
 
-from modules import scripts, sd_samplers, sd_schedulers, shared, upscaler
+from modules import refiner, scripts, sd_samplers, sd_schedulers, shared, upscaler
 from modules.api import models, settings
 from modules.api.errors import api_error
 from modules.api.images_io import decode_base64_to_image
@@ -57,6 +57,14 @@ def check_hires(req: models.StableDiffusionTxt2ImgProcessingAPI, sampler_name: s
     resolve_sampler(hr_sampler, hr_scheduler, "hr_sampler_name", "hr_scheduler")
 
 
+def check_refiner(req: models.GenerationRequest) -> None:
+    """refiner_checkpoint names a checkpoint (refiner_switch_at's 0..1 is the request model's)."""
+    try:
+        refiner.checkpoint_info(req.refiner_checkpoint)
+    except refiner.RefinerError as e:
+        raise api_error(e.status_code, e.field, e.detail) from e
+
+
 def check_init_images(req: models.StableDiffusionImg2ImgProcessingAPI) -> None:
     count = len(req.init_images or [])
     if count == 0:
@@ -74,6 +82,7 @@ def check_txt2img(req: models.StableDiffusionTxt2ImgProcessingAPI) -> Generation
     """Checks the request (4xx naming the field) and returns it as a spec."""
     sampler_name, scheduler = main_sampler(req)
     check_hires(req, sampler_name, scheduler)
+    check_refiner(req)
     settings.check_override_settings(req.override_settings)
     check_scripts(req, "txt2img")
     return spec_of(req, "txt2img", {"firstpass_image": _image_bytes(req.firstpass_image, "firstpass_image")})
@@ -83,6 +92,7 @@ def check_img2img(req: models.StableDiffusionImg2ImgProcessingAPI) -> Generation
     """Checks the request and decodes its images (4xx naming the field); returns it as a spec."""
     check_init_images(req)
     main_sampler(req)
+    check_refiner(req)
     settings.check_override_settings(req.override_settings)
     check_scripts(req, "img2img")
     images = {"init_images": [script_values.png_bytes(decode_base64_to_image(x, f"init_images[{i}]"))

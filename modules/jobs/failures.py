@@ -61,5 +61,5 @@ def describe(error: BaseException, spec: GenerationSpec) -> Failure:
     status = getattr(error, "status_code", None)
     if isinstance(status, int):
         detail = getattr(error, "detail", str(error))
-        return Failure(status, None, detail if isinstance(detail, str) else str(detail), kind)
+        return Failure(status, getattr(error, "field", None), detail if isinstance(detail, str) else str(detail), kind)
     return unexpected(error)
