@@ -1,6 +1,7 @@
 """Saving, naming, reading, gridding and resizing images (A1111's images module)."""
 
 import datetime
+import errno
 import hashlib
 import io
 import logging
@@ -385,9 +386,28 @@ def write_bytes_new(data: bytes, filename: str) -> bool:
         return True
     except FileExistsError:
         return False
+    except OSError as e:
+        if e.errno not in NO_HARD_LINKS:
+            raise
+        return _write_exclusively(data, filename)
     finally:
         if os.path.exists(temp_path):
             os.remove(temp_path)
+
+
+NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS)
+"""os.link's errors on file systems without hard links (FAT, exFAT, some network shares)."""
+
+
+def _write_exclusively(data: bytes, filename: str) -> bool:
+    """write_bytes_new where hard links are not supported: created only when the name is free, then written."""
+    try:
+        descriptor = os.open(filename, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+    return True
 
 
 def _fit_name_length(fullfn):

@@ -9,8 +9,19 @@ import ray
 
 
 class GenerationActor:
-    def __init__(self, data_dir: str, threads: int, engine_flags: list[str] = ()):
-        """engine_flags: the server's command-line flags that shape the engine (engine_flags.for_worker)."""
+    def __init__(self, data_dir: str, threads: int, engine_flags: list[str] = (), server_directory: str | None = None):
+        """engine_flags: the server's command-line flags that shape the engine (engine_flags.for_worker);
+        server_directory: the server's working directory, where relative paths in those flags start (when this
+        machine has it)."""
+        try:
+            self._start(data_dir, threads, engine_flags, server_directory)
+        except SystemExit as e:  # a flag the engine refused: a failed start for Ray, not a crash to restart from
+            raise RuntimeError(f"the worker's engine did not start (exit {e.code}) with the flags "
+                               f"{' '.join(engine_flags)}") from e
+
+    def _start(self, data_dir: str, threads: int, engine_flags: list[str], server_directory: str | None):
+        if server_directory and os.path.isdir(server_directory):
+            os.chdir(server_directory)
         os.environ["SERENA_DATA_DIR"] = data_dir
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         sys.argv = ["webui.py", *engine_flags, "--data-dir", data_dir, "--disable-console-progressbars"]

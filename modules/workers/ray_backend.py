@@ -7,7 +7,9 @@ stop a running actor method), and places the files the actor saved where a local
 restarts the actor and the proxy waits for it."""
 
 import logging
+import os
 import threading
+import time
 
 import ray
 from ray import exceptions as ray_errors
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 
 MONITOR_INTERVAL_S = 0.25
 CALL_TIMEOUT_S = 30
+DESCRIBE_AFTER_RUN_S = 2
+"""How long a job's end waits for the worker to say what it holds now."""
+STILL_STARTING_WARNING_S = 120
 PREVIEW_INTEREST_S = 5
 """A live preview is fetched from the worker while someone read one within this long."""
 ACTOR_LOST = (ray_errors.RayActorError, ray_errors.ObjectLostError)
@@ -46,7 +51,7 @@ def start_actor(data_dir: str, threads: int = 0, gpus: float = 0, resources: dic
     return RemoteGenerationActor.options(
         num_cpus=cpus, num_gpus=gpus, resources=resources or {}, max_restarts=-1, max_task_retries=0,
         max_concurrency=4, runtime_env={"env_vars": {"SERENA_DATA_DIR": data_dir}},
-    ).remote(data_dir, threads, list(engine_flags))
+    ).remote(data_dir, threads, list(engine_flags), os.getcwd())
 
 
 class RayWorker:
@@ -98,9 +103,12 @@ class RayWorker:
         except Exception:  # the actor is gone: its run ends with it
             log.debug("Could not send %s to worker %s", action, self.name, exc_info=True)
 
-    def _reachable(self) -> bool:
+    def _describe(self, timeout: float = CALL_TIMEOUT_S) -> None:
+        self._described = ray.get(self.actor.describe.remote(), timeout=timeout)
+
+    def _reachable(self, timeout: float = CALL_TIMEOUT_S) -> bool:
         try:
-            self._described = ray.get(self.actor.describe.remote(), timeout=CALL_TIMEOUT_S)
+            self._describe(timeout)
             return True
         except Exception:  # dead, restarting, slow, or the cluster unreachable: nothing is sent to it now
             log.debug("Worker %s is not reachable", self.name, exc_info=True)
@@ -109,9 +117,10 @@ class RayWorker:
     def _wait_until_up(self) -> bool:
         """Waits for the actor (its start-up, or its restart after it died, however long Ray takes); False when its
         start-up failed or the worker was stopped."""
+        waiting_since, warned = time.monotonic(), False
         while not self._stop.is_set():
             try:
-                self._described = ray.get(self.actor.describe.remote(), timeout=CALL_TIMEOUT_S)
+                self._describe()
                 self.state = "idle"
                 return True
             except ray_errors.RayActorError as e:
@@ -120,6 +129,10 @@ class RayWorker:
                     break
             except Exception:  # a timeout, or the cluster unreachable for a while
                 log.debug("Worker %s is not up yet", self.name, exc_info=True)
+            if not warned and time.monotonic() - waiting_since > STILL_STARTING_WARNING_S:
+                warned = True
+                log.warning("Worker %s is still not up after %d s; waiting for Ray to start it", self.name,
+                            STILL_STARTING_WARNING_S)
             self._stop.wait(1.0)
         self.state = "dead"
         return False
@@ -159,7 +172,7 @@ class RayWorker:
             ending = {"error": failures.unexpected(e).as_dict(), "exception": e}
         finally:
             self.current_job = None
-        self._reachable()  # what it holds now: whoever reads the job's end sees the checkpoints it left loaded
+        self._reachable(DESCRIBE_AFTER_RUN_S)  # what it holds now, for whoever reads the job's end
         self.jobs.end(job.id, **ending)
         self.state = "idle"
         return True

@@ -2,6 +2,7 @@
 running job whose worker died (queued again, or failed with no attempts left), and the placing of a remote worker's
 files where a local run would have saved them."""
 
+import errno
 import os
 import pathlib
 import threading
@@ -280,6 +281,18 @@ def test_writing_a_new_file_never_replaces_one(tmp_path):
     assert images.write_bytes_new(b"first", str(path)) is True
     assert images.write_bytes_new(b"second", str(path)) is False
     assert path.read_bytes() == b"first" and os.listdir(tmp_path) == ["a.png"]
+
+
+def test_on_a_file_system_without_hard_links_a_new_file_is_still_written_and_never_replaces_one(tmp_path,
+                                                                                               monkeypatch):
+    def no_hard_links(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_hard_links)
+    target = str(tmp_path / "00001-1.png")
+    assert images.write_bytes_new(b"first", target) is True
+    assert images.write_bytes_new(b"second", target) is False
+    assert pathlib.Path(target).read_bytes() == b"first" and os.listdir(tmp_path) == ["00001-1.png"]
 
 
 def test_inside_a_remote_job_save_image_writes_under_the_staging_folder_and_records_numbers(tmp_path, monkeypatch):

@@ -40,7 +40,11 @@ def failing(error: BaseException) -> Reference:
 
 
 class StandInRay:
+    def __init__(self):
+        self.timeouts = []
+
     def get(self, reference: Reference, timeout=None):
+        self.timeouts.append(timeout)
         return reference.produce()
 
     def wait(self, references, timeout=None):
@@ -130,6 +134,7 @@ def test_a_cancel_once_the_remote_run_has_ended_is_refused_and_the_job_ends_as_i
     assert proxy(jobs, StandInActor(), tmp_path).run(job) is True
     assert len(refused) == 1
     assert jobs.wait(job.id, timeout=1).record.state == "succeeded"
+    assert ray_backend.ray.timeouts[-1] == ray_backend.DESCRIBE_AFTER_RUN_S  # the end waits briefly for a describe
 
 
 def test_a_moment_of_actor_unavailability_does_not_end_the_following_of_progress(jobs, tmp_path):
@@ -150,14 +155,18 @@ def test_a_moment_of_actor_unavailability_does_not_end_the_following_of_progress
 
 
 def test_a_worker_waits_for_its_actors_restart_however_long_it_takes_but_not_for_a_failed_start(jobs, tmp_path,
-                                                                                                 monkeypatch):
+                                                                                                 monkeypatch, caplog):
     answers = iter([*(failing(ray_errors.GetTimeoutError("slow")) for _ in range(300)),
                     *(failing(ray_errors.ActorUnavailableError("restarting", None)) for _ in range(300)),
                     answer({"pid": 2, "checkpoints": ["A"]})])
     worker = proxy(jobs, StandInActor(describe=lambda: next(answers)), tmp_path)
     monkeypatch.setattr(worker._stop, "wait", lambda seconds: False)  # each second of waiting passes at once
-    assert worker._wait_until_up() is True
+    monkeypatch.setattr(ray_backend, "STILL_STARTING_WARNING_S", 0)
+    with caplog.at_level(logging.WARNING, logger=ray_backend.log.name):
+        assert worker._wait_until_up() is True
     assert worker.state == "idle" and worker._described["pid"] == 2
+    assert [record.getMessage() for record in caplog.records].count(
+        "Worker ray-1 is still not up after 0 s; waiting for Ray to start it") == 1
 
     broken = proxy(jobs, StandInActor(describe=lambda: failing(ray_errors.RayActorError(actor_init_failed=True))),
                    tmp_path)

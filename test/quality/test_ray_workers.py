@@ -195,10 +195,13 @@ def test_a_browser_ui_job_gets_its_tabs_result_from_a_ray_worker(two_workers):
     assert json.loads(generation_info)["all_seeds"] == [6] and "Seed: 6" in info_html
 
 
-def test_a_worker_whose_start_up_fails_is_reported_dead_at_once(cluster, data_dir, tmp_path):
+@pytest.mark.parametrize("broken", [{"threads": "not a number"},  # its start-up raises
+                                    {"engine_flags": ["--vae-path=/nowhere/missing.safetensors"]}],  # argparse exits
+                         ids=["raises", "a-flag-refused"])
+def test_a_worker_whose_start_up_fails_is_reported_dead_at_once(cluster, data_dir, tmp_path, broken):
     jobs = service.create(str(tmp_path / service.DATABASE_NAME), initialize.job_environment(threading.Lock()),
                           workers=0).queue
-    worker = ray_backend.RayWorker(jobs, ray_backend.start_actor(data_dir, threads="not a number", cpus=0),
+    worker = ray_backend.RayWorker(jobs, ray_backend.start_actor(data_dir, cpus=0, **broken),
                                    "broken", data_dir, options=dict, live_options=shared.opts)
     worker.start()
     try:
@@ -289,7 +292,8 @@ def test_a_worker_starts_with_the_servers_engine_flags(cluster, data_dir, tmp_pa
 
     elsewhere = tmp_path / "more-checkpoints"
     make_tiny_checkpoint("sd15", str(elsewhere / "from-ckpt-dir.safetensors"), seed=11)
-    flags = engine_flags.for_worker(cmd_args.parser, cmd_args.parser.parse_args(["--ckpt-dir", str(elsewhere)]))
+    relative = os.path.relpath(elsewhere)  # from the server's working directory, which the worker starts in
+    flags = engine_flags.for_worker(cmd_args.parser, cmd_args.parser.parse_args(["--ckpt-dir", relative]))
     started = ray_service(data_dir, 1, {"second_node": 1}, tmp_path, engine_flags=flags)
     try:
         (worker,) = started.workers
