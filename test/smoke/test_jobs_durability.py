@@ -11,6 +11,9 @@ from test.smoke.conftest import start_server
 from test.waiting import wait_until
 
 WAIT_S = 600
+LONG_STEPS = 60
+"""the interrupted job's steps: still sampling (~10 steps a second here; at step 4 when listed) through the 20 submits
+and the listing after its second step; it runs them all again after the restart, so no more"""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -31,8 +34,8 @@ def test_kill_9_with_one_running_and_20_queued_then_restart_finishes_each_exactl
     server = start_server(tiny_checkpoint, data_dir)
     try:
         api = ApiClient(server.url)
-        first = api.post("/sdapi/v2/jobs", {"type": "txt2img", "params": {**TINY, "steps": 150, "save_images": True,
-                                                                          "seed": 1}}).json()["id"]
+        first = api.post("/sdapi/v2/jobs", {"type": "txt2img", "params": {
+            **TINY, "steps": LONG_STEPS, "save_images": True, "seed": 1}}).json()["id"]
         wait_until(lambda: (api.get(f"/sdapi/v2/jobs/{first}").json()["progress"] or {}).get("step", 0) >= 2,
                    "running", WAIT_S)
         queued = [api.post("/sdapi/v2/jobs", {"type": "txt2img", "params": {**TINY, "save_images": True,
