@@ -429,6 +429,13 @@ def _sample_file_decoration(namegen, p, seed, short_filename, options):
     return namegen.apply(pattern)
 
 
+def _record_number(staging, path_without_extension: str, basename: str, index: int, rest: str) -> None:
+    """The number parts of a staged name, its rest as kept when the name was shortened to fit."""
+    stem, prefix = os.path.basename(path_without_extension), numbered_stem(basename, index, "")
+    if stem.startswith(prefix):
+        staging.record_number(path_without_extension, basename, index, stem[len(prefix):])
+
+
 def numbered_stem(basename: str, index: int, rest: str) -> str:
     return (f"{basename}-{index:04}" if basename else f"{index:05}") + rest
 
@@ -507,8 +514,9 @@ def save_image(image, path, basename, seed=None, prompt=None, extension="png", i
     fullfn = _save_atomically(image, info, fullfn_without_extension, extension, pnginfo, pnginfo_section_name, options)
     image.already_saved_as = fullfn
     staging = output_paths.staging.get()
-    if staging is not None and number is not None and number[0] == fullfn:  # the name is still the numbered one
-        staging.record_number(fullfn_without_extension, *number[1:])
+    planned = number is not None and number[0] == params.filename and fullfn == fullfn_without_extension + extension
+    if staging is not None and planned:  # saved under its numbered name (at most shortened to fit)
+        _record_number(staging, fullfn_without_extension, *number[1:])
 
     if options.export_for_4chan:
         small_image = _downscale_for_4chan(image, fullfn, options)

@@ -196,7 +196,24 @@ def test_an_image_its_txt_and_its_jpg_copy_are_placed_under_one_new_number(tmp_p
     assert (folder / "00004-1234.txt").read_text() == "a cat\n"
 
 
-def test_save_image_records_no_number_for_a_name_it_did_not_keep(monkeypatch, in_staging):
+def test_a_numbered_name_shortened_to_fit_is_placed_under_the_next_number_here(tmp_path, monkeypatch, in_staging):
+    from PIL import Image
+
+    from modules import shared
+
+    monkeypatch.setitem(shared.opts.data, "samples_filename_pattern", "[seed]-" + "p" * 400)
+    staged, _ = images.save_image(Image.new("RGB", (8, 8)), "outputs/x", "", seed=3, save_to_dirs=False)
+    stem = os.path.basename(staged)[:-len(".png")]
+    assert stem.startswith("00000-3-ppp") and len(stem) < 260
+    target = tmp_path / "data" / "outputs" / "x"
+    target.mkdir(parents=True)
+    for number in range(7):
+        (target / f"{number:05}-old.png").write_bytes(b"x")
+    placed = placement.place(staged_files(in_staging.root), in_staging.numbered, str(tmp_path / "data"))
+    assert os.path.basename(placed["data/outputs/x/" + os.path.basename(staged)]) == "00007" + stem[len("00000"):] + ".png"
+
+
+def test_save_image_records_no_number_for_a_name_it_did_not_keep_and_the_shortened_rest_of_one_it_shortened(monkeypatch, in_staging):
     from PIL import Image
 
     from modules import script_callbacks, shared
@@ -215,7 +232,9 @@ def test_save_image_records_no_number_for_a_name_it_did_not_keep(monkeypatch, in
                                      save_to_dirs=False)
     assert os.path.basename(kept) == "00000-5.png" and os.path.basename(freed) == "00001-6-1.png"
     assert os.path.basename(shortened).startswith("00002-7-xxx") and len(os.path.basename(shortened)) < 300
-    assert in_staging.numbered == {"data/outputs/x/00000-5": ["", 0, "-5"]}
+    shortened_stem = os.path.basename(shortened)[:-len(".png")]
+    assert in_staging.numbered == {"data/outputs/x/00000-5": ["", 0, "-5"],  # the taken one: not its number
+                                   f"data/outputs/x/{shortened_stem}": ["", 2, shortened_stem[len("00002"):]]}
 
 
 def test_two_placements_into_one_folder_at_once_keep_every_file(tmp_path, monkeypatch):
