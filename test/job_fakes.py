@@ -1,4 +1,5 @@
-"""What the job dispatch tests share: a worker that only holds checkpoints, and a queue over a new database."""
+"""What the job dispatch tests share: a worker that only holds checkpoints, a queue over a new database, and a job
+naming a checkpoint."""
 
 import contextlib
 from collections.abc import Callable, Iterator
@@ -6,6 +7,7 @@ from collections.abc import Callable, Iterator
 from modules.jobs import store as job_store
 from modules.jobs.events import EventBus
 from modules.jobs.queue import JobQueue
+from modules.jobs.spec import GenerationSpec
 
 
 class FakeWorker:
@@ -25,3 +27,9 @@ def job_queue(path: str, checkpoint_name: Callable[[str | None], str | None]) ->
         yield queue
     finally:
         store.close()
+
+
+def submit(jobs: JobQueue, checkpoint: str | None, **options) -> str:
+    """A job whose request names checkpoint (None: the selected one); its id."""
+    overrides = {"sd_model_checkpoint": checkpoint} if checkpoint else {}
+    return jobs.submit(GenerationSpec(mode="txt2img", params={"override_settings": overrides}), **options)[0].id

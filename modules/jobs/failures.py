@@ -53,7 +53,7 @@ def describe(error: BaseException, spec: GenerationSpec) -> Failure:
     if isinstance(error, ScriptArgumentError):
         return Failure(error.status, error.field, error.message, kind)
     if isinstance(error, safe.CheckpointLoadError):
-        if "sd_model_checkpoint" in (spec.params.get("override_settings") or {}):
+        if spec.requested_checkpoint() is not None:
             return Failure(422, "override_settings.sd_model_checkpoint", str(error), kind)
         return Failure(503, None, f"the selected checkpoint cannot be loaded: {error}", kind)
     if isinstance(error, scripts.ScriptError) and isinstance(error.__cause__, ValueError):

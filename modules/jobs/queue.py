@@ -53,12 +53,6 @@ class Outcome:
     record: job_store.JobRecord | None = None
 
 
-def requested_checkpoint(spec: GenerationSpec) -> str | None:
-    """The checkpoint a request names (its override_settings.sd_model_checkpoint); None: the selected one."""
-    value = (spec.params.get("override_settings") or {}).get("sd_model_checkpoint")
-    return value if isinstance(value, str) and value else None
-
-
 def new_job_id(job_type: str) -> str:
     """A1111's task id shape, task(txt2img-XXXXXXX), with enough randomness to stay unique in a long history."""
     return f"task({job_type}-{secrets.token_hex(8)})"
@@ -116,7 +110,7 @@ class JobQueue:
                     raise JobConflict("id", f"a job with id {job_id!r} is still being waited for")
             try:
                 job, created = self.store.add(job_id, spec.mode, spec_json, fingerprint, priority, self.max_attempts,
-                                              idempotency_key, batch_id, requested_checkpoint(spec))
+                                              idempotency_key, batch_id, spec.requested_checkpoint())
             except job_store.DuplicateJobId as e:
                 raise JobConflict("id", f"a job with id {job_id!r} is queued or running") from e
             if created:
@@ -205,7 +199,7 @@ class JobQueue:
 
     def checkpoint_for(self, spec: GenerationSpec) -> str | None:
         """The name of the checkpoint the spec runs with (None when none is known)."""
-        return self._checkpoint_name(requested_checkpoint(spec))
+        return self._checkpoint_name(spec.requested_checkpoint())
 
     def unclaim(self, job_id: str) -> job_store.JobRecord | None:
         """A job claimed by a worker that turned out to be down before the job reached it: queued again as it was

@@ -9,6 +9,7 @@ from modules.jobs.events import EventBus
 from modules.jobs.queue import JobQueue
 from modules.jobs.store import JobStore
 from modules.jobs.worker import Environment, LocalWorker
+from modules.runtime import job_state
 
 DATABASE_NAME = "jobs.sqlite3"
 
@@ -36,7 +37,7 @@ def create(path: str, environment: Environment, retention_days=lambda: 0, worker
            remote_workers: Callable[[JobQueue], list] | None = None,
            checkpoint_name: Callable[[str | None], str | None] = lambda requested: None) -> JobService:
     """A job service over the database at path: opened, recovered, its workers started: `workers` local ones, and
-    those remote_workers(queue) makes (each with start, stop, interrupt, loaded_checkpoints, describe, current_job).
+    those remote_workers(queue) makes (each with start, stop, loaded_checkpoints, describe, current_job).
     checkpoint_name(requested): the name of the checkpoint a job runs with from the one its request names (None: the
     selected one), so that workers holding it take it."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -48,7 +49,7 @@ def create(path: str, environment: Environment, retention_days=lambda: 0, worker
     if remote_workers is not None:
         started += remote_workers(queue)
     queue.workers = started
-    queue.interrupt_running = lambda job_id: _interrupt_running(started, job_id)
+    queue.interrupt_running = _interrupt_running
     for worker in started:
         worker.start()
     return JobService(store, queue, started)
@@ -64,10 +65,11 @@ def start(data_path: str, environment: Environment, retention_days=lambda: 0, **
         return _services[path]
 
 
-def _interrupt_running(workers: list, job_id: str) -> None:
-    for worker in workers:
-        if worker.current_job == job_id:
-            worker.interrupt(job_id)
+def _interrupt_running(job_id: str) -> None:
+    """The job's State, listed by whichever worker runs it (a remote one forwards it), interrupted."""
+    state = job_state.running(job_id)
+    if state is not None:
+        state.interrupt()
 
 
 def stop_all():

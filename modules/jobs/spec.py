@@ -50,6 +50,12 @@ class GenerationSpec:
     def send_images(self) -> bool:
         return bool(self.params.get("send_images", True))
 
+    def requested_checkpoint(self) -> str | None:
+        """The checkpoint the request names (override_settings.sd_model_checkpoint, a non-empty text); None: the
+        selected one."""
+        value = (self.params.get("override_settings") or {}).get("sd_model_checkpoint")
+        return value if isinstance(value, str) and value else None
+
     def image(self, field: str):
         """The first image of a request field as PIL, None when not given."""
         data = self.images.get(field)

@@ -45,10 +45,12 @@ def durable_result(processed: processing.Processed, spec: GenerationSpec, saved_
 
 
 def execute(job_id: str, spec: GenerationSpec, environment: Environment, finisher: Callable | None,
-            cancelled: Callable[[], bool] = lambda: False):
+            cancelled: Callable[[], bool] = lambda: False, prepare: Callable[[], None] = lambda: None):
     """Runs the spec as the job: (the durable result, what this process's waiter gets: finisher(processed), run in
-    the job, or the durable result). cancelled(): a cancel came while the job waited for the generation lock."""
+    the job, or the durable result). cancelled(): a cancel came while the job waited for the generation lock;
+    prepare(): what must change before the generation, under the generation lock (a remote worker's settings)."""
     def generate():
+        prepare()
         state = job_state.bound()
         if cancelled():
             state.interrupt()
@@ -90,11 +92,6 @@ class LocalWorker:
     def loaded_checkpoints(self) -> list[str]:
         info = getattr(self.environment.sd_model(), "sd_checkpoint_info", None)
         return [info.name] if info is not None else []
-
-    def interrupt(self, job_id: str) -> None:
-        state = job_state.running(job_id)
-        if state is not None:
-            state.interrupt()
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": "local", "alive": self.alive, "job": self.current_job,

@@ -87,11 +87,6 @@ class RayWorker:
     def loaded_checkpoints(self) -> list[str]:
         return list(self._described.get("checkpoints", [])) if self.alive else []
 
-    def interrupt(self, job_id: str) -> None:
-        state = job_state.running(job_id)
-        if state is not None:
-            state.interrupt()
-
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "alive": self.alive, "state": self.state,
                 "job": self.current_job, "node": self._described.get("node"), "pid": self._described.get("pid"),

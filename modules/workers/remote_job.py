@@ -94,10 +94,10 @@ def resolve_checkpoint(name: str) -> sd_models.CheckpointInfo:
 
 def with_checkpoint(spec: GenerationSpec, options: dict, info: sd_models.CheckpointInfo) -> GenerationSpec:
     """The job's checkpoint named as this worker knows it, in the override that names it or else in its options."""
-    overrides = spec.params.get("override_settings") or {}
-    if "sd_model_checkpoint" not in overrides:
+    if spec.requested_checkpoint() is None:
         options["sd_model_checkpoint"] = info.title
         return spec
+    overrides = spec.params["override_settings"]
     return dataclasses.replace(spec, params={**spec.params,
                                              "override_settings": {**overrides, "sd_model_checkpoint": info.name}})
 
@@ -133,15 +133,18 @@ class Engine:
         try:
             spec = GenerationSpec.from_json(spec_json)
             options = dict(options)
-            if checkpoint:
-                info = resolve_checkpoint(checkpoint)
+            info = resolve_checkpoint(checkpoint) if checkpoint else None
+            if info is not None:
                 spec = with_checkpoint(spec, options, info)
-            shared.opts.data.update(options)  # this worker's settings are the server's
-            if checkpoint:
-                self.checkpoints.use(info)
+
+            def prepare():  # under the generation lock: a run the server gave up on may still be generating
+                shared.opts.data.update(options)  # this worker's settings are the server's
+                if info is not None:
+                    self.checkpoints.use(info)
+
             self._running.add((job_id, attempt))
             result, value = worker.execute(job_id, spec, self.environment, finisher,
-                                           cancelled=lambda: (job_id, attempt) in self._interrupted)
+                                           cancelled=lambda: (job_id, attempt) in self._interrupted, prepare=prepare)
             result["saved_files"] = [os.path.relpath(path, staging.root).replace(os.sep, "/")
                                      for path in result["saved_files"]]
             return {"result": result, "value": value if finisher is not None else None,

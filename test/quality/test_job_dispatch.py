@@ -11,10 +11,9 @@ import pytest
 
 from modules import images, output_paths, paths_internal
 from modules.jobs import affinity
-from modules.jobs.queue import JobQueue
 from modules.jobs.spec import GenerationSpec
-from modules.workers import placement
-from test.job_fakes import FakeWorker, job_queue
+from modules.workers import placement, remote_job
+from test.job_fakes import FakeWorker, job_queue, submit
 
 
 def candidate(job_id: str, checkpoint: str | None, priority: int = 0) -> affinity.Candidate:
@@ -40,11 +39,6 @@ def test_an_idle_worker_takes_the_first_job_or_skips_to_one_for_its_checkpoint(q
 def jobs(tmp_path):
     with job_queue(str(tmp_path / "jobs.sqlite3"), checkpoint_name=lambda requested: requested) as queue:
         yield queue
-
-
-def submit(jobs: JobQueue, checkpoint: str, priority: int = 0) -> str:
-    spec = GenerationSpec(mode="txt2img", params={"override_settings": {"sd_model_checkpoint": checkpoint}})
-    return jobs.submit(spec, priority)[0].id
 
 
 def test_workers_claim_by_checkpoint_through_the_queue_and_the_started_event_names_the_worker(jobs):
@@ -155,11 +149,6 @@ def test_number_parts_that_do_not_spell_the_staged_name_are_not_used(tmp_path, r
     assert sorted(os.listdir(data / "out")) == ["00000-1.png", "00007-1.png"] and os.listdir(tmp_path) == ["data"]
 
 
-def staged_files(root) -> list[tuple[str, bytes]]:
-    paths = [pathlib.Path(folder, name) for folder, _, names in os.walk(root) for name in names]
-    return sorted((path.relative_to(root).as_posix(), path.read_bytes()) for path in paths)
-
-
 @pytest.fixture
 def in_staging(tmp_path, monkeypatch):
     """A remote job's staging (the data dir tmp_path/"data", no before_image_saved callbacks)."""
@@ -184,7 +173,7 @@ def test_an_image_its_txt_and_its_jpg_copy_are_placed_under_one_new_number(tmp_p
     for key, value in {"save_txt": True, "export_for_4chan": True, "target_side_length": 4}.items():
         monkeypatch.setitem(shared.opts.data, key, value)
     images.save_image(Image.new("RGB", (8, 8)), "outputs/x", "", seed=1234, info="a cat", save_to_dirs=False)
-    files = staged_files(in_staging.root)
+    files = remote_job.staged_files(in_staging.root)
     assert [relative for relative, _ in files] == [f"data/outputs/x/00000-1234.{extension}"
                                                    for extension in ("jpg", "png", "txt")]
     assert in_staging.numbered == {"data/outputs/x/00000-1234": ["", 0, "-1234"]}
@@ -209,7 +198,7 @@ def test_a_numbered_name_shortened_to_fit_is_placed_under_the_next_number_here(t
     target.mkdir(parents=True)
     for number in range(7):
         (target / f"{number:05}-old.png").write_bytes(b"x")
-    placed = placement.place(staged_files(in_staging.root), in_staging.numbered, str(tmp_path / "data"))
+    placed = placement.place(remote_job.staged_files(in_staging.root), in_staging.numbered, str(tmp_path / "data"))
     assert os.path.basename(placed["data/outputs/x/" + os.path.basename(staged)]) == "00007" + stem[len("00000"):] + ".png"
 
 

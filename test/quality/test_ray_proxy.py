@@ -12,6 +12,8 @@ pytest.importorskip("ray", reason="Ray is the optional extra (pip install -r req
 
 from ray import exceptions as ray_errors  # noqa: E402
 
+from modules import shared  # noqa: E402
+from modules.jobs import worker as job_worker  # noqa: E402
 from modules.jobs.queue import JobConflict  # noqa: E402
 from modules.jobs.spec import GenerationSpec  # noqa: E402
 from modules.runtime import job_state  # noqa: E402
@@ -195,14 +197,19 @@ def engine(monkeypatch):
 def test_an_earlier_run_ending_on_the_actor_leaves_a_later_runs_signals_alone(engine, monkeypatch):
     engine.signal("task(j)", 1, "interrupt")  # before the first run starts: it starts interrupted
 
-    def execute(job_id, spec, environment, finisher, cancelled):
+    def execute(job_id, spec, environment, finisher, cancelled, prepare):
+        assert shared.opts.data["CLIP_stop_at_last_layers"] == 1  # the server's settings wait for the lock
+        prepare()
+        assert shared.opts.data["CLIP_stop_at_last_layers"] == 2
         assert cancelled()
         engine._running.add(("task(j)", 2))  # the job's next run started elsewhere on the actor meanwhile
         engine.signal("task(j)", 2, "interrupt")
         return {"saved_files": []}, None
 
     monkeypatch.setattr(remote_job.worker, "execute", execute)
-    outcome = engine.run("task(j)", 1, GenerationSpec(mode="txt2img", params={}).to_json(), {}, None)
+    monkeypatch.setitem(shared.opts.data, "CLIP_stop_at_last_layers", 1)
+    outcome = engine.run("task(j)", 1, GenerationSpec(mode="txt2img", params={}).to_json(),
+                         {"CLIP_stop_at_last_layers": 2}, None)
     assert "failure" not in outcome, outcome
     assert engine._running == {("task(j)", 2)}
     assert engine._interrupted == {("task(j)", 2)}
@@ -229,3 +236,21 @@ def test_an_earlier_listing_of_a_job_ending_leaves_its_later_listing_in_place():
         earlier_listing.__exit__(None, None, None)  # the old run's proxy lets go after the job ran again
         assert job_state.running("task(m)") is later
     assert job_state.running("task(m)") is None
+
+
+def test_what_a_job_prepares_happens_under_the_generation_lock():
+    lock = threading.Lock()
+    environment = job_worker.Environment(generation_lock=lock, live_options=None, preview_decoder=lambda: None,
+                                         sd_model=lambda: None, encode_image=None)
+    held = []
+
+    class Prepared(Exception):
+        pass
+
+    def prepare():
+        held.append(lock.locked())
+        raise Prepared
+
+    with pytest.raises(Prepared):
+        job_worker.execute("task(p)", GenerationSpec(mode="txt2img", params={}), environment, None, prepare=prepare)
+    assert held == [True] and not lock.locked()

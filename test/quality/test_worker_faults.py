@@ -21,18 +21,13 @@ from modules.jobs.spec import GenerationSpec
 from modules.runtime import job_state
 from modules.workers import engine_flags, remote_job
 from modules.workers.remote_state import RemoteState
-from test.job_fakes import FakeWorker, job_queue
+from test.job_fakes import FakeWorker, job_queue, submit
 
 
 @pytest.fixture
 def jobs(tmp_path):
     with job_queue(str(tmp_path / "jobs.sqlite3"), checkpoint_name=lambda requested: requested or "selected") as queue:
         yield queue
-
-
-def submit(jobs: JobQueue, checkpoint: str | None, **options) -> str:
-    overrides = {"sd_model_checkpoint": checkpoint} if checkpoint else {}
-    return jobs.submit(GenerationSpec(mode="txt2img", params={"override_settings": overrides}), **options)[0].id
 
 
 def claim(jobs: JobQueue, worker=None):
@@ -427,3 +422,21 @@ def test_the_pages_message_for_a_job_failed_on_a_remote_worker_names_the_error_i
     updates = list(ui_progress.stream_job(jobs, GenerationSpec(mode="txt2img", params={}), finisher=lambda p: p))
     worker.join()
     assert updates[-1].result == (None, "ValueError: bad value")
+
+
+@pytest.mark.parametrize(("overrides", "requested"), [({"sd_model_checkpoint": "a.safetensors"}, "a.safetensors"),
+                                                      ({"sd_model_checkpoint": ""}, None),
+                                                      ({"sd_model_checkpoint": 3}, None), ({}, None)])
+def test_one_rule_says_which_checkpoint_a_request_names_for_routing_running_and_blaming(overrides, requested):
+    spec = GenerationSpec(mode="txt2img", params={"override_settings": overrides})
+    assert spec.requested_checkpoint() == requested
+    options = {}
+    info = SimpleNamespace(name="sel.safetensors", title="sel.safetensors [1]")
+    on_worker = remote_job.with_checkpoint(spec, options, info)
+    if requested is None:  # the selected one, named in the options the job runs with
+        assert options == {"sd_model_checkpoint": info.title} and on_worker is spec
+    else:
+        assert on_worker.params["override_settings"]["sd_model_checkpoint"] == info.name and options == {}
+    failure = failures.describe(safe.CheckpointLoadError("unreadable"), spec)
+    assert (failure.status, failure.field) == ((422, "override_settings.sd_model_checkpoint") if requested
+                                               else (503, None))
