@@ -16,6 +16,15 @@ class UnsafeStagedPath(ValueError):
     """A staged path that would be placed outside where a job may save."""
 
 
+class PlacementFailed(OSError):
+    """Writing stopped partway (a full disk, a folder that cannot be made): placed holds the groups written before,
+    as place() returns them; the group it stopped in left nothing."""
+
+    def __init__(self, error: OSError, placed: dict[str, str]):
+        super().__init__(error.errno, f"placing the job's files stopped: {error}")
+        self.placed = placed
+
+
 def target_folder(staged_folder: str, data_path: str) -> str:
     parts = staged_folder.split("/")
     if parts[0] not in (output_paths.STAGED_DATA, output_paths.STAGED_ABSOLUTE) or \
@@ -63,14 +72,22 @@ def _write_group(folder: str, stem: str, files: list) -> bool:
     if any(os.path.exists(os.path.join(folder, stem + extension)) for extension, _, _ in files):
         return False
     written = []
-    for extension, data, _ in files:
-        path = os.path.join(folder, stem + extension)
-        if not images.write_bytes_new(data, path):  # saved meanwhile by someone else: take the next name
-            for done in written:
-                os.remove(done)
-            return False
-        written.append(path)
+    try:
+        for extension, data, _ in files:
+            path = os.path.join(folder, stem + extension)
+            if not images.write_bytes_new(data, path):  # saved meanwhile by someone else: take the next name
+                _remove(written)
+                return False
+            written.append(path)
+    except OSError:
+        _remove(written)
+        raise
     return True
+
+
+def _remove(paths: list[str]) -> None:
+    for path in paths:
+        os.remove(path)
 
 
 def _candidate_stems(folder: str, stem: str, number: list | None, first_numbers: dict):
@@ -92,16 +109,20 @@ def _candidate_stems(folder: str, stem: str, number: list | None, first_numbers:
 def place(files: list[tuple[str, bytes]], numbered: dict[str, list], data_path: str) -> dict[str, str]:
     """files: (path relative to the staging folder, content); numbered: the staging's number parts by staged stem
     (used only where they spell that stem); returns staged path -> the path it now has. UnsafeStagedPath, before
-    anything is written, for a path that would leave the staging layout or the data folder."""
+    anything is written, for a path that would leave the staging layout or the data folder; PlacementFailed when
+    writing stops partway."""
     groups = _groups([(relative.replace(os.sep, "/"), data) for relative, data in files], numbered, data_path)
     placed, first_numbers = {}, {}
     with _placing:
-        for (_, stem), group in groups.items():
-            folder = group["folder"]
-            os.makedirs(folder, exist_ok=True)
-            for candidate in _candidate_stems(folder, stem, group["number"], first_numbers):
-                if _write_group(folder, candidate, group["files"]):
-                    break
-            for extension, _, relative in group["files"]:
-                placed[relative] = os.path.join(folder, candidate + extension)
+        try:
+            for (_, stem), group in groups.items():
+                folder = group["folder"]
+                os.makedirs(folder, exist_ok=True)
+                for candidate in _candidate_stems(folder, stem, group["number"], first_numbers):
+                    if _write_group(folder, candidate, group["files"]):
+                        break
+                for extension, _, relative in group["files"]:
+                    placed[relative] = os.path.join(folder, candidate + extension)
+        except OSError as e:
+            raise PlacementFailed(e, placed) from e
     return placed

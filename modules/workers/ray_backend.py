@@ -197,9 +197,13 @@ class RayWorker:
 
     def _place(self, job_id: str, files: list, numbered: dict, saved: list[str]) -> list[str]:
         """The files written where a local run would have saved them; their paths, in the order saved. When that
-        fails the job still ends with its images (as when saving fails in a local run) and no files."""
+        fails the job still ends with its images (as when saving fails in a local run) and the files written before
+        it failed."""
         try:
             placed = placement.place(files, numbered, self.data_path)
+        except placement.PlacementFailed as e:
+            log.exception("Could not save all the files of job %s", job_id)
+            placed = e.placed
         except (OSError, placement.UnsafeStagedPath):
             log.exception("Could not save the files of job %s", job_id)
             return []

@@ -284,6 +284,24 @@ def test_placing_takes_the_next_number_when_a_name_is_taken_while_it_writes(tmp_
     assert (folder / ("00000-5" + taken)).read_bytes() == b"local"
 
 
+def test_a_placement_that_stops_partway_reports_the_groups_it_wrote_and_leaves_no_part_of_the_one_it_stopped_in(
+        tmp_path, monkeypatch):
+    real_write, writes = images.write_bytes_new, []
+
+    def disk_full_at_the_fourth(data, path):
+        writes.append(path)
+        if len(writes) == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(data, path)
+
+    monkeypatch.setattr(images, "write_bytes_new", disk_full_at_the_fourth)
+    files = staged("outputs/x", "a.png", "a.txt", "b.png", "b.txt")
+    with pytest.raises(placement.PlacementFailed) as failed:
+        placement.place(files, {}, str(tmp_path))
+    assert sorted(failed.value.placed) == ["data/outputs/x/a.png", "data/outputs/x/a.txt"]
+    assert sorted(os.listdir(tmp_path / "outputs" / "x")) == ["a.png", "a.txt"]
+
+
 def test_writing_a_new_file_never_replaces_one(tmp_path):
     path = tmp_path / "a.png"
     assert images.write_bytes_new(b"first", str(path)) is True

@@ -139,6 +139,20 @@ def test_a_cancel_once_the_remote_run_has_ended_is_refused_and_the_job_ends_as_i
     assert ray_backend.ray.timeouts[-1] == ray_backend.DESCRIBE_AFTER_RUN_S  # the end waits briefly for a describe
 
 
+def test_a_job_whose_files_could_be_placed_only_in_part_ends_with_its_images_and_those_files(jobs, tmp_path,
+                                                                                            monkeypatch):
+    outcome = {**SUCCEEDED, "result": {**SUCCEEDED["result"], "saved_files": ["data/a.png", "data/b.png"]}}
+
+    def disk_full_after_a(files, numbered, data_path):
+        raise placement.PlacementFailed(OSError(28, "No space left on device"), {"data/a.png": "/out/00001.png"})
+
+    monkeypatch.setattr(placement, "place", disk_full_after_a)
+    job = claimed(jobs, wait=True)
+    assert proxy(jobs, StandInActor(run=lambda *args: answer(outcome)), tmp_path).run(job) is True
+    ended = jobs.wait(job.id, timeout=1)
+    assert ended.record.state == "succeeded" and ended.value["saved_files"] == ["/out/00001.png"]
+
+
 def test_a_moment_of_actor_unavailability_does_not_end_the_following_of_progress(jobs, tmp_path):
     job = claimed(jobs)
     calls = []
