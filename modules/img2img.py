@@ -7,7 +7,7 @@ from PIL import Image
 from modules import images, processing, scripts, shared
 from modules.jobs import builder, script_values
 from modules.jobs.spec import GenerationSpec
-from modules.txt2img import run_spec, seed_fields, tab_spec
+from modules.txt2img import refiner_fields, run_spec, seed_fields, tab_spec
 
 MODE_IMG2IMG = 0
 MODE_INPAINT = 2
@@ -65,7 +65,8 @@ def img2img_spec(script_args=(), mode: int = MODE_IMG2IMG, prompt: str = "", neg
                  inpaint_full_res_padding: int = 32, inpainting_mask_invert="Inpaint masked", seed: int = -1,
                  subseed: int = -1, subseed_strength: float = 0.0, seed_resize_from_h: int = 0,
                  seed_resize_from_w: int = 0, seed_enable_extras: bool = False,
-                 override_settings=None) -> GenerationSpec:
+                 override_settings=None, enable_refiner: bool = False, refiner_checkpoint: str | None = None,
+                 refiner_switch_at: float = 0.8) -> GenerationSpec:
     """The tab's fields as a spec: the input image (and, inpainting, the painted mask) as images, the radio
     buttons' texts as A1111's indices."""
     image, mask = init_image_and_mask(int(mode), init_img, init_img_with_mask)
@@ -80,7 +81,8 @@ def img2img_spec(script_args=(), mode: int = MODE_IMG2IMG, prompt: str = "", neg
               "inpainting_mask_invert": _index(mask_modes, inpainting_mask_invert),
               "override_settings": override_settings or {}, "save_images": True, "send_images": False,
               **seed_fields(seed, subseed, subseed_strength, seed_resize_from_h, seed_resize_from_w,
-                            seed_enable_extras)}
+                            seed_enable_extras),
+              **refiner_fields(enable_refiner, refiner_checkpoint, refiner_switch_at)}
     images = {"init_images": [script_values.png_bytes(image)]}
     extra_generation_params = {}
     if mask is not None:

@@ -3,7 +3,7 @@ page submits as a job; txt2img(id_task, ...) runs one in the caller's job, as A1
 
 from contextlib import closing
 
-from modules import processing, scripts, shared
+from modules import processing, refiner, scripts, shared
 from modules.jobs import builder
 from modules.jobs.spec import GenerationSpec
 from modules.shared import opts
@@ -19,13 +19,23 @@ def seed_fields(seed, subseed, subseed_strength, seed_resize_from_h, seed_resize
             "seed_enable_extras": bool(seed_enable_extras)}
 
 
+def refiner_fields(enable_refiner: bool = False, refiner_checkpoint: str | None = None,
+                   refiner_switch_at: float = 0.8) -> dict:
+    """The Refiner accordion's request fields: none while it is off or names no checkpoint (A1111's rule)."""
+    if not enable_refiner or refiner_checkpoint in refiner.NO_REFINER:
+        return {"refiner_checkpoint": None, "refiner_switch_at": None}
+    return {"refiner_checkpoint": refiner_checkpoint, "refiner_switch_at": float(refiner_switch_at)}
+
+
 def txt2img_params(prompt: str = "", negative_prompt: str = "", styles=None, steps: int = 20,
                    sampler_name: str | None = None, scheduler: str | None = None, n_iter: int = 1, batch_size: int = 1,
                    cfg_scale: float = 7.0, height: int = 512, width: int = 512, enable_hr: bool = False,
                    denoising_strength: float = 0.7, hr_scale: float = 2.0, hr_upscaler: str | None = None,
                    hr_second_pass_steps: int = 0, hr_resize_x: int = 0, hr_resize_y: int = 0, seed: int = -1,
                    subseed: int = -1, subseed_strength: float = 0.0, seed_resize_from_h: int = 0,
-                   seed_resize_from_w: int = 0, seed_enable_extras: bool = False, override_settings=None) -> dict:
+                   seed_resize_from_w: int = 0, seed_enable_extras: bool = False, override_settings=None,
+                   enable_refiner: bool = False, refiner_checkpoint: str | None = None,
+                   refiner_switch_at: float = 0.8) -> dict:
     """The tab's field values as A1111's txt2img request fields (saved as the options say, not sent back as
     base64: the page gets the images themselves)."""
     return {"prompt": prompt, "negative_prompt": negative_prompt, "styles": list(styles or []),
@@ -35,7 +45,8 @@ def txt2img_params(prompt: str = "", negative_prompt: str = "", styles=None, ste
             "hr_scale": float(hr_scale), "hr_upscaler": hr_upscaler, "hr_second_pass_steps": int(hr_second_pass_steps),
             "hr_resize_x": int(hr_resize_x), "hr_resize_y": int(hr_resize_y),
             "override_settings": override_settings or {}, "save_images": True, "send_images": False,
-            **seed_fields(seed, subseed, subseed_strength, seed_resize_from_h, seed_resize_from_w, seed_enable_extras)}
+            **seed_fields(seed, subseed, subseed_strength, seed_resize_from_h, seed_resize_from_w, seed_enable_extras),
+            **refiner_fields(enable_refiner, refiner_checkpoint, refiner_switch_at)}
 
 
 def tab_spec(mode: str, params: dict, script_args, runner: scripts.ScriptRunner, images=None,

@@ -78,6 +78,7 @@ def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTa
                     denoising_strength = gr.Slider(minimum=0.0, maximum=1.0, step=0.01, label="Denoising strength",
                                                    value=0.75, elem_id="img2img_denoising_strength")
                     seed = ui_params.seed_inputs("img2img")
+                    refiner = ui_params.refiner("img2img")
                     inpaint_group, inpaint = create_inpaint_controls()
                     with gr.Group(elem_id="img2img_script_container"):
                         script_inputs = scripts.scripts_img2img.setup_ui()
@@ -96,7 +97,7 @@ def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTa
                                         width, height, seed)
     fields = {
         **common.fields(), "mode": mode, "init_img": init_img, "init_img_with_mask": init_img_with_mask, **inpaint,
-        "denoising_strength": denoising_strength, "resize_mode": resize_mode,
+        "denoising_strength": denoising_strength, "resize_mode": resize_mode, **refiner.fields(),
     }
     ui_common.connect_generation("img2img", toprow, panel, img2img.img2img_spec, txt2img.process_result, fields, jobs,
                                  script_inputs)
@@ -109,6 +110,7 @@ def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTa
         (inpaint["inpainting_fill"], "Masked content"),
         (inpaint["inpaint_full_res"], "Inpaint area"),
         (inpaint["inpaint_full_res_padding"], "Masked area padding"),
+        *refiner.paste_fields(),
         *scripts.scripts_img2img.infotext_fields,
     ])
     ui_paste.connect_paste(toprow.paste, "img2img", toprow.prompt)

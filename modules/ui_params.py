@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from modules import image_size, sd_samplers, sd_schedulers, shared, upscaler
+from modules import image_size, sd_models, sd_samplers, sd_schedulers, shared, upscaler
 from modules.ui_common import OutputPanel, selected_seed
 from modules.ui_components import FormRow, ToolButton, random_symbol, reuse_symbol, switch_values_symbol
 
@@ -170,6 +170,47 @@ class HiresFix:
     hr_scale: gr.Slider
     hr_resize_x: gr.Slider
     hr_resize_y: gr.Slider
+
+
+@dataclass
+class Refiner:
+    accordion: gr.Accordion
+    enable_refiner: gr.Checkbox
+    refiner_checkpoint: gr.Dropdown
+    refiner_switch_at: gr.Slider
+
+    def fields(self) -> dict:
+        return {"enable_refiner": self.enable_refiner, "refiner_checkpoint": self.refiner_checkpoint,
+                "refiner_switch_at": self.refiner_switch_at}
+
+    def paste_fields(self) -> list:
+        return [(self.enable_refiner, lambda d: "Refiner" in d),
+                (self.accordion, lambda d: gr.update(open=True) if "Refiner" in d else None),
+                (self.refiner_checkpoint, _pasted_refiner),
+                (self.refiner_switch_at, "Refiner switch at")]
+
+
+def _pasted_refiner(params: dict):
+    """The title of the checkpoint an infotext's Refiner names (written as its short title), when it is here."""
+    if "Refiner" not in params:
+        return None
+    info = sd_models.get_closet_checkpoint_match(str(params["Refiner"]).rsplit(" [", 1)[0])
+    return gr.update(value=info.title) if info is not None else None
+
+
+def refiner(tabname: str) -> Refiner:
+    """A1111's "Refiner" accordion (its element ids): opening it enables the switch to the refiner checkpoint at the
+    given part of the sampling."""
+    with gr.Accordion("Refiner", open=False, elem_id=f"script_{tabname}_refiner") as accordion:
+        enable = gr.Checkbox(label="Enable", value=False, elem_id=f"script_{tabname}_refiner_enable")
+        with FormRow():
+            checkpoint = gr.Dropdown(label="Checkpoint", choices=sd_models.checkpoint_tiles(), value=None,
+                                     elem_id=f"script_{tabname}_refiner_checkpoint")
+            switch_at = gr.Slider(value=0.8, label="Switch at", minimum=0.01, maximum=1.0, step=0.01,
+                                  elem_id=f"script_{tabname}_refiner_switch_at")
+    accordion.expand(fn=lambda: True, outputs=[enable], show_progress="hidden", api_visibility="private")
+    accordion.collapse(fn=lambda: False, outputs=[enable], show_progress="hidden", api_visibility="private")
+    return Refiner(accordion, enable, checkpoint, switch_at)
 
 
 def hires_fix(tabname: str) -> HiresFix:

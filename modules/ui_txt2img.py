@@ -31,6 +31,7 @@ def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTa
                 with gr.Column(elem_id="txt2img_settings", scale=5, min_width=360):
                     sampler_name, scheduler, steps = ui_params.sampler_and_steps("txt2img")
                     hires = ui_params.hires_fix("txt2img")
+                    refiner = ui_params.refiner("txt2img")
                     with FormRow(elem_id="txt2img_dimensions_row"):
                         width, height = ui_params.dimensions("txt2img", defaults.width, defaults.height)
                         n_iter, batch_size = ui_params.batch("txt2img")
@@ -50,7 +51,7 @@ def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTa
         **common.fields(),
         "enable_hr": hires.enable_hr, "denoising_strength": hires.denoising_strength, "hr_scale": hires.hr_scale,
         "hr_upscaler": hires.hr_upscaler, "hr_second_pass_steps": hires.hr_second_pass_steps,
-        "hr_resize_x": hires.hr_resize_x, "hr_resize_y": hires.hr_resize_y,
+        "hr_resize_x": hires.hr_resize_x, "hr_resize_y": hires.hr_resize_y, **refiner.fields(),
     }
     ui_common.connect_generation("txt2img", toprow, panel, txt2img.txt2img_spec, txt2img.process_result, fields, jobs,
                                  script_inputs)
@@ -65,6 +66,7 @@ def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Txt2ImgTa
         (hires.hr_second_pass_steps, "Hires steps"),
         (hires.hr_resize_x, "Hires resize-1"),
         (hires.hr_resize_y, "Hires resize-2"),
+        *refiner.paste_fields(),
         *scripts.scripts_txt2img.infotext_fields,
     ])
     ui_paste.connect_paste(toprow.paste, "txt2img", toprow.prompt)

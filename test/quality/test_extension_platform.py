@@ -251,6 +251,8 @@ def test_the_page_has_a1111s_element_ids(sd_model, monkeypatch):
         assert ids[f"{tab}_interrupt"].visible == "hidden", "in the page, out of sight"
         assert ids[f"generation_info_{tab}"].visible == "hidden"
         assert f"save_{tab}" in ids and f"save_zip_{tab}" in ids and f"download_files_{tab}" in ids
+        for item in ("enable", "checkpoint", "switch_at"):  # A1111's Refiner accordion
+            assert f"script_{tab}_refiner_{item}" in ids, f"script_{tab}_refiner_{item}"
 
 
 def test_the_save_and_zip_buttons_save_the_gallery_with_a_log_line(sd_model, monkeypatch):

@@ -128,3 +128,25 @@ def test_the_api_refuses_an_unknown_refiner_naming_the_field_and_runs_a_known_on
                                                      "refiner_switch_at": 0.5})
     assert refined.status_code == 200, refined.text
     assert "Refiner: other-sd15" in refined.json()["info"]
+
+
+def test_the_tabs_refiner_accordion_sends_a_refiner_only_while_it_is_on_and_names_one():
+    from modules import img2img, txt2img
+
+    on = {"enable_refiner": True, "refiner_checkpoint": "other-sd15.safetensors [1234567890]", "refiner_switch_at": 0.6}
+    assert txt2img.txt2img_params(**on)["refiner_checkpoint"] == on["refiner_checkpoint"]
+    assert txt2img.txt2img_params(**on)["refiner_switch_at"] == 0.6
+    for off in ({**on, "enable_refiner": False}, {**on, "refiner_checkpoint": "None"}, {**on, "refiner_checkpoint": None}):
+        assert {key: txt2img.txt2img_params(**off)[key] for key in ("refiner_checkpoint", "refiner_switch_at")} == \
+            {"refiner_checkpoint": None, "refiner_switch_at": None}
+    from PIL import Image
+    spec = img2img.img2img_spec(init_img=Image.new("RGB", (8, 8)), **on)
+    assert (spec.params["refiner_checkpoint"], spec.params["refiner_switch_at"]) == (on["refiner_checkpoint"], 0.6)
+
+
+def test_a_pasted_refiner_is_found_by_its_short_title(second_checkpoint):
+    from modules import ui_params
+
+    assert ui_params._pasted_refiner({"Refiner": second_checkpoint.short_title})["value"] == second_checkpoint.title
+    assert ui_params._pasted_refiner({"Refiner": "not-here [0123456789]"}) is None
+    assert ui_params._pasted_refiner({}) is None

@@ -279,6 +279,21 @@ def test_paste_button_fills_fields_from_infotext(page):
     assert number_value(page, "txt2img_denoising_strength") == "0.4"
 
 
+def test_a_pasted_refiner_fills_the_refiner_accordion_and_the_generation_switches_to_it(page):
+    infotext = (f"a red apple\nSteps: 4, Sampler: Euler, Seed: 5, Size: 64x64, Refiner: {CHECKPOINT_B} [0123456789], "
+                "Refiner switch at: 0.5")
+    page.fill("#txt2img_prompt textarea", infotext)
+    page.click("#paste")
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value === 'a red apple'")
+    assert page.is_checked("#script_txt2img_refiner_enable input")
+    assert CHECKPOINT_B in page.input_value("#script_txt2img_refiner_checkpoint input")
+    assert number_value(page, "script_txt2img_refiner_switch_at") == "0.5"
+    infotext = png_with_infotext(run_generation(page, "txt2img"))
+    assert f"Refiner: {CHECKPOINT_B} [" in infotext and "Refiner switch at: 0.5" in infotext
+    page.uncheck("#script_txt2img_refiner_enable input")
+    assert "Refiner" not in png_with_infotext(run_generation(page, "txt2img"))
+
+
 def test_lora_card_click_adds_its_tag_to_the_prompt_and_generation_applies_it(page):
     page.fill("#txt2img_prompt textarea", "a red apple")
     set_number(page, "txt2img_width", 64)
