@@ -5,6 +5,7 @@ import glob
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 
@@ -172,14 +173,18 @@ def checkpoint_tiles(use_short: bool = False) -> list[str]:
 
 
 def get_closet_checkpoint_match(search: str | None) -> CheckpointInfo | None:
-    """A1111's (misspelt) name: exact title/alias first, then the shortest title containing the text."""
+    """A1111's (misspelt) name: exact title/alias first, then the shortest title containing the text, then the
+    shortest containing it without its [checksum] (a title from a machine that hashed the file)."""
     if not search:
         return None
     info = checkpoint_aliases.get(search)
     if info is not None:
         return info
-    found = sorted((i for i in checkpoints_list.values() if search in i.title), key=lambda i: len(i.title))
-    return found[0] if found else None
+    for text in dict.fromkeys((search, re.sub(r"\s*\[[^]]*]\s*$", "", search))):
+        found = sorted((i for i in checkpoints_list.values() if text and text in i.title), key=lambda i: len(i.title))
+        if found:
+            return found[0]
+    return None
 
 
 def select_checkpoint() -> CheckpointInfo | None:

@@ -150,3 +150,8 @@ def test_a_pasted_refiner_is_found_by_its_short_title(second_checkpoint):
     assert ui_params._pasted_refiner({"Refiner": second_checkpoint.short_title})["value"] == second_checkpoint.title
     assert ui_params._pasted_refiner({"Refiner": "not-here [0123456789]"}) is None
     assert ui_params._pasted_refiner({}) is None
+
+
+def test_a_title_whose_checksum_another_machine_wrote_still_finds_the_checkpoint_as_in_a1111(second_checkpoint):
+    assert sd_models.get_closet_checkpoint_match("other-sd15.safetensors [ffffffffff]") is second_checkpoint
+    assert sd_models.get_closet_checkpoint_match("missing.safetensors [ffffffffff]") is None
