@@ -1,8 +1,9 @@
-"""The row at the top of txt2img/img2img: prompts, Generate / Interrupt / Skip, the paste button and styles."""
+"""The row at the top of txt2img/img2img: prompts, Generate / Interrupt / Skip, the paste button, styles and their
+editor."""
 
 import gradio as gr
 
-from modules import shared, ui_token_counter
+from modules import shared, ui_prompt_styles, ui_token_counter
 from modules.ui_components import ToolButton, clear_prompt_symbol, paste_symbol
 
 KEYS_HINT = "(Press Ctrl+Enter to generate, Alt+Enter to skip, Esc to interrupt)"
@@ -45,9 +46,12 @@ class Toprow:
                     self.paste = ToolButton(paste_symbol, elem_id="paste" if id_part == "txt2img"
                                             else f"{id_part}_paste")
                     self.clear_prompt = ToolButton(clear_prompt_symbol, elem_id=f"{id_part}_clear_prompt")
-                self.styles = gr.Dropdown(label="Styles", elem_id=f"{id_part}_styles", choices=style_names(),
-                                          value=[], multiselect=True, show_label=False,
-                                          info="Styles", elem_classes="styles-dropdown")
+                with gr.Row(elem_id=f"{id_part}_styles_row"):
+                    self.styles = gr.Dropdown(label="Styles", elem_id=f"{id_part}_styles", choices=style_names(),
+                                              value=[], multiselect=True, show_label=False,
+                                              info="Styles", elem_classes="styles-dropdown")
+                    self.prompt_styles = ui_prompt_styles.UiPromptStyles(id_part, self.prompt, self.negative_prompt,
+                                                                         self.styles, style_names)
                 with gr.Row(elem_id=f"{id_part}_counters", elem_classes="token-counters"):
                     self.token_counter = gr.HTML(EMPTY_COUNTER, elem_id=f"{id_part}_token_counter",
                                                  elem_classes="token-counter", padding=False)

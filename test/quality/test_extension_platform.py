@@ -253,6 +253,10 @@ def test_the_page_has_a1111s_element_ids(sd_model, monkeypatch):
         assert f"save_{tab}" in ids and f"save_zip_{tab}" in ids and f"download_files_{tab}" in ids
         for item in ("enable", "checkpoint", "switch_at"):  # A1111's Refiner accordion
             assert f"script_{tab}_refiner_{item}" in ids, f"script_{tab}_refiner_{item}"
+        for name in ("styles_edit_button", "style_apply", "styles_dialog", "styles_edit_select", "style_copy",
+                     "edit_style_prompt", "edit_style_neg_prompt", "edit_style_save", "edit_style_delete",
+                     "edit_style_close"):  # A1111's style editor
+            assert f"{tab}_{name}" in ids, f"{tab}_{name}"
 
 
 def test_the_save_and_zip_buttons_save_the_gallery_with_a_log_line(sd_model, monkeypatch):

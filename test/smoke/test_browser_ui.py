@@ -294,6 +294,22 @@ def test_a_pasted_refiner_fills_the_refiner_accordion_and_the_generation_switche
     assert "Refiner" not in png_with_infotext(run_generation(page, "txt2img"))
 
 
+def test_the_style_editor_saves_a_style_the_styles_dropdown_then_offers_and_apply_writes_it_into_the_prompt(page):
+    page.fill("#txt2img_prompt textarea", "a cat")
+    page.click("#txt2img_styles_edit_button")
+    page.fill("#txt2img_styles_edit_select input", "ui-made style")
+    page.press("#txt2img_styles_edit_select input", "Enter")
+    page.fill("#txt2img_edit_style_prompt textarea", "{prompt} in a hat")
+    page.click("#txt2img_edit_style_save")
+    page.click("#txt2img_styles input")
+    page.get_by_role("option", name="ui-made style").click()
+    page.click("#txt2img_style_apply")
+    page.wait_for_function("() => document.querySelector('#txt2img_prompt textarea').value === 'a cat in a hat'")
+    page.click("#txt2img_edit_style_delete")  # the style is picked in the dialog still
+    page.click("#txt2img_edit_style_close")
+    page.wait_for_selector("#txt2img_styles_dialog", state="hidden")
+
+
 def test_lora_card_click_adds_its_tag_to_the_prompt_and_generation_applies_it(page):
     page.fill("#txt2img_prompt textarea", "a red apple")
     set_number(page, "txt2img_width", 64)
