@@ -695,6 +695,17 @@ def fix_image(image: Image.Image | None) -> Image.Image | None:
     return fix_png_transparency(image)
 
 
+IMAGE_FILE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def image_files_in(folder: str) -> list[str]:
+    """The image files of a folder (by extension), sorted by name; ValueError naming it when it is not a folder."""
+    if not folder or not os.path.isdir(folder):
+        raise ValueError(f"{folder!r} is not a folder")
+    return [os.path.join(folder, name) for name in sorted(os.listdir(folder))
+            if name.lower().endswith(IMAGE_FILE_EXTENSIONS) and os.path.isfile(os.path.join(folder, name))]
+
+
 def read(fp, **kwargs) -> Image.Image:
     image = Image.open(fp, **kwargs)
     return fix_image(image)

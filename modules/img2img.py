@@ -1,10 +1,12 @@
-"""The img2img tab's generation function (A1111's modules/img2img.py): img2img and inpaint modes."""
+"""The img2img tab's generation function (A1111's modules/img2img.py): img2img and inpaint modes, and A1111's
+process_batch (img2img over a folder of images) that extensions call."""
 
+import os
 
 import numpy as np
 from PIL import Image
 
-from modules import images, processing, scripts, shared
+from modules import images, infotext_utils, output_paths, paths_internal, processing, scripts, sd_models, shared
 from modules.jobs import builder, script_values
 from modules.jobs.spec import GenerationSpec
 from modules.txt2img import refiner_fields, run_spec, seed_fields, tab_spec
@@ -103,3 +105,85 @@ def img2img(id_task: str, script_args=(), **fields):
     """Generates from the tab's fields (script_args: the tab's script inputs) in the caller's job; returns (images,
     generation_info_js, html_info, html comments)."""
     return run_spec(img2img_spec(script_args, **fields))
+
+
+PNG_INFO_PROPS = ("Prompt", "Negative prompt", "Seed", "CFG scale", "Sampler", "Steps", "Model hash")
+"""What process_batch may take from each image's infotext (A1111's choices)."""
+
+
+def _infotext_values(path: str, png_info_dir: str | None, props) -> dict:
+    """The chosen props of the infotext in the image at path (or in the same-named image of png_info_dir)."""
+    unknown = [prop for prop in props or [] if prop not in PNG_INFO_PROPS]
+    if unknown:
+        raise ValueError(f"png_info_props: unknown {unknown}; choose from {list(PNG_INFO_PROPS)}")
+    source = os.path.join(png_info_dir, os.path.basename(path)) if png_info_dir else path
+    try:
+        with Image.open(source) as image:
+            text, _ = images.read_info_from_image(image)
+    except OSError:
+        return {}
+    parsed = infotext_utils.parse_generation_parameters(text) if text else {}
+    return {key: value for key, value in parsed.items() if key in (props or ())}
+
+
+def _apply_infotext(p, values: dict, base: dict) -> None:
+    """A1111's use of an image's infotext in batch img2img: its prompts appended, the rest in place of the tab's."""
+    p.prompt = base["prompt"] + (" " + values["Prompt"] if "Prompt" in values else "")
+    p.negative_prompt = base["negative_prompt"] + (" " + values["Negative prompt"] if "Negative prompt" in values
+                                                   else "")
+    p.seed = int(values.get("Seed", base["seed"]))
+    p.cfg_scale = float(values.get("CFG scale", base["cfg_scale"]))
+    p.sampler_name = values.get("Sampler", base["sampler_name"])
+    p.steps = int(values.get("Steps", base["steps"]))
+    model = sd_models.get_closet_checkpoint_match(values.get("Model hash"))
+    if model is not None:
+        p.override_settings["sd_model_checkpoint"] = model.name
+    elif base["checkpoint"] is not None:
+        p.override_settings["sd_model_checkpoint"] = base["checkpoint"]
+    else:
+        p.override_settings.pop("sd_model_checkpoint", None)
+
+
+def process_batch(p, input_dir: str, output_dir: str, inpaint_mask_dir: str, args, to_scale: bool = False,
+                  scale_by: float = 1.0, use_png_info: bool = False, png_info_props=None, png_info_dir=None):
+    """A1111's batch img2img: p run on each image of input_dir (with the same-named mask of inpaint_mask_dir, or its
+    only mask), sized by scale_by when to_scale, saved in output_dir (a folder in the data dir) under the image's
+    name; args: the tab's script inputs. Returns the first image's Processed (None for an empty folder)."""
+    paths = images.image_files_in(input_dir)
+    masks = {os.path.splitext(os.path.basename(path))[0]: path
+             for path in (images.image_files_in(inpaint_mask_dir) if inpaint_mask_dir else [])}
+    folder = output_paths.folder_in_data_dir("output_dir", output_dir, paths_internal.data_path) if output_dir \
+        else None
+    base = {"prompt": p.prompt, "negative_prompt": p.negative_prompt, "seed": p.seed, "cfg_scale": p.cfg_scale,
+            "sampler_name": p.sampler_name, "steps": p.steps,
+            "checkpoint": p.override_settings.get("sd_model_checkpoint")}
+    state = shared.state
+    state.job_count = len(paths) * p.n_iter
+    first = None
+    for number, path in enumerate(paths):
+        state.job = f"{number + 1} out of {len(paths)}"
+        if state.skipped:
+            state.skipped = False
+        if state.interrupted or state.stopping_generation:
+            break
+        image = images.read(path)
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if to_scale:
+            p.width, p.height = int(image.width * scale_by), int(image.height * scale_by)
+        p.init_images = [image] * p.batch_size
+        if masks:
+            mask_path = masks.get(stem) or (next(iter(masks.values())) if len(masks) == 1 else None)
+            p.image_mask = images.read(mask_path) if mask_path else None
+        if use_png_info:
+            _apply_infotext(p, _infotext_values(path, png_info_dir, png_info_props), base)
+        if folder is not None:
+            p.outpath_samples = folder
+            p.override_settings["save_to_dirs"] = False
+            p.override_settings["save_images_replace_action"] = "Add number suffix"
+            numbered = p.n_iter > 1 or p.batch_size > 1
+            p.override_settings["samples_filename_pattern"] = f"{stem}-[generation_number]" if numbered else stem
+        processed = p.scripts.run(p, *args) if p.scripts is not None and args else None
+        if processed is None:
+            processed = processing.process_images(p)
+        first = first or processed
+    return first

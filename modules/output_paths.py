@@ -47,6 +47,15 @@ def check_option(key: str, value, data_dir: str) -> None:
         raise OutsideDataDir(f"{key}: {value!r} leads out of the output folder (no '..' or absolute parts)")
 
 
+def folder_in_data_dir(field: str, folder: str, data_dir: str) -> str:
+    """A folder a request names to write into (relative to the data dir, or absolute inside it), as an absolute
+    path; OutsideDataDir naming the field when it is elsewhere."""
+    path = os.path.join(data_dir, folder)
+    if "\0" in folder or not is_inside(path, data_dir):
+        raise OutsideDataDir(f"{field}: {folder!r} is outside the data folder {data_dir}")
+    return path
+
+
 def relative_folder(expanded: str) -> str:
     """An expanded folder pattern as a relative path of plain names: no '..', '.', empty or absolute parts, no
     NUL, whatever the tags it held expanded to."""

@@ -28,13 +28,19 @@ _ALLOWED_GLOBALS = [
 ]
 
 
-def load(filename: str) -> dict:
+def load(filename: str, map_location="cpu") -> dict:
     """torch.load(weights_only=True) with the allow-list; anything else in the pickle is refused, never run."""
     try:
         with torch.serialization.safe_globals(_ALLOWED_GLOBALS):
-            return torch.load(filename, map_location="cpu", weights_only=True)
+            return torch.load(filename, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError or ValueError for refused content
         raise CheckpointLoadError(f"{filename}: refused to load this pickle checkpoint: {reason(error)}") from error
+
+
+def unsafe_torch_load(filename: str, map_location=None, weights_only: bool | None = None):
+    """A1111's name for torch.load without its checks, kept for extensions: here it is load() (a pickle that would run
+    code is refused with CheckpointLoadError, whatever weights_only says)."""
+    return load(filename, map_location=map_location)
 
 
 def reason(error: BaseException) -> str:

@@ -15,7 +15,6 @@ from modules.ui_progress import error_html
 RESIZE_MODES = ("Scale by", "Scale to")
 MODE_SINGLE, MODE_BATCH, MODE_DIRECTORY = 0, 1, 2
 """A1111's extras_mode: the Single Image, Batch Process and Batch from Directory tabs."""
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
 def upscaler_names() -> list[str]:
@@ -69,10 +68,10 @@ def _batch_sources(mode: int, image, files, input_dir: str) -> list[tuple[Image.
     else:
         if shared.cmd_opts.hide_ui_dir_config:
             raise ValueError("Batch from Directory is turned off by --hide-ui-dir-config")
-        if not input_dir or not os.path.isdir(input_dir):
-            raise ValueError(f"Input directory: {input_dir!r} is not a folder")
-        paths = [os.path.join(input_dir, name) for name in sorted(os.listdir(input_dir))
-                 if name.lower().endswith(IMAGE_EXTENSIONS)]
+        try:
+            paths = images.image_files_in(input_dir)
+        except ValueError as error:
+            raise ValueError(f"Input directory: {error}") from error
         if not paths:
             raise ValueError(f"Input directory: no images in {input_dir}")
     sources = []
@@ -91,11 +90,7 @@ def _output_folder(mode: int, output_dir: str) -> str | None:
     output folder."""
     if mode != MODE_DIRECTORY or not output_dir:
         return None
-    data_dir = paths_internal.data_path
-    folder = os.path.join(data_dir, output_dir)
-    if "\0" in output_dir or not output_paths.is_inside(folder, data_dir):
-        raise ValueError(f"Output directory: {output_dir!r} is outside the data folder {data_dir}")
-    return folder
+    return output_paths.folder_in_data_dir("Output directory", output_dir, paths_internal.data_path)
 
 
 def run_tab(generation_lock, mode: int, image, files, input_dir: str, output_dir: str, show_results: bool,

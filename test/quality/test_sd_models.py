@@ -173,6 +173,8 @@ def test_hostile_ckpt_is_refused_and_runs_nothing(tmp_path):
 
     with pytest.raises(safe.CheckpointLoadError, match="hostile.ckpt"):
         safe.load(path)
+    with pytest.raises(safe.CheckpointLoadError, match="hostile.ckpt"):  # A1111's name extensions call: not unsafe here
+        safe.unsafe_torch_load(path, map_location="cpu", weights_only=False)
     with pytest.raises(safe.CheckpointLoadError, match="hostile.ckpt"):
         sd_models.read_state_dict(path)
     with pytest.raises(safe.CheckpointLoadError, match="hostile.ckpt"):
@@ -211,6 +213,7 @@ def test_ckpt_with_a_training_callback_record_loads(tmp_path, fake_lightning):
         assert b"pytorch_lightning.callbacks.model_checkpoint" in file.read()
 
     loaded = safe.load(path)
+    assert safe.unsafe_torch_load(path, map_location="cpu").keys() == loaded.keys()
     record = loaded["checkpoint_callback"]
     assert isinstance(record, safe.TrainingCallbackRecord)
     assert record.monitor == "val/loss_simple_ema"
