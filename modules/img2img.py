@@ -1,19 +1,18 @@
-"""The img2img tab's generation function (A1111's modules/img2img.py): img2img and inpaint modes, and A1111's
-process_batch (img2img over a folder of images) that extensions call."""
+"""The img2img tab's generation function (A1111's modules/img2img.py): its img2img, sketch, inpaint, inpaint sketch
+and inpaint upload modes, and A1111's process_batch (img2img over a folder of images) that extensions call."""
 
 import os
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageFilter
 
 from modules import images, infotext_utils, output_paths, paths_internal, processing, scripts, sd_models, shared
 from modules.jobs import builder, script_values
 from modules.jobs.spec import GenerationSpec
 from modules.txt2img import refiner_fields, run_spec, seed_fields, tab_spec
 
-MODE_IMG2IMG = 0
-MODE_INPAINT = 2
-"""A1111's img2img mode numbers (1 sketch, 3 inpaint sketch, 4 inpaint upload, 5 batch are not offered)."""
+MODE_IMG2IMG, MODE_SKETCH, MODE_INPAINT, MODE_INPAINT_SKETCH, MODE_INPAINT_UPLOAD = 0, 1, 2, 3, 4
+"""A1111's img2img mode numbers (5, batch from a folder, is offered to extensions as process_batch)."""
 
 resize_modes = ["Just resize", "Crop and resize", "Resize and fill", "Just resize (latent upscale)"]
 mask_modes = ["Inpaint masked", "Inpaint not masked"]
@@ -43,7 +42,37 @@ def _index(options: list[str], value, default: int = 0) -> int:
     return options.index(value) if value in options else default
 
 
-def init_image_and_mask(mode: int, init_img, init_img_with_mask):
+def _editor_images(editor, tab: str) -> tuple[Image.Image, Image.Image]:
+    """(the uploaded picture, the picture with what was drawn over it) of an image editor's value."""
+    editor = editor or {}
+    background = editor.get("background")
+    if background is None:
+        raise ValueError(f"No image: upload one in the {tab} tab")
+    background = images.fix_image(background)
+    composite = editor.get("composite")
+    composite = images.fix_image(composite).convert(background.mode) if composite is not None else background
+    if composite.size != background.size:
+        composite = composite.resize(background.size)
+    return background, composite
+
+
+def _sketched_inpaint(editor, mask_blur: int, mask_alpha: float) -> tuple[Image.Image, Image.Image]:
+    """A1111's inpaint sketch: the mask is what the drawing changed (fainter by mask_alpha %), and the picture is the
+    drawing blended over the original through that mask, blurred by mask_blur."""
+    original, drawn = _editor_images(editor, "Inpaint sketch")
+    changed = np.any(np.array(drawn.convert("RGB")) != np.array(original.convert("RGB")), axis=-1)
+    if not changed.any():
+        raise ValueError("Nothing to inpaint: draw over the image in the Inpaint sketch tab")
+    mask = ImageEnhance.Brightness(Image.fromarray(changed.astype(np.uint8) * 255, mode="L")).enhance(
+        1 - float(mask_alpha) / 100)
+    blur = ImageFilter.GaussianBlur(int(mask_blur))
+    image = Image.composite(drawn.convert("RGB").filter(blur), original.convert("RGB"), mask.filter(blur))
+    return image, mask
+
+
+def init_image_and_mask(mode: int, init_img, init_img_with_mask, sketch=None, inpaint_color_sketch=None,
+                        init_img_inpaint=None, init_mask_inpaint=None, mask_blur: int = 4, mask_alpha: float = 0):
+    """(the picture to start from, the mask to inpaint or None) of the tab's mode."""
     if mode == MODE_INPAINT:
         editor = init_img_with_mask or {}
         image = editor.get("background")
@@ -54,6 +83,14 @@ def init_image_and_mask(mode: int, init_img, init_img_with_mask):
         if mask is None:
             raise ValueError("Nothing to inpaint: paint a mask over the image with the brush")
         return image, mask
+    if mode == MODE_SKETCH:
+        return _editor_images(sketch, "Sketch")[1], None
+    if mode == MODE_INPAINT_SKETCH:
+        return _sketched_inpaint(inpaint_color_sketch, mask_blur, mask_alpha)
+    if mode == MODE_INPAINT_UPLOAD:
+        if init_img_inpaint is None or init_mask_inpaint is None:
+            raise ValueError("Inpaint upload needs both an image and a mask: upload them in the Inpaint upload tab")
+        return images.fix_image(init_img_inpaint), images.fix_image(init_mask_inpaint).convert("L")
     if init_img is None:
         raise ValueError("No input image: upload one in the img2img tab")
     return images.fix_image(init_img), None
@@ -68,10 +105,12 @@ def img2img_spec(script_args=(), mode: int = MODE_IMG2IMG, prompt: str = "", neg
                  subseed: int = -1, subseed_strength: float = 0.0, seed_resize_from_h: int = 0,
                  seed_resize_from_w: int = 0, seed_enable_extras: bool = False,
                  override_settings=None, enable_refiner: bool = False, refiner_checkpoint: str | None = None,
-                 refiner_switch_at: float = 0.8) -> GenerationSpec:
+                 refiner_switch_at: float = 0.8, sketch=None, inpaint_color_sketch=None, init_img_inpaint=None,
+                 init_mask_inpaint=None, mask_alpha: float = 0) -> GenerationSpec:
     """The tab's fields as a spec: the input image (and, inpainting, the painted mask) as images, the radio
     buttons' texts as A1111's indices."""
-    image, mask = init_image_and_mask(int(mode), init_img, init_img_with_mask)
+    image, mask = init_image_and_mask(int(mode), init_img, init_img_with_mask, sketch, inpaint_color_sketch,
+                                      init_img_inpaint, init_mask_inpaint, mask_blur, mask_alpha)
     params = {"prompt": prompt, "negative_prompt": negative_prompt, "styles": list(styles or []),
               "sampler_name": sampler_name, "scheduler": scheduler, "batch_size": int(batch_size),
               "n_iter": int(n_iter), "steps": int(steps), "cfg_scale": cfg_scale, "width": int(width),

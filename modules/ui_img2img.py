@@ -1,4 +1,4 @@
-"""The img2img tab, with its img2img and Inpaint sub-tabs."""
+"""The img2img tab, with A1111's img2img, Sketch, Inpaint, Inpaint sketch and Inpaint upload sub-tabs."""
 
 from dataclasses import dataclass
 
@@ -12,6 +12,9 @@ from modules.ui_toprow import Toprow
 
 IMG2IMG_TAB_ID = "img2img_img2img_tab"
 INPAINT_TAB_ID = "img2img_inpaint_tab"
+SKETCH_TAB_ID = "img2img_img2img_sketch_tab"
+INPAINT_SKETCH_TAB_ID = "img2img_inpaint_sketch_tab"
+INPAINT_UPLOAD_TAB_ID = "img2img_inpaint_upload_tab"
 
 
 @dataclass
@@ -31,11 +34,20 @@ def editor_value(image):
     return {"background": image, "layers": [], "composite": image}
 
 
+def color_sketch_editor(label: str, elem_id: str) -> gr.ImageEditor:
+    """A1111's color-sketch image: an uploaded picture to draw over in any colour."""
+    return gr.ImageEditor(label=label, elem_id=elem_id, type="pil", image_mode="RGBA", sources=["upload", "clipboard"],
+                          layers=False, transforms=(), brush=gr.Brush(color_mode="defaults"),
+                          height=shared.opts.img2img_editor_height // 2, format="png")
+
+
 def create_inpaint_controls():
     with gr.Group(visible=False, elem_id="inpaint_controls") as group:
         with FormRow():
             mask_blur = gr.Slider(label="Mask blur", minimum=0, maximum=64, step=1, value=4,
                                   elem_id="img2img_mask_blur")
+            mask_alpha = gr.Slider(label="Mask transparency", minimum=0, maximum=100, step=1, value=0,
+                                   elem_id="img2img_mask_alpha", visible=False)
             inpainting_mask_invert = gr.Radio(label="Mask mode", choices=img2img.mask_modes,
                                               value=img2img.mask_modes[0], elem_id="img2img_mask_mode")
         inpainting_fill = gr.Radio(label="Masked content", choices=img2img.masked_content_options,
@@ -45,7 +57,7 @@ def create_inpaint_controls():
                                         value=img2img.inpaint_areas[0], elem_id="img2img_inpaint_full_res")
             inpaint_full_res_padding = gr.Slider(label="Only masked padding, pixels", minimum=0, maximum=256, step=4,
                                                  value=32, elem_id="img2img_inpaint_full_res_padding")
-    controls = {"mask_blur": mask_blur, "inpainting_mask_invert": inpainting_mask_invert,
+    controls = {"mask_blur": mask_blur, "mask_alpha": mask_alpha, "inpainting_mask_invert": inpainting_mask_invert,
                 "inpainting_fill": inpainting_fill, "inpaint_full_res": inpaint_full_res,
                 "inpaint_full_res_padding": inpaint_full_res_padding}
     return group, controls
@@ -68,6 +80,17 @@ def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTa
                                 image_mode="RGBA", sources=["upload", "clipboard"], layers=False, transforms=(),
                                 brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
                                 height=shared.opts.img2img_editor_height // 2, format="png")
+                        with gr.Tab("Sketch", id=SKETCH_TAB_ID, elem_id=SKETCH_TAB_ID) as sketch_tab:
+                            sketch = color_sketch_editor("Image for img2img", "img2img_sketch")
+                        with gr.Tab("Inpaint sketch", id=INPAINT_SKETCH_TAB_ID,
+                                    elem_id=INPAINT_SKETCH_TAB_ID) as inpaint_sketch_tab:
+                            inpaint_color_sketch = color_sketch_editor("Color sketch inpainting", "inpaint_sketch")
+                        with gr.Tab("Inpaint upload", id=INPAINT_UPLOAD_TAB_ID,
+                                    elem_id=INPAINT_UPLOAD_TAB_ID) as inpaint_upload_tab:
+                            init_img_inpaint = gr.Image(label="Image for img2img", type="pil", image_mode="RGBA",
+                                                        sources=["upload", "clipboard"], elem_id="img_inpaint_base")
+                            init_mask_inpaint = gr.Image(label="Mask", type="pil", image_mode="RGBA",
+                                                         sources=["upload", "clipboard"], elem_id="img_inpaint_mask")
                     resize_mode = gr.Radio(label="Resize mode", elem_id="resize_mode", choices=img2img.resize_modes,
                                            value=img2img.resize_modes[0])
                     sampler_name, scheduler, steps = ui_params.sampler_and_steps("img2img")
@@ -86,10 +109,13 @@ def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTa
                     panel = ui_common.create_output_panel("img2img")
         ui_extra_networks.create_ui("img2img", toprow.prompt)
 
-    img2img_tab.select(fn=lambda: (img2img.MODE_IMG2IMG, gr.Group(visible=False)), outputs=[mode, inpaint_group],
-                       show_progress="hidden", api_visibility="private")
-    inpaint_tab.select(fn=lambda: (img2img.MODE_INPAINT, gr.Group(visible=True)), outputs=[mode, inpaint_group],
-                       show_progress="hidden", api_visibility="private")
+    for tab, tab_mode in ((img2img_tab, img2img.MODE_IMG2IMG), (sketch_tab, img2img.MODE_SKETCH),
+                          (inpaint_tab, img2img.MODE_INPAINT), (inpaint_sketch_tab, img2img.MODE_INPAINT_SKETCH),
+                          (inpaint_upload_tab, img2img.MODE_INPAINT_UPLOAD)):
+        inpainting = tab_mode in (img2img.MODE_INPAINT, img2img.MODE_INPAINT_SKETCH, img2img.MODE_INPAINT_UPLOAD)
+        tab.select(fn=lambda tab_mode=tab_mode, inpainting=inpainting: (
+            tab_mode, gr.Group(visible=inpainting), gr.update(visible=tab_mode == img2img.MODE_INPAINT_SKETCH)),
+            outputs=[mode, inpaint_group, inpaint["mask_alpha"]], show_progress="hidden", api_visibility="private")
     seed.connect_reuse(panel)
 
     toprow.connect_token_counters(steps)
@@ -97,6 +123,8 @@ def create_tab(jobs, defaults: ModelUiDefaults = ModelUiDefaults()) -> Img2ImgTa
                                         width, height, seed)
     fields = {
         **common.fields(), "mode": mode, "init_img": init_img, "init_img_with_mask": init_img_with_mask, **inpaint,
+        "sketch": sketch, "inpaint_color_sketch": inpaint_color_sketch, "init_img_inpaint": init_img_inpaint,
+        "init_mask_inpaint": init_mask_inpaint,
         "denoising_strength": denoising_strength, "resize_mode": resize_mode, **refiner.fields(),
     }
     ui_common.connect_generation("img2img", toprow, panel, img2img.img2img_spec, txt2img.process_result, fields, jobs,

@@ -251,6 +251,9 @@ def test_the_page_has_a1111s_element_ids(sd_model, monkeypatch):
         assert ids[f"{tab}_interrupt"].visible == "hidden", "in the page, out of sight"
         assert ids[f"generation_info_{tab}"].visible == "hidden"
         assert f"save_{tab}" in ids and f"save_zip_{tab}" in ids and f"download_files_{tab}" in ids
+    for mode_id in ("img2img_sketch", "inpaint_sketch", "img_inpaint_base", "img_inpaint_mask", "img2img_mask_alpha",
+                    "img2img_img2img_sketch_tab", "img2img_inpaint_sketch_tab", "img2img_inpaint_upload_tab"):
+        assert mode_id in ids, mode_id  # A1111's img2img modes
         for item in ("enable", "checkpoint", "switch_at"):  # A1111's Refiner accordion
             assert f"script_{tab}_refiner_{item}" in ids, f"script_{tab}_refiner_{item}"
         for name in ("styles_edit_button", "style_apply", "styles_dialog", "styles_edit_select", "style_copy",

@@ -368,6 +368,25 @@ def test_img2img_reports_missing_image_then_inpaints_a_painted_mask(page):
     assert not page.locator("#html_log_img2img .error").count()
 
 
+def test_inpaint_upload_generates_from_an_uploaded_image_and_mask(page, tmp_path):
+    Image.new("RGB", (64, 64), "red").save(tmp_path / "picture.png")
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    mask.save(tmp_path / "mask.png")
+    page.get_by_role("tab", name="img2img", exact=True).first.click()
+    page.get_by_role("tab", name="Inpaint upload").click()
+    page.set_input_files("#img_inpaint_base input[type=file]", str(tmp_path / "picture.png"))
+    page.set_input_files("#img_inpaint_mask input[type=file]", str(tmp_path / "mask.png"))
+    page.wait_for_function("() => document.querySelectorAll('#img_inpaint_base img, #img_inpaint_mask img').length >= 2")
+    assert page.is_visible("#inpaint_controls") and not page.is_visible("#img2img_mask_alpha")
+    page.fill("#img2img_prompt textarea", "a blue box")
+    set_number(page, "img2img_width", 64)
+    set_number(page, "img2img_height", 64)
+    set_number(page, "img2img_steps", 2)
+    infotext = png_with_infotext(run_generation(page, "img2img"))
+    assert "Mask blur: 4" in infotext and "Size: 64x64" in infotext
+
+
 def test_settings_apply_saves_config(page, ui_server):
     page.get_by_role("tab", name="Settings").click()
     checkbox = page.get_by_label("Add extended info (seed, prompt) to filename when saving grid")
