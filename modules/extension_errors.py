@@ -25,11 +25,11 @@ def extension_folder(path: str | None) -> str | None:
     return None
 
 
-def report(path: str | None, what: str) -> None:
+def report(path: str | None, what: str, exc_info: bool = True) -> None:
     """errors.report(what), naming the extension `path` belongs to; the failure (and the exception being handled)
-    kept for that extension."""
+    kept for that extension. exc_info False: what says it all, no traceback."""
     folder = extension_folder(path)
-    errors.report(f"{what} (extension {os.path.basename(folder)})" if folder else what)
+    errors.report(f"{what} (extension {os.path.basename(folder)})" if folder else what, exc_info=exc_info)
     if folder is None:
         return
     error = sys.exc_info()[1]

@@ -22,3 +22,20 @@ def load_module(path: str, register: bool = True):
             del sys.modules[name]
         raise
     return module
+
+
+MODEL_INTERNALS = {"ldm": "A1111's LDM model code", "sgm": "A1111's SDXL (sgm) model code",
+                   "k_diffusion": "k-diffusion's samplers", "repositories": "A1111's repositories/ folder",
+                   "taming": "taming-transformers", "open_clip": "open_clip"}
+"""Packages A1111 ships for its model internals; this webui runs diffusers and has none of them."""
+
+
+def missing_model_internals(error: BaseException) -> str | None:
+    """For an import of one of MODEL_INTERNALS: a line naming what is missing and why; None for other errors."""
+    if not isinstance(error, ModuleNotFoundError) or not error.name:
+        return None
+    package = error.name.split(".")[0]
+    if package not in MODEL_INTERNALS:
+        return None
+    return (f"it imports {error.name} ({MODEL_INTERNALS[package]}), which this webui does not have: it runs "
+            f"diffusers, so extensions that patch the model internals cannot work here")

@@ -226,8 +226,10 @@ def load_scripts() -> None:
             script_callbacks.current_script_file = scriptfile.path
             module = script_loading.load_module(scriptfile.path)
             register_scripts_from_module(module, scriptfile.path)
-        except Exception:
-            extension_errors.report(scriptfile.path, f"Error loading script: {scriptfile.path}")
+        except Exception as error:
+            missing = script_loading.missing_model_internals(error)
+            extension_errors.report(scriptfile.path, f"Error loading script: {scriptfile.path}"
+                                    + (f": {missing}" if missing else ""), exc_info=missing is None)
         finally:
             sys.path = syspath
             current_basedir = script_path

@@ -208,6 +208,20 @@ def test_a_script_file_that_fails_to_import_is_reported_and_the_others_load(inst
     assert scripts.scripts_txt2img.find_script("Test Extension") is not None
 
 
+def test_a_script_that_needs_the_ldm_model_internals_gets_one_line_naming_what_is_missing(installed_test_extension,
+                                                                                         capsys, caplog):
+    patcher = os.path.join(installed_test_extension, "scripts", "patches_ldm.py")
+    with open(patcher, "w", encoding="utf8") as file:
+        file.write("import ldm.modules.attention\n")
+    scripts.initialize_scripts()
+    printed = [line for line in capsys.readouterr().out.splitlines() if "patches_ldm.py" in line]
+    assert printed == [f"Error loading script: {patcher}: it imports ldm (A1111's LDM model code), "
+                       "which this webui does not have: it runs diffusers, so extensions that patch the model "
+                       f"internals cannot work here (extension {TEST_EXTENSION})"]
+    assert "Traceback" not in caplog.text
+    assert scripts.scripts_txt2img.find_script("Test Extension") is not None
+
+
 def test_disabled_extensions_are_listed_but_not_loaded(installed_test_extension, monkeypatch):
     monkeypatch.setitem(shared.opts.data, "disabled_extensions", [TEST_EXTENSION])
     extensions.list_extensions()
