@@ -29,7 +29,8 @@ class SamplerData:
 
     def supported_schedules(self) -> list[sd_schedulers.Scheduler]:
         params = inspect.signature(self.scheduler_class.__init__).parameters
-        return [s for s in sd_schedulers.schedulers if sd_schedulers.supports(s, params)
+        takes_sigma_list = bool(self.options.get("sigma_list"))
+        return [s for s in sd_schedulers.schedulers if sd_schedulers.supports(s, params, takes_sigma_list)
                 and (self.only_schedules is None or s.name in self.only_schedules)]
 
 
@@ -40,7 +41,7 @@ def _sampler(name, cls_name, aliases, config=None, only_schedules=None, **option
 _multistep_sde = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
 all_samplers = [
     _sampler("DPM++ 2M", "DPMSolverMultistepScheduler", ["k_dpmpp_2m"],
-             {"algorithm_type": "dpmsolver++", "solver_order": 2}, scheduler="karras"),
+             {"algorithm_type": "dpmsolver++", "solver_order": 2}, scheduler="karras", sigma_list=True),
     _sampler("DPM++ SDE", "DPMSolverSDEScheduler", ["k_dpmpp_sde"], scheduler="karras", second_order=True,
              brownian_noise=True),
     _sampler("DPM++ 2M SDE", "DPMSolverMultistepScheduler", ["k_dpmpp_2m_sde"], _multistep_sde,
@@ -50,9 +51,9 @@ all_samplers = [
     _sampler("DPM++ 3M SDE", "DPMSolverMultistepScheduler", ["k_dpmpp_3m_sde"],
              {**_multistep_sde, "solver_order": 3}, scheduler="exponential"),
     _sampler("Euler a", "EulerAncestralDiscreteScheduler", ["k_euler_a", "k_euler_ancestral"],
-             {"timestep_spacing": "linspace"}, uses_ensd=True),
-    _sampler("Euler", "EulerDiscreteScheduler", ["k_euler"], {"timestep_spacing": "linspace"}),
-    _sampler("LMS", "LMSDiscreteScheduler", ["k_lms"], {"timestep_spacing": "linspace"}),
+             {"timestep_spacing": "linspace"}, uses_ensd=True, sigma_list=True),
+    _sampler("Euler", "EulerDiscreteScheduler", ["k_euler"], {"timestep_spacing": "linspace"}, sigma_list=True),
+    _sampler("LMS", "LMSDiscreteScheduler", ["k_lms"], {"timestep_spacing": "linspace"}, sigma_list=True),
     _sampler("Heun", "HeunDiscreteScheduler", ["k_heun"], {"timestep_spacing": "linspace"}, second_order=True),
     _sampler("DPM2", "KDPM2DiscreteScheduler", ["k_dpm_2"], scheduler="karras", second_order=True),
     _sampler("DPM2 a", "KDPM2AncestralDiscreteScheduler", ["k_dpm_2_a"], scheduler="karras", second_order=True,

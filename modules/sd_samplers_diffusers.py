@@ -45,6 +45,7 @@ class DiffusersSampler:
         self.callback = None
         self.last_latent = None
         self.stop_at = None
+        self.schedule = None
 
     def make_scheduler(self, seeds=None):
         settings = dict(self.model.scheduler_config)
@@ -53,15 +54,22 @@ class DiffusersSampler:
         if schedule is None or schedule.name == "automatic":
             schedule = sd_schedulers.find_scheduler(self.config.default_schedule or "automatic")
         settings.update(schedule.config)
+        self.schedule = schedule
         scheduler = self.config.scheduler_class.from_config(settings)
         if seeds is not None and hasattr(scheduler, "noise_sampler_seed"):
             scheduler.noise_sampler_seed = list(seeds)
         return scheduler
 
+    def set_timesteps(self, scheduler, steps: int, device) -> None:
+        """The scheduler's steps; for a schedule that is a sigma list, that list."""
+        scheduler.set_timesteps(steps, device=device)
+        if self.schedule.sigmas is not None:
+            sd_schedulers.use_sigma_list(scheduler, self.schedule, steps, device)
+
     def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
         steps = steps or p.steps
         scheduler = self.make_scheduler(getattr(p, "seeds", None))
-        scheduler.set_timesteps(steps, device=x.device)
+        self.set_timesteps(scheduler, steps, x.device)
         latents = x * scheduler.init_noise_sigma
         return self.run_loop(p, scheduler, scheduler.timesteps, latents, conditioning, unconditional_conditioning,
                              steps, image_conditioning)
@@ -72,7 +80,7 @@ class DiffusersSampler:
         if steps_to_run <= 0:
             return x
         scheduler = self.make_scheduler(getattr(p, "seeds", None))
-        scheduler.set_timesteps(total_steps, device=x.device)
+        self.set_timesteps(scheduler, total_steps, x.device)
         start = (total_steps - steps_to_run) * scheduler.order
         timesteps = scheduler.timesteps[start:]
         if hasattr(scheduler, "set_begin_index"):

@@ -1,0 +1,91 @@
+"""M18 item 5, the schedule types A1111 computes itself as sigma lists from the model's noise levels
+(Polyexponential, KL Optimal, Simple, Normal, DDIM): each list against its formula, the sampling steps the UNet
+sees follow it, and only the samplers that step along a sigma list offer them."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from diffusers import EulerDiscreteScheduler
+
+from modules import processing, script_callbacks, sd_samplers, sd_schedulers
+from test.generation_job import process_as_a_job
+
+SIGMA_LIST_SCHEDULES = ["Polyexponential", "KL Optimal", "Simple", "Normal", "DDIM"]
+
+
+@pytest.fixture(scope="module")
+def table() -> torch.Tensor:
+    """SD's noise levels (scaled linear betas 0.00085..0.012 over 1000 steps), ascending."""
+    return sd_schedulers.model_sigmas(EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
+                                                             beta_schedule="scaled_linear"))
+
+
+def close(values, expected) -> bool:
+    return np.allclose(np.asarray(values, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=1e-4,
+                       atol=1e-6)
+
+
+def test_each_schedule_is_its_formula(table):
+    lowest, highest, n = float(table[0]), float(table[-1]), 6
+    assert close(sd_schedulers.polyexponential(n, table), [*np.geomspace(highest, lowest, n), 0])  # rho 1: log-linear
+    assert close(sd_schedulers.kl_optimal(n, table),
+                 np.tan(np.linspace(math.atan(highest), math.atan(lowest), n + 1)))  # ends at the lowest, not 0
+    assert close(sd_schedulers.simple(n, table), [float(table[999 - int(x * 1000 / n)]) for x in range(n)] + [0])
+    assert close(sd_schedulers.ddim_uniform(n, table), [float(table[i]) for i in range(997, 0, -166)] + [0])
+    assert close(sd_schedulers.normal(4, table), [float(table[999]), float(table[666]), float(table[333]),
+                                                  float(table[0]), 0])  # timesteps 999, 666, 333, 0
+
+
+def test_timesteps_and_noise_levels_convert_both_ways(table):
+    t = torch.tensor([999.0, 500.5, 10.25, 0.0])
+    assert close(sd_schedulers.sigma_to_t(sd_schedulers.t_to_sigma(t, table), table), t)
+    assert close(sd_schedulers.t_to_sigma(torch.tensor([999.0, 0.0]), table), [float(table[-1]), float(table[0])])
+
+
+@pytest.mark.parametrize("sampler_name", ["Euler", "Euler a", "LMS", "DPM++ 2M"])
+@pytest.mark.parametrize("schedule", SIGMA_LIST_SCHEDULES)
+def test_a_sigma_list_schedule_drives_the_sampling_steps(sd_model, table, sampler_name, schedule):
+    seen = []
+
+    def record(params):
+        seen.append(float(params.sigma))
+
+    script_callbacks.on_cfg_denoiser(record)
+    try:
+        result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+            prompt="a red circle", seed=3, steps=4, width=32, height=32, sampler_name=sampler_name,
+            scheduler=schedule, do_not_save_samples=True, do_not_save_grid=True))
+    finally:
+        script_callbacks.remove_callbacks_for_function(record)
+    sigmas = sd_schedulers.find_scheduler(schedule).sigmas(4, table)
+    assert close(seen, sd_schedulers.sigma_to_t(sigmas[:-1], table))  # the UNet ran at the schedule's noise levels
+    assert f"Schedule type: {schedule}," in result.infotexts[0]
+    assert np.isfinite(np.asarray(result.images[0], dtype=np.float32)).all()
+
+
+def test_the_scheduler_steps_between_the_schedules_noise_levels(sd_model, table):
+    sampler = sd_samplers.create_sampler("Euler", sd_model)
+    sampler.scheduler_label = "KL Optimal"
+    scheduler = sampler.make_scheduler()
+    sampler.set_timesteps(scheduler, 5, "cpu")
+    sigmas = sd_schedulers.kl_optimal(5, table)
+    assert close(scheduler.sigmas, sigmas) and scheduler.num_inference_steps == 5
+    x, eps = torch.randn(1, 4, 8, 8), torch.randn(1, 4, 8, 8)
+    stepped = scheduler.step(eps, scheduler.timesteps[0], x).prev_sample
+    assert torch.allclose(stepped, x + (sigmas[1] - sigmas[0]) * eps, atol=1e-5)  # Euler: x + (s1 - s0) * eps
+
+
+def test_only_the_samplers_that_step_along_a_sigma_list_offer_these_schedules():
+    for sampler in sd_samplers.samplers:
+        offered = {s.label for s in sampler.supported_schedules()}
+        assert (set(SIGMA_LIST_SCHEDULES) <= offered) is bool(sampler.options.get("sigma_list")), sampler.name
+    with pytest.raises(ValueError, match="KL Optimal.*Heun"):
+        sd_samplers.get_sampler_and_scheduler("Heun", "KL Optimal")
+
+
+def test_the_schedules_are_listed_in_a1111s_order():
+    assert [s.name for s in sd_schedulers.schedulers] == [
+        "automatic", "uniform", "karras", "exponential", "polyexponential", "sgm_uniform", "kl_optimal", "simple",
+        "normal", "ddim", "beta"]
