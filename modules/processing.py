@@ -958,12 +958,11 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 break
             _slice_batch(p, n)
             refiner.back_to(p, base_checkpoint)
-            model = p.sd_model
-            latent_shape = (model.latent_channels, p.height // model.vae_scale_factor,
-                            p.width // model.vae_scale_factor)
+            factor = p.sd_model.vae_scale_factor
+            latent_shape = (p.sd_model.latent_channels, p.height // factor, p.width // factor)
             p.rng = rng.ImageRNG(latent_shape, p.seeds, subseeds=p.subseeds, subseed_strength=p.subseed_strength,
                                  seed_resize_from_h=p.seed_resize_from_h, seed_resize_from_w=p.seed_resize_from_w,
-                                 latent_factor=model.vae_scale_factor, device=_noise_device(options),
+                                 latent_factor=factor, device=_noise_device(options),
                                  eta_noise_seed_delta=options.eta_noise_seed_delta)
             _run_scripts(p, "before_process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds,
                          subseeds=p.subseeds)
@@ -983,7 +982,8 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 post_sample_args = scripts.PostSampleArgs(samples)
                 p.scripts.post_sample(p, post_sample_args)
                 samples = post_sample_args.samples
-            decoded = decode_latent_batch(model, samples, check_for_nans=True, retry_in_fp32=options.auto_vae_precision,
+            decoded = decode_latent_batch(p.sd_model, samples, check_for_nans=True,  # the refiner's, if it took over
+                                          retry_in_fp32=options.auto_vae_precision,
                                           cmd_opts=p.runtime_context.cmd_opts)
             del samples
             state.nextjob()

@@ -75,6 +75,19 @@ def test_by_sampling_steps_the_switch_comes_at_that_share_of_the_steps_and_each_
     assert all("Refiner switch by sampling steps: True" in text for text in refined.infotexts)
 
 
+def test_the_refiners_vae_decodes_what_the_refiner_finished(sd_model, second_checkpoint, monkeypatch):
+    decoded_by = []
+    decode = processing.decode_latent_batch
+
+    def recording(model, *args, **kwargs):
+        decoded_by.append(model.sd_checkpoint_info.name_for_extra)
+        return decode(model, *args, **kwargs)
+
+    monkeypatch.setattr(processing, "decode_latent_batch", recording)
+    process_as_a_job(txt2img(refiner_checkpoint=second_checkpoint.title, refiner_switch_at=0.5))
+    assert decoded_by == ["other-sd15"]  # as A1111, whose p.sd_model is the loaded model
+
+
 def test_a_refiner_that_is_the_running_checkpoint_or_none_changes_nothing(sd_model, models_by_step):
     plain = process_as_a_job(txt2img())
     for name in (sd_model.sd_checkpoint_info.title, "None", ""):
