@@ -1,6 +1,7 @@
 """The img2img tab's generation function (A1111's modules/img2img.py): its img2img, sketch, inpaint, inpaint sketch
 and inpaint upload modes, and A1111's process_batch (img2img over a folder of images) that extensions call."""
 
+import logging
 import os
 
 import numpy as np
@@ -10,6 +11,8 @@ from modules import images, infotext_utils, output_paths, paths_internal, proces
 from modules.jobs import builder, script_values
 from modules.jobs.spec import GenerationSpec
 from modules.txt2img import refiner_fields, run_spec, seed_fields, tab_spec
+
+log = logging.getLogger(__name__)
 
 MODE_IMG2IMG, MODE_SKETCH, MODE_INPAINT, MODE_INPAINT_SKETCH, MODE_INPAINT_UPLOAD = 0, 1, 2, 3, 4
 """A1111's img2img mode numbers (5, batch from a folder, is offered to extensions as process_batch)."""
@@ -205,14 +208,22 @@ def process_batch(p, input_dir: str, output_dir: str, inpaint_mask_dir: str, arg
             state.skipped = False
         if state.interrupted or state.stopping_generation:
             break
-        image = images.read(path)
         stem = os.path.splitext(os.path.basename(path))[0]
+        mask_path = masks.get(stem) or (next(iter(masks.values())) if len(masks) == 1 else None)
+        if masks and mask_path is None:
+            log.warning("img2img batch: %s skipped: no mask of that name in %s", path, inpaint_mask_dir)
+            continue
+        try:
+            image = images.read(path)
+            mask = images.read(mask_path) if mask_path else None
+        except OSError as error:  # a broken file: the others are still done, as in A1111
+            log.warning("img2img batch: %s skipped: %s", path, error)
+            continue
         if to_scale:
             p.width, p.height = int(image.width * scale_by), int(image.height * scale_by)
         p.init_images = [image] * p.batch_size
         if masks:
-            mask_path = masks.get(stem) or (next(iter(masks.values())) if len(masks) == 1 else None)
-            p.image_mask = images.read(mask_path) if mask_path else None
+            p.image_mask = mask
         if use_png_info:
             _apply_infotext(p, _infotext_values(path, png_info_dir, png_info_props), base)
         if folder is not None:

@@ -3,7 +3,7 @@ refiner_switch_by_sample_steps), the generation goes on with the refiner checkpo
 selected one, the prompts encoded again by it, and its VAE decoding the result. With hires fix, the option
 hires_fix_refiner_pass says in which pass."""
 
-from modules import devices, extra_networks, safe, sd_models
+from modules import devices, extra_networks, safe, sd_models, shared
 from modules.opts_snapshot import options_for
 
 NO_REFINER = (None, "", "None", "none")
@@ -60,9 +60,11 @@ def switch_if_due(p, sampler, timestep, step: int, steps: int) -> bool:
         p.extra_generation_params["Refiner switch by sampling steps"] = True
     p.extra_generation_params["Refiner"] = info.short_title
     p.extra_generation_params["Refiner switch at"] = p.refiner_switch_at
+    p.sd_model = sampler.model = None  # the job lets go of the model it leaves, so that it can be freed
     try:
         model = sd_models.reload_model_weights(info=info, select=False)
     except safe.CheckpointLoadError as e:
+        p.sd_model = sampler.model = shared.sd_model  # the job's own, loaded again
         raise RefinerError(422, f"the refiner did not load: {e}") from e
     model.set_tiling(bool(p.tiling))
     p.sd_model = sampler.model = model

@@ -101,6 +101,10 @@ class DiffusersSampler:
                 step = min(steps - 1, math.floor(i * steps / calls))
                 if refiner.switch_if_due(p, self, t, step, steps):
                     cond, uncond = p.get_conds()
+                    if not self.model.is_inpainting:  # its UNet takes the latent alone
+                        image_conditioning = None
+                    scheduler.register_to_config(  # what its UNet predicts (noise or v)
+                        prediction_type=self.model.scheduler_config.get("prediction_type", "epsilon"))
                 model_input = scheduler.scale_model_input(latents, t)
                 noise_pred = self.cfg_denoise(p, model_input, image_conditioning, t, cond, uncond, step, steps)
                 latents = scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample

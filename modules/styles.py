@@ -142,7 +142,7 @@ class StyleDatabase:
     def reload(self) -> None:
         """Reads the style files into a new dict, then puts it in place (a generation reading the styles meanwhile
         sees the old ones or the new ones, never none)."""
-        loaded_from, files, styles = self._files_signature(), _expand_style_paths(self.paths), {}
+        loaded_from, files, styles, unreadable = self._files_signature(), _expand_style_paths(self.paths), {}, []
         for styles_file in files:
             if not styles_file.is_file():
                 continue
@@ -150,7 +150,10 @@ class StyleDatabase:
                 _read_csv(styles_file, styles)
             except (OSError, UnicodeDecodeError, csv.Error) as e:
                 log.error("Error loading styles from %s: %s", styles_file, e)
+                unreadable.append(str(styles_file))
         self.styles, self.all_styles_files, self.loaded_from = styles, files, loaded_from
+        self.unreadable = unreadable
+        """Style files that could not be read (all or in part): saving would lose what they hold."""
 
     def load_from_csv(self, path: str | Path) -> None:
         """Reads name, prompt, negative_prompt columns (old files: name, text); "#" names are comments."""

@@ -23,6 +23,13 @@ def _database() -> styles.StyleDatabase:
     return shared.prompt_styles
 
 
+def _writable(database: styles.StyleDatabase) -> styles.StyleDatabase:
+    if database.unreadable:
+        raise StyleEditError(f"{', '.join(database.unreadable)} could not be read; fix it (see the console) before "
+                             f"saving styles, or what it holds would be lost")
+    return database
+
+
 def _saved_with(database: styles.StyleDatabase, change) -> None:
     """change(dict of styles) applied, written, and kept only once written."""
     before = dict(database.styles)
@@ -39,14 +46,16 @@ def save_style(name: str, prompt: str, negative_prompt: str) -> None:
     name = (name or "").strip()
     if not name or name == "None":
         raise StyleEditError("a style needs a name")
-    database = _database()
+    if name.startswith("#"):
+        raise StyleEditError("a style name cannot start with # (styles.csv reads such a row as a comment)")
+    database = _writable(_database())
     existing = database.styles.get(name)
     style = styles.PromptStyle(name, prompt or "", negative_prompt or "", existing.path if existing else None)
     _saved_with(database, lambda by_name: by_name.__setitem__(name, style))
 
 
 def delete_style(name: str) -> None:
-    database = _database()
+    database = _writable(_database())
     if name not in database.styles:
         raise StyleEditError(f"no style named {name!r}")
     _saved_with(database, lambda by_name: by_name.pop(name))

@@ -72,3 +72,19 @@ def test_an_output_folder_outside_the_data_dir_or_an_unknown_prop_is_refused_bef
     with pytest.raises(ValueError, match="is not a folder"):
         run_batch(img2img_p(), str(tmp_path / "missing"), "out", "", ())
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_an_image_without_its_mask_or_a_broken_file_is_skipped_and_the_others_are_done(folders, tmp_path, caplog):
+    data_dir, source = folders
+    (source / "broken.png").write_bytes(b"not a png")
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for name in ("apple.png", "other.png"):  # two masks: an image needs its own
+        Image.new("L", (64, 64), 255).save(masks / name)
+    first = run_batch(img2img_p(inpaint_full_res=False), str(source), "masked", str(masks), ())
+    assert first is not None
+    assert [name.endswith("apple.png") for name in os.listdir(data_dir / "masked")] == [True]
+    assert "pear.png skipped: no mask of that name" in caplog.text
+    unmasked = run_batch(img2img_p(), str(source), "plain", "", ())
+    assert unmasked is not None and len(os.listdir(data_dir / "plain")) == 2
+    assert "broken.png skipped" in caplog.text

@@ -168,3 +168,24 @@ def test_a_pasted_refiner_is_found_by_its_short_title(second_checkpoint):
 def test_a_title_whose_checksum_another_machine_wrote_still_finds_the_checkpoint_as_in_a1111(second_checkpoint):
     assert sd_models.get_closet_checkpoint_match("other-sd15.safetensors [ffffffffff]") is second_checkpoint
     assert sd_models.get_closet_checkpoint_match("missing.safetensors [ffffffffff]") is None
+
+
+def test_an_inpainting_checkpoint_refined_by_a_plain_one_inpaints_without_its_extra_channels(
+        sd_model, second_checkpoint, tiny_arch_checkpoints, models_by_step):
+    from PIL import Image
+
+    inpaint = sd_models.CheckpointInfo(tiny_arch_checkpoints["sd15-inpaint"])
+    inpaint.register()
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    try:
+        result = process_as_a_job(processing.StableDiffusionProcessingImg2Img(
+            prompt="a red circle", seed=7, steps=6, width=64, height=64, sampler_name="Euler",
+            init_images=[Image.new("RGB", (64, 64), "red")], mask=mask, denoising_strength=0.8,
+            inpaint_full_res=False, do_not_save_samples=True, do_not_save_grid=True,
+            override_settings={"sd_model_checkpoint": inpaint.title}, refiner_checkpoint=second_checkpoint.title,
+            refiner_switch_at=0.5), "img2img")
+    finally:
+        sd_models.list_models()
+    assert models_by_step[0][2] == "tiny-sd15-inpaint" and models_by_step[-1][2] == "other-sd15"
+    assert "Refiner: other-sd15" in result.infotexts[0]

@@ -45,10 +45,22 @@ def test_a_deleted_style_leaves_its_file_and_the_list(database):
         ui_prompt_styles.delete_style("wrap")
 
 
-@pytest.mark.parametrize("name", ["", "  ", "None"])
-def test_a_style_needs_a_name(database, name):
-    with pytest.raises(ui_prompt_styles.StyleEditError, match="needs a name"):
+@pytest.mark.parametrize(("name", "why"), [("", "needs a name"), ("  ", "needs a name"), ("None", "needs a name"),
+                                           ("# mine", "cannot start with #")])
+def test_a_style_needs_a_name_that_is_not_a_comment(database, name, why):
+    with pytest.raises(ui_prompt_styles.StyleEditError, match=why):
         ui_prompt_styles.save_style(name, "x", "")
+
+
+def test_a_styles_file_that_could_not_be_read_is_never_written_over(database, tmp_path):
+    database, _, second = database
+    second.write_bytes(b"name,prompt,negative_prompt\ncaf\xe9,x,\n")  # not UTF-8
+    database.reload()
+    with pytest.raises(ui_prompt_styles.StyleEditError, match="could not be read"):
+        ui_prompt_styles.save_style("new", "x", "")
+    with pytest.raises(ui_prompt_styles.StyleEditError, match="could not be read"):
+        ui_prompt_styles.delete_style("wrap")
+    assert second.read_bytes() == b"name,prompt,negative_prompt\ncaf\xe9,x,\n"
 
 
 def test_when_the_file_cannot_be_written_the_styles_in_memory_do_not_change(database, monkeypatch):
