@@ -30,7 +30,7 @@ def checkpoint_info(name: str | None) -> sd_models.CheckpointInfo | None:
 
 def completed_ratio(timestep, step: int, steps: int, by_steps: bool) -> float:
     """How much of the sampling is done: by steps, or as A1111 counts it by the model's timestep (999 at the start)."""
-    if by_steps or timestep is None:
+    if by_steps:
         return step / steps
     return (999 - int(round(float(timestep)))) / 1000
 

@@ -194,7 +194,7 @@ def _pasted_refiner(params: dict):
     """The title of the checkpoint an infotext's Refiner names (written as its short title), when it is here."""
     if "Refiner" not in params:
         return None
-    info = sd_models.get_closet_checkpoint_match(str(params["Refiner"]).rsplit(" [", 1)[0])
+    info = sd_models.get_closet_checkpoint_match(str(params["Refiner"]))
     return gr.update(value=info.title) if info is not None else None
 
 
