@@ -16,13 +16,22 @@ class SamplerData:
     aliases: list[str]
     options: dict = field(default_factory=dict)
     only_schedules: tuple[str, ...] | None = None
+    solver: str | None = None
+    own_schedule: str = ""
+    """What "Automatic" means when A1111 lists no default schedule for the sampler but steps it along its own."""
+    """A solver of sd_samplers_sigma (scheduler_class then only gives the noise levels), or None: scheduler_class
+    steps."""
 
     @property
     def default_schedule(self) -> str:
         """What "Automatic" means for this sampler (A1111's default schedule), or "" for the model's own."""
-        return self.options.get("scheduler", "")
+        return self.options.get("scheduler", self.own_schedule)
 
     def constructor(self, model):
+        if self.solver is not None:
+            from modules.sd_samplers_sigma import SigmaSampler
+
+            return SigmaSampler(self, model)
         from modules.sd_samplers_diffusers import DiffusersSampler
 
         return DiffusersSampler(self, model)
@@ -38,6 +47,12 @@ def _sampler(name, cls_name, aliases, config=None, only_schedules=None, **option
     return SamplerData(name, getattr(diffusers, cls_name), config or {}, aliases, options, only_schedules)
 
 
+def _solver(name, solver, aliases, own_schedule="", only_schedules=None, **options) -> SamplerData:
+    """A sampler of our own solver, on the noise levels of Euler's scheduler (which follows every schedule type)."""
+    return SamplerData(name, diffusers.EulerDiscreteScheduler, {"timestep_spacing": "linspace"}, aliases,
+                       {**options, "sigma_list": True}, only_schedules, solver=solver, own_schedule=own_schedule)
+
+
 _multistep_sde = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
 all_samplers = [
     _sampler("DPM++ 2M", "DPMSolverMultistepScheduler", ["k_dpmpp_2m"],
@@ -48,6 +63,8 @@ all_samplers = [
              scheduler="exponential"),
     _sampler("DPM++ 2M SDE Heun", "DPMSolverMultistepScheduler", ["k_dpmpp_2m_sde_heun"],
              {**_multistep_sde, "solver_type": "heun"}, scheduler="exponential"),
+    _solver("DPM++ 2S a", "dpmpp_2s_ancestral", ["k_dpmpp_2s_a"], scheduler="karras", uses_ensd=True,
+            second_order=True),
     _sampler("DPM++ 3M SDE", "DPMSolverMultistepScheduler", ["k_dpmpp_3m_sde"],
              {**_multistep_sde, "solver_order": 3}, scheduler="exponential"),
     _sampler("Euler a", "EulerAncestralDiscreteScheduler", ["k_euler_a", "k_euler_ancestral"],
@@ -58,7 +75,12 @@ all_samplers = [
     _sampler("DPM2", "KDPM2DiscreteScheduler", ["k_dpm_2"], scheduler="karras", second_order=True),
     _sampler("DPM2 a", "KDPM2AncestralDiscreteScheduler", ["k_dpm_2_a"], scheduler="karras", second_order=True,
              uses_ensd=True),
+    # DPM fast and DPM adaptive take only the ends of the schedule, the same under every schedule type
+    _solver("DPM fast", "dpm_fast", ["k_dpm_fast"], only_schedules=("automatic",), uses_ensd=True),
+    _solver("DPM adaptive", "dpm_adaptive", ["k_dpm_ad"], only_schedules=("automatic",), uses_ensd=True),
+    _solver("Restart", "restart", ["restart"], scheduler="karras", second_order=True),
     _sampler("DDIM", "DDIMScheduler", ["ddim"], {"set_alpha_to_one": False}),
+    _solver("DDIM CFG++", "ddim_cfgpp", ["ddim_cfgpp"], own_schedule="ddim"),
     _sampler("PLMS", "PNDMScheduler", ["plms"], {"skip_prk_steps": True}),
     _sampler("UniPC", "UniPCMultistepScheduler", ["unipc"]),
     # LCMScheduler keeps its distilled timesteps and ignores timestep_spacing: no other schedule would take effect.

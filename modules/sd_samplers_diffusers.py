@@ -46,6 +46,7 @@ class DiffusersSampler:
         self.last_latent = None
         self.stop_at = None
         self.schedule = None
+        self.last_noise_uncond = None
 
     def make_scheduler(self, seeds=None):
         settings = dict(self.model.scheduler_config)
@@ -126,9 +127,10 @@ class DiffusersSampler:
             original = init_latent
         return original * mask + latents * nmask
 
-    def cfg_denoise(self, p, x, image_conditioning, t, cond, uncond, step, steps):
-        """One guided prediction, with A1111's callbacks: on_cfg_denoiser may change the inputs, on_cfg_denoised the
-        UNet's outputs (cond batch, then uncond batch, concatenated), on_cfg_after_cfg the guided result."""
+    def cfg_denoise(self, p, x, image_conditioning, t, cond, uncond, step, steps, cfg_scale=None):
+        """One guided prediction (at p.cfg_scale unless cfg_scale is given), with A1111's callbacks: on_cfg_denoiser
+        may change the inputs, on_cfg_denoised the UNet's outputs (cond batch, then uncond batch, concatenated),
+        on_cfg_after_cfg the guided result. The unconditional output stays in last_noise_uncond."""
         params = script_callbacks.CFGDenoiserParams(x, image_conditioning, t, step, steps,
                                                     prompt_parser.reconstruct_cond_batch(cond, step),
                                                     prompt_parser.reconstruct_cond_batch(uncond, step), self)
@@ -141,7 +143,8 @@ class DiffusersSampler:
             denoised = script_callbacks.CFGDenoisedParams(torch.cat([out_cond, out_uncond]), step, steps, self.model)
             script_callbacks.cfg_denoised_callback(denoised)
             out_cond, out_uncond = denoised.x.chunk(2)
-        after = script_callbacks.AfterCFGCallbackParams(self.model.combine_cfg(out_cond, out_uncond, p.cfg_scale),
-                                                        step, steps)
+        self.last_noise_uncond = out_uncond
+        guided = self.model.combine_cfg(out_cond, out_uncond, p.cfg_scale if cfg_scale is None else cfg_scale)
+        after = script_callbacks.AfterCFGCallbackParams(guided, step, steps)
         script_callbacks.cfg_after_cfg_callback(after)
         return after.x

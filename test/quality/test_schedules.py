@@ -80,7 +80,8 @@ def test_the_scheduler_steps_between_the_schedules_noise_levels(sd_model, table)
 def test_only_the_samplers_that_step_along_a_sigma_list_offer_these_schedules():
     for sampler in sd_samplers.samplers:
         offered = {s.label for s in sampler.supported_schedules()}
-        assert (set(SIGMA_LIST_SCHEDULES) <= offered) is bool(sampler.options.get("sigma_list")), sampler.name
+        steps_along_a_list = bool(sampler.options.get("sigma_list")) and sampler.only_schedules is None
+        assert (set(SIGMA_LIST_SCHEDULES) <= offered) is steps_along_a_list, sampler.name
     with pytest.raises(ValueError, match="KL Optimal.*Heun"):
         sd_samplers.get_sampler_and_scheduler("Heun", "KL Optimal")
 

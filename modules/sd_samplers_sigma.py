@@ -1,0 +1,159 @@
+"""A1111's sampler interface over the solvers of sd_samplers_sigma_impl: the noise levels come from the sampler's
+schedule type (a diffusers scheduler's sigmas, or a sigma list), the model's guided prediction becomes a denoised
+estimate, and progress, live preview, interrupt, masks and the refiner work as in the diffusers loop."""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from modules import refiner, sd_schedulers
+from modules import sd_samplers_sigma_impl as impl
+from modules.opts_snapshot import options_for
+from modules.sd_samplers_diffusers import DiffusersSampler, InterruptedException, setup_img2img_steps
+
+
+@dataclass
+class SolverRun:
+    """What a solver is given for one sampling: x already noised to sigmas[0]; steps: the sampling steps asked for."""
+    denoise: impl.Denoise
+    denoise_pair: Callable
+    x: torch.Tensor
+    sigmas: list[float]
+    steps: int
+    noise: impl.Noise
+    on_step: impl.OnStep
+    eta: float
+    s_noise: float
+
+
+def restart_plan(run: SolverRun) -> list[tuple[float, float]]:
+    """A1111's Restart: from 20 steps on, 9 of them (18 from 36 on, restarting twice) go back from sigma 0.1 to 2."""
+    restarts = 2 if run.steps >= 36 else 1
+    return impl.restart_plan(run.sigmas, restart_steps=9, restarts=restarts) if run.steps >= 20 else \
+        list(zip(run.sigmas[:-1], run.sigmas[1:]))
+
+
+SOLVERS: dict[str, Callable[[SolverRun], torch.Tensor]] = {
+    "dpmpp_2s_ancestral": lambda run: impl.sample_dpmpp_2s_ancestral(
+        run.denoise, run.x, run.sigmas, run.noise, run.on_step, eta=run.eta, s_noise=run.s_noise),
+    "dpm_fast": lambda run: impl.sample_dpm_fast(
+        run.denoise, run.x, run.sigmas[-2], run.sigmas[0], len(run.sigmas) - 1, run.noise, run.on_step, eta=run.eta,
+        s_noise=run.s_noise),
+    "dpm_adaptive": lambda run: impl.sample_dpm_adaptive(
+        run.denoise, run.x, run.sigmas[-2], run.sigmas[0], run.noise, run.on_step, eta=run.eta, s_noise=run.s_noise),
+    "restart": lambda run: impl.sample_restart(run.denoise, run.x, restart_plan(run), run.noise, run.on_step,
+                                               s_noise=run.s_noise),
+    "ddim_cfgpp": lambda run: impl.sample_ddim_cfgpp(run.denoise_pair, run.x, run.sigmas, run.noise, run.on_step,
+                                                     eta=run.eta),
+}
+
+TIMESTEP_SOLVERS = {"ddim_cfgpp"}
+"""The solvers of what A1111 runs as timestep samplers (eta from "Eta for DDIM", img2img steps as DDIM's)."""
+
+CFGPP_SCALE = 12.5
+"""DDIM CFG++ takes the CFG scale divided by this (A1111's mapping of 0..12.5 onto the method's 0..1)."""
+
+
+def _noise_source(p) -> impl.Noise:
+    """Each image's own generator goes on (A1111: image i's noise as a generation of seeds[i] alone would draw it)."""
+    generators = getattr(getattr(p, "rng", None), "generators", None)
+
+    def noise(like: torch.Tensor) -> torch.Tensor:
+        if not generators or len(generators) != like.shape[0]:
+            return torch.randn_like(like)
+        return torch.stack([torch.randn(like.shape[1:], generator=g, device=g.device) for g in generators]).to(like)
+
+    return noise
+
+
+def to_denoised(model_output: torch.Tensor, x: torch.Tensor, sigma: float, parameterization: str) -> torch.Tensor:
+    """The clean latent a UNet output (noise, or v for v-prediction models) implies for x at noise level sigma."""
+    if parameterization == "v":
+        return x / (sigma ** 2 + 1) - model_output * (sigma / math.sqrt(sigma ** 2 + 1))
+    return x - model_output * sigma
+
+
+class SigmaSampler(DiffusersSampler):
+    def sigmas(self, steps: int, device) -> tuple[list[float], torch.Tensor]:
+        """(the descending noise levels of `steps` steps ending with 0, the model's noise level per timestep)."""
+        scheduler = self.make_scheduler()
+        self.set_timesteps(scheduler, steps, device)
+        return [float(s) for s in scheduler.sigmas], sd_schedulers.model_sigmas(scheduler)
+
+    def eta(self, p) -> float:
+        """The request's eta, else the option for this kind of sampler; written to the infotext unless A1111's default."""
+        key, label, default = ("eta_ddim", "Eta DDIM", 0.0) if self.config.solver in TIMESTEP_SOLVERS \
+            else ("eta_ancestral", "Eta", 1.0)
+        eta = float(p.eta if getattr(p, "eta", None) is not None else getattr(options_for(p), key))
+        if eta != default:
+            p.extra_generation_params[label] = eta
+        return eta
+
+    def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
+        steps = steps or p.steps
+        sigmas, table = self.sigmas(steps, x.device)
+        return self.solve(p, x * sigmas[0], sigmas, table, conditioning, unconditional_conditioning,
+                          image_conditioning)
+
+    def sample_img2img(self, p, x, noise, conditioning, unconditional_conditioning, steps=None,
+                       image_conditioning=None):
+        total_steps, steps_to_run = setup_img2img_steps(p, steps, getattr(p, "img2img_fix_steps", False))
+        if steps_to_run <= 0:
+            return x
+        sigmas, table = self.sigmas(total_steps, x.device)
+        # A1111's k-diffusion samplers run one step more than the strength's share; its timestep samplers do not
+        extra_step = 0 if self.config.solver in TIMESTEP_SOLVERS else 1
+        sigmas = sigmas[total_steps - steps_to_run - extra_step:]
+        return self.solve(p, x + noise * sigmas[0], sigmas, table, conditioning, unconditional_conditioning,
+                          image_conditioning, init_latent=x)
+
+    def solve(self, p, x, sigmas, table, cond, uncond, image_conditioning, init_latent=None):
+        steps = len(sigmas) - 1
+        state = {"cond": cond, "uncond": uncond, "image_conditioning": image_conditioning, "reported": 0}
+        mask, nmask = getattr(p, "mask", None), getattr(p, "nmask", None)
+
+        def step_of(sigma: float) -> int:
+            return min(steps - 1, sum(1 for s in sigmas[1:-1] if s >= sigma * (1 - 1e-6)))
+
+        def guided(x, sigma, cfg_scale=None) -> torch.Tensor:
+            t = sd_schedulers.sigma_to_t(torch.tensor(sigma), table).to(x.device)
+            step = step_of(sigma)
+            if refiner.switch_if_due(p, self, t, step, steps):
+                state["cond"], state["uncond"] = p.get_conds()
+                if not self.model.is_inpainting:
+                    state["image_conditioning"] = None
+            model_input = x / math.sqrt(sigma ** 2 + 1)
+            output = self.cfg_denoise(p, model_input, state["image_conditioning"], t, state["cond"], state["uncond"],
+                                      step, steps, cfg_scale)
+            return self.keep_unmasked(to_denoised(output, x, sigma, self.model.parameterization), init_latent,
+                                      mask, nmask)
+
+        def denoise_pair(x, sigma):
+            denoised = guided(x, sigma, p.cfg_scale / CFGPP_SCALE)
+            uncond = to_denoised(self.last_noise_uncond, x, sigma, self.model.parameterization)
+            return denoised, self.keep_unmasked(uncond, init_latent, mask, nmask)
+
+        def on_step(progress: float, x, denoised):
+            self.last_latent = denoised
+            done = min(steps, math.floor(progress * steps + 1e-6))
+            while self.callback is not None and state["reported"] < done:
+                self.callback(state["reported"], steps, denoised)
+                state["reported"] += 1
+
+        s_noise = getattr(p, "s_noise", None)
+        run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p),
+                        1.0 if s_noise is None else float(s_noise))
+        self.last_latent = x
+        try:
+            return SOLVERS[self.config.solver](run)
+        except InterruptedException:
+            return self.last_latent
+
+    @staticmethod
+    def keep_unmasked(denoised, init_latent, mask, nmask):
+        """Inpainting: outside the mask the estimate is the original latent (A1111 blends the denoised estimate)."""
+        if mask is None or init_latent is None:
+            return denoised
+        return init_latent * mask + denoised * nmask
