@@ -65,7 +65,7 @@ class DiffusersSampler:
         """The scheduler's steps; for a schedule that is a sigma list, that list."""
         scheduler.set_timesteps(steps, device=device)
         if self.schedule.sigmas is not None:
-            sd_schedulers.use_sigma_list(scheduler, self.schedule, steps, device)
+            sd_schedulers.use_sigma_list(scheduler, self.schedule, steps, device, self.model.is_sdxl)
 
     def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
         steps = steps or p.steps

@@ -1,6 +1,7 @@
 """A1111's sampler interface over the solvers of sd_samplers_sigma_impl: the noise levels come from the sampler's
 schedule type (a diffusers scheduler's sigmas, or a sigma list), the model's guided prediction becomes a denoised
-estimate, and progress, live preview, interrupt, masks and the refiner work as in the diffusers loop."""
+estimate, and progress, live preview, interrupt, masks and the refiner work as in the diffusers loop. As in A1111,
+these samplers take eta ("Eta", or "Eta DDIM" for DDIM CFG++) but not the sigma churn/noise settings."""
 
 import math
 from collections.abc import Callable
@@ -25,26 +26,27 @@ class SolverRun:
     noise: impl.Noise
     on_step: impl.OnStep
     eta: float
-    s_noise: float
 
 
 def restart_plan(run: SolverRun) -> list[tuple[float, float]]:
-    """A1111's Restart: from 20 steps on, 9 of them (18 from 36 on, restarting twice) go back from sigma 0.1 to 2."""
-    restarts = 2 if run.steps >= 36 else 1
-    return impl.restart_plan(run.sigmas, restart_steps=9, restarts=restarts) if run.steps >= 20 else \
-        list(zip(run.sigmas[:-1], run.sigmas[1:]))
+    """A1111's Restart: from 20 steps on, 9 of them (a quarter from 36 on, restarting twice) go back from noise level
+    0.1 to 2, and the others follow a Karras schedule between the schedule's ends (the schedule type then matters
+    only through its ends); fewer steps follow the schedule without restarting."""
+    if run.steps < 20:
+        return list(zip(run.sigmas[:-1], run.sigmas[1:]))
+    restart_steps, restarts = (run.steps // 4, 2) if run.steps >= 36 else (9, 1)
+    sigmas = impl.karras_sigmas(run.steps - restart_steps * restarts, run.sigmas[-2], run.sigmas[0])
+    return impl.restart_plan(sigmas, restart_steps=restart_steps, restarts=restarts)
 
 
 SOLVERS: dict[str, Callable[[SolverRun], torch.Tensor]] = {
     "dpmpp_2s_ancestral": lambda run: impl.sample_dpmpp_2s_ancestral(
-        run.denoise, run.x, run.sigmas, run.noise, run.on_step, eta=run.eta, s_noise=run.s_noise),
+        run.denoise, run.x, run.sigmas, run.noise, run.on_step, eta=run.eta),
     "dpm_fast": lambda run: impl.sample_dpm_fast(
-        run.denoise, run.x, run.sigmas[-2], run.sigmas[0], len(run.sigmas) - 1, run.noise, run.on_step, eta=run.eta,
-        s_noise=run.s_noise),
+        run.denoise, run.x, run.sigmas[-2], run.sigmas[0], len(run.sigmas) - 1, run.noise, run.on_step, eta=run.eta),
     "dpm_adaptive": lambda run: impl.sample_dpm_adaptive(
-        run.denoise, run.x, run.sigmas[-2], run.sigmas[0], run.noise, run.on_step, eta=run.eta, s_noise=run.s_noise),
-    "restart": lambda run: impl.sample_restart(run.denoise, run.x, restart_plan(run), run.noise, run.on_step,
-                                               s_noise=run.s_noise),
+        run.denoise, run.x, run.sigmas[-2], run.sigmas[0], run.noise, run.on_step, eta=run.eta),
+    "restart": lambda run: impl.sample_restart(run.denoise, run.x, restart_plan(run), run.noise, run.on_step),
     "ddim_cfgpp": lambda run: impl.sample_ddim_cfgpp(run.denoise_pair, run.x, run.sigmas, run.noise, run.on_step,
                                                      eta=run.eta),
 }
@@ -142,9 +144,7 @@ class SigmaSampler(DiffusersSampler):
                 self.callback(state["reported"], steps, denoised)
                 state["reported"] += 1
 
-        s_noise = getattr(p, "s_noise", None)
-        run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p),
-                        1.0 if s_noise is None else float(s_noise))
+        run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p))
         self.last_latent = x
         try:
             return SOLVERS[self.config.solver](run)

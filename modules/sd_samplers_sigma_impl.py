@@ -207,6 +207,7 @@ def sample_dpm_adaptive(denoise: Denoise, x, sigma_min: float, sigma_max: float,
     solver = _DpmSolver(denoise)
     t_start, t_end = -math.log(sigma_max), -math.log(sigma_min)
     s, h, x_prev = t_start, h_init, x
+    controller_order = 1.5 if eta else order  # the added noise makes the steps' error behave as of a lower order
     solver.cache = {}
     for _ in range(max_attempts):
         if s >= t_end - 1e-5:
@@ -222,7 +223,7 @@ def sample_dpm_adaptive(denoise: Denoise, x, sigma_min: float, sigma_max: float,
         if not math.isfinite(error):
             factor, accepted = 1.0, True  # nothing to steer by: go on, and let the NaN check report the result
         else:
-            factor = (1 / max(error, 1e-8)) ** (1 / order)
+            factor = (1 / max(error, 1e-8)) ** (1 / controller_order)
             factor = 1 + math.atan(factor - 1)
             accepted = factor >= accept_safety
         if accepted:

@@ -18,6 +18,8 @@ class Scheduler:
     sigmas: Callable[[int, torch.Tensor], torch.Tensor] | None = None
     """sigmas(steps, the model's noise levels ascending) -> the descending noise levels to step through, the last
     one where sampling ends; None: the diffusers settings in config."""
+    sdxl_sigmas: Callable[[int, torch.Tensor], torch.Tensor] | None = None
+    """What sigmas is for SDXL models, where the schedule has its own for them."""
 
 
 def sigma_to_t(sigma: torch.Tensor, model_sigmas: torch.Tensor) -> torch.Tensor:
@@ -70,7 +72,33 @@ def ddim_uniform(steps: int, model_sigmas: torch.Tensor) -> torch.Tensor:
     return _with_zero(model_sigmas[1::stride].flip(0))
 
 
-schedulers = [  # A1111's order (its Align Your Steps is not here)
+AYS_SD = [14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029]
+AYS_SDXL = [14.615, 6.315, 3.771, 2.181, 1.342, 0.862, 0.555, 0.380, 0.234, 0.113, 0.029]
+"""Align Your Steps (Sabour et al. 2024): NVIDIA's optimised 10-step noise levels, as A1111 has them (SDXL's for SDXL,
+SD 1.5's for every other model)."""
+
+
+def _log_linear(levels: list[float], steps: int) -> torch.Tensor:
+    """levels (descending) stretched to `steps` noise levels, linear in log sigma; 0 appended."""
+    if steps == len(levels):
+        return _with_zero(torch.tensor(levels, dtype=torch.float64)).float()
+    ascending = torch.tensor(levels[::-1], dtype=torch.float64).log()
+    positions = torch.linspace(0, len(levels) - 1, steps, dtype=torch.float64)
+    low = positions.floor().long().clamp(max=len(levels) - 2)
+    fraction = positions - low
+    values = ((1 - fraction) * ascending[low] + fraction * ascending[low + 1]).exp()
+    return _with_zero(values.flip(0)).float()
+
+
+def align_your_steps(steps: int, model_sigmas: torch.Tensor) -> torch.Tensor:
+    return _log_linear(AYS_SD, steps)
+
+
+def align_your_steps_sdxl(steps: int, model_sigmas: torch.Tensor) -> torch.Tensor:
+    return _log_linear(AYS_SDXL, steps)
+
+
+schedulers = [  # A1111's order
     Scheduler("automatic", "Automatic"),
     Scheduler("uniform", "Uniform", {"timestep_spacing": "linspace"}),
     Scheduler("karras", "Karras", {"use_karras_sigmas": True}, default_rho=7.0),
@@ -78,6 +106,7 @@ schedulers = [  # A1111's order (its Align Your Steps is not here)
     Scheduler("polyexponential", "Polyexponential", default_rho=1.0, sigmas=polyexponential),
     Scheduler("sgm_uniform", "SGM Uniform", {"timestep_spacing": "trailing"}, need_inner_model=True),
     Scheduler("kl_optimal", "KL Optimal", sigmas=kl_optimal),
+    Scheduler("align_your_steps", "Align Your Steps", sigmas=align_your_steps, sdxl_sigmas=align_your_steps_sdxl),
     Scheduler("simple", "Simple", need_inner_model=True, sigmas=simple),
     Scheduler("normal", "Normal", need_inner_model=True, sigmas=normal),
     Scheduler("ddim", "DDIM", need_inner_model=True, sigmas=ddim_uniform),
@@ -106,10 +135,10 @@ def model_sigmas(scheduler) -> torch.Tensor:
     return ((1 - alphas_cumprod) / alphas_cumprod).sqrt().float()
 
 
-def use_sigma_list(scheduler, schedule: Scheduler, steps: int, device) -> None:
+def use_sigma_list(scheduler, schedule: Scheduler, steps: int, device, is_sdxl: bool = False) -> None:
     """After set_timesteps: the scheduler steps along the schedule's sigma list instead of its own."""
     table = model_sigmas(scheduler)
-    sigmas = schedule.sigmas(steps, table)
+    sigmas = (schedule.sdxl_sigmas if is_sdxl and schedule.sdxl_sigmas else schedule.sigmas)(steps, table)
     scheduler.sigmas = sigmas.to(device)
     scheduler.timesteps = sigma_to_t(sigmas[:-1], table).to(device)
     scheduler.num_inference_steps = len(sigmas) - 1

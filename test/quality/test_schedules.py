@@ -12,7 +12,7 @@ from diffusers import EulerDiscreteScheduler
 from modules import processing, script_callbacks, sd_samplers, sd_schedulers
 from test.generation_job import process_as_a_job
 
-SIGMA_LIST_SCHEDULES = ["Polyexponential", "KL Optimal", "Simple", "Normal", "DDIM"]
+SIGMA_LIST_SCHEDULES = ["Polyexponential", "KL Optimal", "Align Your Steps", "Simple", "Normal", "DDIM"]
 
 
 @pytest.fixture(scope="module")
@@ -88,5 +88,27 @@ def test_only_the_samplers_that_step_along_a_sigma_list_offer_these_schedules():
 
 def test_the_schedules_are_listed_in_a1111s_order():
     assert [s.name for s in sd_schedulers.schedulers] == [
-        "automatic", "uniform", "karras", "exponential", "polyexponential", "sgm_uniform", "kl_optimal", "simple",
-        "normal", "ddim", "beta"]
+        "automatic", "uniform", "karras", "exponential", "polyexponential", "sgm_uniform", "kl_optimal",
+        "align_your_steps", "simple", "normal", "ddim", "beta"]
+
+
+@pytest.mark.parametrize(("levels", "function"), [(sd_schedulers.AYS_SD, sd_schedulers.align_your_steps),
+                                                   (sd_schedulers.AYS_SDXL, sd_schedulers.align_your_steps_sdxl)])
+def test_align_your_steps_is_nvidias_table_stretched_in_log_sigma(table, levels, function):
+    assert close(function(11, table), [*levels, 0])  # 11 steps: the table itself
+    for steps in (4, 10, 25):
+        stretched = np.exp(np.interp(np.linspace(0, 1, steps), np.linspace(0, 1, 11), np.log(levels[::-1])))[::-1]
+        assert close(function(steps, table), [*stretched, 0])
+    assert levels[0] == 14.615 and levels[-1] == 0.029
+
+
+def test_align_your_steps_takes_the_sdxl_table_for_sdxl_models(table):
+    schedule = sd_schedulers.find_scheduler("Align Your Steps")
+    sd_scheduler, sdxl_scheduler = (EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
+                                                           beta_schedule="scaled_linear") for _ in range(2))
+    for scheduler, is_sdxl in ((sd_scheduler, False), (sdxl_scheduler, True)):
+        scheduler.set_timesteps(10)
+        sd_schedulers.use_sigma_list(scheduler, schedule, 10, "cpu", is_sdxl=is_sdxl)
+    assert close(sd_scheduler.sigmas, sd_schedulers.align_your_steps(10, table))
+    assert close(sdxl_scheduler.sigmas, sd_schedulers.align_your_steps_sdxl(10, table))
+    assert not close(sd_scheduler.sigmas, sdxl_scheduler.sigmas)
