@@ -113,15 +113,12 @@ class SigmaSampler(DiffusersSampler):
 
     def solve(self, p, x, sigmas, table, cond, uncond, image_conditioning, init_latent=None):
         steps = len(sigmas) - 1
-        state = {"cond": cond, "uncond": uncond, "image_conditioning": image_conditioning, "reported": 0}
+        state = {"cond": cond, "uncond": uncond, "image_conditioning": image_conditioning, "done": 0}
         mask, nmask = getattr(p, "mask", None), getattr(p, "nmask", None)
-
-        def step_of(sigma: float) -> int:
-            return min(steps - 1, sum(1 for s in sigmas[1:-1] if s >= sigma * (1 - 1e-6)))
 
         def guided(x, sigma, cfg_scale=None) -> torch.Tensor:
             t = sd_schedulers.sigma_to_t(torch.tensor(sigma), table).to(x.device)
-            step = step_of(sigma)
+            step = min(steps - 1, state["done"])  # a model call belongs to the step under way
             if refiner.switch_if_due(p, self, t, step, steps):
                 state["cond"], state["uncond"] = p.get_conds()
                 if not self.model.is_inpainting:
@@ -140,9 +137,10 @@ class SigmaSampler(DiffusersSampler):
         def on_step(progress: float, x, denoised):
             self.last_latent = denoised
             done = min(steps, math.floor(progress * steps + 1e-6))
-            while self.callback is not None and state["reported"] < done:
-                self.callback(state["reported"], steps, denoised)
-                state["reported"] += 1
+            while state["done"] < done:
+                if self.callback is not None:
+                    self.callback(state["done"], steps, denoised)
+                state["done"] += 1
 
         run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p))
         self.last_latent = x

@@ -209,6 +209,9 @@ def test_txt2img_prompt_syntax(api, prompt):
     ("DDIM", "SGM Uniform", ("DDIM", "SGM Uniform")),
     ("UniPC", "Uniform", ("UniPC", "Uniform")),
     ("Heun", "Beta", ("Heun", "Beta")),
+    ("DPM++ 2S a Karras", None, ("DPM++ 2S a", "Karras")),
+    ("k_dpm_ad", None, ("DPM adaptive", "Automatic")),
+    ("DDIM CFG++", "align_your_steps", ("DDIM CFG++", "Align Your Steps")),
 ])
 def test_txt2img_samplers_and_schedules(api, sampler, scheduler, expected):
     result = txt2img(api, prompt="samplers", sampler_name=sampler, scheduler=scheduler)

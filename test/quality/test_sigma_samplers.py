@@ -1,0 +1,116 @@
+"""M18 item 5, the samplers of our own solvers through the real pipeline: A1111's step counts (img2img, hires fix),
+prompt editing by step, each image's own noise in a batch, eta and its infotext, and the model's output turned into
+a denoised estimate for noise- and v-prediction models."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from modules import processing, script_callbacks
+from modules.sd_samplers_sigma import to_denoised
+from test.generation_job import process_as_a_job
+
+SMALL = {"prompt": "a red circle", "seed": 5, "width": 32, "height": 32, "do_not_save_samples": True,
+         "do_not_save_grid": True}
+K_SAMPLERS = ["DPM++ 2S a", "DPM fast", "DPM adaptive", "Restart"]
+
+
+@pytest.fixture
+def denoiser_calls():
+    """(sampling step, total sampling steps) of each UNet call of the generations the test runs."""
+    seen = []
+
+    def record(params):
+        seen.append((params.sampling_step, params.total_sampling_steps))
+
+    script_callbacks.on_cfg_denoiser(record)
+    try:
+        yield seen
+    finally:
+        script_callbacks.remove_callbacks_for_function(record)
+
+
+def pixels(result, index=0) -> np.ndarray:
+    return np.asarray(result.images[index], dtype=np.int16)
+
+
+@pytest.mark.parametrize("parameterization", ["eps", "v"])
+def test_the_models_output_becomes_the_clean_latent(parameterization):
+    clean, noise, sigma = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8), 3.0
+    x = clean + sigma * noise
+    if parameterization == "eps":
+        output = noise
+    else:  # v = alpha * noise - s * clean, with the UNet seeing x / sqrt(sigma^2 + 1) = alpha * clean + s * noise
+        alpha, s = 1 / math.sqrt(sigma ** 2 + 1), sigma / math.sqrt(sigma ** 2 + 1)
+        output = alpha * noise - s * clean
+    assert torch.allclose(to_denoised(output, x, sigma, parameterization), clean, atol=1e-5)
+
+
+@pytest.mark.parametrize(("sampler_name", "steps_run"), [
+    ("DPM++ 2S a", 4), ("Restart", 4), ("DPM adaptive", 4), ("DDIM CFG++", 3)])
+def test_img2img_runs_a1111s_share_of_the_steps(sd_model, denoiser_calls, sampler_name, steps_run):
+    """strength 0.75 of 4 steps: A1111's k-diffusion samplers run int(0.75 * 4) + 1, its timestep samplers 3."""
+    image = processing.StableDiffusionProcessingTxt2Img(sampler_name="Euler", steps=2, **SMALL)
+    source = process_as_a_job(image).images[0]
+    denoiser_calls.clear()
+    result = process_as_a_job(processing.StableDiffusionProcessingImg2Img(
+        init_images=[source], denoising_strength=0.75, steps=4, sampler_name=sampler_name, **SMALL), "img2img")
+    assert {total for _, total in denoiser_calls} == {steps_run}
+    assert np.isfinite(pixels(result)).all() and f"Sampler: {sampler_name}," in result.infotexts[0]
+
+
+def test_prompt_editing_follows_the_step_each_model_call_belongs_to(sd_model, denoiser_calls):
+    process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+        sampler_name="DPM++ 2S a", steps=4, **{**SMALL, "prompt": "a [red:blue:2] circle"}))
+    # two calls a step (the noise level, then the midpoint in log sigma), one for the step into 0
+    assert denoiser_calls == [(0, 4), (0, 4), (1, 4), (1, 4), (2, 4), (2, 4), (3, 4)]
+
+
+@pytest.mark.parametrize("sampler_name", ["DPM++ 2S a", "Restart"])
+def test_each_image_of_a_batch_has_its_own_noise_as_if_generated_alone(sd_model, sampler_name):
+    steps = 20 if sampler_name == "Restart" else 4  # Restart restarts (adding noise) from 20 steps on
+    batch = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+        sampler_name=sampler_name, steps=steps, batch_size=2, **SMALL))
+    for index, seed in enumerate((SMALL["seed"], SMALL["seed"] + 1)):
+        alone = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+            sampler_name=sampler_name, steps=steps, **{**SMALL, "seed": seed}))
+        assert np.abs(pixels(batch, index) - pixels(alone)).max() <= 1, f"image {index}"
+    assert not np.array_equal(pixels(batch, 0), pixels(batch, 1))
+
+
+@pytest.mark.parametrize(("sampler_name", "eta", "written"), [
+    ("DPM++ 2S a", 0.0, "Eta: 0.0"), ("DPM fast", 0.5, "Eta: 0.5"), ("DDIM CFG++", 0.5, "Eta DDIM: 0.5")])
+def test_eta_changes_the_image_and_is_written_unless_a1111s_default(sd_model, sampler_name, eta, written):
+    default = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name=sampler_name, steps=4,
+                                                                           **SMALL))
+    changed = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name=sampler_name, steps=4,
+                                                                           eta=eta, **SMALL))
+    assert not np.array_equal(pixels(default), pixels(changed))
+    assert written in changed.infotexts[0] and "Eta" not in default.infotexts[0]
+
+
+def test_the_hires_pass_runs_the_second_pass_steps_asked_for(sd_model, denoiser_calls):
+    process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+        sampler_name="DPM++ 2S a", steps=3, enable_hr=True, hr_scale=1.5, hr_second_pass_steps=2,
+        denoising_strength=0.5, hr_upscaler="Latent", **SMALL))
+    assert [total for _, total in denoiser_calls] == [3] * 5 + [2] * 3  # 2 + 2 + 1 calls, then 2 + 1
+
+
+def test_the_refiner_takes_over_at_its_share_of_the_timesteps(sd_model, second_checkpoint):
+    names = []
+
+    def record(params):
+        names.append(params.denoiser.model.sd_checkpoint_info.name_for_extra)
+
+    script_callbacks.on_cfg_denoiser(record)
+    try:
+        result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+            sampler_name="Restart", steps=6, refiner_checkpoint=second_checkpoint.title, refiner_switch_at=0.5,
+            **SMALL))
+    finally:
+        script_callbacks.remove_callbacks_for_function(record)
+    base = sd_model.sd_checkpoint_info.name_for_extra
+    assert names[0] == base and names[-1] == "other-sd15" and names == sorted(names, key=lambda n: n != base)
+    assert "Refiner switch at: 0.5" in result.infotexts[0]
