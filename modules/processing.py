@@ -282,8 +282,7 @@ class StableDiffusionProcessing:
         return self.c, self.uc
 
     def make_sampler(self, sampler_name: str, scheduler: str):
-        sampler = sd_samplers.create_sampler(sampler_name, self.sd_model)
-        sampler.scheduler_label = scheduler or "Automatic"
+        sampler = sd_samplers.create_sampler(sampler_name, self.sd_model, scheduler)
         sampler.callback = sampling_progress_callback
         return sampler
 

@@ -7,6 +7,8 @@ import diffusers
 
 from modules import sd_schedulers
 
+TIMESTEP_SAMPLERS = ("DDIM", "DDIM CFG++", "PLMS", "UniPC")
+
 
 @dataclass(frozen=True)
 class SamplerData:
@@ -17,34 +19,48 @@ class SamplerData:
     options: dict = field(default_factory=dict)
     only_schedules: tuple[str, ...] | None = None
     solver: str | None = None
+    list_solver: str | None = None
+    """A solver of sd_samplers_sigma that runs this sampler along the schedules scheduler_class has no setting for."""
     own_schedule: str = ""
     """What "Automatic" means when A1111 lists no default schedule for the sampler but steps it along its own."""
     """A solver of sd_samplers_sigma (scheduler_class then only gives the noise levels), or None: scheduler_class
     steps."""
 
     @property
+    def timestep_sampler(self) -> bool:
+        """One A1111 runs on timesteps: its eta is "Eta for DDIM", and img2img runs the strength's share of steps."""
+        return self.name in TIMESTEP_SAMPLERS
+
+    @property
     def default_schedule(self) -> str:
         """What "Automatic" means for this sampler (A1111's default schedule), or "" for the model's own."""
         return self.options.get("scheduler", self.own_schedule)
 
-    def constructor(self, model):
+    def constructor(self, model, scheduler: str | None = None):
+        schedule = sd_schedulers.find_scheduler(scheduler or "Automatic") or sd_schedulers.find_scheduler("Automatic")
+        if self.solver is None and self.list_solver is not None and not sd_schedulers.takes_config(
+                schedule, inspect.signature(self.scheduler_class.__init__).parameters):
+            from modules.sd_samplers_sigma import SigmaSampler
+
+            return SigmaSampler(self, model, self.list_solver)
         if self.solver is not None:
             from modules.sd_samplers_sigma import SigmaSampler
 
-            return SigmaSampler(self, model)
+            return SigmaSampler(self, model, self.solver)
         from modules.sd_samplers_diffusers import DiffusersSampler
 
         return DiffusersSampler(self, model)
 
     def supported_schedules(self) -> list[sd_schedulers.Scheduler]:
         params = inspect.signature(self.scheduler_class.__init__).parameters
-        takes_sigma_list = bool(self.options.get("sigma_list"))
+        takes_sigma_list = bool(self.options.get("sigma_list") or self.list_solver)
         return [s for s in sd_schedulers.schedulers if sd_schedulers.supports(s, params, takes_sigma_list)
                 and (self.only_schedules is None or s.name in self.only_schedules)]
 
 
-def _sampler(name, cls_name, aliases, config=None, only_schedules=None, **options) -> SamplerData:
-    return SamplerData(name, getattr(diffusers, cls_name), config or {}, aliases, options, only_schedules)
+def _sampler(name, cls_name, aliases, config=None, only_schedules=None, list_solver=None, **options) -> SamplerData:
+    return SamplerData(name, getattr(diffusers, cls_name), config or {}, aliases, options, only_schedules,
+                       list_solver=list_solver)
 
 
 def _solver(name, solver, aliases, own_schedule="", only_schedules=None, **options) -> SamplerData:
@@ -60,29 +76,30 @@ all_samplers = [
     _sampler("DPM++ SDE", "DPMSolverSDEScheduler", ["k_dpmpp_sde"], scheduler="karras", second_order=True,
              brownian_noise=True),
     _sampler("DPM++ 2M SDE", "DPMSolverMultistepScheduler", ["k_dpmpp_2m_sde"], _multistep_sde,
-             scheduler="exponential"),
+             scheduler="exponential", sigma_list=True),
     _sampler("DPM++ 2M SDE Heun", "DPMSolverMultistepScheduler", ["k_dpmpp_2m_sde_heun"],
-             {**_multistep_sde, "solver_type": "heun"}, scheduler="exponential"),
+             {**_multistep_sde, "solver_type": "heun"}, scheduler="exponential", sigma_list=True),
     _solver("DPM++ 2S a", "dpmpp_2s_ancestral", ["k_dpmpp_2s_a"], scheduler="karras", uses_ensd=True,
             second_order=True),
     _sampler("DPM++ 3M SDE", "DPMSolverMultistepScheduler", ["k_dpmpp_3m_sde"],
-             {**_multistep_sde, "solver_order": 3}, scheduler="exponential"),
+             {**_multistep_sde, "solver_order": 3}, scheduler="exponential", discard_next_to_last_sigma=True,
+             sigma_list=True),
     _sampler("Euler a", "EulerAncestralDiscreteScheduler", ["k_euler_a", "k_euler_ancestral"],
              {"timestep_spacing": "linspace"}, uses_ensd=True, sigma_list=True),
     _sampler("Euler", "EulerDiscreteScheduler", ["k_euler"], {"timestep_spacing": "linspace"}, sigma_list=True),
     _sampler("LMS", "LMSDiscreteScheduler", ["k_lms"], {"timestep_spacing": "linspace"}, sigma_list=True),
-    _sampler("Heun", "HeunDiscreteScheduler", ["k_heun"], {"timestep_spacing": "linspace"}, second_order=True),
-    _sampler("DPM2", "KDPM2DiscreteScheduler", ["k_dpm_2"], scheduler="karras", second_order=True),
-    _sampler("DPM2 a", "KDPM2AncestralDiscreteScheduler", ["k_dpm_2_a"], scheduler="karras", second_order=True,
-             uses_ensd=True),
+    _solver("Heun", "heun", ["k_heun"], second_order=True),
+    _solver("DPM2", "dpm_2", ["k_dpm_2"], scheduler="karras", discard_next_to_last_sigma=True, second_order=True),
+    _solver("DPM2 a", "dpm_2_ancestral", ["k_dpm_2_a"], scheduler="karras", discard_next_to_last_sigma=True,
+            uses_ensd=True, second_order=True),
     # DPM fast and DPM adaptive take only the ends of the schedule, the same under every schedule type
     _solver("DPM fast", "dpm_fast", ["k_dpm_fast"], only_schedules=("automatic",), uses_ensd=True),
     _solver("DPM adaptive", "dpm_adaptive", ["k_dpm_ad"], only_schedules=("automatic",), uses_ensd=True),
     _solver("Restart", "restart", ["restart"], scheduler="karras", second_order=True),
-    _sampler("DDIM", "DDIMScheduler", ["ddim"], {"set_alpha_to_one": False}),
+    _sampler("DDIM", "DDIMScheduler", ["ddim"], {"set_alpha_to_one": False}, list_solver="ddim"),
     _solver("DDIM CFG++", "ddim_cfgpp", ["ddim_cfgpp"], own_schedule="ddim"),
-    _sampler("PLMS", "PNDMScheduler", ["plms"], {"skip_prk_steps": True}),
-    _sampler("UniPC", "UniPCMultistepScheduler", ["unipc"]),
+    _sampler("PLMS", "PNDMScheduler", ["plms"], {"skip_prk_steps": True}, list_solver="plms"),
+    _sampler("UniPC", "UniPCMultistepScheduler", ["unipc"], sigma_list=True),
     # LCMScheduler keeps its distilled timesteps and ignores timestep_spacing: no other schedule would take effect.
     _sampler("LCM", "LCMScheduler", ["k_lcm", "lcm"], uses_ensd=True, only_schedules=("automatic",)),
 ]
@@ -136,8 +153,11 @@ def get_sampler_and_scheduler(sampler_name: str | None, scheduler_name: str | No
     return sampler.name, schedule.label
 
 
-def create_sampler(name: str, model):
+def create_sampler(name: str, model, scheduler: str | None = None):
+    """The sampler `name` for the schedule type `scheduler` (default Automatic)."""
     sampler = find_sampler_config(name)
     if sampler is None:
         raise ValueError(f"sampler not found: {name!r}")
-    return sampler.constructor(model)
+    created = sampler.constructor(model, scheduler)
+    created.scheduler_label = scheduler or "Automatic"
+    return created

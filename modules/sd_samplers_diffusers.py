@@ -6,13 +6,14 @@ import math
 import torch
 
 from modules import prompt_parser, refiner, script_callbacks, sd_schedulers
+from modules.opts_snapshot import options_for
 
 
 class InterruptedException(BaseException):
     """Raised from a step callback to end sampling early; the sampler returns the last latent."""
 
 
-def _step_kwargs(scheduler, p, generators) -> dict:
+def _step_kwargs(scheduler, p, generators, eta) -> dict:
     params = inspect.signature(scheduler.step).parameters
     values = {
         "generator": generators or None,
@@ -20,7 +21,7 @@ def _step_kwargs(scheduler, p, generators) -> dict:
         "s_tmin": getattr(p, "s_tmin", 0.0),
         "s_tmax": getattr(p, "s_tmax", 0.0) or float("inf"),
         "s_noise": getattr(p, "s_noise", 1.0),
-        "eta": getattr(p, "eta", None) or 0.0,
+        "eta": eta(p) if "eta" in params else None,
     }
     return {key: value for key, value in values.items() if key in params}
 
@@ -48,29 +49,55 @@ class DiffusersSampler:
         self.schedule = None
         self.last_noise_uncond = None
 
+    def eta(self, p) -> float:
+        """The request's eta, else the option for this kind of sampler; written to the infotext unless A1111's default."""
+        key, label, default = ("eta_ddim", "Eta DDIM", 0.0) if self.config.timestep_sampler \
+            else ("eta_ancestral", "Eta", 1.0)
+        eta = float(p.eta if getattr(p, "eta", None) is not None else getattr(options_for(p), key))
+        if eta != default:
+            p.extra_generation_params[label] = eta
+        return eta
+
     def make_scheduler(self, seeds=None):
         settings = dict(self.model.scheduler_config)
         settings.update(self.config.scheduler_config)
         schedule = sd_schedulers.find_scheduler(self.scheduler_label)
         if schedule is None or schedule.name == "automatic":
             schedule = sd_schedulers.find_scheduler(self.config.default_schedule or "automatic")
-        settings.update(schedule.config)
+        if sd_schedulers.takes_config(schedule, inspect.signature(self.config.scheduler_class.__init__).parameters):
+            settings.update(schedule.config)  # else the schedule comes as a sigma list (set_timesteps)
         self.schedule = schedule
         scheduler = self.config.scheduler_class.from_config(settings)
         if seeds is not None and hasattr(scheduler, "noise_sampler_seed"):
             scheduler.noise_sampler_seed = list(seeds)
         return scheduler
 
-    def set_timesteps(self, scheduler, steps: int, device) -> None:
-        """The scheduler's steps; for a schedule that is a sigma list, that list."""
+    def discards_penultimate(self, p) -> bool:
+        """Whether the schedule leaves out its next-to-last noise level: the sampler's own rule, or for the samplers
+        A1111 steps along sigmas (not its timestep samplers) the option always_discard_next_to_last_sigma, then
+        written to the infotext. Only samplers that take a sigma list can."""
+        if not (self.config.options.get("sigma_list") or self.config.solver):
+            return False
+        if self.config.options.get("discard_next_to_last_sigma"):
+            return True
+        if self.config.timestep_sampler or not options_for(p).always_discard_next_to_last_sigma:
+            return False
+        p.extra_generation_params["Discard penultimate sigma"] = True
+        return True
+
+    def set_timesteps(self, scheduler, steps: int, device, discard_penultimate: bool = False) -> None:
+        """The scheduler's steps; for a schedule it has no setting for, or without the penultimate level, the
+        schedule's sigma list."""
         scheduler.set_timesteps(steps, device=device)
-        if self.schedule.sigmas is not None:
-            sd_schedulers.use_sigma_list(scheduler, self.schedule, steps, device, self.model.is_sdxl)
+        if discard_penultimate or not sd_schedulers.takes_config(
+                self.schedule, inspect.signature(type(scheduler).__init__).parameters):
+            sd_schedulers.use_sigma_list(scheduler, self.schedule, steps, device, self.model.is_sdxl,
+                                         discard_penultimate)
 
     def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
         steps = steps or p.steps
         scheduler = self.make_scheduler(getattr(p, "seeds", None))
-        self.set_timesteps(scheduler, steps, x.device)
+        self.set_timesteps(scheduler, steps, x.device, self.discards_penultimate(p))
         latents = x * scheduler.init_noise_sigma
         return self.run_loop(p, scheduler, scheduler.timesteps, latents, conditioning, unconditional_conditioning,
                              steps, image_conditioning)
@@ -81,7 +108,7 @@ class DiffusersSampler:
         if steps_to_run <= 0:
             return x
         scheduler = self.make_scheduler(getattr(p, "seeds", None))
-        self.set_timesteps(scheduler, total_steps, x.device)
+        self.set_timesteps(scheduler, total_steps, x.device, self.discards_penultimate(p))
         start = (total_steps - steps_to_run) * scheduler.order
         timesteps = scheduler.timesteps[start:]
         if hasattr(scheduler, "set_begin_index"):
@@ -92,7 +119,7 @@ class DiffusersSampler:
 
     def run_loop(self, p, scheduler, timesteps, latents, cond, uncond, steps, image_conditioning=None,
                  init_latent=None, noise=None):
-        step_kwargs = _step_kwargs(scheduler, p, getattr(getattr(p, "rng", None), "generators", None))
+        step_kwargs = _step_kwargs(scheduler, p, getattr(getattr(p, "rng", None), "generators", None), self.eta)
         mask = getattr(p, "mask", None)
         nmask = getattr(p, "nmask", None)
         calls = len(timesteps)

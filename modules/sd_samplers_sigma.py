@@ -11,7 +11,6 @@ import torch
 
 from modules import refiner, sd_schedulers
 from modules import sd_samplers_sigma_impl as impl
-from modules.opts_snapshot import options_for
 from modules.sd_samplers_diffusers import DiffusersSampler, InterruptedException, setup_img2img_steps
 
 
@@ -47,12 +46,15 @@ SOLVERS: dict[str, Callable[[SolverRun], torch.Tensor]] = {
     "dpm_adaptive": lambda run: impl.sample_dpm_adaptive(
         run.denoise, run.x, run.sigmas[-2], run.sigmas[0], run.noise, run.on_step, eta=run.eta),
     "restart": lambda run: impl.sample_restart(run.denoise, run.x, restart_plan(run), run.noise, run.on_step),
+    "heun": lambda run: impl.sample_heun(run.denoise, run.x, run.sigmas, run.noise, run.on_step),
+    "dpm_2": lambda run: impl.sample_dpm_2(run.denoise, run.x, run.sigmas, run.noise, run.on_step),
+    "dpm_2_ancestral": lambda run: impl.sample_dpm_2(run.denoise, run.x, run.sigmas, run.noise, run.on_step,
+                                                     eta=run.eta),
+    "ddim": lambda run: impl.sample_ddim(run.denoise, run.x, run.sigmas, run.noise, run.on_step, eta=run.eta),
+    "plms": lambda run: impl.sample_plms(run.denoise, run.x, run.sigmas, run.noise, run.on_step),
     "ddim_cfgpp": lambda run: impl.sample_ddim_cfgpp(run.denoise_pair, run.x, run.sigmas, run.noise, run.on_step,
                                                      eta=run.eta),
 }
-
-TIMESTEP_SOLVERS = {"ddim_cfgpp"}
-"""The solvers of what A1111 runs as timestep samplers (eta from "Eta for DDIM", img2img steps as DDIM's)."""
 
 CFGPP_SCALE = 12.5
 """DDIM CFG++ takes the CFG scale divided by this (A1111's mapping of 0..12.5 onto the method's 0..1)."""
@@ -78,24 +80,20 @@ def to_denoised(model_output: torch.Tensor, x: torch.Tensor, sigma: float, param
 
 
 class SigmaSampler(DiffusersSampler):
-    def sigmas(self, steps: int, device) -> tuple[list[float], torch.Tensor]:
+    def __init__(self, sampler_data, model, solver: str):
+        super().__init__(sampler_data, model)
+        self.solver = solver
+
+    def sigmas(self, p, steps: int) -> tuple[list[float], torch.Tensor]:
         """(the descending noise levels of `steps` steps ending with 0, the model's noise level per timestep)."""
         scheduler = self.make_scheduler()
-        self.set_timesteps(scheduler, steps, device)
-        return [float(s) for s in scheduler.sigmas], sd_schedulers.model_sigmas(scheduler)
-
-    def eta(self, p) -> float:
-        """The request's eta, else the option for this kind of sampler; written to the infotext unless A1111's default."""
-        key, label, default = ("eta_ddim", "Eta DDIM", 0.0) if self.config.solver in TIMESTEP_SOLVERS \
-            else ("eta_ancestral", "Eta", 1.0)
-        eta = float(p.eta if getattr(p, "eta", None) is not None else getattr(options_for(p), key))
-        if eta != default:
-            p.extra_generation_params[label] = eta
-        return eta
+        sigmas = sd_schedulers.sigma_list(self.schedule, steps, scheduler, self.model.is_sdxl,
+                                          self.discards_penultimate(p))
+        return sigmas.tolist(), sd_schedulers.model_sigmas(scheduler)
 
     def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
         steps = steps or p.steps
-        sigmas, table = self.sigmas(steps, x.device)
+        sigmas, table = self.sigmas(p, steps)
         return self.solve(p, x * sigmas[0], sigmas, table, conditioning, unconditional_conditioning,
                           image_conditioning)
 
@@ -104,9 +102,9 @@ class SigmaSampler(DiffusersSampler):
         total_steps, steps_to_run = setup_img2img_steps(p, steps, getattr(p, "img2img_fix_steps", False))
         if steps_to_run <= 0:
             return x
-        sigmas, table = self.sigmas(total_steps, x.device)
+        sigmas, table = self.sigmas(p, total_steps)
         # A1111's k-diffusion samplers run one step more than the strength's share; its timestep samplers do not
-        extra_step = 0 if self.config.solver in TIMESTEP_SOLVERS else 1
+        extra_step = 0 if self.config.timestep_sampler else 1
         sigmas = sigmas[total_steps - steps_to_run - extra_step:]
         return self.solve(p, x + noise * sigmas[0], sigmas, table, conditioning, unconditional_conditioning,
                           image_conditioning, init_latent=x)
@@ -145,7 +143,7 @@ class SigmaSampler(DiffusersSampler):
         run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p))
         self.last_latent = x
         try:
-            return SOLVERS[self.config.solver](run)
+            return SOLVERS[self.solver](run)
         except InterruptedException:
             return self.last_latent
 

@@ -47,6 +47,58 @@ def heun_step(denoise: Denoise, x: torch.Tensor, sigma: float, sigma_next: float
     return x + (slope + slope_next) / 2 * (sigma_next - sigma), denoised
 
 
+def sample_heun(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep):
+    """Heun's method (Karras et al. 2022, without churn)."""
+    return sample_restart(denoise, x, _pairs(sigmas), noise, on_step)
+
+
+def sample_dpm_2(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, eta: float = 0.0):
+    """DPM-Solver-2 as Karras et al. 2022 use it: Euler to the noise level halfway in log sigma, then the whole step
+    with the slope found there; eta > 0: each step ancestral (DPM2 a). The step into 0 is a plain Euler step."""
+    steps = _pairs(sigmas)
+    for i, (sigma, sigma_next) in enumerate(steps):
+        denoised = denoise(x, sigma)
+        sigma_down, sigma_up = ancestral_step(sigma, sigma_next, eta)
+        slope = (x - denoised) / sigma
+        if sigma_down == 0:
+            x = x + slope * (sigma_down - sigma)
+        else:
+            sigma_mid = math.sqrt(sigma * sigma_down)
+            x_mid = x + slope * (sigma_mid - sigma)
+            x = x + (x_mid - denoise(x_mid, sigma_mid)) / sigma_mid * (sigma_down - sigma)
+        if sigma_up:
+            x = x + noise(x) * sigma_up
+        on_step((i + 1) / len(steps), x, denoised)
+    return x
+
+
+def sample_plms(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep):
+    """PLMS (Liu et al. 2022): DDIM steps (Euler in sigma) on the noise predicted by up to four steps' predictions
+    combined as the Adams-Bashforth rule does; the first step takes Heun's average of its two ends."""
+    steps = _pairs(sigmas)
+    history: list[torch.Tensor] = []
+    for i, (sigma, sigma_next) in enumerate(steps):
+        denoised = denoise(x, sigma)
+        eps = (x - denoised) / sigma
+        if not history and sigma_next > 0:
+            x_euler = x + eps * (sigma_next - sigma)
+            combined = (eps + (x_euler - denoise(x_euler, sigma_next)) / sigma_next) / 2
+        else:
+            recent = [eps, *history[::-1]]
+            weights = {1: [1], 2: [3 / 2, -1 / 2], 3: [23 / 12, -16 / 12, 5 / 12],
+                       4: [55 / 24, -59 / 24, 37 / 24, -9 / 24]}[min(len(recent), 4)]
+            combined = sum(w * e for w, e in zip(weights, recent))
+        history = [*history[-2:], eps]
+        x = x + combined * (sigma_next - sigma)
+        on_step((i + 1) / len(steps), x, denoised)
+    return x
+
+
+def sample_ddim(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, eta: float = 0.0):
+    """DDIM (Song et al. 2021) in sigma: Euler's step, with eta > 0 DDIM's share of fresh noise."""
+    return sample_ddim_cfgpp(lambda x, sigma: (denoised := denoise(x, sigma), denoised), x, sigmas, noise, on_step, eta)
+
+
 def sample_dpmpp_2s_ancestral(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, eta: float = 1.0,
                               s_noise: float = 1.0):
     """DPM-Solver++(2S) (Lu et al. 2022), single-step second order with its midpoint halfway in log sigma, each step

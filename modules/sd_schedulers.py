@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+from diffusers import EulerDiscreteScheduler
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,15 @@ def find_scheduler(name: str | None) -> Scheduler | None:
     return schedulers_map.get(name) or schedulers_map.get(name.lower())
 
 
+def takes_config(scheduler: Scheduler, scheduler_init_params) -> bool:
+    """Whether a diffusers scheduler class (given its __init__ parameter names) follows this schedule by its settings."""
+    return scheduler.sigmas is None and all(key in scheduler_init_params for key in scheduler.config)
+
+
 def supports(scheduler: Scheduler, scheduler_init_params, takes_sigma_list: bool = False) -> bool:
     """Whether a diffusers scheduler class (given its __init__ parameter names; takes_sigma_list: it steps along its
-    sigmas one model call at a time) can follow this schedule."""
-    if scheduler.sigmas is not None:
-        return takes_sigma_list
-    return all(key in scheduler_init_params for key in scheduler.config)
+    sigmas one model call at a time) can follow this schedule: by its settings, or along its noise levels as a list."""
+    return takes_config(scheduler, scheduler_init_params) or takes_sigma_list
 
 
 def model_sigmas(scheduler) -> torch.Tensor:
@@ -135,10 +139,27 @@ def model_sigmas(scheduler) -> torch.Tensor:
     return ((1 - alphas_cumprod) / alphas_cumprod).sqrt().float()
 
 
-def use_sigma_list(scheduler, schedule: Scheduler, steps: int, device, is_sdxl: bool = False) -> None:
+def sigma_list(schedule: Scheduler, steps: int, scheduler, is_sdxl: bool = False,
+               discard_penultimate: bool = False) -> torch.Tensor:
+    """The descending noise levels of the schedule for a diffusers scheduler's model, 0 (or the end) last: the
+    schedule's own list, or the sigmas Euler's scheduler takes for the schedule's settings. discard_penultimate:
+    made for one step more, without the level before the last (A1111's "discard next to last sigma")."""
+    count = steps + 1 if discard_penultimate else steps
+    if schedule.sigmas is not None:
+        sigmas = (schedule.sdxl_sigmas if is_sdxl and schedule.sdxl_sigmas else schedule.sigmas)(
+            count, model_sigmas(scheduler))
+    else:
+        euler = EulerDiscreteScheduler.from_config({**scheduler.config, **schedule.config})
+        euler.set_timesteps(count)
+        sigmas = euler.sigmas.float()
+    return torch.cat([sigmas[:-2], sigmas[-1:]]) if discard_penultimate else sigmas
+
+
+def use_sigma_list(scheduler, schedule: Scheduler, steps: int, device, is_sdxl: bool = False,
+                   discard_penultimate: bool = False) -> None:
     """After set_timesteps: the scheduler steps along the schedule's sigma list instead of its own."""
     table = model_sigmas(scheduler)
-    sigmas = (schedule.sdxl_sigmas if is_sdxl and schedule.sdxl_sigmas else schedule.sigmas)(steps, table)
+    sigmas = sigma_list(schedule, steps, scheduler, is_sdxl, discard_penultimate)
     scheduler.sigmas = sigmas.to(device)
     scheduler.timesteps = sigma_to_t(sigmas[:-1], table).to(device)
     scheduler.num_inference_steps = len(sigmas) - 1

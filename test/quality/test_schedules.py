@@ -10,6 +10,7 @@ import torch
 from diffusers import EulerDiscreteScheduler
 
 from modules import processing, script_callbacks, sd_samplers, sd_schedulers
+from modules import sd_samplers_sigma_impl as impl
 from test.generation_job import process_as_a_job
 
 SIGMA_LIST_SCHEDULES = ["Polyexponential", "KL Optimal", "Align Your Steps", "Simple", "Normal", "DDIM"]
@@ -44,7 +45,7 @@ def test_timesteps_and_noise_levels_convert_both_ways(table):
     assert close(sd_schedulers.t_to_sigma(torch.tensor([999.0, 0.0]), table), [float(table[-1]), float(table[0])])
 
 
-@pytest.mark.parametrize("sampler_name", ["Euler", "Euler a", "LMS", "DPM++ 2M"])
+@pytest.mark.parametrize("sampler_name", ["Euler", "Euler a", "LMS", "DPM++ 2M", "DPM++ 2M SDE", "UniPC"])
 @pytest.mark.parametrize("schedule", SIGMA_LIST_SCHEDULES)
 def test_a_sigma_list_schedule_drives_the_sampling_steps(sd_model, table, sampler_name, schedule):
     seen = []
@@ -77,13 +78,14 @@ def test_the_scheduler_steps_between_the_schedules_noise_levels(sd_model, table)
     assert torch.allclose(stepped, x + (sigmas[1] - sigmas[0]) * eps, atol=1e-5)  # Euler: x + (s1 - s0) * eps
 
 
-def test_only_the_samplers_that_step_along_a_sigma_list_offer_these_schedules():
+def test_every_sampler_offers_every_schedule_but_the_stated_few():
+    every = {s.label for s in sd_schedulers.schedulers}
+    fewer = {"DPM++ SDE": {"Automatic", "Uniform", "Karras", "Exponential", "SGM Uniform", "Beta"},  # Brownian noise
+             "DPM fast": {"Automatic"}, "DPM adaptive": {"Automatic"}, "LCM": {"Automatic"}}
     for sampler in sd_samplers.samplers:
-        offered = {s.label for s in sampler.supported_schedules()}
-        steps_along_a_list = bool(sampler.options.get("sigma_list")) and sampler.only_schedules is None
-        assert (set(SIGMA_LIST_SCHEDULES) <= offered) is steps_along_a_list, sampler.name
-    with pytest.raises(ValueError, match="KL Optimal.*Heun"):
-        sd_samplers.get_sampler_and_scheduler("Heun", "KL Optimal")
+        assert {s.label for s in sampler.supported_schedules()} == fewer.get(sampler.name, every), sampler.name
+    with pytest.raises(ValueError, match="KL Optimal.*DPM\\+\\+ SDE"):
+        sd_samplers.get_sampler_and_scheduler("DPM++ SDE", "KL Optimal")
 
 
 def test_the_schedules_are_listed_in_a1111s_order():
@@ -112,3 +114,24 @@ def test_align_your_steps_takes_the_sdxl_table_for_sdxl_models(table):
     assert close(sd_scheduler.sigmas, sd_schedulers.align_your_steps(10, table))
     assert close(sdxl_scheduler.sigmas, sd_schedulers.align_your_steps_sdxl(10, table))
     assert not close(sd_scheduler.sigmas, sdxl_scheduler.sigmas)
+
+
+@pytest.mark.parametrize(("sampler_name", "schedule"), [("Euler a", "Karras"), ("Euler a", "Exponential")])
+def test_a_schedule_the_scheduler_has_no_setting_for_comes_as_a_sigma_list(sd_model, table, sampler_name, schedule):
+    seen = []
+
+    def record(params):
+        seen.append(float(params.sigma))
+
+    script_callbacks.on_cfg_denoiser(record)
+    try:
+        result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+            prompt="a red circle", seed=3, steps=4, width=32, height=32, sampler_name=sampler_name,
+            scheduler=schedule, do_not_save_samples=True, do_not_save_grid=True))
+    finally:
+        script_callbacks.remove_callbacks_for_function(record)
+    lowest, highest = float(table[0]), float(table[-1])
+    expected = {"Karras": impl.karras_sigmas(4, lowest, highest)[:-1],
+                "Exponential": np.geomspace(highest, lowest, 4).tolist()}[schedule]
+    assert close(seen, sd_schedulers.sigma_to_t(torch.tensor(expected), table))
+    assert f"Schedule type: {schedule}," in result.infotexts[0]

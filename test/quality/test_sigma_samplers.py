@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from modules import processing, script_callbacks
+from modules import processing, script_callbacks, sd_samplers, sd_schedulers, shared
 from modules.sd_samplers_sigma import to_denoised
 from test.generation_job import process_as_a_job
 
@@ -114,3 +114,61 @@ def test_the_refiner_takes_over_at_its_share_of_the_timesteps(sd_model, second_c
     base = sd_model.sd_checkpoint_info.name_for_extra
     assert names[0] == base and names[-1] == "other-sd15" and names == sorted(names, key=lambda n: n != base)
     assert "Refiner switch at: 0.5" in result.infotexts[0]
+
+
+def test_ddims_eta_comes_from_its_option_when_the_request_names_none(sd_model, monkeypatch):
+    plain = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DDIM", steps=4, **SMALL))
+    monkeypatch.setitem(shared.opts.data, "eta_ddim", 0.5)
+    with_option = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DDIM", steps=4,
+                                                                               **SMALL))
+    asked = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DDIM", steps=4, eta=0.5,
+                                                                         **SMALL))
+    assert not np.array_equal(pixels(plain), pixels(with_option))
+    assert np.array_equal(pixels(with_option), pixels(asked))
+    assert "Eta DDIM: 0.5" in with_option.infotexts[0] and "Eta" not in plain.infotexts[0]
+
+
+@pytest.mark.parametrize(("sampler_name", "schedule", "engine"), [
+    ("DDIM", "Automatic", "DiffusersSampler"), ("DDIM", "Karras", "SigmaSampler"),
+    ("PLMS", "KL Optimal", "SigmaSampler"), ("Heun", "Beta", "SigmaSampler"), ("Euler", "Karras", "DiffusersSampler")])
+def test_a_schedule_the_diffusers_scheduler_cannot_follow_runs_on_the_samplers_own_solver(sd_model, sampler_name,
+                                                                                        schedule, engine):
+    assert type(sd_samplers.create_sampler(sampler_name, sd_model, schedule)).__name__ == engine
+    result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name=sampler_name,
+                                                                          scheduler=schedule, steps=4, **SMALL))
+    assert f"Sampler: {sampler_name}, Schedule type: {schedule}," in result.infotexts[0]
+
+
+@pytest.mark.parametrize("sampler_name", ["Euler", "DPM++ 2S a"])
+def test_always_discard_next_to_last_sigma_leaves_out_that_level_and_says_so(sd_model, denoiser_calls, monkeypatch,
+                                                                             sampler_name):
+    seen = []
+
+    def record(params):
+        seen.append(float(params.sigma))
+
+    script_callbacks.on_cfg_denoiser(record)
+    try:
+        plain = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name=sampler_name, steps=4,
+                                                                             **SMALL))
+        first_run = list(seen)
+        seen.clear()
+        monkeypatch.setitem(shared.opts.data, "always_discard_next_to_last_sigma", True)
+        discarded = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name=sampler_name, steps=4,
+                                                                                 **SMALL))
+    finally:
+        script_callbacks.remove_callbacks_for_function(record)
+    sampler = sd_samplers.create_sampler(sampler_name, sd_model)
+    scheduler = sampler.make_scheduler()
+    table = sd_schedulers.model_sigmas(scheduler)
+    five = sd_schedulers.sigma_list(sampler.schedule, 5, scheduler)  # its Automatic: Uniform, Karras for DPM++ 2S a
+    expected = torch.cat([five[:-2], five[-1:]])  # 5 steps' levels without the one before 0: 4 steps
+    for timestep in sd_schedulers.sigma_to_t(expected[:-1], table).tolist():  # each step starts at its level
+        assert min(abs(timestep - t) for t in seen) < 1e-3, (timestep, seen)
+    assert seen != first_run and "Discard penultimate sigma: True" in discarded.infotexts[0]
+    assert "Discard penultimate sigma" not in plain.infotexts[0]
+
+
+def test_dpm2_leaves_out_the_next_to_last_level_by_itself(sd_model, denoiser_calls):
+    result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DPM2", steps=4, **SMALL))
+    assert {total for _, total in denoiser_calls} == {4} and "Discard penultimate" not in result.infotexts[0]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from diffusers import HeunDiscreteScheduler
+from diffusers import DDIMScheduler, HeunDiscreteScheduler
 
 from modules import sd_samplers_sigma_impl as impl
 
@@ -219,3 +219,47 @@ def test_restart_goes_back_up_with_fresh_noise_and_ends_where_the_schedule_does(
     denoise, calls = counting(gaussian_denoiser())
     impl.sample_restart(denoise, torch.zeros(4, dtype=torch.float64), plan, noise, ignore_step)
     assert len(noise_asked) == 2 and len(calls) == 2 * len(plan) - 1  # Heun: two calls a step, one into 0
+
+
+def test_dpm_2_is_second_order_and_its_step_into_0_is_eulers(x_start):
+    def solve(x, sigmas):
+        return impl.sample_dpm_2(gaussian_denoiser(), x, sigmas, no_noise, ignore_step)
+
+    assert 1.7 < observed_order(solve, x_start) < 2.5
+    denoise, calls = counting(gaussian_denoiser())
+    last = impl.sample_dpm_2(denoise, x_start, [0.5, 0.0], no_noise, ignore_step)
+    assert calls == [0.5] and torch.allclose(last, gaussian_denoiser()(x_start, 0.5))
+
+
+def test_dpm_2_ancestral_draws_the_datas_distribution():
+    x = torch.randn(20000, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 10.0
+    x = impl.sample_dpm_2(gaussian_denoiser(), x, impl.karras_sigmas(30, 0.03, 10.0), seeded_noise(3), ignore_step,
+                          eta=1.0)
+    assert abs(float(x.mean()) - MEAN) < 0.03 and abs(float(x.std()) - STD) < 0.03
+
+
+def test_ddim_agrees_with_diffusers_ddim_scheduler(x_start):
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+                              set_alpha_to_one=True, clip_sample=False)
+    scheduler.set_timesteps(10)
+    alphas = scheduler.alphas_cumprod.double()
+    sigmas = [math.sqrt((1 - float(alphas[t])) / float(alphas[t])) for t in scheduler.timesteps] + [0.0]
+    x = x_start * sigmas[0] * math.sqrt(alphas[scheduler.timesteps[0]])  # diffusers' x is ours * sqrt(alpha)
+    denoise = gaussian_denoiser()
+    for t in scheduler.timesteps:
+        alpha = float(alphas[t])
+        sigma = math.sqrt((1 - alpha) / alpha)
+        x_k = x / math.sqrt(alpha)
+        x = scheduler.step((x_k - denoise(x_k, sigma)) / sigma, t, x).prev_sample
+    ours = impl.sample_ddim(denoise, x_start * sigmas[0], sigmas, no_noise, ignore_step)
+    assert torch.allclose(ours, x, atol=1e-6), float((ours - x).abs().max())
+
+
+def test_plms_converges_faster_than_ddim(x_start):
+    def plms(x, sigmas):
+        return impl.sample_plms(gaussian_denoiser(), x, sigmas, no_noise, ignore_step)
+
+    def ddim(x, sigmas):
+        return impl.sample_ddim(gaussian_denoiser(), x, sigmas, no_noise, ignore_step)
+
+    assert observed_order(plms, x_start, 16) > 1.8 and error_of(plms, x_start, 16) < error_of(ddim, x_start, 16) / 10
