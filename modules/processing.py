@@ -282,7 +282,9 @@ class StableDiffusionProcessing:
         return self.c, self.uc
 
     def make_sampler(self, sampler_name: str, scheduler: str):
-        sampler = sd_samplers.create_sampler(sampler_name, self.sd_model, scheduler)
+        config = sd_samplers.find_sampler_config(sampler_name)
+        eta = config.eta(self.eta, options_for(self)) if config is not None else None
+        sampler = sd_samplers.create_sampler(sampler_name, self.sd_model, scheduler, eta)
         sampler.callback = sampling_progress_callback
         return sampler
 

@@ -20,7 +20,10 @@ class SamplerData:
     only_schedules: tuple[str, ...] | None = None
     solver: str | None = None
     list_solver: str | None = None
-    """A solver of sd_samplers_sigma that runs this sampler along the schedules scheduler_class has no setting for."""
+    """A solver of sd_samplers_sigma that runs this sampler where scheduler_class cannot: along the schedules it has
+    neither a setting for nor takes as a sigma list, or with an eta other than fixed_eta."""
+    fixed_eta: float | None = None
+    """The eta scheduler_class always samples with, where it has no eta setting."""
     own_schedule: str = ""
     """What "Automatic" means when A1111 lists no default schedule for the sampler but steps it along its own."""
     """A solver of sd_samplers_sigma (scheduler_class then only gives the noise levels), or None: scheduler_class
@@ -36,10 +39,25 @@ class SamplerData:
         """What "Automatic" means for this sampler (A1111's default schedule), or "" for the model's own."""
         return self.options.get("scheduler", self.own_schedule)
 
-    def constructor(self, model, scheduler: str | None = None):
+    @property
+    def eta_setting(self) -> tuple[str, str, float]:
+        """(option, infotext label, A1111's default) of this sampler's eta."""
+        return ("eta_ddim", "Eta DDIM", 0.0) if self.timestep_sampler else ("eta_ancestral", "Eta", 1.0)
+
+    def eta(self, requested: float | None, options) -> float:
+        """The eta a generation samples with: the one requested, else this sampler's option."""
+        return float(requested if requested is not None else getattr(options, self.eta_setting[0]))
+
+    def needs_list_solver(self, schedule: sd_schedulers.Scheduler, eta: float | None) -> bool:
+        if self.solver is not None or self.list_solver is None:
+            return False
+        follows = self.options.get("sigma_list") or sd_schedulers.takes_config(
+            schedule, inspect.signature(self.scheduler_class.__init__).parameters)
+        return not follows or (self.fixed_eta is not None and eta is not None and eta != self.fixed_eta)
+
+    def constructor(self, model, scheduler: str | None = None, eta: float | None = None):
         schedule = sd_schedulers.find_scheduler(scheduler or "Automatic") or sd_schedulers.find_scheduler("Automatic")
-        if self.solver is None and self.list_solver is not None and not sd_schedulers.takes_config(
-                schedule, inspect.signature(self.scheduler_class.__init__).parameters):
+        if self.needs_list_solver(schedule, eta):
             from modules.sd_samplers_sigma import SigmaSampler
 
             return SigmaSampler(self, model, self.list_solver)
@@ -58,9 +76,10 @@ class SamplerData:
                 and (self.only_schedules is None or s.name in self.only_schedules)]
 
 
-def _sampler(name, cls_name, aliases, config=None, only_schedules=None, list_solver=None, **options) -> SamplerData:
+def _sampler(name, cls_name, aliases, config=None, only_schedules=None, list_solver=None, fixed_eta=None,
+             **options) -> SamplerData:
     return SamplerData(name, getattr(diffusers, cls_name), config or {}, aliases, options, only_schedules,
-                       list_solver=list_solver)
+                       list_solver=list_solver, fixed_eta=fixed_eta)
 
 
 def _solver(name, solver, aliases, own_schedule="", only_schedules=None, **options) -> SamplerData:
@@ -85,7 +104,8 @@ all_samplers = [
              {**_multistep_sde, "solver_order": 3}, scheduler="exponential", discard_next_to_last_sigma=True,
              sigma_list=True),
     _sampler("Euler a", "EulerAncestralDiscreteScheduler", ["k_euler_a", "k_euler_ancestral"],
-             {"timestep_spacing": "linspace"}, uses_ensd=True, sigma_list=True),
+             {"timestep_spacing": "linspace"}, list_solver="euler_ancestral", fixed_eta=1.0, uses_ensd=True,
+             sigma_list=True),
     _sampler("Euler", "EulerDiscreteScheduler", ["k_euler"], {"timestep_spacing": "linspace"}, sigma_list=True),
     _sampler("LMS", "LMSDiscreteScheduler", ["k_lms"], {"timestep_spacing": "linspace"}, sigma_list=True),
     _solver("Heun", "heun", ["k_heun"], second_order=True),
@@ -153,11 +173,11 @@ def get_sampler_and_scheduler(sampler_name: str | None, scheduler_name: str | No
     return sampler.name, schedule.label
 
 
-def create_sampler(name: str, model, scheduler: str | None = None):
-    """The sampler `name` for the schedule type `scheduler` (default Automatic)."""
+def create_sampler(name: str, model, scheduler: str | None = None, eta: float | None = None):
+    """The sampler `name` for the schedule type `scheduler` (default Automatic) and the eta it will sample with."""
     sampler = find_sampler_config(name)
     if sampler is None:
         raise ValueError(f"sampler not found: {name!r}")
-    created = sampler.constructor(model, scheduler)
+    created = sampler.constructor(model, scheduler, eta)
     created.scheduler_label = scheduler or "Automatic"
     return created

@@ -51,9 +51,8 @@ class DiffusersSampler:
 
     def eta(self, p) -> float:
         """The request's eta, else the option for this kind of sampler; written to the infotext unless A1111's default."""
-        key, label, default = ("eta_ddim", "Eta DDIM", 0.0) if self.config.timestep_sampler \
-            else ("eta_ancestral", "Eta", 1.0)
-        eta = float(p.eta if getattr(p, "eta", None) is not None else getattr(options_for(p), key))
+        _, label, default = self.config.eta_setting
+        eta = self.config.eta(getattr(p, "eta", None), options_for(p))
         if eta != default:
             p.extra_generation_params[label] = eta
         return eta

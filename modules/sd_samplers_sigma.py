@@ -1,7 +1,7 @@
 """A1111's sampler interface over the solvers of sd_samplers_sigma_impl: the noise levels come from the sampler's
 schedule type (a diffusers scheduler's sigmas, or a sigma list), the model's guided prediction becomes a denoised
 estimate, and progress, live preview, interrupt, masks and the refiner work as in the diffusers loop. As in A1111,
-these samplers take eta ("Eta", or "Eta DDIM" for DDIM CFG++) but not the sigma churn/noise settings."""
+the ancestral ones take eta ("Eta", or "Eta DDIM" for the DDIM family) and Heun and DPM2 the churn settings."""
 
 import math
 from collections.abc import Callable
@@ -25,6 +25,7 @@ class SolverRun:
     noise: impl.Noise
     on_step: impl.OnStep
     eta: float
+    churn: impl.Churn
 
 
 def restart_plan(run: SolverRun) -> list[tuple[float, float]]:
@@ -46,8 +47,10 @@ SOLVERS: dict[str, Callable[[SolverRun], torch.Tensor]] = {
     "dpm_adaptive": lambda run: impl.sample_dpm_adaptive(
         run.denoise, run.x, run.sigmas[-2], run.sigmas[0], run.noise, run.on_step, eta=run.eta),
     "restart": lambda run: impl.sample_restart(run.denoise, run.x, restart_plan(run), run.noise, run.on_step),
-    "heun": lambda run: impl.sample_heun(run.denoise, run.x, run.sigmas, run.noise, run.on_step),
-    "dpm_2": lambda run: impl.sample_dpm_2(run.denoise, run.x, run.sigmas, run.noise, run.on_step),
+    "euler_ancestral": lambda run: impl.sample_euler_ancestral(run.denoise, run.x, run.sigmas, run.noise,
+                                                               run.on_step, eta=run.eta),
+    "heun": lambda run: impl.sample_heun(run.denoise, run.x, run.sigmas, run.noise, run.on_step, churn=run.churn),
+    "dpm_2": lambda run: impl.sample_dpm_2(run.denoise, run.x, run.sigmas, run.noise, run.on_step, churn=run.churn),
     "dpm_2_ancestral": lambda run: impl.sample_dpm_2(run.denoise, run.x, run.sigmas, run.noise, run.on_step,
                                                      eta=run.eta),
     "ddim": lambda run: impl.sample_ddim(run.denoise, run.x, run.sigmas, run.noise, run.on_step, eta=run.eta),
@@ -70,6 +73,15 @@ def _noise_source(p) -> impl.Noise:
         return torch.stack([torch.randn(like.shape[1:], generator=g, device=g.device) for g in generators]).to(like)
 
     return noise
+
+
+def churn_of(p) -> impl.Churn:
+    """The request's s_churn, s_tmin, s_tmax (0: no upper end) and s_noise, as A1111 hands them to Heun and DPM2."""
+    def value(name, default):
+        given = getattr(p, name, None)
+        return default if given is None else float(given)
+    return impl.Churn(value("s_churn", 0.0), value("s_tmin", 0.0), value("s_tmax", 0.0) or math.inf,
+                      value("s_noise", 1.0))
 
 
 def to_denoised(model_output: torch.Tensor, x: torch.Tensor, sigma: float, parameterization: str) -> torch.Tensor:
@@ -103,8 +115,9 @@ class SigmaSampler(DiffusersSampler):
         if steps_to_run <= 0:
             return x
         sigmas, table = self.sigmas(p, total_steps)
-        # A1111's k-diffusion samplers run one step more than the strength's share; its timestep samplers do not
-        extra_step = 0 if self.config.timestep_sampler else 1
+        # A1111's k-diffusion samplers run one step more than the strength's share; its timestep samplers do not,
+        # nor here the samplers this solver stands in for (each sampler runs as many steps whatever its schedule)
+        extra_step = 0 if self.config.timestep_sampler or self.solver != self.config.solver else 1
         sigmas = sigmas[total_steps - steps_to_run - extra_step:]
         return self.solve(p, x + noise * sigmas[0], sigmas, table, conditioning, unconditional_conditioning,
                           image_conditioning, init_latent=x)
@@ -140,7 +153,7 @@ class SigmaSampler(DiffusersSampler):
                     self.callback(state["done"], steps, denoised)
                 state["done"] += 1
 
-        run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p))
+        run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p), churn_of(p))
         self.last_latent = x
         try:
             return SOLVERS[self.solver](run)

@@ -7,6 +7,7 @@ and returns the last x."""
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -47,16 +48,56 @@ def heun_step(denoise: Denoise, x: torch.Tensor, sigma: float, sigma_next: float
     return x + (slope + slope_next) / 2 * (sigma_next - sigma), denoised
 
 
-def sample_heun(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep):
-    """Heun's method (Karras et al. 2022, without churn)."""
-    return sample_restart(denoise, x, _pairs(sigmas), noise, on_step)
+@dataclass(frozen=True)
+class Churn:
+    """Karras et al. 2022's stochastic sampling: within [s_tmin, s_tmax] each step first raises the noise level by
+    a factor 1 + min(s_churn / steps, sqrt 2 - 1) with fresh noise scaled by s_noise."""
+    s_churn: float = 0.0
+    s_tmin: float = 0.0
+    s_tmax: float = math.inf
+    s_noise: float = 1.0
+
+    def apply(self, x, sigma: float, steps: int, noise: Noise) -> tuple[torch.Tensor, float]:
+        """(x raised to the churned noise level, that level)."""
+        gamma = min(self.s_churn / steps, math.sqrt(2) - 1) if self.s_tmin <= sigma <= self.s_tmax else 0.0
+        if gamma <= 0:
+            return x, sigma
+        sigma_hat = sigma * (gamma + 1)
+        return x + noise(x) * self.s_noise * math.sqrt(sigma_hat ** 2 - sigma ** 2), sigma_hat
 
 
-def sample_dpm_2(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, eta: float = 0.0):
-    """DPM-Solver-2 as Karras et al. 2022 use it: Euler to the noise level halfway in log sigma, then the whole step
-    with the slope found there; eta > 0: each step ancestral (DPM2 a). The step into 0 is a plain Euler step."""
+def sample_euler_ancestral(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, eta: float = 1.0):
+    """Euler's method with each step ancestral: to sigma_down, then sigma_up of fresh noise."""
     steps = _pairs(sigmas)
     for i, (sigma, sigma_next) in enumerate(steps):
+        denoised = denoise(x, sigma)
+        sigma_down, sigma_up = ancestral_step(sigma, sigma_next, eta)
+        x = x + (x - denoised) / sigma * (sigma_down - sigma)
+        if sigma_up:
+            x = x + noise(x) * sigma_up
+        on_step((i + 1) / len(steps), x, denoised)
+    return x
+
+
+def sample_heun(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, churn: Churn = Churn()):
+    """Heun's method (Karras et al. 2022), with their churn."""
+    steps = _pairs(sigmas)
+    for i, (sigma, sigma_next) in enumerate(steps):
+        x, sigma_hat = churn.apply(x, sigma, len(steps), noise)
+        x, denoised = heun_step(denoise, x, sigma_hat, sigma_next)
+        on_step((i + 1) / len(steps), x, denoised)
+    return x
+
+
+def sample_dpm_2(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, eta: float = 0.0,
+                 churn: Churn = Churn()):
+    """DPM-Solver-2 as Karras et al. 2022 use it: Euler to the noise level halfway in log sigma, then the whole step
+    with the slope found there; eta > 0: each step ancestral (DPM2 a), else with churn. The step into 0 is a plain
+    Euler step."""
+    steps = _pairs(sigmas)
+    for i, (sigma, sigma_next) in enumerate(steps):
+        if not eta:
+            x, sigma = churn.apply(x, sigma, len(steps), noise)
         denoised = denoise(x, sigma)
         sigma_down, sigma_up = ancestral_step(sigma, sigma_next, eta)
         slope = (x - denoised) / sigma

@@ -172,3 +172,22 @@ def test_always_discard_next_to_last_sigma_leaves_out_that_level_and_says_so(sd_
 def test_dpm2_leaves_out_the_next_to_last_level_by_itself(sd_model, denoiser_calls):
     result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DPM2", steps=4, **SMALL))
     assert {total for _, total in denoiser_calls} == {4} and "Discard penultimate" not in result.infotexts[0]
+
+
+def test_euler_a_with_another_eta_runs_on_our_solver_and_says_so(sd_model):
+    assert type(sd_samplers.create_sampler("Euler a", sd_model, "Automatic", 1.0)).__name__ == "DiffusersSampler"
+    assert type(sd_samplers.create_sampler("Euler a", sd_model, "Automatic", 0.5)).__name__ == "SigmaSampler"
+    default = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="Euler a", steps=4, **SMALL))
+    halved = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="Euler a", steps=4, eta=0.5,
+                                                                          **SMALL))
+    assert not np.array_equal(pixels(default), pixels(halved)) and "Eta: 0.5" in halved.infotexts[0]
+
+
+def test_heun_takes_the_churn_settings(sd_model):
+    def heun(**fields):
+        return pixels(process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="Heun", steps=4,
+                                                                                   **SMALL, **fields)))
+
+    plain, churned = heun(), heun(s_churn=5.0)
+    assert not np.array_equal(plain, churned) and np.array_equal(churned, heun(s_churn=5.0))
+    assert np.array_equal(plain, heun(s_churn=5.0, s_tmin=100.0))  # no step's noise level is within the range

@@ -263,3 +263,25 @@ def test_plms_converges_faster_than_ddim(x_start):
         return impl.sample_ddim(gaussian_denoiser(), x, sigmas, no_noise, ignore_step)
 
     assert observed_order(plms, x_start, 16) > 1.8 and error_of(plms, x_start, 16) < error_of(ddim, x_start, 16) / 10
+
+
+def test_churn_raises_the_noise_level_within_its_range_only():
+    churn = impl.Churn(s_churn=1.0, s_tmin=0.5, s_tmax=5.0, s_noise=1.0)
+    x = torch.zeros(3, dtype=torch.float64)
+    raised, sigma_hat = churn.apply(x, 2.0, 4, lambda like: torch.ones_like(like))
+    assert math.isclose(sigma_hat, 2.0 * 1.25) and torch.allclose(raised, torch.full_like(x, math.sqrt(2.5 ** 2 - 4)))
+    assert churn.apply(x, 6.0, 4, no_noise) == (x, 6.0) and churn.apply(x, 0.4, 4, no_noise) == (x, 0.4)
+    assert math.isclose(impl.Churn(s_churn=100.0).apply(x, 2.0, 4, torch.zeros_like)[1], 2.0 * math.sqrt(2))
+    assert impl.Churn().apply(x, 2.0, 4, no_noise) == (x, 2.0)  # no churn: no noise drawn
+
+
+def test_euler_ancestral_draws_the_datas_distribution_and_without_eta_is_eulers_method(x_start):
+    x = torch.randn(20000, generator=torch.Generator().manual_seed(2), dtype=torch.float64) * 10.0
+    x = impl.sample_euler_ancestral(gaussian_denoiser(), x, impl.karras_sigmas(60, 0.03, 10.0), seeded_noise(3),
+                                    ignore_step)
+    assert abs(float(x.mean()) - MEAN) < 0.03 and abs(float(x.std()) - STD) < 0.03
+
+    def solve(x, sigmas):
+        return impl.sample_euler_ancestral(gaussian_denoiser(), x, sigmas, no_noise, ignore_step, eta=0.0)
+
+    assert 0.8 < observed_order(solve, x_start) < 1.3
