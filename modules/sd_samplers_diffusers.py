@@ -71,11 +71,15 @@ class DiffusersSampler:
             scheduler.noise_sampler_seed = list(seeds)
         return scheduler
 
+    @property
+    def takes_sigma_list(self) -> bool:
+        return bool(self.config.options.get("sigma_list"))
+
     def discards_penultimate(self, p) -> bool:
         """Whether the schedule leaves out its next-to-last noise level: the sampler's own rule, or for the samplers
         A1111 steps along sigmas (not its timestep samplers) the option always_discard_next_to_last_sigma, then
         written to the infotext. Only samplers that take a sigma list can."""
-        if not (self.config.options.get("sigma_list") or self.config.solver):
+        if not self.takes_sigma_list:
             return False
         if self.config.options.get("discard_next_to_last_sigma"):
             return True
@@ -84,19 +88,40 @@ class DiffusersSampler:
         p.extra_generation_params["Discard penultimate sigma"] = True
         return True
 
-    def set_timesteps(self, scheduler, steps: int, device, discard_penultimate: bool = False) -> None:
-        """The scheduler's steps; for a schedule it has no setting for, or without the penultimate level, the
-        schedule's sigma list."""
+    def noise_range(self, p, scheduler) -> sd_schedulers.NoiseRange | None:
+        """The options sigma_min, sigma_max (where not the model's own) and rho (where not the schedule's) for the
+        schedules that take them, each written to the infotext as A1111 does; None: the schedule as it is. Only
+        samplers that take a sigma list can."""
+        if not self.takes_sigma_list or self.schedule.ranged is None:
+            return None
+        options, table = options_for(p), sd_schedulers.model_sigmas(scheduler)
+        sigma_min = options.sigma_min if options.sigma_min and options.sigma_min != float(table[0]) else 0.0
+        sigma_max = options.sigma_max if options.sigma_max and options.sigma_max != float(table[-1]) else 0.0
+        rho = options.rho if options.rho and self.schedule.default_rho != -1 and \
+            options.rho != self.schedule.default_rho else 0.0
+        if not (sigma_min or sigma_max or rho):
+            return None
+        for label, value in (("Schedule min sigma", sigma_min), ("Schedule max sigma", sigma_max),
+                             ("Schedule rho", rho)):
+            if value:
+                p.extra_generation_params[label] = value
+        return sd_schedulers.NoiseRange(sigma_min, sigma_max, rho)
+
+    def set_timesteps(self, scheduler, steps: int, device, p=None) -> None:
+        """The scheduler's steps; the schedule's sigma list instead for a schedule it has no setting for, or where
+        p's generation leaves out the penultimate level or sets other ends (discards_penultimate, noise_range)."""
+        discard = p is not None and self.discards_penultimate(p)
+        noise_range = self.noise_range(p, scheduler) if p is not None else None
         scheduler.set_timesteps(steps, device=device)
-        if discard_penultimate or not sd_schedulers.takes_config(
+        if discard or noise_range or not sd_schedulers.takes_config(
                 self.schedule, inspect.signature(type(scheduler).__init__).parameters):
-            sd_schedulers.use_sigma_list(scheduler, self.schedule, steps, device, self.model.is_sdxl,
-                                         discard_penultimate)
+            sd_schedulers.use_sigma_list(scheduler, self.schedule, steps, device, self.model.is_sdxl, discard,
+                                         noise_range)
 
     def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
         steps = steps or p.steps
         scheduler = self.make_scheduler(getattr(p, "seeds", None))
-        self.set_timesteps(scheduler, steps, x.device, self.discards_penultimate(p))
+        self.set_timesteps(scheduler, steps, x.device, p)
         latents = x * scheduler.init_noise_sigma
         return self.run_loop(p, scheduler, scheduler.timesteps, latents, conditioning, unconditional_conditioning,
                              steps, image_conditioning)
@@ -107,7 +132,7 @@ class DiffusersSampler:
         if steps_to_run <= 0:
             return x
         scheduler = self.make_scheduler(getattr(p, "seeds", None))
-        self.set_timesteps(scheduler, total_steps, x.device, self.discards_penultimate(p))
+        self.set_timesteps(scheduler, total_steps, x.device, p)
         start = (total_steps - steps_to_run) * scheduler.order
         timesteps = scheduler.timesteps[start:]
         if hasattr(scheduler, "set_begin_index"):

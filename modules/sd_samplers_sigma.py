@@ -35,7 +35,7 @@ def restart_plan(run: SolverRun) -> list[tuple[float, float]]:
     if run.steps < 20:
         return list(zip(run.sigmas[:-1], run.sigmas[1:]))
     restart_steps, restarts = (run.steps // 4, 2) if run.steps >= 36 else (9, 1)
-    sigmas = impl.karras_sigmas(run.steps - restart_steps * restarts, run.sigmas[-2], run.sigmas[0])
+    sigmas = sd_schedulers.karras(run.steps - restart_steps * restarts, run.sigmas[-2], run.sigmas[0]).tolist()
     return impl.restart_plan(sigmas, restart_steps=restart_steps, restarts=restarts)
 
 
@@ -96,11 +96,13 @@ class SigmaSampler(DiffusersSampler):
         super().__init__(sampler_data, model)
         self.solver = solver
 
+    takes_sigma_list = True
+
     def sigmas(self, p, steps: int) -> tuple[list[float], torch.Tensor]:
         """(the descending noise levels of `steps` steps ending with 0, the model's noise level per timestep)."""
         scheduler = self.make_scheduler()
         sigmas = sd_schedulers.sigma_list(self.schedule, steps, scheduler, self.model.is_sdxl,
-                                          self.discards_penultimate(p))
+                                          self.discards_penultimate(p), self.noise_range(p, scheduler))
         return sigmas.tolist(), sd_schedulers.model_sigmas(scheduler)
 
     def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):

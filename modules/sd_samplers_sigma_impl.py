@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from modules.sd_schedulers import karras
+
 Denoise = Callable[[torch.Tensor, float], torch.Tensor]
 Noise = Callable[[torch.Tensor], torch.Tensor]
 OnStep = Callable[[float, torch.Tensor, torch.Tensor], None]
@@ -23,13 +25,6 @@ def ancestral_step(sigma: float, sigma_next: float, eta: float = 1.0) -> tuple[f
         return sigma_next, 0.0
     sigma_up = min(sigma_next, eta * math.sqrt(sigma_next ** 2 * (sigma ** 2 - sigma_next ** 2) / sigma ** 2))
     return math.sqrt(sigma_next ** 2 - sigma_up ** 2), sigma_up
-
-
-def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> list[float]:
-    """n noise levels from sigma_max to sigma_min spaced evenly in sigma ** (1 / rho) (Karras et al. 2022), then 0."""
-    ramp = torch.linspace(0, 1, n, dtype=torch.float64)
-    low, high = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
-    return [*((high + ramp * (low - high)) ** rho).tolist(), 0.0]
 
 
 def _pairs(sigmas) -> list[tuple[float, float]]:
@@ -184,7 +179,7 @@ def restart_plan(sigmas, restart_at: float = 0.1, restart_to: float = 2.0, resta
     plan = []
     low = min(range(len(values) - 1), key=lambda j: abs(values[j] - restart_at))
     high = min(range(len(values) - 1), key=lambda j: abs(values[j] - restart_to))
-    segment = _pairs(karras_sigmas(restart_steps + 1, values[low], values[high])[:-1]) if high < low else []
+    segment = _pairs(karras(restart_steps + 1, values[low], values[high]).tolist()[:-1]) if high < low else []
     for i, pair in enumerate(_pairs(values)):
         plan.append(pair)
         if i + 1 == low:

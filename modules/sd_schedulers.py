@@ -1,6 +1,7 @@
 """A1111 schedule types: diffusers scheduler settings, or a sigma list made from the model's noise levels (the
 schedules k-diffusion and A1111 compute themselves), which only the samplers that step along a sigma list take."""
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,17 @@ class Scheduler:
     one where sampling ends; None: the diffusers settings in config."""
     sdxl_sigmas: Callable[[int, torch.Tensor], torch.Tensor] | None = None
     """What sigmas is for SDXL models, where the schedule has its own for them."""
+    ranged: Callable[[int, float, float, float], torch.Tensor] | None = None
+    """ranged(steps, sigma_min, sigma_max, rho): the schedule between other ends (the schedules A1111 lets the options
+    sigma_min, sigma_max and rho change)."""
+
+
+@dataclass(frozen=True)
+class NoiseRange:
+    """A1111's options sigma_min, sigma_max, rho; 0: the model's lowest / highest noise level, the schedule's rho."""
+    sigma_min: float = 0.0
+    sigma_max: float = 0.0
+    rho: float = 0.0
 
 
 def sigma_to_t(sigma: torch.Tensor, model_sigmas: torch.Tensor) -> torch.Tensor:
@@ -42,17 +54,37 @@ def _with_zero(sigmas: torch.Tensor) -> torch.Tensor:
     return torch.cat([sigmas, sigmas.new_zeros(1)])
 
 
-def polyexponential(steps: int, model_sigmas: torch.Tensor, rho: float = 1.0) -> torch.Tensor:
+def karras(steps: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
+    """Noise levels evenly spaced in sigma ** (1 / rho) (Karras et al. 2022), then 0."""
+    ramp = torch.linspace(0, 1, steps, dtype=torch.float64)
+    low, high = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+    return _with_zero((high + ramp * (low - high)) ** rho).float()
+
+
+def exponential(steps: int, sigma_min: float, sigma_max: float, rho: float = 1.0) -> torch.Tensor:
+    """Noise levels evenly spaced in log sigma, then 0."""
+    return _with_zero(torch.linspace(math.log(sigma_max), math.log(sigma_min), steps, dtype=torch.float64).exp()
+                      ).float()
+
+
+def polyexponential_range(steps: int, sigma_min: float, sigma_max: float, rho: float = 1.0) -> torch.Tensor:
     ramp = torch.linspace(1, 0, steps, dtype=torch.float64) ** rho
-    low, high = model_sigmas[0].double().log(), model_sigmas[-1].double().log()
+    low, high = math.log(sigma_min), math.log(sigma_max)
     return _with_zero((ramp * (high - low) + low).exp()).float()
 
 
-def kl_optimal(steps: int, model_sigmas: torch.Tensor) -> torch.Tensor:
+def polyexponential(steps: int, model_sigmas: torch.Tensor, rho: float = 1.0) -> torch.Tensor:
+    return polyexponential_range(steps, float(model_sigmas[0]), float(model_sigmas[-1]), rho)
+
+
+def kl_optimal_range(steps: int, sigma_min: float, sigma_max: float, rho: float = -1) -> torch.Tensor:
     """Equal steps in arctan(sigma) from the highest noise level to the lowest (A1111's: it ends there, not at 0)."""
-    low, high = model_sigmas[0].double().arctan(), model_sigmas[-1].double().arctan()
     fraction = torch.arange(steps + 1, dtype=torch.float64) / steps
-    return (fraction * low + (1 - fraction) * high).tan().float()
+    return (fraction * math.atan(sigma_min) + (1 - fraction) * math.atan(sigma_max)).tan().float()
+
+
+def kl_optimal(steps: int, model_sigmas: torch.Tensor) -> torch.Tensor:
+    return kl_optimal_range(steps, float(model_sigmas[0]), float(model_sigmas[-1]))
 
 
 def simple(steps: int, model_sigmas: torch.Tensor) -> torch.Tensor:
@@ -102,11 +134,12 @@ def align_your_steps_sdxl(steps: int, model_sigmas: torch.Tensor) -> torch.Tenso
 schedulers = [  # A1111's order
     Scheduler("automatic", "Automatic"),
     Scheduler("uniform", "Uniform", {"timestep_spacing": "linspace"}),
-    Scheduler("karras", "Karras", {"use_karras_sigmas": True}, default_rho=7.0),
-    Scheduler("exponential", "Exponential", {"use_exponential_sigmas": True}),
-    Scheduler("polyexponential", "Polyexponential", default_rho=1.0, sigmas=polyexponential),
+    Scheduler("karras", "Karras", {"use_karras_sigmas": True}, default_rho=7.0, ranged=karras),
+    Scheduler("exponential", "Exponential", {"use_exponential_sigmas": True}, ranged=exponential),
+    Scheduler("polyexponential", "Polyexponential", default_rho=1.0, sigmas=polyexponential,
+              ranged=polyexponential_range),
     Scheduler("sgm_uniform", "SGM Uniform", {"timestep_spacing": "trailing"}, need_inner_model=True),
-    Scheduler("kl_optimal", "KL Optimal", sigmas=kl_optimal),
+    Scheduler("kl_optimal", "KL Optimal", sigmas=kl_optimal, ranged=kl_optimal_range),
     Scheduler("align_your_steps", "Align Your Steps", sigmas=align_your_steps, sdxl_sigmas=align_your_steps_sdxl),
     Scheduler("simple", "Simple", need_inner_model=True, sigmas=simple),
     Scheduler("normal", "Normal", need_inner_model=True, sigmas=normal),
@@ -140,12 +173,17 @@ def model_sigmas(scheduler) -> torch.Tensor:
 
 
 def sigma_list(schedule: Scheduler, steps: int, scheduler, is_sdxl: bool = False,
-               discard_penultimate: bool = False) -> torch.Tensor:
+               discard_penultimate: bool = False, noise_range: NoiseRange | None = None) -> torch.Tensor:
     """The descending noise levels of the schedule for a diffusers scheduler's model, 0 (or the end) last: the
     schedule's own list, or the sigmas Euler's scheduler takes for the schedule's settings. discard_penultimate:
-    made for one step more, without the level before the last (A1111's "discard next to last sigma")."""
+    made for one step more, without the level before the last (A1111's "discard next to last sigma"); noise_range:
+    other ends or rho, for the schedules that take them."""
     count = steps + 1 if discard_penultimate else steps
-    if schedule.sigmas is not None:
+    if noise_range is not None and schedule.ranged is not None:
+        table = model_sigmas(scheduler)
+        sigmas = schedule.ranged(count, noise_range.sigma_min or float(table[0]),
+                                 noise_range.sigma_max or float(table[-1]), noise_range.rho or schedule.default_rho)
+    elif schedule.sigmas is not None:
         sigmas = (schedule.sdxl_sigmas if is_sdxl and schedule.sdxl_sigmas else schedule.sigmas)(
             count, model_sigmas(scheduler))
     else:
@@ -156,10 +194,10 @@ def sigma_list(schedule: Scheduler, steps: int, scheduler, is_sdxl: bool = False
 
 
 def use_sigma_list(scheduler, schedule: Scheduler, steps: int, device, is_sdxl: bool = False,
-                   discard_penultimate: bool = False) -> None:
+                   discard_penultimate: bool = False, noise_range: NoiseRange | None = None) -> None:
     """After set_timesteps: the scheduler steps along the schedule's sigma list instead of its own."""
     table = model_sigmas(scheduler)
-    sigmas = sigma_list(schedule, steps, scheduler, is_sdxl, discard_penultimate)
+    sigmas = sigma_list(schedule, steps, scheduler, is_sdxl, discard_penultimate, noise_range)
     scheduler.sigmas = sigmas.to(device)
     scheduler.timesteps = sigma_to_t(sigmas[:-1], table).to(device)
     scheduler.num_inference_steps = len(sigmas) - 1

@@ -9,8 +9,7 @@ import pytest
 import torch
 from diffusers import EulerDiscreteScheduler
 
-from modules import processing, script_callbacks, sd_samplers, sd_schedulers
-from modules import sd_samplers_sigma_impl as impl
+from modules import processing, script_callbacks, sd_samplers, sd_schedulers, shared
 from test.generation_job import process_as_a_job
 
 SIGMA_LIST_SCHEDULES = ["Polyexponential", "KL Optimal", "Align Your Steps", "Simple", "Normal", "DDIM"]
@@ -131,7 +130,44 @@ def test_a_schedule_the_scheduler_has_no_setting_for_comes_as_a_sigma_list(sd_mo
     finally:
         script_callbacks.remove_callbacks_for_function(record)
     lowest, highest = float(table[0]), float(table[-1])
-    expected = {"Karras": impl.karras_sigmas(4, lowest, highest)[:-1],
+    expected = {"Karras": sd_schedulers.karras(4, lowest, highest).tolist()[:-1],
                 "Exponential": np.geomspace(highest, lowest, 4).tolist()}[schedule]
     assert close(seen, sd_schedulers.sigma_to_t(torch.tensor(expected), table))
     assert f"Schedule type: {schedule}," in result.infotexts[0]
+
+
+@pytest.mark.parametrize(("sampler_name", "schedule", "option", "value", "label"), [
+    ("Euler", "Karras", "rho", 3.0, "Schedule rho"),
+    ("DPM++ 2M", "Polyexponential", "rho", 2.0, "Schedule rho"),
+    ("DPM++ 2S a", "Exponential", "sigma_max", 5.0, "Schedule max sigma"),
+    ("Euler a", "KL Optimal", "sigma_min", 0.5, "Schedule min sigma"),
+])
+def test_the_options_sigma_min_sigma_max_and_rho_reshape_the_schedules_that_take_them(
+        sd_model, table, monkeypatch, sampler_name, schedule, option, value, label):
+    seen = []
+
+    def record(params):
+        seen.append(float(params.sigma))
+
+    monkeypatch.setitem(shared.opts.data, option, value)
+    script_callbacks.on_cfg_denoiser(record)
+    try:
+        result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+            prompt="a red circle", seed=3, steps=4, width=32, height=32, sampler_name=sampler_name,
+            scheduler=schedule, do_not_save_samples=True, do_not_save_grid=True))
+    finally:
+        script_callbacks.remove_callbacks_for_function(record)
+    ends = {"sigma_min": float(table[0]), "sigma_max": float(table[-1]), "rho": sd_schedulers.find_scheduler(
+        schedule).default_rho, option: value}
+    expected = sd_schedulers.find_scheduler(schedule).ranged(4, ends["sigma_min"], ends["sigma_max"], ends["rho"])
+    for timestep in sd_schedulers.sigma_to_t(expected[:-1], table).tolist():
+        assert min(abs(timestep - t) for t in seen) < 1e-2, (timestep, seen)
+    assert f"{label}: {value}" in result.infotexts[0]
+
+
+def test_the_range_options_leave_a_schedule_without_ends_alone(sd_model, monkeypatch):
+    monkeypatch.setitem(shared.opts.data, "sigma_max", 5.0)
+    result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+        prompt="a red circle", seed=3, steps=4, width=32, height=32, sampler_name="Euler", scheduler="Uniform",
+        do_not_save_samples=True, do_not_save_grid=True))
+    assert "Schedule max sigma" not in result.infotexts[0]
