@@ -36,6 +36,7 @@ from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot, options_fo
 from modules.prompt_seed_prep import fix_seed, get_fixed_seed, prepare_prompt_seed_state  # noqa: F401 (A1111 names)
 from modules.runtime.context import RuntimeContext, create_runtime_context
 from modules.runtime.runner import ProcessingRequest, ProcessingRunner
+from modules.sd_model_diffusers import MicroConditioning
 from modules.sd_samplers_diffusers import InterruptedException
 from modules.shared import opts, state
 from modules.textual_inversion import textual_inversion
@@ -57,12 +58,19 @@ def _extra_networks_key(p, network_data: dict | None) -> tuple | None:
                  for name, params_list in sorted(network_data.items()))
 
 
+def micro_conditioning(options) -> MicroConditioning:
+    return MicroConditioning(int(options.sdxl_crop_top), int(options.sdxl_crop_left),
+                             float(options.sdxl_refiner_high_aesthetic_score),
+                             float(options.sdxl_refiner_low_aesthetic_score))
+
+
 def _cond_cache_key(p, prompts, steps, hires_steps, network_data):
     model = shared.sd_model
     options = options_for(p)
     return (tuple(prompts), steps, hires_steps, getattr(model, "sd_model_hash", None), id(model),
             options.CLIP_stop_at_last_layers, options.emphasis, options.comma_padding_backtrack,
-            options.use_old_scheduling, p.width, p.height, _extra_networks_key(p, network_data))
+            options.use_old_scheduling, p.width, p.height, _extra_networks_key(p, network_data),
+            micro_conditioning(options))
 
 
 @dataclass
@@ -73,9 +81,11 @@ class _TextEncodingSettings:
     clip_skip: int
     emphasis: str
     comma_padding_backtrack: int
+    micro: MicroConditioning
 
     def get_learned_conditioning(self, texts):
-        return self.model.get_learned_conditioning(texts, self.clip_skip, self.emphasis, self.comma_padding_backtrack)
+        return self.model.get_learned_conditioning(texts, self.clip_skip, self.emphasis, self.comma_padding_backtrack,
+                                                   self.micro)
 
 
 @dataclass(repr=False)
@@ -249,7 +259,7 @@ class StableDiffusionProcessing:
     def text_encoding_settings(self, model) -> _TextEncodingSettings:
         options = options_for(self)
         return _TextEncodingSettings(model, int(options.CLIP_stop_at_last_layers), options.emphasis,
-                                     int(options.comma_padding_backtrack))
+                                     int(options.comma_padding_backtrack), micro_conditioning(options))
 
     def get_conds_with_caching(self, function, required_prompts, steps, caches, hires_steps=None,
                                network_data=None):

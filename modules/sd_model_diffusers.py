@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+from dataclasses import dataclass
 
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -70,6 +71,16 @@ def _read_scheduler_config(config_dir: str) -> dict:
         return {k: v for k, v in json.load(file).items() if not k.startswith("_")}
 
 
+@dataclass(frozen=True)
+class MicroConditioning:
+    """SDXL's conditioning numbers besides the image size (A1111's options sdxl_crop_top, sdxl_crop_left and, for the
+    refiner, sdxl_refiner_high_aesthetic_score / sdxl_refiner_low_aesthetic_score)."""
+    crop_top: int = 0
+    crop_left: int = 0
+    high_aesthetic_score: float = 6.0
+    low_aesthetic_score: float = 2.5
+
+
 class DiffusersStableDiffusion(torch.nn.Module):
     """What A1111 calls `shared.sd_model`: text encoders, UNet and VAE plus the methods the pipeline calls."""
 
@@ -99,7 +110,13 @@ class DiffusersStableDiffusion(torch.nn.Module):
     def _build_conditioner(self, state_dict: dict, dtype: torch.dtype) -> sd_text_encoding.TextConditioner:
         ids_clip = sd_text_encoding.token_ids_for(self.tokenizer, pad_with_zero=False)
         ids_openclip = sd_text_encoding.token_ids_for(self.tokenizer, pad_with_zero=True)
-        if self.is_sdxl:
+        if self.is_sdxl_refiner:
+            self.text_encoder = None
+            self.text_encoder_2 = _load_text_encoder(CLIPTextModelWithProjection, state_dict, self.config_dir,
+                                                     "text_encoder_2", dtype)
+            specs = [sd_text_encoding.EncoderSpec(self.text_encoder_2, ids_openclip, penultimate=True, pooled=True,
+                                                  embedding_key="clip_g")]
+        elif self.is_sdxl:
             self.text_encoder = _load_text_encoder(CLIPTextModel, state_dict, self.config_dir, "text_encoder", dtype)
             self.text_encoder_2 = _load_text_encoder(CLIPTextModelWithProjection, state_dict, self.config_dir,
                                                      "text_encoder_2", dtype)
@@ -121,6 +138,10 @@ class DiffusersStableDiffusion(torch.nn.Module):
     @property
     def is_sdxl(self) -> bool:
         return self.architecture.family == "SDXL"
+
+    @property
+    def is_sdxl_refiner(self) -> bool:
+        return self.architecture.refiner
 
     @property
     def is_sd2(self) -> bool:
@@ -162,13 +183,19 @@ class DiffusersStableDiffusion(torch.nn.Module):
                 module.padding_mode = mode
 
     def get_learned_conditioning(self, texts, clip_skip: int = 1, emphasis: str = "Original",
-                                 comma_padding_backtrack: int = 20):
+                                 comma_padding_backtrack: int = 20, micro: MicroConditioning = MicroConditioning()):
         hidden, pooled = self.conditioner.encode(list(texts), clip_skip, emphasis, comma_padding_backtrack)
         if not self.is_sdxl:
             return hidden
         width = getattr(texts, "width", None) or self.native_size
         height = getattr(texts, "height", None) or self.native_size
-        time_ids = torch.tensor([[height, width, 0, 0, height, width]], dtype=hidden.dtype, device=hidden.device)
+        if self.is_sdxl_refiner:  # in place of the target size, how good the picture is to be (the negative: worse)
+            score = micro.low_aesthetic_score if getattr(texts, "is_negative_prompt", False) \
+                else micro.high_aesthetic_score
+            numbers = [height, width, micro.crop_top, micro.crop_left, score]
+        else:
+            numbers = [height, width, micro.crop_top, micro.crop_left, height, width]
+        time_ids = torch.tensor([numbers], dtype=hidden.dtype, device=hidden.device)
         return prompt_parser.DictWithShape(
             {"crossattn": hidden, "vector": pooled, "time_ids": time_ids.repeat(hidden.shape[0], 1)})
 

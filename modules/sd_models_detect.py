@@ -8,6 +8,7 @@ from modules import paths_internal
 SD1_TEXT_KEY = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight"
 SD2_TEXT_KEY = "cond_stage_model.model.ln_final.weight"
 SDXL_TEXT2_KEY = "conditioner.embedders.1.model.ln_final.weight"
+SDXL_REFINER_TEXT_KEY = "conditioner.embedders.0.model.ln_final.weight"  # the refiner's one encoder, OpenCLIP bigG
 UNET_INPUT_KEY = "model.diffusion_model.input_blocks.0.0.weight"
 
 
@@ -21,6 +22,7 @@ class ModelArchitecture:
     family: str
     inpainting: bool = False
     prediction_type: str = "epsilon"
+    refiner: bool = False
 
     @property
     def config_dir(self) -> str:
@@ -33,7 +35,8 @@ SD2 = ModelArchitecture("sd2", "SD2")
 SD2_V = ModelArchitecture("sd2-v", "SD2", prediction_type="v_prediction")
 SD2_INPAINT = ModelArchitecture("sd2-inpaint", "SD2", inpainting=True)
 SDXL = ModelArchitecture("sdxl-base", "SDXL")
-ARCHITECTURES = {a.name: a for a in (SD15, SD15_INPAINT, SD2, SD2_V, SD2_INPAINT, SDXL)}
+SDXL_REFINER = ModelArchitecture("sdxl-refiner", "SDXL", refiner=True)
+ARCHITECTURES = {a.name: a for a in (SD15, SD15_INPAINT, SD2, SD2_V, SD2_INPAINT, SDXL, SDXL_REFINER)}
 
 
 def _declares_v_prediction(state_dict: dict, metadata: dict, filename: str) -> bool:
@@ -56,10 +59,10 @@ def detect_architecture(state_dict: dict, metadata: dict | None = None, filename
     if unet_input is None:
         raise UnknownModelLayout(f"{filename}: not a Stable Diffusion checkpoint (no {UNET_INPUT_KEY})")
     inpainting = unet_input.shape[1] == 9
-    if SDXL_TEXT2_KEY in state_dict:
+    if SDXL_TEXT2_KEY in state_dict or SDXL_REFINER_TEXT_KEY in state_dict:
         if inpainting:
             raise UnknownModelLayout(f"{filename}: SDXL inpainting checkpoints are not supported")
-        return SDXL
+        return SDXL if SDXL_TEXT2_KEY in state_dict else SDXL_REFINER
     if SD2_TEXT_KEY in state_dict:
         if inpainting:
             return SD2_INPAINT

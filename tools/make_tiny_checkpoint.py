@@ -35,6 +35,7 @@ TEXT_ENCODER_LAYOUTS = {
         "text_encoder": ("conditioner.embedders.0.transformer.", "clip"),
         "text_encoder_2": ("conditioner.embedders.1.model.", "openclip"),
     },
+    "sdxl-refiner": {"text_encoder_2": ("conditioner.embedders.0.model.", "openclip")},
 }
 
 
@@ -107,7 +108,7 @@ def ldm_state_dict(arch: str, seed: int = 0, full_size: bool = False) -> dict[st
     state_dict |= with_prefix("first_stage_model.", vae_to_ldm(components["vae"], configs["vae"]))
     for name, (prefix, layout) in TEXT_ENCODER_LAYOUTS[family].items():
         state_dict |= with_prefix(prefix, text_encoder_to_ldm(components[name], configs[name], layout))
-    if family != "sdxl":
+    if not family.startswith("sdxl"):
         state_dict |= schedule_buffers()
     return {key: state_dict[key].contiguous().clone() for key in sorted(state_dict)}
 

@@ -14,15 +14,18 @@ ARCH_FAMILIES = {
     "sd2-v": "sd2",
     "sd2-inpaint": "sd2",
     "sdxl-base": "sdxl",
+    "sdxl-refiner": "sdxl-refiner",
 }
 
 TIME_ID_FEATURES = 6 * 256  # SDXL: six micro-conditioning numbers, each embedded with addition_time_embed_dim 256
+REFINER_TIME_ID_FEATURES = 5 * 256  # the refiner: size, crop and aesthetic score
 
 TINY_TEXT_ENCODERS = {
     "sd1": {"text_encoder": 32},
     "sd2": {"text_encoder": 32},
     # Different widths keep the two SDXL encoders apart, as diffusers tells them apart by width.
     "sdxl": {"text_encoder": 16, "text_encoder_2": 32},
+    "sdxl-refiner": {"text_encoder_2": 32},
 }
 
 TINY_UNET = {
@@ -45,6 +48,14 @@ TINY_UNET = {
         "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"],
         "transformer_layers_per_block": [1, 2],
         "projection_class_embeddings_input_dim": TIME_ID_FEATURES + 32,
+    },
+    "sdxl-refiner": {
+        "attention_head_dim": [4, 8],
+        "cross_attention_dim": 32,
+        "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
+        "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"],
+        "transformer_layers_per_block": [1, 2],
+        "projection_class_embeddings_input_dim": REFINER_TIME_ID_FEATURES + 32,
     },
 }
 TINY_UNET_COMMON = {"block_out_channels": [32, 64], "layers_per_block": 1, "norm_num_groups": 8, "sample_size": 32}

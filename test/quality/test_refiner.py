@@ -106,6 +106,26 @@ def test_any_checkpoint_can_refine_any_other_sd1_to_sdxl(sd_model, tiny_arch_che
     assert "Refiner: tiny-sdxl-base" in refined.infotexts[0]
 
 
+def test_sdxl_base_is_refined_by_the_sdxl_refiner_checkpoint(sd_model, tiny_arch_checkpoints, models_by_step,
+                                                             monkeypatch):
+    base = sd_models.CheckpointInfo(tiny_arch_checkpoints["sdxl-base"])
+    refiner = sd_models.CheckpointInfo(tiny_arch_checkpoints["sdxl-refiner"])
+    base.register()
+    refiner.register()
+    try:
+        refined = process_as_a_job(txt2img(override_settings={"sd_model_checkpoint": base.title},
+                                           refiner_checkpoint=refiner.title, refiner_switch_at=0.5))
+        monkeypatch.setitem(shared.opts.data, "sdxl_refiner_high_aesthetic_score", 9.0)
+        scored = process_as_a_job(txt2img(override_settings={"sd_model_checkpoint": base.title},
+                                          refiner_checkpoint=refiner.title, refiner_switch_at=0.5))
+    finally:
+        sd_models.list_models()
+    names = [name for *_, name in models_by_step]
+    assert names[0] == "tiny-sdxl-base" and names[-1] == "tiny-sdxl-refiner"
+    assert "Refiner: tiny-sdxl-refiner" in refined.infotexts[0] and refined.images[0].size == (64, 64)
+    assert refined.images[0].tobytes() != scored.images[0].tobytes()  # the refiner reads its aesthetic score
+
+
 @pytest.mark.parametrize(("refiner_pass", "switched_in_the_first_pass"),
                          [("second pass", False), ("first pass", True), ("both passes", True)])
 def test_with_hires_fix_the_refiner_takes_over_in_the_pass_the_option_names(sd_model, second_checkpoint, models_by_step,

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from modules import devices, prompt_parser, sd_models
-from modules.sd_model_diffusers import DiffusersStableDiffusion, config_dir_for
+from modules.sd_model_diffusers import DiffusersStableDiffusion, MicroConditioning, config_dir_for
 from modules.sd_models_detect import detect_architecture
 from modules.sd_text_encoding import CHUNK_LENGTH, PromptChunker
 
@@ -159,3 +159,20 @@ def test_sd2_ignores_clip_skip_as_a1111_does(tiny_arch_checkpoints):
     model = sd_models.load_model(sd_models.CheckpointInfo(tiny_arch_checkpoints["sd2"]))
     first, second = (model.get_learned_conditioning(["a cat on a mat"], clip_skip=skip) for skip in (1, 2))
     assert torch.equal(first, second)
+
+
+def test_the_sdxl_refiner_encodes_with_openclip_bigg_alone_and_its_aesthetic_scores(tiny_arch_checkpoints, sdxl_model):
+    refiner = build_model(tiny_arch_checkpoints["sdxl-refiner"])
+    assert refiner.is_sdxl and refiner.is_sdxl_refiner and not sdxl_model.is_sdxl_refiner
+    assert [spec.embedding_key for spec in refiner.conditioner.specs] == ["clip_g"] and refiner.text_encoder is None
+    micro = MicroConditioning(crop_top=8, crop_left=16, high_aesthetic_score=7.0, low_aesthetic_score=1.5)
+    positive = refiner.get_learned_conditioning(prompt_parser.SdConditioning(["a cat"], width=64, height=32),
+                                                micro=micro)
+    negative = refiner.get_learned_conditioning(
+        prompt_parser.SdConditioning(["blurry"], is_negative_prompt=True, width=64, height=32), micro=micro)
+    assert positive["time_ids"].tolist() == [[32, 64, 8, 16, 7.0]]
+    assert negative["time_ids"].tolist() == [[32, 64, 8, 16, 1.5]]
+    assert positive["crossattn"].shape[-1] == refiner.text_encoder_2.config.hidden_size
+    base = sdxl_model.get_learned_conditioning(prompt_parser.SdConditioning(["a cat"], width=64, height=32),
+                                               micro=micro)
+    assert base["time_ids"].tolist() == [[32, 64, 8, 16, 32, 64]]  # the base: crop, then the target size

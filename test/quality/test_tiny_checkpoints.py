@@ -28,9 +28,11 @@ EXPECTED_PREFIXES = {
         "conditioner.embedders.0.transformer.text_model.",
         "conditioner.embedders.1.model.",
     ],
+    "sdxl-refiner": ["model.diffusion_model.", "first_stage_model.", "conditioner.embedders.0.model."],
 }
 FAMILY_MARKERS = {
     "sdxl": "conditioner.embedders.1.model.ln_final.weight",
+    "sdxl-refiner": "conditioner.embedders.0.model.ln_final.weight",
     "sd2": "cond_stage_model.model.ln_final.weight",
     "sd1": "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
 }
@@ -54,7 +56,9 @@ def test_file_and_config_folder_written(checkpoints, arch):
     assert 0 < os.path.getsize(path) < 10_000_000
     folder = tiny.config_folder_for(path)
     assert folder.endswith(f"tiny-{arch}.config")
-    expected = {name for name in CONFIG_FILES if name != "text_encoder_2" or ARCH_FAMILIES[arch] == "sdxl"}
+    encoders = {"sdxl": {"text_encoder", "text_encoder_2"}, "sdxl-refiner": {"text_encoder_2"}}.get(
+        ARCH_FAMILIES[arch], {"text_encoder"})
+    expected = {name for name in CONFIG_FILES if not name.startswith("text_encoder") or name in encoders}
     assert {name for name, rel in CONFIG_FILES.items() if os.path.isfile(os.path.join(folder, rel))} == expected
 
 
