@@ -31,6 +31,7 @@ KOHYA_TEXT_ENCODER_PREFIXES = {
     "sd2": {"text_encoder": "lora_te_"},
     "sdxl": {"text_encoder": "lora_te1_", "text_encoder_2": "lora_te2_"},
 }
+LORA_ARCHS = [arch for arch, family in ARCH_FAMILIES.items() if family in KOHYA_TEXT_ENCODER_PREFIXES]
 
 
 def _linear_layers(model: torch.nn.Module, suffixes: tuple[str, ...]) -> dict[str, torch.nn.Linear]:
@@ -92,8 +93,8 @@ def tiny_lora_state_dict(arch: str, seed: int = 0, rank: int = 4) -> dict[str, t
 
 def make_tiny_lora(arch: str, path: str, seed: int = 0, rank: int = 4) -> str:
     """Write the tiny LoRA for `arch` to `path`; return `path`."""
-    if arch not in ARCH_FAMILIES:
-        raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCH_FAMILIES)}")
+    if arch not in LORA_ARCHS:
+        raise ValueError(f"no tiny LoRA for architecture {arch!r}; choose from {', '.join(LORA_ARCHS)}")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     metadata = {"ss_network_module": "networks.lora", "ss_network_dim": str(rank), "ss_network_alpha": str(rank),
                 "ss_base_model_version": arch}
@@ -103,7 +104,7 @@ def make_tiny_lora(arch: str, path: str, seed: int = 0, rank: int = 4) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", choices=list(ARCH_FAMILIES), required=True, help="architecture it is made for")
+    parser.add_argument("--arch", choices=LORA_ARCHS, required=True, help="architecture it is made for")
     parser.add_argument("--out", required=True, help="LoRA file to write (.safetensors)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rank", type=int, default=4)
