@@ -92,8 +92,8 @@ _multistep_sde = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
 all_samplers = [
     _sampler("DPM++ 2M", "DPMSolverMultistepScheduler", ["k_dpmpp_2m"],
              {"algorithm_type": "dpmsolver++", "solver_order": 2}, scheduler="karras", sigma_list=True),
-    _sampler("DPM++ SDE", "DPMSolverSDEScheduler", ["k_dpmpp_sde"], scheduler="karras", second_order=True,
-             brownian_noise=True),
+    _sampler("DPM++ SDE", "DPMSolverSDEScheduler", ["k_dpmpp_sde"], list_solver="dpmpp_sde", fixed_eta=1.0,
+             scheduler="karras", second_order=True, brownian_noise=True),
     _sampler("DPM++ 2M SDE", "DPMSolverMultistepScheduler", ["k_dpmpp_2m_sde"], _multistep_sde,
              scheduler="exponential", sigma_list=True),
     _sampler("DPM++ 2M SDE Heun", "DPMSolverMultistepScheduler", ["k_dpmpp_2m_sde_heun"],

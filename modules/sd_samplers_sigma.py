@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from diffusers.schedulers.scheduling_dpmsolver_sde import BrownianTreeNoiseSampler
 
 from modules import refiner, sd_schedulers
 from modules import sd_samplers_sigma_impl as impl
@@ -26,6 +27,7 @@ class SolverRun:
     on_step: impl.OnStep
     eta: float
     churn: impl.Churn
+    brownian: Callable[[float, float], torch.Tensor]
 
 
 def restart_plan(run: SolverRun) -> list[tuple[float, float]]:
@@ -55,6 +57,8 @@ SOLVERS: dict[str, Callable[[SolverRun], torch.Tensor]] = {
                                                      eta=run.eta),
     "ddim": lambda run: impl.sample_ddim(run.denoise, run.x, run.sigmas, run.noise, run.on_step, eta=run.eta),
     "plms": lambda run: impl.sample_plms(run.denoise, run.x, run.sigmas, run.noise, run.on_step),
+    "dpmpp_sde": lambda run: impl.sample_dpmpp_sde(run.denoise, run.x, run.sigmas, run.brownian, run.on_step,
+                                                   eta=run.eta),
     "ddim_cfgpp": lambda run: impl.sample_ddim_cfgpp(run.denoise_pair, run.x, run.sigmas, run.noise, run.on_step,
                                                      eta=run.eta),
 }
@@ -73,6 +77,20 @@ def _noise_source(p) -> impl.Noise:
         return torch.stack([torch.randn(like.shape[1:], generator=g, device=g.device) for g in generators]).to(like)
 
     return noise
+
+
+def _brownian_source(p, x: torch.Tensor, sigmas: list[float]) -> Callable[[float, float], torch.Tensor]:
+    """A Brownian tree per image over the schedule's noise levels, seeded by the image's seed (as A1111's DPM++ SDE),
+    made when first asked."""
+    trees = []
+
+    def increment(sigma: float, sigma_next: float) -> torch.Tensor:
+        if not trees:
+            positive = [s for s in sigmas if s > 0]
+            trees.append(BrownianTreeNoiseSampler(x, min(positive), max(positive), getattr(p, "seeds", None)))
+        return trees[0](sigma, sigma_next)
+
+    return increment
 
 
 def churn_of(p) -> impl.Churn:
@@ -155,7 +173,8 @@ class SigmaSampler(DiffusersSampler):
                     self.callback(state["done"], steps, denoised)
                 state["done"] += 1
 
-        run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p), churn_of(p))
+        run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p), churn_of(p),
+                        _brownian_source(p, x, sigmas))
         self.last_latent = x
         try:
             return SOLVERS[self.solver](run)

@@ -155,6 +155,32 @@ def sample_dpmpp_2s_ancestral(denoise: Denoise, x, sigmas, noise: Noise, on_step
     return x
 
 
+def sample_dpmpp_sde(denoise: Denoise, x, sigmas, brownian: Callable[[float, float], torch.Tensor],
+                     on_step: OnStep, eta: float = 1.0, r: float = 0.5):
+    """DPM-Solver++ (stochastic, Lu et al. 2022) as k-diffusion runs it: two stages a step, the first to a point r of
+    the way in log sigma, each an ancestral step whose fresh noise is the Brownian increment brownian(sigma,
+    sigma_next) over that interval (so that the noise depends on the interval, not on the steps taken)."""
+    steps = _pairs(sigmas)
+    for i, (sigma, sigma_next) in enumerate(steps):
+        denoised = denoise(x, sigma)
+        if sigma_next == 0:
+            x = denoised
+        else:
+            sigma_s = sigma ** (1 - r) * sigma_next ** r
+            down, up = ancestral_step(sigma, sigma_s, eta)
+            x_s = (down / sigma) * x + (1 - down / sigma) * denoised
+            if up:
+                x_s = x_s + brownian(sigma, sigma_s) * up
+            denoised_s = denoise(x_s, sigma_s)
+            down, up = ancestral_step(sigma, sigma_next, eta)
+            blended = (1 - 1 / (2 * r)) * denoised + 1 / (2 * r) * denoised_s
+            x = (down / sigma) * x + (1 - down / sigma) * blended
+            if up:
+                x = x + brownian(sigma, sigma_next) * up
+        on_step((i + 1) / len(steps), x, denoised)
+    return x
+
+
 def sample_ddim_cfgpp(denoise_pair: Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]], x, sigmas,
                       noise: Noise, on_step: OnStep, eta: float = 0.0):
     """DDIM with CFG++ (Chung et al. 2024): denoise_pair(x, sigma) -> (guided denoised, unconditional denoised); the

@@ -130,7 +130,8 @@ def test_ddims_eta_comes_from_its_option_when_the_request_names_none(sd_model, m
 
 @pytest.mark.parametrize(("sampler_name", "schedule", "engine"), [
     ("DDIM", "Automatic", "DiffusersSampler"), ("DDIM", "Karras", "SigmaSampler"),
-    ("PLMS", "KL Optimal", "SigmaSampler"), ("Heun", "Beta", "SigmaSampler"), ("Euler", "Karras", "DiffusersSampler")])
+    ("PLMS", "KL Optimal", "SigmaSampler"), ("Heun", "Beta", "SigmaSampler"), ("Euler", "Karras", "DiffusersSampler"),
+    ("DPM++ SDE", "Karras", "DiffusersSampler"), ("DPM++ SDE", "KL Optimal", "SigmaSampler")])
 def test_a_schedule_the_diffusers_scheduler_cannot_follow_runs_on_the_samplers_own_solver(sd_model, sampler_name,
                                                                                         schedule, engine):
     assert type(sd_samplers.create_sampler(sampler_name, sd_model, schedule)).__name__ == engine

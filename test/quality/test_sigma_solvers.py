@@ -291,3 +291,27 @@ def test_euler_ancestral_draws_the_datas_distribution_and_without_eta_is_eulers_
         return impl.sample_euler_ancestral(gaussian_denoiser(), x, sigmas, no_noise, ignore_step, eta=0.0)
 
     assert 0.8 < observed_order(solve, x_start) < 1.3
+
+
+def test_dpmpp_sde_agrees_with_diffusers_dpm_solver_sde_scheduler_on_the_same_brownian_noise():
+    from diffusers import DPMSolverSDEScheduler
+    from diffusers.schedulers.scheduling_dpmsolver_sde import BrownianTreeNoiseSampler
+
+    x_start = torch.randn(1, 64, generator=torch.Generator().manual_seed(1)) * 10 + MEAN
+    denoise = gaussian_denoiser()
+    scheduler = DPMSolverSDEScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                      use_karras_sigmas=True, noise_sampler_seed=[5])
+    scheduler.set_timesteps(5)
+    x = x_start * scheduler.init_noise_sigma
+    for t in scheduler.timesteps:
+        model_input = scheduler.scale_model_input(x, t)
+        sigma = float(scheduler.sigmas[scheduler.step_index] if scheduler.state_in_first_order
+                      else scheduler.mid_point_sigma)
+        unscaled = model_input * math.sqrt(sigma ** 2 + 1)
+        x = scheduler.step((unscaled - denoise(unscaled, sigma)) / sigma, t, x).prev_sample
+    sigmas = sorted({float(s) for s in scheduler.sigmas}, reverse=True)
+    tree = BrownianTreeNoiseSampler(x_start, min(s for s in sigmas if s > 0), max(sigmas), [5])
+    ours = impl.sample_dpmpp_sde(denoise, x_start * sigmas[0], sigmas, tree, ignore_step)
+    assert torch.allclose(ours, x, atol=1e-3), float((ours - x).abs().max())
+    without_noise = impl.sample_dpmpp_sde(denoise, x_start * sigmas[0], sigmas, tree, ignore_step, eta=0.0)
+    assert not torch.allclose(ours, without_noise, atol=1e-3)
