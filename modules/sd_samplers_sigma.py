@@ -150,7 +150,8 @@ class SigmaSampler(DiffusersSampler):
         def guided(x, sigma, cfg_scale=None) -> torch.Tensor:
             t = sd_schedulers.sigma_to_t(torch.tensor(sigma), table).to(x.device)
             step = min(steps - 1, state["done"])  # a model call belongs to the step under way
-            if refiner.switch_if_due(p, self, t, step, steps):
+            nearest_timestep = torch.argmin((table - sigma).abs())  # A1111's refiner switch: the nearest noise level
+            if refiner.switch_if_due(p, self, nearest_timestep, step, steps):
                 state["cond"], state["uncond"] = p.get_conds()
                 if not self.model.is_inpainting:
                     state["image_conditioning"] = None

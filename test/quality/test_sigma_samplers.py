@@ -99,10 +99,10 @@ def test_the_hires_pass_runs_the_second_pass_steps_asked_for(sd_model, denoiser_
 
 
 def test_the_refiner_takes_over_at_its_share_of_the_timesteps(sd_model, second_checkpoint):
-    names = []
+    calls = []
 
     def record(params):
-        names.append(params.denoiser.model.sd_checkpoint_info.name_for_extra)
+        calls.append((float(params.sigma), params.denoiser.model.sd_checkpoint_info.name_for_extra))
 
     script_callbacks.on_cfg_denoiser(record)
     try:
@@ -112,8 +112,17 @@ def test_the_refiner_takes_over_at_its_share_of_the_timesteps(sd_model, second_c
     finally:
         script_callbacks.remove_callbacks_for_function(record)
     base = sd_model.sd_checkpoint_info.name_for_extra
+    names = [name for _, name in calls]
     assert names[0] == base and names[-1] == "other-sd15" and names == sorted(names, key=lambda n: n != base)
     assert "Refiner switch at: 0.5" in result.infotexts[0]
+    table = sd_schedulers.model_sigmas(sd_samplers.create_sampler("Restart", sd_model).make_scheduler())
+
+    def completed(t):  # A1111: the model's noise level nearest the step's, as a timestep counted from 999
+        sigma = sd_schedulers.t_to_sigma(torch.tensor(t), table)
+        return (999 - int(torch.argmin((table - sigma).abs()))) / 1000
+
+    first_refined = names.index("other-sd15")
+    assert all(completed(t) < 0.5 for t, _ in calls[:first_refined]) and completed(calls[first_refined][0]) >= 0.5
 
 
 def test_ddims_eta_comes_from_its_option_when_the_request_names_none(sd_model, monkeypatch):
