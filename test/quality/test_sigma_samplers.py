@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from modules import processing, script_callbacks, sd_samplers, sd_schedulers, shared
+from modules import processing, refiner, script_callbacks, sd_samplers, sd_schedulers, shared
 from modules.sd_samplers_sigma import to_denoised
 from test.generation_job import process_as_a_job
 
@@ -68,14 +69,14 @@ def test_prompt_editing_follows_the_step_each_model_call_belongs_to(sd_model, de
     assert denoiser_calls == [(0, 4), (0, 4), (1, 4), (1, 4), (2, 4), (2, 4), (3, 4)]
 
 
-@pytest.mark.parametrize("sampler_name", ["DPM++ 2S a", "Restart"])
-def test_each_image_of_a_batch_has_its_own_noise_as_if_generated_alone(sd_model, sampler_name):
+@pytest.mark.parametrize(("sampler_name", "schedule"), [("DPM++ 2S a", "Automatic"), ("Restart", "Automatic"),
+                                                      ("DPM++ SDE", "KL Optimal")])
+def test_each_image_of_a_batch_has_its_own_noise_as_if_generated_alone(sd_model, sampler_name, schedule):
     steps = 20 if sampler_name == "Restart" else 4  # Restart restarts (adding noise) from 20 steps on
-    batch = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
-        sampler_name=sampler_name, steps=steps, batch_size=2, **SMALL))
+    fields = {"sampler_name": sampler_name, "scheduler": schedule, "steps": steps}
+    batch = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(batch_size=2, **fields, **SMALL))
     for index, seed in enumerate((SMALL["seed"], SMALL["seed"] + 1)):
-        alone = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
-            sampler_name=sampler_name, steps=steps, **{**SMALL, "seed": seed}))
+        alone = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(**fields, **{**SMALL, "seed": seed}))
         assert np.abs(pixels(batch, index) - pixels(alone)).max() <= 1, f"image {index}"
     assert not np.array_equal(pixels(batch, 0), pixels(batch, 1))
 
@@ -201,3 +202,60 @@ def test_heun_takes_the_churn_settings(sd_model):
     plain, churned = heun(), heun(s_churn=5.0)
     assert not np.array_equal(plain, churned) and np.array_equal(churned, heun(s_churn=5.0))
     assert np.array_equal(plain, heun(s_churn=5.0, s_tmin=100.0))  # no step's noise level is within the range
+
+
+def test_ddim_cfgpp_guides_at_the_cfg_scale_over_12_5(sd_model):
+    outputs, guided = [], []
+
+    def record_outputs(params):
+        outputs.append(params.x.chunk(2))
+
+    def record_guided(params):
+        guided.append(params.x)
+
+    script_callbacks.on_cfg_denoised(record_outputs)
+    script_callbacks.on_cfg_after_cfg(record_guided)
+    try:
+        process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DDIM CFG++", steps=2,
+                                                                     cfg_scale=5.0, **SMALL))
+    finally:
+        script_callbacks.remove_callbacks_for_function(record_outputs)
+        script_callbacks.remove_callbacks_for_function(record_guided)
+    (cond, uncond), first = outputs[0], guided[0]
+    assert torch.allclose(first, uncond + (cond - uncond) * (5.0 / 12.5), atol=1e-5)
+
+
+def test_the_refiner_is_asked_at_the_index_of_the_models_nearest_noise_level(sd_model, monkeypatch):
+    asked = []
+    monkeypatch.setattr(refiner, "switch_if_due", lambda p, sampler, timestep, step, steps: asked.append(
+        timestep) or False)
+    process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DPM++ 2S a", steps=3, **SMALL))
+    table = sd_schedulers.model_sigmas(sd_samplers.create_sampler("DPM++ 2S a", sd_model).make_scheduler())
+    sigmas = sd_schedulers.karras(3, float(table[0]), float(table[-1]))
+    assert float(asked[0]) == int(torch.argmin((table - sigmas[0]).abs())) == 999
+    assert float(asked[2]) == int(torch.argmin((table - sigmas[1]).abs()))  # the second step's first call
+
+
+def test_inpainting_keeps_the_original_latent_outside_the_mask_in_every_estimate(sd_model, monkeypatch):
+    from modules.sd_samplers_sigma import SigmaSampler
+
+    blended = []
+    original = SigmaSampler.keep_unmasked
+
+    def recording(denoised, init_latent, mask, nmask):
+        result = original(denoised, init_latent, mask, nmask)
+        blended.append((result, init_latent, mask))
+        return result
+
+    monkeypatch.setattr(SigmaSampler, "keep_unmasked", staticmethod(recording))
+    source = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="Euler", steps=2, **SMALL))
+    mask = Image.new("L", (32, 32), 0)
+    mask.paste(255, (0, 0, 16, 32))  # the left half is repainted
+    process_as_a_job(processing.StableDiffusionProcessingImg2Img(
+        init_images=[source.images[0]], mask=mask, denoising_strength=0.75, steps=4, sampler_name="DPM++ 2S a",
+        inpainting_fill=1, mask_blur=0, **SMALL), "img2img")
+    assert blended
+    for result, init_latent, keep in blended:
+        quarter = init_latent.shape[-1] // 4  # the mask's edge blurs into the latent's neighbouring columns
+        assert keep is not None and torch.allclose(result[..., -quarter:], init_latent[..., -quarter:])
+        assert not torch.allclose(result[..., :quarter], init_latent[..., :quarter])
