@@ -27,6 +27,23 @@ def close(values, expected) -> bool:
                        atol=1e-6)
 
 
+def timesteps_seen(sampler_name: str, schedule: str) -> tuple[list[float], processing.Processed]:
+    """(the timestep of each UNet call, the result) of a 4-step 32x32 generation."""
+    seen = []
+
+    def record(params):
+        seen.append(float(params.sigma))
+
+    script_callbacks.on_cfg_denoiser(record)
+    try:
+        result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+            prompt="a red circle", seed=3, steps=4, width=32, height=32, sampler_name=sampler_name,
+            scheduler=schedule, do_not_save_samples=True, do_not_save_grid=True))
+    finally:
+        script_callbacks.remove_callbacks_for_function(record)
+    return seen, result
+
+
 def test_each_schedule_is_its_formula(table):
     lowest, highest, n = float(table[0]), float(table[-1]), 6
     assert close(sd_schedulers.polyexponential(n, table), [*np.geomspace(highest, lowest, n), 0])  # rho 1: log-linear
@@ -47,18 +64,7 @@ def test_timesteps_and_noise_levels_convert_both_ways(table):
 @pytest.mark.parametrize("sampler_name", ["Euler", "Euler a", "LMS", "DPM++ 2M", "DPM++ 2M SDE", "UniPC"])
 @pytest.mark.parametrize("schedule", SIGMA_LIST_SCHEDULES)
 def test_a_sigma_list_schedule_drives_the_sampling_steps(sd_model, table, sampler_name, schedule):
-    seen = []
-
-    def record(params):
-        seen.append(float(params.sigma))
-
-    script_callbacks.on_cfg_denoiser(record)
-    try:
-        result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
-            prompt="a red circle", seed=3, steps=4, width=32, height=32, sampler_name=sampler_name,
-            scheduler=schedule, do_not_save_samples=True, do_not_save_grid=True))
-    finally:
-        script_callbacks.remove_callbacks_for_function(record)
+    seen, result = timesteps_seen(sampler_name, schedule)
     sigmas = sd_schedulers.find_scheduler(schedule).sigmas(4, table)
     assert close(seen, sd_schedulers.sigma_to_t(sigmas[:-1], table))  # the UNet ran at the schedule's noise levels
     assert f"Schedule type: {schedule}," in result.infotexts[0]
@@ -116,18 +122,7 @@ def test_align_your_steps_takes_the_sdxl_table_for_sdxl_models(table):
 
 @pytest.mark.parametrize(("sampler_name", "schedule"), [("Euler a", "Karras"), ("Euler a", "Exponential")])
 def test_a_schedule_the_scheduler_has_no_setting_for_comes_as_a_sigma_list(sd_model, table, sampler_name, schedule):
-    seen = []
-
-    def record(params):
-        seen.append(float(params.sigma))
-
-    script_callbacks.on_cfg_denoiser(record)
-    try:
-        result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
-            prompt="a red circle", seed=3, steps=4, width=32, height=32, sampler_name=sampler_name,
-            scheduler=schedule, do_not_save_samples=True, do_not_save_grid=True))
-    finally:
-        script_callbacks.remove_callbacks_for_function(record)
+    seen, result = timesteps_seen(sampler_name, schedule)
     lowest, highest = float(table[0]), float(table[-1])
     expected = {"Karras": sd_schedulers.karras(4, lowest, highest).tolist()[:-1],
                 "Exponential": np.geomspace(highest, lowest, 4).tolist()}[schedule]
@@ -143,19 +138,8 @@ def test_a_schedule_the_scheduler_has_no_setting_for_comes_as_a_sigma_list(sd_mo
 ])
 def test_the_options_sigma_min_sigma_max_and_rho_reshape_the_schedules_that_take_them(
         sd_model, table, monkeypatch, sampler_name, schedule, option, value, label):
-    seen = []
-
-    def record(params):
-        seen.append(float(params.sigma))
-
     monkeypatch.setitem(shared.opts.data, option, value)
-    script_callbacks.on_cfg_denoiser(record)
-    try:
-        result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
-            prompt="a red circle", seed=3, steps=4, width=32, height=32, sampler_name=sampler_name,
-            scheduler=schedule, do_not_save_samples=True, do_not_save_grid=True))
-    finally:
-        script_callbacks.remove_callbacks_for_function(record)
+    seen, result = timesteps_seen(sampler_name, schedule)
     ends = {"sigma_min": float(table[0]), "sigma_max": float(table[-1]), "rho": sd_schedulers.find_scheduler(
         schedule).default_rho, option: value}
     expected = sd_schedulers.find_scheduler(schedule).ranged(4, ends["sigma_min"], ends["sigma_max"], ends["rho"])
