@@ -10,6 +10,8 @@ import math
 from modules import options_components, output_paths
 
 IMAGE_FORMAT_OPTIONS = ("samples_format", "grid_format")
+NOT_NEGATIVE = ("sigma_min", "sigma_max", "rho")
+"""noise levels and exponents, where 0 means the model's or the schedule's own"""
 NAMED_ELSEWHERE = frozenset({"sd_model_checkpoint", "sd_vae", "sd_lora"})
 """options whose dropdown lists names that are resolved (and refused, 404) by their own lookup"""
 
@@ -50,6 +52,8 @@ def check(key: str, info, value, data_dir: str) -> None:
         return
     if isinstance(value, float) and not math.isfinite(value):
         raise BadOptionValue(f"{key}: {value} is not a finite number")
+    if key in NOT_NEGATIVE and isinstance(value, int | float) and value < 0:
+        raise BadOptionValue(f"{key}: {value} is negative (0 means the model's or the schedule's own)")
     if key in IMAGE_FORMAT_OPTIONS and not writable_image_format(str(value)):
         raise BadOptionValue(f"{key}: not an image format this server can write: {value!r}")
     if info.component is options_components.Slider and isinstance(value, int | float):

@@ -181,8 +181,11 @@ def sigma_list(schedule: Scheduler, steps: int, scheduler, is_sdxl: bool = False
     count = steps + 1 if discard_penultimate else steps
     if noise_range is not None and schedule.ranged is not None:
         table = model_sigmas(scheduler)
-        sigmas = schedule.ranged(count, noise_range.sigma_min or float(table[0]),
-                                 noise_range.sigma_max or float(table[-1]), noise_range.rho or schedule.default_rho)
+        low, high = noise_range.sigma_min or float(table[0]), noise_range.sigma_max or float(table[-1])
+        if low >= high:
+            raise ValueError(f"options sigma_min and sigma_max: the schedule would run from {high} down to {low}; "
+                             "sigma_min must be below sigma_max")
+        sigmas = schedule.ranged(count, low, high, noise_range.rho or schedule.default_rho)
     elif schedule.sigmas is not None:
         sigmas = (schedule.sdxl_sigmas if is_sdxl and schedule.sdxl_sigmas else schedule.sigmas)(
             count, model_sigmas(scheduler))

@@ -154,3 +154,12 @@ def test_the_range_options_leave_a_schedule_without_ends_alone(sd_model, monkeyp
         prompt="a red circle", seed=3, steps=4, width=32, height=32, sampler_name="Euler", scheduler="Uniform",
         do_not_save_samples=True, do_not_save_grid=True))
     assert "Schedule max sigma" not in result.infotexts[0]
+
+
+def test_a_negative_range_option_is_refused_and_crossed_ends_are_named(sd_model, monkeypatch):
+    for key in ("sigma_min", "sigma_max", "rho"):
+        with pytest.raises(ValueError, match=f"{key}: -1.0 is negative"):
+            shared.opts.check_value(key, -1.0)
+    monkeypatch.setitem(shared.opts.data, "sigma_min", 20.0)  # above the model's highest noise level
+    with pytest.raises(ValueError, match="sigma_min must be below sigma_max"):
+        timesteps_seen("Euler", "Karras")
