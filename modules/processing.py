@@ -293,8 +293,11 @@ class StableDiffusionProcessing:
 
     def make_sampler(self, sampler_name: str, scheduler: str):
         config = sd_samplers.find_sampler_config(sampler_name)
-        eta = config.eta(self.eta, options_for(self)) if config is not None else None
-        sampler = sd_samplers.create_sampler(sampler_name, self.sd_model, scheduler, eta)
+        options = options_for(self)
+        eta = config.eta(self.eta, options) if config is not None else None
+        reshaped = bool(options.always_discard_next_to_last_sigma or options.sigma_min or options.sigma_max
+                        or options.rho)
+        sampler = sd_samplers.create_sampler(sampler_name, self.sd_model, scheduler, eta, reshaped)
         sampler.callback = sampling_progress_callback
         return sampler
 

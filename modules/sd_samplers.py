@@ -19,6 +19,8 @@ class SamplerData:
     options: dict = field(default_factory=dict)
     only_schedules: tuple[str, ...] | None = None
     solver: str | None = None
+    """A solver of sd_samplers_sigma (scheduler_class then only gives the noise levels), or None: scheduler_class
+    steps."""
     list_solver: str | None = None
     """A solver of sd_samplers_sigma that runs this sampler where scheduler_class cannot: along the schedules it has
     neither a setting for nor takes as a sigma list, or with an eta other than fixed_eta."""
@@ -26,8 +28,6 @@ class SamplerData:
     """The eta scheduler_class always samples with, where it has no eta setting."""
     own_schedule: str = ""
     """What "Automatic" means when A1111 lists no default schedule for the sampler but steps it along its own."""
-    """A solver of sd_samplers_sigma (scheduler_class then only gives the noise levels), or None: scheduler_class
-    steps."""
 
     @property
     def timestep_sampler(self) -> bool:
@@ -48,16 +48,23 @@ class SamplerData:
         """The eta a generation samples with: the one requested, else this sampler's option."""
         return float(requested if requested is not None else getattr(options, self.eta_setting[0]))
 
-    def needs_list_solver(self, schedule: sd_schedulers.Scheduler, eta: float | None) -> bool:
+    def needs_list_solver(self, schedule: sd_schedulers.Scheduler, eta: float | None, reshaped: bool) -> bool:
+        """Whether list_solver runs this sampler: for a schedule its scheduler can follow neither by a setting nor as a
+        sigma list, another eta than fixed_eta, or (reshaped) options that change the noise levels where its scheduler
+        does not take a sigma list."""
         if self.solver is not None or self.list_solver is None:
             return False
-        follows = self.options.get("sigma_list") or sd_schedulers.takes_config(
+        takes_list = bool(self.options.get("sigma_list"))
+        follows = takes_list or sd_schedulers.takes_config(
             schedule, inspect.signature(self.scheduler_class.__init__).parameters)
-        return not follows or (self.fixed_eta is not None and eta is not None and eta != self.fixed_eta)
+        other_eta = self.fixed_eta is not None and eta is not None and eta != self.fixed_eta
+        return not follows or other_eta or (reshaped and not takes_list)
 
-    def constructor(self, model, scheduler: str | None = None, eta: float | None = None):
+    def constructor(self, model, scheduler: str | None = None, eta: float | None = None, reshaped: bool = False):
         schedule = sd_schedulers.find_scheduler(scheduler or "Automatic") or sd_schedulers.find_scheduler("Automatic")
-        if self.needs_list_solver(schedule, eta):
+        if schedule.name == "automatic":
+            schedule = sd_schedulers.find_scheduler(self.default_schedule or "automatic")
+        if self.needs_list_solver(schedule, eta, reshaped):
             from modules.sd_samplers_sigma import SigmaSampler
 
             return SigmaSampler(self, model, self.list_solver)
@@ -173,11 +180,12 @@ def get_sampler_and_scheduler(sampler_name: str | None, scheduler_name: str | No
     return sampler.name, schedule.label
 
 
-def create_sampler(name: str, model, scheduler: str | None = None, eta: float | None = None):
-    """The sampler `name` for the schedule type `scheduler` (default Automatic) and the eta it will sample with."""
+def create_sampler(name: str, model, scheduler: str | None = None, eta: float | None = None, reshaped: bool = False):
+    """The sampler `name` for the schedule type `scheduler` (default Automatic), the eta it will sample with and
+    whether options reshape the noise levels (discard penultimate sigma, sigma min/max, rho)."""
     sampler = find_sampler_config(name)
     if sampler is None:
         raise ValueError(f"sampler not found: {name!r}")
-    created = sampler.constructor(model, scheduler, eta)
+    created = sampler.constructor(model, scheduler, eta, reshaped)
     created.scheduler_label = scheduler or "Automatic"
     return created

@@ -43,9 +43,10 @@ def restart_plan(run: SolverRun) -> list[tuple[float, float]]:
 
 SOLVERS: dict[str, Callable[[SolverRun], torch.Tensor]] = {
     "dpmpp_2s_ancestral": lambda run: impl.sample_dpmpp_2s_ancestral(
-        run.denoise, run.x, run.sigmas, run.noise, run.on_step, eta=run.eta),
+        run.denoise, run.x, run.sigmas, run.noise, run.on_step, eta=run.eta, s_noise=run.churn.s_noise),
     "dpm_fast": lambda run: impl.sample_dpm_fast(
-        run.denoise, run.x, run.sigmas[-2], run.sigmas[0], len(run.sigmas) - 1, run.noise, run.on_step, eta=run.eta),
+        run.denoise, run.x, run.sigmas[-2], run.sigmas[0], len(run.sigmas) - 1, run.noise, run.on_step, eta=run.eta,
+        s_noise=run.churn.s_noise),
     "dpm_adaptive": lambda run: impl.sample_dpm_adaptive(
         run.denoise, run.x, run.sigmas[-2], run.sigmas[0], run.noise, run.on_step, eta=run.eta),
     "restart": lambda run: impl.sample_restart(run.denoise, run.x, restart_plan(run), run.noise, run.on_step),
@@ -54,14 +55,18 @@ SOLVERS: dict[str, Callable[[SolverRun], torch.Tensor]] = {
     "heun": lambda run: impl.sample_heun(run.denoise, run.x, run.sigmas, run.noise, run.on_step, churn=run.churn),
     "dpm_2": lambda run: impl.sample_dpm_2(run.denoise, run.x, run.sigmas, run.noise, run.on_step, churn=run.churn),
     "dpm_2_ancestral": lambda run: impl.sample_dpm_2(run.denoise, run.x, run.sigmas, run.noise, run.on_step,
-                                                     eta=run.eta),
+                                                     eta=run.eta, churn=impl.Churn(s_noise=run.churn.s_noise)),
     "ddim": lambda run: impl.sample_ddim(run.denoise, run.x, run.sigmas, run.noise, run.on_step, eta=run.eta),
     "plms": lambda run: impl.sample_plms(run.denoise, run.x, run.sigmas, run.noise, run.on_step),
     "dpmpp_sde": lambda run: impl.sample_dpmpp_sde(run.denoise, run.x, run.sigmas, run.brownian, run.on_step,
-                                                   eta=run.eta),
+                                                   eta=run.eta, s_noise=run.churn.s_noise),
     "ddim_cfgpp": lambda run: impl.sample_ddim_cfgpp(run.denoise_pair, run.x, run.sigmas, run.noise, run.on_step,
                                                      eta=run.eta),
 }
+
+TAKES_ETA = {"euler_ancestral", "dpmpp_2s_ancestral", "dpm_fast", "dpm_adaptive", "dpm_2_ancestral", "dpmpp_sde",
+             "ddim", "ddim_cfgpp"}
+"""The solvers with an eta (only theirs is resolved and written to the infotext, as A1111 does)."""
 
 CFGPP_SCALE = 12.5
 """DDIM CFG++ takes the CFG scale divided by this (A1111's mapping of 0..12.5 onto the method's 0..1)."""
@@ -94,7 +99,8 @@ def _brownian_source(p, x: torch.Tensor, sigmas: list[float]) -> Callable[[float
 
 
 def churn_of(p) -> impl.Churn:
-    """The request's s_churn, s_tmin, s_tmax (0: no upper end) and s_noise, as A1111 hands them to Heun and DPM2."""
+    """The request's s_churn, s_tmin, s_tmax (0: no upper end) and s_noise, as A1111 hands them to Heun and DPM2 (and
+    s_noise to DPM++ 2S a, DPM2 a, DPM fast and DPM++ SDE)."""
     def value(name, default):
         given = getattr(p, name, None)
         return default if given is None else float(given)
@@ -174,7 +180,8 @@ class SigmaSampler(DiffusersSampler):
                     self.callback(state["done"], steps, denoised)
                 state["done"] += 1
 
-        run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, self.eta(p), churn_of(p),
+        eta = self.eta(p) if self.solver in TAKES_ETA else 0.0
+        run = SolverRun(guided, denoise_pair, x, sigmas, steps, _noise_source(p), on_step, eta, churn_of(p),
                         _brownian_source(p, x, sigmas))
         self.last_latent = x
         try:

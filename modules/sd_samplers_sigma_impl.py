@@ -87,8 +87,8 @@ def sample_heun(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, chur
 def sample_dpm_2(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, eta: float = 0.0,
                  churn: Churn = Churn()):
     """DPM-Solver-2 as Karras et al. 2022 use it: Euler to the noise level halfway in log sigma, then the whole step
-    with the slope found there; eta > 0: each step ancestral (DPM2 a), else with churn. The step into 0 is a plain
-    Euler step."""
+    with the slope found there; eta > 0: each step ancestral (DPM2 a, its fresh noise scaled by churn.s_noise), else
+    with churn. The step into 0 is a plain Euler step."""
     steps = _pairs(sigmas)
     for i, (sigma, sigma_next) in enumerate(steps):
         if not eta:
@@ -103,7 +103,7 @@ def sample_dpm_2(denoise: Denoise, x, sigmas, noise: Noise, on_step: OnStep, eta
             x_mid = x + slope * (sigma_mid - sigma)
             x = x + (x_mid - denoise(x_mid, sigma_mid)) / sigma_mid * (sigma_down - sigma)
         if sigma_up:
-            x = x + noise(x) * sigma_up
+            x = x + noise(x) * churn.s_noise * sigma_up
         on_step((i + 1) / len(steps), x, denoised)
     return x
 
@@ -156,7 +156,7 @@ def sample_dpmpp_2s_ancestral(denoise: Denoise, x, sigmas, noise: Noise, on_step
 
 
 def sample_dpmpp_sde(denoise: Denoise, x, sigmas, brownian: Callable[[float, float], torch.Tensor],
-                     on_step: OnStep, eta: float = 1.0, r: float = 0.5):
+                     on_step: OnStep, eta: float = 1.0, s_noise: float = 1.0, r: float = 0.5):
     """DPM-Solver++ (stochastic, Lu et al. 2022) as k-diffusion runs it: two stages a step, the first to a point r of
     the way in log sigma, each an ancestral step whose fresh noise is the Brownian increment brownian(sigma,
     sigma_next) over that interval (so that the noise depends on the interval, not on the steps taken)."""
@@ -170,13 +170,13 @@ def sample_dpmpp_sde(denoise: Denoise, x, sigmas, brownian: Callable[[float, flo
             down, up = ancestral_step(sigma, sigma_s, eta)
             x_s = (down / sigma) * x + (1 - down / sigma) * denoised
             if up:
-                x_s = x_s + brownian(sigma, sigma_s) * up
+                x_s = x_s + brownian(sigma, sigma_s) * s_noise * up
             denoised_s = denoise(x_s, sigma_s)
             down, up = ancestral_step(sigma, sigma_next, eta)
             blended = (1 - 1 / (2 * r)) * denoised + 1 / (2 * r) * denoised_s
             x = (down / sigma) * x + (1 - down / sigma) * blended
             if up:
-                x = x + brownian(sigma, sigma_next) * up
+                x = x + brownian(sigma, sigma_next) * s_noise * up
         on_step((i + 1) / len(steps), x, denoised)
     return x
 
@@ -274,7 +274,7 @@ class _DpmSolver:
         if not eta:
             return t_next, 0.0
         sigma_down, _ = ancestral_step(self.sigma(t), self.sigma(t_next), eta)
-        t_down = min(t_end, -math.log(sigma_down))
+        t_down = t_end if sigma_down == 0 else min(t_end, -math.log(sigma_down))
         return t_down, math.sqrt(max(self.sigma(t_next) ** 2 - self.sigma(t_down) ** 2, 0.0))
 
 
@@ -345,7 +345,7 @@ def sample_dpm_adaptive(denoise: Denoise, x, sigma_min: float, sigma_max: float,
             x = high + (noise(high) * s_noise * sigma_up if sigma_up else 0)
             s = t
             solver.cache = {}
-            on_step(min((s - t_start) / (t_end - t_start), 1.0), x, denoised)
+            on_step(1.0 if s >= t_end - 1e-5 else (s - t_start) / (t_end - t_start), x, denoised)
         else:
             solver.cache = {"eps": eps}
         h *= factor

@@ -100,9 +100,10 @@ def normal(steps: int, model_sigmas: torch.Tensor) -> torch.Tensor:
 
 
 def ddim_uniform(steps: int, model_sigmas: torch.Tensor) -> torch.Tensor:
-    """Every len//steps-th noise level counted from the second lowest, highest first (A1111's DDIM schedule)."""
+    """Every len//steps-th noise level counted from the second lowest, highest first (A1111's DDIM schedule), the
+    highest `steps` of them (A1111's list has one more where len is no multiple of steps)."""
     stride = max(len(model_sigmas) // steps, 1)
-    return _with_zero(model_sigmas[1::stride].flip(0))
+    return _with_zero(model_sigmas[1::stride][-steps:].flip(0))
 
 
 AYS_SD = [14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152, 0.029]
@@ -179,7 +180,8 @@ def sigma_list(schedule: Scheduler, steps: int, scheduler, is_sdxl: bool = False
     made for one step more, without the level before the last (A1111's "discard next to last sigma"); noise_range:
     other ends or rho, for the schedules that take them."""
     count = steps + 1 if discard_penultimate else steps
-    if noise_range is not None and schedule.ranged is not None:
+    if schedule.ranged is not None:  # between the model's own ends (k-diffusion's), or the options'
+        noise_range = noise_range or NoiseRange()
         table = model_sigmas(scheduler)
         low, high = noise_range.sigma_min or float(table[0]), noise_range.sigma_max or float(table[-1])
         if low >= high:
@@ -189,8 +191,9 @@ def sigma_list(schedule: Scheduler, steps: int, scheduler, is_sdxl: bool = False
     elif schedule.sigmas is not None:
         sigmas = (schedule.sdxl_sigmas if is_sdxl and schedule.sdxl_sigmas else schedule.sigmas)(
             count, model_sigmas(scheduler))
-    else:
-        euler = EulerDiscreteScheduler.from_config({**scheduler.config, **schedule.config})
+    else:  # spaced over all the model's timesteps unless the schedule says how (a "leading" config would cut the top)
+        euler = EulerDiscreteScheduler.from_config({**scheduler.config, "timestep_spacing": "linspace",
+                                                    **schedule.config})
         euler.set_timesteps(count)
         sigmas = euler.sigmas.float()
     return torch.cat([sigmas[:-2], sigmas[-1:]]) if discard_penultimate else sigmas

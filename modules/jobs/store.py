@@ -77,15 +77,31 @@ class DuplicateJobId(ValueError):
     pass
 
 
+BUSY_TIMEOUT = 30.0
+
+
+def _while_locked(statement, patience: float = BUSY_TIMEOUT):
+    """Runs statement again while another connection holds the lock it needs: switching to WAL (and so creating the
+    schema beside a connection doing that) can meet "database is locked" without SQLite's busy wait."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return statement()
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class JobStore:
     def __init__(self, path: str, clock=time.time):
         self.path = path
         self.clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT)
+        _while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        _while_locked(lambda: self._db.executescript(SCHEMA))
         self._add_checkpoint_column()
 
     def _add_checkpoint_column(self):

@@ -50,7 +50,8 @@ def test_each_schedule_is_its_formula(table):
     assert close(sd_schedulers.kl_optimal(n, table),
                  np.tan(np.linspace(math.atan(highest), math.atan(lowest), n + 1)))  # ends at the lowest, not 0
     assert close(sd_schedulers.simple(n, table), [float(table[999 - int(x * 1000 / n)]) for x in range(n)] + [0])
-    assert close(sd_schedulers.ddim_uniform(n, table), [float(table[i]) for i in range(997, 0, -166)] + [0])
+    assert close(sd_schedulers.ddim_uniform(n, table), [float(table[i]) for i in range(997, 1, -166)] + [0])
+    assert close(sd_schedulers.ddim_uniform(4, table), [float(table[i]) for i in (751, 501, 251, 1)] + [0])
     assert close(sd_schedulers.normal(4, table), [float(table[999]), float(table[666]), float(table[333]),
                                                   float(table[0]), 0])  # timesteps 999, 666, 333, 0
 

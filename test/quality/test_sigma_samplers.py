@@ -181,8 +181,52 @@ def test_always_discard_next_to_last_sigma_leaves_out_that_level_and_says_so(sd_
 
 
 def test_dpm2_leaves_out_the_next_to_last_level_by_itself(sd_model, denoiser_calls):
-    result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DPM2", steps=4, **SMALL))
+    seen = []
+
+    def record(params):
+        seen.append(float(params.sigma))
+
+    script_callbacks.on_cfg_denoiser(record)
+    try:
+        result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DPM2", steps=4,
+                                                                              **SMALL))
+    finally:
+        script_callbacks.remove_callbacks_for_function(record)
+    table = sd_schedulers.model_sigmas(sd_samplers.create_sampler("DPM2", sd_model).make_scheduler())
+    five = sd_schedulers.karras(5, float(table[0]), float(table[-1]))
+    starts = sd_schedulers.sigma_to_t(torch.cat([five[:4], five[5:]])[:4], table).tolist()  # 5 levels, 4th out
+    assert np.allclose(seen[0::2][:4], starts, atol=1e-2), (seen, starts)
     assert {total for _, total in denoiser_calls} == {4} and "Discard penultimate" not in result.infotexts[0]
+
+
+def test_ddim_cfgpp_runs_exactly_the_steps_asked_for(sd_model, denoiser_calls):
+    process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DDIM CFG++", steps=6, **SMALL))
+    assert denoiser_calls == [(step, 6) for step in range(6)]  # 1000 is no multiple of 6
+
+
+def test_eta_is_written_only_by_the_samplers_that_take_it(sd_model):
+    heun = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="Heun", steps=3, eta=0.5,
+                                                                        **SMALL))
+    dpm2_a = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DPM2 a", steps=3, eta=0.5,
+                                                                          **SMALL))
+    assert "Eta" not in heun.infotexts[0] and "Eta: 0.5" in dpm2_a.infotexts[0]
+
+
+def test_sigma_noise_scales_the_fresh_noise_of_the_ancestral_samplers(sd_model):
+    def image(**fields):
+        return pixels(process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DPM++ 2S a",
+                                                                                   steps=4, **SMALL, **fields)))
+
+    assert not np.array_equal(image(), image(s_noise=0.5))
+
+
+def test_dpm_pp_sde_takes_the_discard_option_on_its_own_solver(sd_model, monkeypatch):
+    monkeypatch.setitem(shared.opts.data, "always_discard_next_to_last_sigma", True)
+    assert type(sd_samplers.create_sampler("DPM++ SDE", sd_model, "Karras", 1.0, reshaped=True)).__name__ == \
+        "SigmaSampler"
+    result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(sampler_name="DPM++ SDE", steps=4,
+                                                                          **SMALL))
+    assert "Discard penultimate sigma: True" in result.infotexts[0]
 
 
 def test_euler_a_with_another_eta_runs_on_our_solver_and_says_so(sd_model):

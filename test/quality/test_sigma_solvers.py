@@ -315,3 +315,23 @@ def test_dpmpp_sde_agrees_with_diffusers_dpm_solver_sde_scheduler_on_the_same_br
     assert torch.allclose(ours, x, atol=1e-3), float((ours - x).abs().max())
     without_noise = impl.sample_dpmpp_sde(denoise, x_start * sigmas[0], sigmas, tree, ignore_step, eta=0.0)
     assert not torch.allclose(ours, without_noise, atol=1e-3)
+
+
+@pytest.mark.parametrize("eta", [1.2, 5.0])
+def test_an_eta_above_1_leaves_no_deterministic_part_and_does_not_fail(eta):
+    x = torch.randn(256, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 10
+    fast = impl.sample_dpm_fast(gaussian_denoiser(), x, 0.03, 10.0, 12, seeded_noise(5), ignore_step, eta=eta)
+    adaptive = impl.sample_dpm_adaptive(gaussian_denoiser(), x, 0.03, 10.0, seeded_noise(6), ignore_step, eta=eta)
+    assert torch.isfinite(fast).all() and torch.isfinite(adaptive).all()
+    assert impl.ancestral_step(2.0, 1.0, eta) == (0.0, 1.0)
+
+
+def test_a_leading_spaced_config_still_gets_the_schedule_over_the_models_whole_range():
+    from diffusers import DDIMScheduler
+
+    leading = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                            timestep_spacing="leading", steps_offset=1)
+    table = sd_schedulers.model_sigmas(leading)
+    for label in ("Karras", "Exponential", "Beta"):
+        sigmas = sd_schedulers.sigma_list(sd_schedulers.find_scheduler(label), 20, leading)
+        assert math.isclose(float(sigmas[0]), float(table[-1]), rel_tol=1e-4), label

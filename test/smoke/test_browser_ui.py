@@ -378,7 +378,9 @@ def test_inpaint_upload_generates_from_an_uploaded_image_and_mask(page, tmp_path
     page.set_input_files("#img_inpaint_base input[type=file]", str(tmp_path / "picture.png"))
     page.set_input_files("#img_inpaint_mask input[type=file]", str(tmp_path / "mask.png"))
     page.wait_for_function("() => document.querySelectorAll('#img_inpaint_base img, #img_inpaint_mask img').length >= 2")
-    assert page.is_visible("#inpaint_controls") and not page.is_visible("#img2img_mask_alpha")
+    # the tab's controls change after the server answers the tab switch: waited for, each must come to pass
+    page.wait_for_selector("#inpaint_controls", state="visible")
+    page.wait_for_selector("#img2img_mask_alpha", state="hidden")
     page.fill("#img2img_prompt textarea", "a blue box")
     set_number(page, "img2img_width", 64)
     set_number(page, "img2img_height", 64)
