@@ -48,6 +48,10 @@ class SamplerData:
         """The eta a generation samples with: the one requested, else this sampler's option."""
         return float(requested if requested is not None else getattr(options, self.eta_setting[0]))
 
+    def follows_by_setting(self, schedule: sd_schedulers.Scheduler) -> bool:
+        """Whether scheduler_class follows the schedule by its own settings."""
+        return sd_schedulers.takes_config(schedule, inspect.signature(self.scheduler_class.__init__).parameters)
+
     def needs_list_solver(self, schedule: sd_schedulers.Scheduler, eta: float | None, reshaped: bool) -> bool:
         """Whether list_solver runs this sampler: for a schedule its scheduler can follow neither by a setting nor as a
         sigma list, another eta than fixed_eta, or (reshaped) options that change the noise levels where its scheduler
@@ -55,8 +59,7 @@ class SamplerData:
         if self.solver is not None or self.list_solver is None:
             return False
         takes_list = bool(self.options.get("sigma_list"))
-        follows = takes_list or sd_schedulers.takes_config(
-            schedule, inspect.signature(self.scheduler_class.__init__).parameters)
+        follows = takes_list or self.follows_by_setting(schedule)
         other_eta = self.fixed_eta is not None and eta is not None and eta != self.fixed_eta
         return not follows or other_eta or (reshaped and not takes_list)
 
@@ -64,14 +67,11 @@ class SamplerData:
         schedule = sd_schedulers.find_scheduler(scheduler or "Automatic") or sd_schedulers.find_scheduler("Automatic")
         if schedule.name == "automatic":
             schedule = sd_schedulers.find_scheduler(self.default_schedule or "automatic")
-        if self.needs_list_solver(schedule, eta, reshaped):
+        solver = self.list_solver if self.needs_list_solver(schedule, eta, reshaped) else self.solver
+        if solver is not None:
             from modules.sd_samplers_sigma import SigmaSampler
 
-            return SigmaSampler(self, model, self.list_solver)
-        if self.solver is not None:
-            from modules.sd_samplers_sigma import SigmaSampler
-
-            return SigmaSampler(self, model, self.solver)
+            return SigmaSampler(self, model, solver)
         from modules.sd_samplers_diffusers import DiffusersSampler
 
         return DiffusersSampler(self, model)

@@ -63,7 +63,7 @@ class DiffusersSampler:
         schedule = sd_schedulers.find_scheduler(self.scheduler_label)
         if schedule is None or schedule.name == "automatic":
             schedule = sd_schedulers.find_scheduler(self.config.default_schedule or "automatic")
-        if sd_schedulers.takes_config(schedule, inspect.signature(self.config.scheduler_class.__init__).parameters):
+        if self.config.follows_by_setting(schedule):
             settings.update(schedule.config)  # else the schedule comes as a sigma list (set_timesteps)
         self.schedule = schedule
         scheduler = self.config.scheduler_class.from_config(settings)
@@ -113,8 +113,7 @@ class DiffusersSampler:
         discard = p is not None and self.discards_penultimate(p)
         noise_range = self.noise_range(p, scheduler) if p is not None else None
         scheduler.set_timesteps(steps, device=device)
-        if discard or noise_range or not sd_schedulers.takes_config(
-                self.schedule, inspect.signature(type(scheduler).__init__).parameters):
+        if discard or noise_range or not self.config.follows_by_setting(self.schedule):
             sd_schedulers.use_sigma_list(scheduler, self.schedule, steps, device, self.model.is_sdxl, discard,
                                          noise_range)
 

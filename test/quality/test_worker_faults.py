@@ -85,6 +85,25 @@ def test_with_no_other_worker_holding_anything_a_claim_takes_the_first_job_witho
     assert claim(jobs, worker).id == first
 
 
+def open_stores_at_once(path: str, count: int) -> tuple[list, list]:
+    """(the stores opened, the errors met) when `count` threads open a JobStore on path at the same moment."""
+    barrier, opened, errors = threading.Barrier(count), [], []
+
+    def open_store():
+        barrier.wait()
+        try:
+            opened.append(job_store.JobStore(path))
+        except Exception as e:
+            errors.append(e)
+
+    openers = [threading.Thread(target=open_store) for _ in range(count)]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join()
+    return opened, errors
+
+
 def test_a_database_from_before_the_checkpoint_column_gets_it_filled_from_the_specs_even_opened_twice_at_once(
         tmp_path):
     path = str(tmp_path / "old.sqlite3")
@@ -99,20 +118,7 @@ def test_a_database_from_before_the_checkpoint_column_gets_it_filled_from_the_sp
                        "VALUES (?, 'txt2img', 'queued', 0, 'f', ?, 2, ?)", (f"old-{number}", spec, number))
         db.execute("INSERT INTO jobs (id, type, state, priority, fingerprint, spec, max_attempts, submitted_at) "
                    "VALUES ('unreadable', 'txt2img', 'queued', 0, 'f', 'not json', 2, 9)")
-    barrier, opened, errors = threading.Barrier(2), [], []
-
-    def open_store():
-        barrier.wait()
-        try:
-            opened.append(job_store.JobStore(path))
-        except Exception as e:
-            errors.append(e)
-
-    openers = [threading.Thread(target=open_store) for _ in range(2)]
-    for opener in openers:
-        opener.start()
-    for opener in openers:
-        opener.join()
+    opened, errors = open_stores_at_once(path, 2)
     try:
         assert not errors and len(opened) == 2
         store = opened[0]
@@ -446,21 +452,7 @@ def test_stores_opened_at_once_on_a_new_database_all_open(tmp_path):
     """Switching a new database to WAL can meet "database is locked" without SQLite's busy wait (it did, in about
     one round in twelve, before the store tried again)."""
     for round_number in range(40):
-        path = str(tmp_path / f"new-{round_number}.sqlite3")
-        barrier, opened, errors = threading.Barrier(3), [], []
-
-        def open_store(path=path, barrier=barrier, opened=opened, errors=errors):
-            barrier.wait()
-            try:
-                opened.append(job_store.JobStore(path))
-            except Exception as e:
-                errors.append(e)
-
-        openers = [threading.Thread(target=open_store) for _ in range(3)]
-        for opener in openers:
-            opener.start()
-        for opener in openers:
-            opener.join()
+        opened, errors = open_stores_at_once(str(tmp_path / f"new-{round_number}.sqlite3"), 3)
         for store in opened:
             store.close()
         assert not errors and len(opened) == 3, (round_number, errors)
