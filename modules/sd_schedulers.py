@@ -27,6 +27,12 @@ class Scheduler:
     sigma_min, sigma_max and rho change)."""
 
 
+class CrossedNoiseRange(ValueError):
+    """sigma_min at or above sigma_max: the request's (or the settings') fault, answered 422 naming the option."""
+    status_code = 422
+    field = "sigma_min"
+
+
 @dataclass(frozen=True)
 class NoiseRange:
     """A1111's options sigma_min, sigma_max, rho; 0: the model's lowest / highest noise level, the schedule's rho."""
@@ -185,8 +191,8 @@ def sigma_list(schedule: Scheduler, steps: int, scheduler, is_sdxl: bool = False
         table = model_sigmas(scheduler)
         low, high = noise_range.sigma_min or float(table[0]), noise_range.sigma_max or float(table[-1])
         if low >= high:
-            raise ValueError(f"options sigma_min and sigma_max: the schedule would run from {high} down to {low}; "
-                             "sigma_min must be below sigma_max")
+            raise CrossedNoiseRange(f"options sigma_min and sigma_max: the schedule would run from {high} down to "
+                                    f"{low}; sigma_min must be below sigma_max")
         sigmas = schedule.ranged(count, low, high, noise_range.rho or schedule.default_rho)
     elif schedule.sigmas is not None:
         sigmas = (schedule.sdxl_sigmas if is_sdxl and schedule.sdxl_sigmas else schedule.sigmas)(

@@ -10,6 +10,8 @@ import torch
 from diffusers import EulerDiscreteScheduler
 
 from modules import processing, script_callbacks, sd_samplers, sd_schedulers, shared
+from modules.jobs import failures
+from modules.jobs.spec import GenerationSpec
 from test.generation_job import process_as_a_job
 
 SIGMA_LIST_SCHEDULES = ["Polyexponential", "KL Optimal", "Align Your Steps", "Simple", "Normal", "DDIM"]
@@ -162,5 +164,7 @@ def test_a_negative_range_option_is_refused_and_crossed_ends_are_named(sd_model,
         with pytest.raises(ValueError, match=f"{key}: -1.0 is negative"):
             shared.opts.check_value(key, -1.0)
     monkeypatch.setitem(shared.opts.data, "sigma_min", 20.0)  # above the model's highest noise level
-    with pytest.raises(ValueError, match="sigma_min must be below sigma_max"):
+    with pytest.raises(sd_schedulers.CrossedNoiseRange, match="sigma_min must be below sigma_max") as crossed:
         timesteps_seen("Euler", "Karras")
+    failure = failures.describe(crossed.value, GenerationSpec(mode="txt2img", params={}))
+    assert (failure.status, failure.field) == (422, "sigma_min")  # what the API answers
