@@ -2,6 +2,7 @@
 
 import contextlib
 import contextvars
+import copy
 import json
 import logging
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from modules import (
     shared,
     upscaler,
 )
+from modules.background_saving import BackgroundSaver
 from modules.masking import create_binary_mask  # noqa: F401 (A1111 name)
 from modules.opts_snapshot import OptsSnapshot, create_opts_snapshot, options_for
 from modules.prompt_seed_prep import fix_seed, get_fixed_seed, prepare_prompt_seed_state  # noqa: F401 (A1111 names)
@@ -338,15 +340,15 @@ class StableDiffusionProcessing:
 
 
 def sampling_progress_callback(step: int, total: int, latent: torch.Tensor) -> None:
-    """Drives progress, live preview (at the cadence of the generation's options, state.job_options), interrupt
-    and skip for every sampling step."""
+    """Drives progress, interrupt and skip for every sampling step, and keeps the latest latent for the live preview,
+    which is decoded when someone reads it (a progress request calls state.set_current_image, as in A1111), not here:
+    the sampling loop never waits for a preview nobody asked for."""
     state.sampling_step = step + 1
     state.sampling_steps = total
     state.current_latent = latent
     console_progress_bar = _console_progress_bar.get()
     if console_progress_bar is not None:
         console_progress_bar.update(1)
-    state.set_current_image()
     if state.interrupted or state.skipped or state.stopping_generation:
         raise InterruptedException
 
@@ -954,7 +956,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
 
     infotexts: list[str] = []
     output_images: list[Image.Image] = []
-    with torch.no_grad(), _extra_networks_deactivated_at_end(p):
+    with torch.no_grad(), _extra_networks_deactivated_at_end(p), BackgroundSaver() as saver:
         with devices.autocast():
             p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
         if state.job_count == -1:
@@ -1028,12 +1030,12 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                     mask_for_overlay, overlay = mask_overlay_args.mask_for_overlay, mask_overlay_args.overlay_image
                 image = apply_overlay(image, p.paste_to, overlay, options)
                 text = infotext(i)
-                if save_samples:
-                    _save_or_report(image, p.outpath_samples, "", p.seeds[i], p.prompts[i], options.samples_format,
-                                      info=text, p=p)
-                infotexts.append(text)
                 if options.enable_pnginfo:
                     image.info["parameters"] = text
+                if save_samples:  # p as it is now: the next image changes its batch_index, the next batch its seeds
+                    saver.submit(_save_or_report, image, p.outpath_samples, "", p.seeds[i], p.prompts[i],
+                                 options.samples_format, info=text, p=copy.copy(p))
+                infotexts.append(text)
                 output_images.append(image)
                 _append_mask_outputs(options, mask_for_overlay, image, output_images, infotexts, text)
             del decoded
@@ -1052,8 +1054,9 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 output_images.insert(0, grid)
                 index_of_first_image = 1
             if options.grid_save:
-                _save_or_report(grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0], options.grid_format,
-                                  info=text, short_filename=not options.grid_extended_filename, p=p, grid=True)
+                saver.submit(_save_or_report, grid, p.outpath_grids, "grid", p.all_seeds[0], p.all_prompts[0],
+                             options.grid_format, info=text, short_filename=not options.grid_extended_filename, p=p,
+                             grid=True)
     devices.torch_gc()  # once a generation: the allocator's cache reused between batches, returned at the end
     result = Processed(p, images_list=output_images, seed=p.all_seeds[0], info=infotexts[0],
                        subseed=p.all_subseeds[0], index_of_first_image=index_of_first_image, infotexts=infotexts)

@@ -141,3 +141,37 @@ def test_the_state_a_job_leaves_behind_is_not_reused():
     with job_state.job("task(two)", "txt2img") as second:
         assert not shared.state.interrupted
     assert first is not second and first.interrupted
+
+
+def test_a_generation_decodes_its_live_preview_only_when_one_is_read(sd_model, monkeypatch):
+    from PIL import Image
+
+    from modules import processing
+
+    monkeypatch.setitem(shared.opts.data, "live_previews_enable", True)
+    monkeypatch.setitem(shared.opts.data, "show_progress_every_n_steps", 1)
+    decoded_at = []
+
+    def decoder(latent, options):
+        decoded_at.append(shared.state.sampling_step)
+        return Image.new("RGB", (8, 8))
+
+    def generate():
+        with job_state.job("task(preview)", "txt2img", live_options=shared.opts, preview_decoder=decoder):
+            processing.process_images(processing.StableDiffusionProcessingTxt2Img(
+                prompt="a red circle", seed=3, steps=4, width=64, height=64, sampler_name="Euler",
+                do_not_save_samples=True, do_not_save_grid=True))
+
+    generate()
+    assert decoded_at == [], "nobody read the preview: the sampling loop decoded none"
+
+    real_callback = processing.sampling_progress_callback
+
+    def read_after_step(step, total, latent):
+        real_callback(step, total, latent)
+        if step in (1, 3):
+            assert progress.progress_for("task(preview)", id_live_preview=-1)["live_preview"] is not None
+
+    monkeypatch.setattr(processing, "sampling_progress_callback", read_after_step)
+    generate()
+    assert decoded_at == [2, 4], "a progress request decodes the latest latent"

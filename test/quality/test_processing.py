@@ -131,6 +131,43 @@ def test_samples_are_saved_with_a1111_names(sd_model, tmp_path):
     assert Image.open(next(tmp_path.rglob("*.png"))).info["parameters"] == result.info
 
 
+def test_saving_does_not_hold_up_the_next_batch_and_is_done_when_the_generation_returns(sd_model, tmp_path,
+                                                                                         monkeypatch):
+    import threading
+
+    from modules import images
+
+    second_batch_sampling = threading.Event()
+    real_save, real_callback = images.save_image, processing.sampling_progress_callback
+    waited = []
+
+    def slow_save(image, path, basename, seed=None, *args, **kwargs):
+        if seed == 500:  # the first batch's image: written only once the second batch samples
+            waited.append(second_batch_sampling.wait(timeout=30))
+        return real_save(image, path, basename, seed, *args, **kwargs)
+
+    def callback(step, total, latent):
+        if processing.state.job_no == 1:
+            second_batch_sampling.set()
+        real_callback(step, total, latent)
+
+    monkeypatch.setattr(images, "save_image", slow_save)
+    monkeypatch.setattr(processing, "sampling_progress_callback", callback)
+    result = txt2img(do_not_save_samples=False, outpath_samples=str(tmp_path), seed=500, n_iter=2)
+    assert waited == [True], "the second batch sampled while the first batch's image was being saved"
+    saved = sorted(tmp_path.rglob("*.png"), key=lambda path: path.name)
+    assert [path.name for path in saved] == ["00000-500.png", "00001-501.png"], "all written, in order, by the return"
+    assert [Image.open(path).info["parameters"] for path in saved] == result.infotexts
+
+
+def test_saving_names_each_file_after_its_own_batch_and_position(sd_model, tmp_path, monkeypatch):
+    pattern = "[seed]-[batch_number]-[generation_number]"
+    monkeypatch.setitem(processing.shared.opts.data, "samples_filename_pattern", pattern)
+    txt2img(do_not_save_samples=False, outpath_samples=str(tmp_path), seed=40, n_iter=2, batch_size=2)
+    assert sorted(path.name for path in tmp_path.rglob("*.png")) == [
+        "00000-40-1-1.png", "00001-41-2-2.png", "00002-42-1-3.png", "00003-43-2-4.png"]
+
+
 def test_tiling_makes_convolutions_circular_and_changes_the_image(sd_model):
     plain = txt2img(tiling=False).images[0]
     tiled = txt2img(tiling=True)
