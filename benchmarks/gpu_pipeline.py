@@ -11,11 +11,14 @@ StableDiffusionPipeline / StableDiffusionXLPipeline from the same file with the 
 the medians compared (seconds per image). Beside them: the bare UNet's time for the same steps (the floor of any
 loop around it), the FLOPs of one image (torch's FLOP counter) over a measured matmul peak (the physical limit),
 first-load times (ours with the sha256 of a file never hashed before), peak device memory, and the mean pixel
-difference between the two images (deterministic samplers only). Target (not --tiny): ours <= 1.0 x diffusers on
-every row; the exit status is 1 when one misses it.
+difference between the two images (deterministic samplers only), and what each launches: the tensor operations
+dispatched per sampling step (on a GPU about one kernel each; autocast's casts included) and the host syncs per
+image (.item() and the like), counted by the same generation at --steps and at twice as many. Target (not --tiny):
+ours <= 1.0 x diffusers on every row; the exit status is 1 when one misses it.
 """
 
 import argparse
+import collections
 import json
 import os
 import statistics
@@ -25,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 TARGET_RATIO = 1.0
 PROMPT, NEGATIVE = "a red cube on a table, studio light", "blurry"
@@ -62,6 +66,39 @@ class Result:
     diffusers_peak_memory_mb: float | None
     mean_pixel_difference: float | None
     load_s: dict = field(default_factory=dict)
+    ops_per_step: dict = field(default_factory=dict)
+    syncs_per_image: dict = field(default_factory=dict)
+
+
+HOST_SYNCS = frozenset({"_local_scalar_dense", "nonzero", "equal"})
+"""Operations that make the host wait for the device (.item(), a data-dependent shape, a comparison's answer)."""
+
+
+class DispatchedOps(TorchDispatchMode):
+    """Counts the tensor operations that compute something (views excluded), by name."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if not func.is_view:
+            self.counts[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def dispatched(function) -> collections.Counter:
+    with DispatchedOps() as ops:
+        function()
+    return ops.counts
+
+
+def launches(generate, steps: int, batch: int) -> tuple[float, float]:
+    """(operations per sampling step, host syncs per image) of generate(steps): from a run at steps and one at twice
+    as many, so that the per-image work (text encoding, decoding, saving) cancels out of the first."""
+    once, twice = dispatched(lambda: generate(steps)), dispatched(lambda: generate(2 * steps))
+    syncs = sum(once[name] for name in HOST_SYNCS)
+    return (sum(twice.values()) - sum(once.values())) / steps, syncs / batch
 
 
 def prepare_environment() -> str:
@@ -249,6 +286,8 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
         seconds, their_images = timed(lambda: run_diffusers(pipe, row, size, steps, noise), device)
         theirs_times.append(seconds / row.batch)
     their_peak = peak_mb(device)
+    ours_ops, ours_syncs = launches(lambda n: run_ours(row, size, n, seed), steps, row.batch)
+    their_ops, their_syncs = launches(lambda n: run_diffusers(pipe, row, size, n, noise), steps, row.batch)
     ours, theirs = statistics.median(ours_times), statistics.median(theirs_times)
     result = Result(
         row=row.name, ours_s_per_image=ours, diffusers_s_per_image=theirs, ratio=ours / theirs,
@@ -256,7 +295,8 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
         physical_limit_s_per_image=image_flops(model, row, size, steps, device) / peak,
         ours_peak_memory_mb=ours_peak, diffusers_peak_memory_mb=their_peak,
         mean_pixel_difference=mean_pixel_difference(ours_images, their_images) if row.deterministic else None,
-        load_s=load_s)
+        load_s=load_s, ops_per_step={"ours": ours_ops, "diffusers": their_ops},
+        syncs_per_image={"ours": ours_syncs, "diffusers": their_syncs})
     pipe.to("cpu")
     devices.release_memory()
     return result
@@ -268,13 +308,16 @@ def _number(value, digits: int = 3) -> str:
 
 def table(results: list[Result]) -> str:
     lines = ["| row | ours s/img | diffusers s/img | ours/diffusers | bare UNet s/img | limit s/img | peak MB ours / "
-             "diffusers | mean |d| /255 | load s ours / diffusers |", "|---|---|---|---|---|---|---|---|---|"]
+             "diffusers | mean |d| /255 | load s ours / diffusers | ops/step ours / diffusers | syncs/img ours / "
+             "diffusers |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r.row} | {_number(r.ours_s_per_image)} | {_number(r.diffusers_s_per_image)} | "
                      f"{_number(r.ratio, 2)} | {_number(r.bare_unet_s_per_image)} | "
                      f"{_number(r.physical_limit_s_per_image, 4)} | {_number(r.ours_peak_memory_mb, 0)} / "
                      f"{_number(r.diffusers_peak_memory_mb, 0)} | {_number(r.mean_pixel_difference, 2)} | "
-                     f"{_number(r.load_s.get('ours'), 2)} / {_number(r.load_s.get('diffusers'), 2)} |")
+                     f"{_number(r.load_s.get('ours'), 2)} / {_number(r.load_s.get('diffusers'), 2)} | "
+                     f"{_number(r.ops_per_step.get('ours'), 0)} / {_number(r.ops_per_step.get('diffusers'), 0)} | "
+                     f"{_number(r.syncs_per_image.get('ours'), 1)} / {_number(r.syncs_per_image.get('diffusers'), 1)} |")
     return "\n".join(lines)
 
 

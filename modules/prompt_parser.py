@@ -258,10 +258,19 @@ def stack_conds(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(padded)
 
 
+def conds_in_effect(c: list[list[ScheduledPromptConditioning]], current_step: int) -> list:
+    """Each prompt's cond in effect at current_step."""
+    return [next((entry.cond for entry in schedule if current_step <= entry.end_at_step), schedule[-1].cond)
+            for schedule in c]
+
+
 def reconstruct_cond_batch(c: list[list[ScheduledPromptConditioning]], current_step: int):
     """The batch of conds in effect at current_step: a tensor, or a DictWithShape of tensors for dict conds."""
-    rows = [next((entry.cond for entry in schedule if current_step <= entry.end_at_step), schedule[-1].cond)
-            for schedule in c]
+    return cond_batch(conds_in_effect(c, current_step))
+
+
+def cond_batch(rows: list):
+    """The prompts' conds as one batch: a tensor, or a DictWithShape of tensors for dict conds."""
     if not isinstance(rows[0], dict):
         return stack_conds(rows)
     # Only the cross-attention conds have a token dimension.

@@ -215,13 +215,19 @@ class DiffusersStableDiffusion(torch.nn.Module):
         return unet(x, t, encoder_hidden_states=cond).sample
 
     @torch.no_grad()
-    def predict_cond_uncond(self, x: torch.Tensor, t, cond, uncond) -> tuple[torch.Tensor, torch.Tensor]:
-        """The UNet's predictions for cond and uncond, run as one batch when their token lengths match."""
-        if _token_length(cond) == _token_length(uncond):
-            both = _concat_conds(cond, uncond)
-            out_cond, out_uncond = self.apply_model(torch.cat([x, x]), t, both).chunk(2)
+    def predict_cond_uncond(self, x: torch.Tensor, t, cond, uncond, joined=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The UNet's predictions for cond and uncond, run as one batch when their token lengths match (joined: that
+        batch's conds, join_conds(cond, uncond), when the caller has them already)."""
+        joined = joined if joined is not None else self.join_conds(cond, uncond)
+        if joined is not None:
+            out_cond, out_uncond = self.apply_model(torch.cat([x, x]), t, joined).chunk(2)
             return out_cond, out_uncond
         return self.apply_model(x, t, cond), self.apply_model(x, t, uncond)
+
+    @staticmethod
+    def join_conds(cond, uncond):
+        """cond and uncond as the conds of one UNet batch; None when their token lengths differ."""
+        return _concat_conds(cond, uncond) if _token_length(cond) == _token_length(uncond) else None
 
     @staticmethod
     def combine_cfg(out_cond: torch.Tensor, out_uncond: torch.Tensor, cfg_scale: float) -> torch.Tensor:

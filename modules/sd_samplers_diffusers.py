@@ -48,6 +48,7 @@ class DiffusersSampler:
         self.stop_at = None
         self.schedule = None
         self.last_noise_uncond = None
+        self._conds_in_effect = None
 
     def eta(self, p) -> float:
         """The request's eta, else the option for this kind of sampler; written to the infotext unless A1111's default."""
@@ -121,6 +122,8 @@ class DiffusersSampler:
         steps = steps or p.steps
         scheduler = self.make_scheduler(getattr(p, "seeds", None))
         self.set_timesteps(scheduler, steps, x.device, p)
+        if hasattr(scheduler, "set_begin_index"):  # else its first step looks the timestep up: a host sync
+            scheduler.set_begin_index(0)
         latents = x * scheduler.init_noise_sigma
         return self.run_loop(p, scheduler, scheduler.timesteps, latents, conditioning, unconditional_conditioning,
                              steps, image_conditioning)
@@ -177,18 +180,32 @@ class DiffusersSampler:
             original = init_latent
         return original * mask + latents * nmask
 
+    def conds_at(self, cond, uncond, step):
+        """(cond batch, uncond batch, both joined for one UNet batch or None) in effect at step. While the prompts'
+        schedules stay on the same entries these are the last step's tensors again, unless an on_cfg_denoiser callback
+        is registered (it may change them in place, for its step alone: it gets new ones every step)."""
+        cond_rows, uncond_rows = prompt_parser.conds_in_effect(cond, step), prompt_parser.conds_in_effect(uncond, step)
+        if script_callbacks.callback_map["callbacks_cfg_denoiser"]:
+            return prompt_parser.cond_batch(cond_rows), prompt_parser.cond_batch(uncond_rows), None
+        in_effect = [*cond_rows, None, *uncond_rows]
+        if self._conds_in_effect is None or not _same_objects(self._conds_in_effect[0], in_effect):
+            text_cond, text_uncond = prompt_parser.cond_batch(cond_rows), prompt_parser.cond_batch(uncond_rows)
+            self._conds_in_effect = in_effect, (text_cond, text_uncond, self.model.join_conds(text_cond, text_uncond))
+        return self._conds_in_effect[1]
+
     def cfg_denoise(self, p, x, image_conditioning, t, cond, uncond, step, steps, cfg_scale=None):
         """One guided prediction (at p.cfg_scale unless cfg_scale is given), with A1111's callbacks: on_cfg_denoiser
         may change the inputs, on_cfg_denoised the UNet's outputs (cond batch, then uncond batch, concatenated),
         on_cfg_after_cfg the guided result. The unconditional output stays in last_noise_uncond."""
-        params = script_callbacks.CFGDenoiserParams(x, image_conditioning, t, step, steps,
-                                                    prompt_parser.reconstruct_cond_batch(cond, step),
-                                                    prompt_parser.reconstruct_cond_batch(uncond, step), self)
+        text_cond, text_uncond, joined = self.conds_at(cond, uncond, step)
+        params = script_callbacks.CFGDenoiserParams(x, image_conditioning, t, step, steps, text_cond, text_uncond,
+                                                    self)
         script_callbacks.cfg_denoiser_callback(params)
         model_input = params.x
         if params.image_cond is not None:
             model_input = torch.cat([model_input, params.image_cond.to(model_input.dtype)], dim=1)
-        out_cond, out_uncond = self.model.predict_cond_uncond(model_input, t, params.text_cond, params.text_uncond)
+        out_cond, out_uncond = self.model.predict_cond_uncond(model_input, t, params.text_cond, params.text_uncond,
+                                                              joined)
         if script_callbacks.callback_map["callbacks_cfg_denoised"]:
             denoised = script_callbacks.CFGDenoisedParams(torch.cat([out_cond, out_uncond]), step, steps, self.model)
             script_callbacks.cfg_denoised_callback(denoised)
@@ -198,3 +215,7 @@ class DiffusersSampler:
         after = script_callbacks.AfterCFGCallbackParams(guided, step, steps)
         script_callbacks.cfg_after_cfg_callback(after)
         return after.x
+
+
+def _same_objects(first: list, second: list) -> bool:
+    return len(first) == len(second) and all(a is b for a, b in zip(first, second))

@@ -29,6 +29,11 @@ def test_the_tiny_run_measures_every_column_and_ours_matches_diffusers(tmp_path)
     assert set(results["sd15-b1-dpmpp_2m_karras"]["load_s"]) == {"ours", "diffusers"}
     assert results["sd15-b1-dpmpp_2m_karras"]["mean_pixel_difference"] < 2, "the same image as diffusers"
     assert results["sdxl-b1-euler_a"]["mean_pixel_difference"] is None, "an ancestral sampler draws other noise"
+    for result in results.values():
+        ops, syncs = result["ops_per_step"], result["syncs_per_image"]
+        assert 0 < ops["ours"] <= 1.02 * ops["diffusers"], "no more work per sampling step than diffusers' loop"
+        assert syncs["ours"] <= syncs["diffusers"] + 2, "host syncs: diffusers' own, and one NaN check per latent " \
+                                                        "and per decoded image"
 
 
 def test_only_the_deterministic_samplers_are_compared_pixel_by_pixel():
