@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from modules import processing, sd_samplers, sd_schedulers
 
@@ -97,3 +98,22 @@ def test_samplers_not_listed_are_not_findable():
         for spelled in (name, f"{name} Karras"):
             with pytest.raises(ValueError, match="sampler not found"):
                 sd_samplers.get_sampler_and_scheduler(spelled, None)
+
+
+def test_the_cond_batch_is_built_again_only_when_a_prompts_schedule_moves_on(sd_model, monkeypatch):
+    from modules import prompt_parser, script_callbacks
+
+    monkeypatch.setitem(script_callbacks.callback_map, "callbacks_cfg_denoiser", [])
+    entry = prompt_parser.ScheduledPromptConditioning
+    first, second, negative = (torch.full((77, 8), value) for value in (1.0, 2.0, -1.0))
+    cond, uncond = [[entry(1, first), entry(3, second)]], [[entry(3, negative)]]
+    sampler = sd_samplers.create_sampler("Euler", sd_model)
+    at = [sampler.conds_at(cond, uncond, step) for step in range(4)]
+    assert at[0][0] is at[1][0] and at[2][0] is at[3][0], "the same tensors while the same entries are in effect"
+    assert torch.equal(at[0][0], first[None]) and torch.equal(at[2][0], second[None]), "[from:to:when] moves on"
+    assert torch.equal(at[3][2], torch.cat([second[None], negative[None]])), "cond then uncond, for one UNet batch"
+
+    monkeypatch.setitem(script_callbacks.callback_map, "callbacks_cfg_denoiser", [object()])
+    again = [sampler.conds_at(cond, uncond, step) for step in range(2)]
+    assert again[0][0] is not again[1][0] and again[0][2] is None, \
+        "an on_cfg_denoiser callback gets new tensors every step (it may change them in place)"
