@@ -815,18 +815,33 @@ def _noise_device(options) -> torch.device:
 
 
 def decode_latent_batch(model, latents: torch.Tensor, target_device=None, check_for_nans: bool = False,
-                        retry_in_fp32: bool = True, cmd_opts=None) -> torch.Tensor:
-    """Latents → images in [0, 1] on target_device (the CPU by default), decoded one at a time (batched VAE numerics
-    differ slightly on CPU, and image i of a batch must equal a single generation with seed + i). check_for_nans:
-    A1111's NaN check, with a 16-bit VAE retried in 32-bit floats when retry_in_fp32 (option auto_vae_precision)."""
+                        retry_in_fp32: bool = True, cmd_opts=None, at_once: bool | None = None) -> torch.Tensor:
+    """Latents → images in [0, 1] on target_device (the CPU by default). On the CPU one at a time, as A1111 decodes
+    (batched VAE numerics differ slightly there, and image i of a batch must equal a single generation with
+    seed + i); on a GPU all at once, as diffusers decodes (at_once says which), and one at a time from the batch size
+    that once ran out of memory on this model. check_for_nans: A1111's NaN check, with a 16-bit VAE retried in
+    32-bit floats when retry_in_fp32 (option auto_vae_precision)."""
     cmd_opts = cmd_opts if cmd_opts is not None else shared.cmd_opts
     target_device = target_device or devices.cpu
-    decoded = []
-    for i in range(len(latents)):
-        image = nan_check.decode_checked(model, latents[i:i + 1], retry_in_fp32, cmd_opts) if check_for_nans else \
-            model.decode_first_stage(latents[i:i + 1])
-        decoded.append(image.float().to(target_device))
-    return torch.clamp((torch.cat(decoded) + 1.0) / 2.0, min=0.0, max=1.0)
+
+    def decode(batch: torch.Tensor) -> torch.Tensor:
+        images = nan_check.decode_checked(model, batch, retry_in_fp32, cmd_opts) if check_for_nans else \
+            model.decode_first_stage(batch)
+        return images.float().to(target_device)
+
+    at_once = latents.device.type != "cpu" if at_once is None else at_once
+    out_of_memory_from = getattr(model, "decode_out_of_memory_from", None)
+    decoded = None
+    if at_once and len(latents) > 1 and (out_of_memory_from is None or len(latents) < out_of_memory_from):
+        try:
+            decoded = decode(latents)
+        except torch.OutOfMemoryError:
+            model.decode_out_of_memory_from = len(latents)
+            log.warning("Decoding %d images at once ran out of memory; decoding one at a time", len(latents))
+            devices.torch_gc()
+    if decoded is None:
+        decoded = torch.cat([decode(latents[i:i + 1]) for i in range(len(latents))])
+    return torch.clamp((decoded + 1.0) / 2.0, min=0.0, max=1.0)
 
 
 def apply_overlay(image: Image.Image, paste_loc, overlay: Image.Image | None, options=None) -> Image.Image:

@@ -3,6 +3,7 @@ test_opts_override.py)."""
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
 from modules import infotext_utils, processing
@@ -177,3 +178,41 @@ def test_tiling_makes_convolutions_circular_and_changes_the_image(sd_model):
     assert "Tiling: True" in tiled.info
     assert not np.array_equal(pixels(plain), pixels(tiled.images[0]))
     assert txt2img(tiling=False).images[0].tobytes() == plain.tobytes()
+
+
+class BatchCounting:
+    """The model, with the batch sizes its VAE was asked to decode recorded; out of memory from oom_from images."""
+
+    def __init__(self, model, oom_from=None):
+        self.model, self.oom_from, self.batches = model, oom_from, []
+
+    def decode_first_stage(self, latents):
+        self.batches.append(len(latents))
+        if self.oom_from is not None and len(latents) >= self.oom_from:
+            raise torch.OutOfMemoryError("CUDA out of memory (a test's)")
+        return self.model.decode_first_stage(latents)
+
+
+def test_the_cpu_decodes_one_image_at_a_time_and_a_gpu_all_at_once_with_the_same_images(sd_model):
+    latents = torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(5))
+    one_by_one, at_once = BatchCounting(sd_model), BatchCounting(sd_model)
+    separately = processing.decode_latent_batch(one_by_one, latents)
+    together = processing.decode_latent_batch(at_once, latents, at_once=True)
+    assert one_by_one.batches == [1, 1, 1] and at_once.batches == [3]
+    side = 8 * sd_model.vae_scale_factor
+    assert separately.shape == together.shape == (3, 3, side, side)
+    assert (separately - together).abs().max() < 1e-4
+
+
+def test_decoding_at_once_out_of_memory_falls_back_to_one_at_a_time_and_remembers(sd_model, caplog):
+    latents = torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(5))
+    model = BatchCounting(sd_model, oom_from=3)
+    expected = processing.decode_latent_batch(sd_model, latents)
+    with caplog.at_level("WARNING"):
+        first = processing.decode_latent_batch(model, latents, at_once=True)
+    assert model.batches == [3, 1, 1, 1] and "ran out of memory" in caplog.text
+    assert torch.equal(first, expected)
+    model.batches.clear()
+    processing.decode_latent_batch(model, latents, at_once=True)
+    processing.decode_latent_batch(model, latents[:2], at_once=True)
+    assert model.batches == [1, 1, 1, 2], "not tried at once again at that size; a smaller batch still is"
