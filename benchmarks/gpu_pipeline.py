@@ -71,7 +71,8 @@ class Result:
 
 
 HOST_SYNCS = frozenset({"_local_scalar_dense", "nonzero", "equal"})
-"""Operations that make the host wait for the device (.item(), a data-dependent shape, a comparison's answer)."""
+"""Operations that make the host wait for the device for a number (.item(), a data-dependent shape, a comparison's
+answer); copies of whole tensors to the host (the decoded images) are not counted."""
 
 
 class DispatchedOps(TorchDispatchMode):

@@ -10,14 +10,17 @@ log = logging.getLogger(__name__)
 class BackgroundSaver:
     """Runs save calls one at a time, in the order submitted, on one thread, each in the context it was submitted
     from (the generation's options, job state and output staging). Used as a context manager: leaving the block
-    waits for every save; the first error a save raised is raised then, unless the block itself is raising (the
-    save's error is logged instead)."""
+    waits for every save; the first error a save raised is raised then (or by the next submit, if it has already
+    ended), unless the block itself is raising (the save's error is logged instead)."""
 
     def __init__(self):
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future] = []
 
     def submit(self, save, *args, **kwargs) -> None:
+        failed = next((future for future in self._pending if future.done() and future.exception() is not None), None)
+        if failed is not None:
+            self.wait()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-saving")
         self._pending.append(self._executor.submit(contextvars.copy_context().run, save, *args, **kwargs))

@@ -203,10 +203,11 @@ class Api:
         state = shared.state.current() if id_task is None else job_state.running(id_task) or job_state.State()
         if state.job_count == 0:
             return models.ProgressResponse(progress=0, eta_relative=0, state=state.dict(), textinfo=state.textinfo)
-        state.set_current_image()
         current_image = None
-        if state.current_image is not None and not skip_current_image:
-            current_image = encode_to_text(state.current_image)
+        if not skip_current_image:
+            state.set_current_image()
+            if state.current_image is not None:
+                current_image = encode_to_text(state.current_image)
         return models.ProgressResponse(progress=state.progress(), eta_relative=state.eta_relative() or 0,
                                        state=state.dict(), current_image=current_image, textinfo=state.textinfo)
 

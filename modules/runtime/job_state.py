@@ -44,6 +44,7 @@ class State:
         """The options live previews follow while no generation has set job_options (shared.opts)."""
         self.server_start = time.time()
         self._lock = threading.RLock()
+        self._decoding_preview = threading.Lock()
         self._server_command = None
         self._server_command_signal = threading.Event()
 
@@ -173,8 +174,10 @@ class State:
             self.do_set_current_image()
 
     def do_set_current_image(self):
+        """Decodes the latest latent as the live preview; returns at once when another request is decoding it (the
+        preview it makes serves both)."""
         latent, decoder = self.current_latent, self.preview_decoder
-        if latent is None or decoder is None:
+        if latent is None or decoder is None or not self._decoding_preview.acquire(blocking=False):
             return
         try:
             self.assign_current_image(decoder(latent, self.preview_options()))
@@ -182,6 +185,8 @@ class State:
         except Exception:
             # e.g. the VAE is being swapped with the model; a missed preview is harmless
             log.debug("Live preview failed", exc_info=True)
+        finally:
+            self._decoding_preview.release()
 
     def assign_current_image(self, image):
         if self.preview_options().live_previews_image_format == "jpeg" and image.mode == "RGBA":

@@ -26,13 +26,17 @@ def test_saves_run_in_order_on_another_thread_in_the_submitters_context():
 
 
 def test_leaving_the_block_raises_the_first_error_and_logs_the_others(caplog):
+    both_submitted = threading.Event()
+
     def fail(message):
+        both_submitted.wait(timeout=10)
         raise ValueError(message)
 
     with pytest.raises(ValueError, match="first"), caplog.at_level(logging.ERROR):
         with BackgroundSaver() as saver:
             saver.submit(fail, "first")
             saver.submit(fail, "second")
+            both_submitted.set()
     assert "second" in caplog.text
 
 
@@ -51,3 +55,15 @@ def test_a_saver_given_nothing_starts_no_thread():
     before = threading.active_count()
     with BackgroundSaver():
         assert threading.active_count() == before
+
+
+def test_a_failed_save_stops_the_next_submit_instead_of_waiting_for_the_end():
+    def fail():
+        raise ValueError("EXIF data is too long")
+
+    saver = BackgroundSaver()
+    saver.submit(fail)
+    while not saver._pending[0].done():
+        threading.Event().wait(0.01)
+    with pytest.raises(ValueError, match="EXIF"):
+        saver.submit(print, "the next image")

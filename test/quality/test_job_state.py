@@ -175,3 +175,21 @@ def test_a_generation_decodes_its_live_preview_only_when_one_is_read(sd_model, m
     monkeypatch.setattr(processing, "sampling_progress_callback", read_after_step)
     generate()
     assert decoded_at == [2, 4], "a progress request decodes the latest latent"
+
+
+def test_sdapi_progress_decodes_the_preview_only_when_it_returns_it(monkeypatch):
+    from PIL import Image
+
+    from modules.api.api import Api
+
+    monkeypatch.setitem(shared.opts.data, "live_previews_enable", True)
+    monkeypatch.setitem(shared.opts.data, "show_progress_every_n_steps", 1)
+    decoded = []
+    state = job_state.State(live_options=shared.opts)
+    state.preview_decoder = lambda latent, options: decoded.append(latent) or Image.new("RGB", (8, 8))
+    with job_state.listed("task(sdapi-progress)", state, "txt2img"):
+        state.job_count, state.sampling_steps, state.sampling_step, state.current_latent = 1, 4, 2, "latent"
+        skipped = Api.progressapi(None, skip_current_image=True, id_task="task(sdapi-progress)")
+        assert skipped.current_image is None and decoded == []
+        shown = Api.progressapi(None, id_task="task(sdapi-progress)")
+        assert shown.current_image and decoded == ["latent"]

@@ -180,3 +180,25 @@ def test_server_command_wakes_waiter():
     assert received == ["restart"]
     assert state.interrupted
     assert state.server_command is None
+
+
+def test_requests_reading_the_preview_at_once_decode_it_once(live_previews):
+    state = State(live_options=shared.opts)
+    decoding, release, decoded = threading.Event(), threading.Event(), []
+
+    def slow_decoder(latent, options):
+        decoded.append(latent)
+        decoding.set()
+        release.wait(timeout=10)
+        return Image.new("RGB", (8, 8))
+
+    state.preview_decoder = slow_decoder
+    state.begin("txt2img")
+    state.current_latent, state.sampling_step = "latent-2", 2
+    first = threading.Thread(target=state.set_current_image)
+    first.start()
+    assert decoding.wait(timeout=10)
+    state.set_current_image()  # a second request while the first decodes: answered with the preview there is
+    release.set()
+    first.join(timeout=10)
+    assert decoded == ["latent-2"] and state.id_live_preview == 1
