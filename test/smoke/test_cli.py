@@ -173,11 +173,18 @@ def test_server_mode_submits_to_the_running_server_and_manages_its_jobs(cli_serv
     assert unknown_sampler.returncode == 2 and "--sampler: sampler not found" in unknown_sampler.stderr
 
 
+def _ctrl_c_as_at_a_terminal():
+    """The child takes SIGINT as a program started from a terminal does, also when these tests run as a shell's
+    background job (which starts with SIGINT ignored, and passes that on)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_mid_generation_cancels_cleanly_and_exits_3(tmp_path):
     data_dir = str(tmp_path / "data")
     process = subprocess.Popen([sys.executable, "cli.py", "txt2img", "--data-dir", data_dir, "--steps", "150",
                                 "--width", "64", "--height", "64", "--n-iter", "3", "--seed", "4"], cwd=REPO_ROOT,
-                               env=_server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               env=_server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_ctrl_c_as_at_a_terminal)
     lines = []
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while time.monotonic() < deadline:
