@@ -494,7 +494,8 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         self.rng = rng.ImageRNG(samples.shape[1:], self.seeds, subseeds=self.subseeds,
                                 subseed_strength=self.subseed_strength, seed_resize_from_h=self.seed_resize_from_h,
                                 seed_resize_from_w=self.seed_resize_from_w, latent_factor=factor,
-                                eta_noise_seed_delta=options.eta_noise_seed_delta, device=_noise_device(options))
+                                eta_noise_seed_delta=options.eta_noise_seed_delta, device=_noise_device(options),
+                                to_device=model.device)
         noise = self.rng.next()
         hr_sampler_name = self.hr_sampler_name if self.hr_sampler_name not in (None, "", "Use same sampler") \
             else self.sampler_name
@@ -994,7 +995,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             p.rng = rng.ImageRNG(latent_shape, p.seeds, subseeds=p.subseeds, subseed_strength=p.subseed_strength,
                                  seed_resize_from_h=p.seed_resize_from_h, seed_resize_from_w=p.seed_resize_from_w,
                                  latent_factor=factor, device=_noise_device(options),
-                                 eta_noise_seed_delta=options.eta_noise_seed_delta)
+                                 eta_noise_seed_delta=options.eta_noise_seed_delta, to_device=p.sd_model.device)
             _run_scripts(p, "before_process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds,
                          subseeds=p.subseeds)
             if len(p.prompts) == 0:

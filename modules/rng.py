@@ -39,7 +39,9 @@ class ImageRNG:
     """Noise for a batch: image i is drawn exactly as a single generation with seeds[i] would draw it."""
 
     def __init__(self, shape, seeds, subseeds=None, subseed_strength=0.0, seed_resize_from_h=0,
-                 seed_resize_from_w=0, latent_factor=8, device=None, eta_noise_seed_delta=0):
+                 seed_resize_from_w=0, latent_factor=8, device=None, eta_noise_seed_delta=0, to_device=None):
+        """device: where the noise is drawn (randn_source); to_device: where the noise it gives goes (the model's
+        device), when that is another."""
         self.shape = tuple(int(x) for x in shape)
         self.seeds = [int(s) for s in seeds]
         self.subseeds = [int(s) for s in subseeds] if subseeds else None
@@ -48,6 +50,7 @@ class ImageRNG:
         self.seed_resize_from_w = int(seed_resize_from_w or 0)
         self.latent_factor = int(latent_factor)
         self.device = device or torch.device("cpu")
+        self.to_device = to_device or self.device
         self.eta_noise_seed_delta = int(eta_noise_seed_delta or 0)
         self.generators: list[torch.Generator] = []
         self.is_first = True
@@ -80,11 +83,12 @@ class ImageRNG:
     def first(self) -> torch.Tensor:
         """The initial latent noise [B, C, H, W]; also prepares one generator per image for sampler noise."""
         self.generators = []
-        return torch.stack([self._first_noise(i) for i in range(len(self.seeds))])
+        return torch.stack([self._first_noise(i) for i in range(len(self.seeds))]).to(self.to_device)
 
     def next(self) -> torch.Tensor:
         """The first call gives the initial noise; later calls continue each image's generator."""
         if self.is_first:
             self.is_first = False
             return self.first()
-        return torch.stack([torch.randn(self.shape, generator=g, device=self.device) for g in self.generators])
+        return torch.stack([torch.randn(self.shape, generator=g, device=self.device)
+                            for g in self.generators]).to(self.to_device)

@@ -100,3 +100,13 @@ def test_random_seed_is_fixed_and_reported(sd_model):
     again = txt2img(seed=seed, batch_size=2)
     assert np.array_equal(pixels(result, 0), pixels(again, 0))
     assert np.array_equal(pixels(result, 1), pixels(again, 1))
+
+
+def test_noise_drawn_on_the_cpu_is_given_on_the_models_device():
+    """randn_source CPU on a GPU: drawn by the CPU's generators (the same seeds everywhere), then moved to where the
+    model runs (the meta device stands in for a GPU here)."""
+    drawn_on_cpu = rng.ImageRNG((4, 8, 8), [1, 2], device=torch.device("cpu"))
+    moved = rng.ImageRNG((4, 8, 8), [1, 2], device=torch.device("cpu"), to_device=torch.device("meta"))
+    first, later = moved.next(), moved.next()
+    assert first.device.type == later.device.type == "meta" and first.shape == later.shape == (2, 4, 8, 8)
+    assert drawn_on_cpu.next().device.type == "cpu" and moved.generators[0].device.type == "cpu"
