@@ -53,14 +53,6 @@ def choose_dtype(target: torch.device, cmd_opts=None, for_vae: bool = False) -> 
     return torch.float16
 
 
-NOT_YET_IMPLEMENTED = {"medvram": "--medvram", "medvram_sdxl": "--medvram-sdxl", "lowvram": "--lowvram"}
-
-
-def unimplemented_memory_flags(cmd_opts) -> list[str]:
-    """The memory-saving flags given that this version does not implement (the model stays whole on the device)."""
-    return [flag for name, flag in NOT_YET_IMPLEMENTED.items() if getattr(cmd_opts, name, False)]
-
-
 def init(cmd_opts=None) -> torch.device:
     """Selects the generation device and dtypes from the command line; returns the device."""
     global device, dtype, dtype_vae, dtype_unet, unet_needs_upcast

@@ -28,7 +28,7 @@ def initialize(load_model: bool = True) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configure_logging(shared.cmd_opts.loglevel)
     shared.device = devices.init(shared.cmd_opts)
-    say_unimplemented_flags(shared.cmd_opts, shared.device)
+    say_flags_with_no_effect(shared.cmd_opts)
     shared.prompt_styles = styles.StyleDatabase(shared.styles_filename)
     shared.sd_upscalers = upscaler.sd_upscalers
     shared.state.preview_decoder = live_preview.decode_preview
@@ -53,9 +53,7 @@ def configure_logging(level: str | None) -> None:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(name)s] %(message)s", force=True)
 
 
-def say_unimplemented_flags(cmd_opts, device) -> None:
-    for flag in devices.unimplemented_memory_flags(cmd_opts):
-        print(f"{flag} is not implemented yet: the whole model stays on {device}")
+def say_flags_with_no_effect(cmd_opts) -> None:
     line = flag_effects.startup_line(cmd_args.parser, cmd_opts)
     if line:
         print(line)

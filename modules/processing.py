@@ -18,6 +18,7 @@ from modules import (
     extra_networks,
     images,
     infotext_utils,
+    lowvram,
     masking,
     nan_check,
     prompt_parser,
@@ -342,13 +343,15 @@ class StableDiffusionProcessing:
 def sampling_progress_callback(step: int, total: int, latent: torch.Tensor) -> None:
     """Drives progress, interrupt and skip for every sampling step, and keeps the latest latent for the live preview,
     which is decoded when someone reads it (a progress request calls state.set_current_image, as in A1111), not here:
-    the sampling loop never waits for a preview nobody asked for."""
+    the sampling loop never waits for a preview nobody asked for. An offloaded model's preview is decoded here, at
+    the preview cadence (state.previews_from_sampler), so that no request moves its parts meanwhile."""
     state.sampling_step = step + 1
     state.sampling_steps = total
     state.current_latent = latent
     console_progress_bar = _console_progress_bar.get()
     if console_progress_bar is not None:
         console_progress_bar.update(1)
+    state.preview_from_sampler()
     if state.interrupted or state.skipped or state.stopping_generation:
         raise InterruptedException
 
@@ -968,6 +971,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.runtime_context = create_runtime_context(p.sd_model, options, device=devices.device, state=state.current(),
                                                cmd_opts=shared.cmd_opts)
     state.job_options = options
+    state.previews_from_sampler = lowvram.is_enabled(p.sd_model)
     _run_scripts(p, "process")
 
     infotexts: list[str] = []

@@ -101,6 +101,10 @@ class DiffusersStableDiffusion(torch.nn.Module):
         self.tokenizer = load_tokenizer()
         self.scheduler_config = _read_scheduler_config(config_dir)
         self.conditioner = self._build_conditioner(state_dict, dtype)
+        self.execution_device = device
+        """where the model computes (its parts may wait in RAM between calls: modules/lowvram.py)"""
+        self.offload = None
+        self.lowvram = False
         self.to(device)
         self.eval()
         self.sd_checkpoint_info = None
@@ -161,7 +165,7 @@ class DiffusersStableDiffusion(torch.nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.unet.parameters()).device
+        return self.execution_device
 
     @property
     def latent_channels(self) -> int:

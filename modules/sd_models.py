@@ -12,7 +12,7 @@ import time
 import safetensors
 import safetensors.torch
 
-from modules import devices, hashes, paths_internal, safe, sd_models_metadata, shared, unet_compile
+from modules import devices, hashes, lowvram, paths_internal, safe, sd_models_metadata, shared, unet_compile
 from modules.sd_model_diffusers import DiffusersStableDiffusion, config_dir_for
 from modules.sd_models_detect import detect_architecture
 
@@ -210,17 +210,24 @@ def load_model(checkpoint_info: CheckpointInfo | None = None, select: bool = Tru
         unload_model_weights()
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="checkpoint-hash") as hashing:
             hashed = hashing.submit(checkpoint_info.calculate_shorthash)  # beside the load, not after it
-            state_dict, metadata = read_state_dict(checkpoint_info.filename,
-                                                   devices.state_dict_device(os.path.getsize(checkpoint_info.filename)))
+            may_offload = lowvram.mode(shared.cmd_opts, is_sdxl=True) is not None  # the architecture is not known yet
+            read_to = devices.cpu if may_offload else devices.state_dict_device(
+                os.path.getsize(checkpoint_info.filename))
+            state_dict, metadata = read_state_dict(checkpoint_info.filename, read_to)
             architecture = detect_architecture(state_dict, metadata, checkpoint_info.filename)
+            offload = lowvram.mode(shared.cmd_opts, is_sdxl=architecture.family == "SDXL")
             model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(
-                checkpoint_info.filename, architecture, metadata), devices.device, devices.dtype_unet,
-                devices.dtype_vae)
+                checkpoint_info.filename, architecture, metadata), devices.cpu if offload else devices.device,
+                devices.dtype_unet, devices.dtype_vae)
+            if offload:
+                lowvram.setup_for_low_vram(model, use_medvram=offload == "medvram", device=devices.device)
             del state_dict  # its tensors go now (no cycles hold them: no gc.collect, which costs ~0.2 s here)
             devices.torch_gc()
             hashed.result()
         checkpoint_info.register()
-        if shared.cmd_opts.opt_compile:
+        if shared.cmd_opts.opt_compile and offload:
+            print(f"--opt-compile is not used with --{offload}: the UNet runs uncompiled")
+        elif shared.cmd_opts.opt_compile:
             model.unet_runner = unet_compile.CompiledUNet(model.unet, devices.device,
                                                           unet_compile.cache_dir(paths_internal.data_path), shared.state)
         model.sd_checkpoint_info = checkpoint_info

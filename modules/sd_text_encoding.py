@@ -191,7 +191,7 @@ class TextConditioner:
         if spec.final_norm and not spec.penultimate:
             hidden = _final_layer_norm(spec.encoder)(hidden)
         if emphasis in ("Original", "No norm"):
-            multipliers = torch.tensor([c.multipliers for c in chunk_batch], device=device, dtype=hidden.dtype)
+            multipliers = torch.tensor([c.multipliers for c in chunk_batch], device=hidden.device, dtype=hidden.dtype)
             original_mean = hidden.mean()
             hidden = hidden * multipliers.unsqueeze(-1)
             if emphasis == "Original":

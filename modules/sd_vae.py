@@ -67,8 +67,12 @@ def reload_vae_weights(sd_model=None, vae_file: str | None = None) -> None:
     if vae_file is None:
         sd_model.vae = sd_model.base_vae
     else:
-        vae = load_vae(_vae_state_dict(vae_file), sd_model.config_dir, sd_model.base_vae.dtype)
-        sd_model.vae = vae.to(sd_model.device).eval()
+        vae = load_vae(_vae_state_dict(vae_file), sd_model.config_dir, sd_model.base_vae.dtype).eval()
+        if sd_model.offload is not None:
+            sd_model.offload.add_vae(vae)
+        else:
+            vae.to(sd_model.device)
+        sd_model.vae = vae
     sd_model.loaded_vae_file = vae_file
 
 

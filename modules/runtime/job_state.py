@@ -164,8 +164,22 @@ class State:
         elapsed = time.time() - self.time_start
         return elapsed / progress - elapsed
 
+    previews_from_sampler = False
+    """Set by a generation whose model is offloaded (--medvram, --lowvram): the sampler decodes the live preview
+    itself (preview_from_sampler), as A1111 does then, and a progress request only reads it."""
+
     def set_current_image(self):
-        """Refreshes the live preview when show_progress_every_n_steps steps have passed since the last one."""
+        """Refreshes the live preview when show_progress_every_n_steps steps have passed since the last one; what a
+        progress request calls before it reads the preview."""
+        if not self.previews_from_sampler:
+            self._refresh_preview_if_due()
+
+    def preview_from_sampler(self):
+        """What the sampler's step callback calls: refreshes the preview when the sampler decodes it itself."""
+        if self.previews_from_sampler:
+            self._refresh_preview_if_due()
+
+    def _refresh_preview_if_due(self):
         options = self.preview_options()
         every = options.show_progress_every_n_steps
         if not options.live_previews_enable or every == -1:

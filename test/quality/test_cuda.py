@@ -1,5 +1,7 @@
 """What only a CUDA device can show: a 16-bit generation on the GPU draws the image the CPU draws in fp32 (within
-fp16 noise), and --opt-compile's CUDA graphs draw the eager image. Skipped, with the reason, where there is none."""
+fp16 noise), --opt-compile's CUDA graphs draw the eager image, and --medvram / --lowvram keep the parts in RAM between
+calls and draw the image of the whole model on the GPU (img2img and randn_source CPU included). Skipped, with the
+reason, where there is none."""
 
 import os
 
@@ -51,3 +53,21 @@ def test_cuda_graphs_draw_the_eager_image(on_gpu, monkeypatch):
     assert model.unet_runner.mode == "reduce-overhead"
     assert np.abs(generate() - eager).max() <= 2
     assert np.abs(generate() - eager).max() <= 2
+
+
+@pytest.mark.parametrize("flag", ["medvram", "lowvram"])
+def test_an_offloaded_model_keeps_its_parts_in_ram_and_draws_the_whole_models_image(on_gpu, monkeypatch, flag):
+    sd_models.load_model(on_gpu)
+    whole = generate()
+    monkeypatch.setattr(shared.cmd_opts, flag, True)
+    model = sd_models.load_model(on_gpu)
+    assert model.device.type == "cuda"
+    assert np.abs(generate() - whole).max() <= 2
+    assert next(model.text_encoder.parameters()).device.type == "cpu", "sent back once the UNet ran"
+    assert next(model.unet.up_blocks[0].parameters()).device.type == "cpu", "sent back once the VAE ran"
+    assert next(model.vae.parameters()).device.type == "cuda", "the last part called stays until the next"
+    monkeypatch.setitem(shared.opts.data, "randn_source", "CPU")
+    init = processing.process_images(processing.StableDiffusionProcessingTxt2Img(**SMALL)).images[0]
+    img2img = processing.process_images(processing.StableDiffusionProcessingImg2Img(
+        init_images=[init], denoising_strength=0.5, **SMALL))
+    assert img2img.images[0].size == init.size

@@ -79,15 +79,11 @@ def test_on_the_cpu_a_checkpoint_is_read_to_the_cpu():
     assert devices.state_dict_device(1, 2**40) == devices.cpu
 
 
-def test_the_memory_flags_not_implemented_are_named_at_start(capsys):
-    from modules import initialize
+def test_the_memory_flags_are_not_named_as_changing_nothing(capsys):
+    from modules import cmd_args, flag_effects
 
-    initialize.say_unimplemented_flags(flags(medvram=True, lowvram=True), CUDA)
-    console = capsys.readouterr().out
-    assert "--medvram is not implemented yet: the whole model stays on cuda" in console
-    assert "--lowvram is not implemented yet" in console and "--medvram-sdxl" not in console
-    initialize.say_unimplemented_flags(flags(), CUDA)
-    assert capsys.readouterr().out == ""
+    given = cmd_args.parser.parse_args(["--medvram", "--medvram-sdxl", "--lowvram"])
+    assert flag_effects.startup_line(cmd_args.parser, given) is None
 
 
 def test_device_id_picks_that_cuda_device(gpu_devices):

@@ -202,3 +202,18 @@ def test_requests_reading_the_preview_at_once_decode_it_once(live_previews):
     release.set()
     first.join(timeout=10)
     assert decoded == ["latent-2"] and state.id_live_preview == 1
+
+
+@pytest.mark.parametrize("from_sampler", [False, True])
+def test_the_preview_is_decoded_by_requests_or_by_the_sampler_never_both(live_previews, from_sampler):
+    state = State(live_options=shared.opts)
+    decoded = []
+    state.preview_decoder = lambda latent, options: decoded.append(latent) or Image.new("RGB", (8, 8))
+    state.begin("txt2img")
+    state.previews_from_sampler = from_sampler
+    state.current_latent, state.sampling_step = "latent-2", 2
+    state.set_current_image()  # a progress request
+    assert decoded == ([] if from_sampler else ["latent-2"])
+    state.current_latent, state.sampling_step = "latent-4", 4
+    state.preview_from_sampler()  # the step callback
+    assert decoded == (["latent-4"] if from_sampler else ["latent-2"])
