@@ -12,6 +12,9 @@ from torch.utils._pytree import tree_map
 from modules import devices
 
 
+UNET_BLOCKS = ("down_blocks", "mid_block", "up_blocks")
+
+
 def mode(cmd_opts, is_sdxl: bool) -> str | None:
     """"lowvram", "medvram" or None: what the flags ask for a model of this kind (--medvram-sdxl: SDXL only)."""
     if getattr(cmd_opts, "lowvram", False):
@@ -65,9 +68,10 @@ def setup_for_low_vram(sd_model, use_medvram: bool, device: torch.device) -> Off
         offload.add_part(sd_model.unet)
     else:
         unet = sd_model.unet
-        blocks = [*unet.down_blocks, unet.mid_block, *unet.up_blocks]
-        unet.to(device)
-        for block in filter(None, blocks):
+        for name, child in unet.named_children():  # the rest moved alone: the whole UNet may not fit at once
+            if name not in UNET_BLOCKS:
+                child.to(device)
+        for block in filter(None, [*unet.down_blocks, unet.mid_block, *unet.up_blocks]):
             offload.add_part(block)
     offload.add_vae(sd_model.vae)
     sd_model.execution_device = device
