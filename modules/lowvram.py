@@ -11,7 +11,6 @@ from torch.utils._pytree import tree_map
 
 from modules import devices
 
-
 UNET_BLOCKS = ("down_blocks", "mid_block", "up_blocks")
 
 
