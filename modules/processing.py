@@ -822,8 +822,8 @@ def decode_latent_batch(model, latents: torch.Tensor, target_device=None, check_
                         retry_in_fp32: bool = True, cmd_opts=None, at_once: bool | None = None) -> torch.Tensor:
     """Latents → images in [0, 1] on target_device (the CPU by default). On the CPU one at a time, as A1111 decodes
     (batched VAE numerics differ slightly there, and image i of a batch must equal a single generation with
-    seed + i); on a GPU all at once, as diffusers decodes (at_once says which), and one at a time from the batch size
-    that once ran out of memory on this model. check_for_nans: A1111's NaN check, with a 16-bit VAE retried in
+    seed + i); on a GPU all at once, as diffusers decodes (at_once says which), unless the model is offloaded
+    (--medvram, --lowvram), and one at a time from the batch size that once ran out of memory on this model. check_for_nans: A1111's NaN check, with a 16-bit VAE retried in
     32-bit floats when retry_in_fp32 (option auto_vae_precision)."""
     cmd_opts = cmd_opts if cmd_opts is not None else shared.cmd_opts
     target_device = target_device or devices.cpu
@@ -833,7 +833,8 @@ def decode_latent_batch(model, latents: torch.Tensor, target_device=None, check_
             model.decode_first_stage(batch)
         return images.float().to(target_device)
 
-    at_once = latents.device.type != "cpu" if at_once is None else at_once
+    if at_once is None:
+        at_once = latents.device.type != "cpu" and not lowvram.is_enabled(model)
     out_of_memory_from = getattr(model, "decode_out_of_memory_from", None)
     decoded = None
     if at_once and len(latents) > 1 and (out_of_memory_from is None or len(latents) < out_of_memory_from):

@@ -3,7 +3,7 @@ refiner_switch_by_sample_steps), the generation goes on with the refiner checkpo
 selected one, the prompts encoded again by it, and its VAE decoding the result. With hires fix, the option
 hires_fix_refiner_pass says in which pass."""
 
-from modules import devices, extra_networks, safe, sd_models, shared
+from modules import devices, extra_networks, lowvram, safe, sd_models, shared
 from modules.opts_snapshot import options_for
 
 NO_REFINER = (None, "", "None", "none")
@@ -68,6 +68,7 @@ def switch_if_due(p, sampler, timestep, step: int, steps: int) -> bool:
         raise RefinerError(422, f"the refiner did not load: {e}") from e
     model.set_tiling(bool(p.tiling))
     p.sd_model = sampler.model = model
+    shared.state.previews_from_sampler = lowvram.is_enabled(model)
     second_pass = getattr(p, "is_hr_pass", False)
     if not p.disable_extra_networks:  # the prompt's networks on the refiner too, as A1111 applies them to any model
         with devices.autocast():
@@ -85,3 +86,4 @@ def back_to(p, base: sd_models.CheckpointInfo) -> None:
     if p.sd_model.sd_checkpoint_info.filename != base.filename:
         p.sd_model = sd_models.reload_model_weights(info=base, select=False)
         p.sd_model.set_tiling(bool(p.tiling))
+        shared.state.previews_from_sampler = lowvram.is_enabled(p.sd_model)

@@ -314,6 +314,7 @@ def _reload_previous(previous: CheckpointInfo, failure: safe.CheckpointLoadError
 def unload_model_weights(sd_model=None, info=None) -> None:
     with model_lock:
         if shared.sd_model is not None:
+            lowvram.send_everything_to_cpu(shared.sd_model)  # a job may still hold it (a refiner took over)
             shared.sd_model = None
             devices.release_memory()
 

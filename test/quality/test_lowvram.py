@@ -145,3 +145,34 @@ def test_a_part_runs_on_the_device_with_what_it_was_called_with():
     out = part(torch.ones(2, 4), extra={"scale": torch.tensor(2.0)})
     assert out.device.type == "meta" and next(part.parameters()).device.type == "meta"
     assert offload.part_on_device is part
+
+
+def test_a_model_let_go_sends_its_part_back_to_ram(offloaded):
+    model, _ = offloaded("medvram")
+    txt2img()
+    assert model.offload.part_on_device is model.vae
+    sd_models.unload_model_weights()  # as a switch to another checkpoint (a refiner) does first
+    assert model.offload.part_on_device is None
+
+
+def test_a_refiner_that_is_offloaded_has_its_preview_decoded_by_the_sampler(sd_model, tiny_arch_checkpoints,
+                                                                           monkeypatch):
+    """--medvram-sdxl, an SD1 base refined by an SDXL checkpoint: the base is whole, the refiner offloaded."""
+    monkeypatch.setattr(shared.cmd_opts, "medvram_sdxl", True)
+    sdxl = sd_models.CheckpointInfo(tiny_arch_checkpoints["sdxl-base"])
+    sdxl.register()
+    seen = []
+    real_callback = processing.sampling_progress_callback
+
+    def callback(step, total, latent):
+        seen.append((shared.sd_model.is_sdxl, shared.state.previews_from_sampler))
+        real_callback(step, total, latent)
+
+    monkeypatch.setattr(processing, "sampling_progress_callback", callback)
+    try:
+        txt2img(steps=4, refiner_checkpoint=sdxl.title, refiner_switch_at=0.5)
+    finally:
+        sd_models.list_models()
+        sd_models.unload_model_weights()
+    assert seen[0] == (False, False) and seen[-1] == (True, True)
+
