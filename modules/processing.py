@@ -641,8 +641,8 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             self.nmask = latmask.to(model.device, dtype=self.init_latent.dtype)
             if self.inpainting_fill == 2:
                 fill_rng = rng.ImageRNG(self.init_latent.shape[1:], all_seeds[:self.init_latent.shape[0]],
-                                        device=_noise_device(options))
-                self.init_latent = self.init_latent * self.mask + fill_rng.first().to(model.device) * self.nmask
+                                        device=_noise_device(options), to_device=model.device)
+                self.init_latent = self.init_latent * self.mask + fill_rng.first() * self.nmask
             elif self.inpainting_fill == 3:
                 self.init_latent = self.init_latent * self.mask
             full_mask = torch.from_numpy(np.array(image_mask.convert("L"), dtype=np.float32) / 255.0)

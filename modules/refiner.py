@@ -66,9 +66,8 @@ def switch_if_due(p, sampler, timestep, step: int, steps: int) -> bool:
     except safe.CheckpointLoadError as e:
         p.sd_model = sampler.model = shared.sd_model  # the job's own, loaded again
         raise RefinerError(422, f"the refiner did not load: {e}") from e
-    model.set_tiling(bool(p.tiling))
-    p.sd_model = sampler.model = model
-    shared.state.previews_from_sampler = lowvram.is_enabled(model)
+    _go_on_with(p, model)
+    sampler.model = model
     second_pass = getattr(p, "is_hr_pass", False)
     if not p.disable_extra_networks:  # the prompt's networks on the refiner too, as A1111 applies them to any model
         with devices.autocast():
@@ -84,6 +83,11 @@ def back_to(p, base: sd_models.CheckpointInfo) -> None:
     """Before a batch: the job's own checkpoint again when the refiner took over in the batch before (A1111 reloads
     it there too)."""
     if p.sd_model.sd_checkpoint_info.filename != base.filename:
-        p.sd_model = sd_models.reload_model_weights(info=base, select=False)
-        p.sd_model.set_tiling(bool(p.tiling))
-        shared.state.previews_from_sampler = lowvram.is_enabled(p.sd_model)
+        _go_on_with(p, sd_models.reload_model_weights(info=base, select=False))
+
+
+def _go_on_with(p, model) -> None:
+    """The generation goes on with model: its tiling, and who decodes the preview (the sampler, when offloaded)."""
+    model.set_tiling(bool(p.tiling))
+    p.sd_model = model
+    shared.state.previews_from_sampler = lowvram.is_enabled(model)
