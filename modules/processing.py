@@ -70,7 +70,7 @@ def micro_conditioning(options) -> MicroConditioning:
 def _cond_cache_key(p, prompts, steps, hires_steps, network_data):
     model = shared.sd_model
     options = options_for(p)
-    return (tuple(prompts), steps, hires_steps, getattr(model, "sd_model_hash", None), id(model),
+    return (tuple(prompts), steps, hires_steps, getattr(model, "sd_model_checkpoint", None), id(model),
             options.CLIP_stop_at_last_layers, options.emphasis, options.comma_padding_backtrack,
             options.use_old_scheduling, p.width, p.height, _extra_networks_key(p, network_data),
             micro_conditioning(options))
@@ -814,6 +814,13 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
     return infotext_utils.build_infotext(prompt, negative or "", params)
 
 
+def _wait_for_model_hash(p, checkpoint) -> None:
+    """p.sd_model_hash for the infotext: the hash of a checkpoint just loaded is computed while the first
+    generation samples; this waits for what is left of it."""
+    if p.sd_model_hash is None:
+        p.sd_model_hash = checkpoint.wait_for_hash()
+
+
 def _noise_device(options) -> torch.device:
     return devices.cpu if options.randn_source == "CPU" else devices.device
 
@@ -960,7 +967,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.sd_model = sd_models.get_sd_model()
     p.refiner_checkpoint_info = refiner.checkpoint_info(p.refiner_checkpoint)
     p.sd_model_name = p.sd_model.sd_checkpoint_info.name_for_extra
-    p.sd_model_hash = p.sd_model.sd_model_hash
+    p.sd_model_hash = p.sd_model.sd_checkpoint_info.shorthash  # None while hashed after a load: see infotext()
     p.sd_vae_name = sd_vae.loaded_vae_name(p.sd_model)
     p.sd_vae_hash = sd_vae.loaded_vae_hash(p.sd_model)
     p.sd_model.set_tiling(bool(p.tiling))
@@ -984,6 +991,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             state.job_count = p.n_iter
 
         def infotext(index=0, use_main_prompt=False):
+            _wait_for_model_hash(p, base_checkpoint)
             return create_infotext(p, p.prompts, p.seeds, p.subseeds, use_main_prompt=use_main_prompt, index=index,
                                    all_negative_prompts=p.negative_prompts)
 
@@ -1061,6 +1069,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 _append_mask_outputs(options, mask_for_overlay, image, output_images, infotexts, text)
             del decoded
 
+        _wait_for_model_hash(p, base_checkpoint)
         if not infotexts:
             infotexts.append(Processed(p, []).infotext(p, 0))
         index_of_first_image = 0

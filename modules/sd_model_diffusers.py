@@ -108,7 +108,6 @@ class DiffusersStableDiffusion(torch.nn.Module):
         self.to(device)
         self.eval()
         self.sd_checkpoint_info = None
-        self.sd_model_hash = None
         self.sd_model_checkpoint = None
 
     def _build_conditioner(self, state_dict: dict, dtype: torch.dtype) -> sd_text_encoding.TextConditioner:
@@ -166,6 +165,11 @@ class DiffusersStableDiffusion(torch.nn.Module):
     @property
     def device(self) -> torch.device:
         return self.execution_device
+
+    @property
+    def sd_model_hash(self) -> str | None:
+        """The checkpoint's short sha256 (A1111's name), waiting for it while it is computed after a load."""
+        return self.sd_checkpoint_info.wait_for_hash() if self.sd_checkpoint_info is not None else None
 
     @property
     def latent_channels(self) -> int:

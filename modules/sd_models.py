@@ -23,6 +23,9 @@ checkpoint_aliases: dict[str, "CheckpointInfo"] = {}
 skipped_checkpoints: dict[str, str] = {}
 """file -> why it is not listed (unreadable, truncated): list_models skips such a file and goes on"""
 model_lock = threading.RLock()
+_titles_lock = threading.RLock()
+"""held while the checkpoint list, its aliases or the selected title change: by listing, by a load selecting its
+checkpoint, and by a hash that ends in the background"""
 log = logging.getLogger(__name__)
 _EAGER_HASH_LIMIT = 1024**3
 
@@ -39,6 +42,7 @@ class CheckpointInfo:
         self.name_for_extra = os.path.splitext(os.path.basename(self.filename))[0]
         self.model_name = os.path.splitext(self.name.replace("/", "_"))[0]
         self.hash = None
+        self._hashing: concurrent.futures.Future | None = None
         self.sha256 = hashes.sha256_from_cache(self.filename)
         if self.sha256 is None and os.path.getsize(self.filename) <= _EAGER_HASH_LIMIT:
             self.sha256 = hashes.sha256(self.filename)
@@ -72,9 +76,57 @@ class CheckpointInfo:
     def example_prompt(self) -> str | None:
         return sd_models_metadata.example_prompt(self.filename, self.metadata)
 
-    def calculate_shorthash(self) -> str:
-        self.sha256 = hashes.sha256(self.filename)
+    def calculate_shorthash(self) -> str | None:
+        self._set_sha256(hashes.sha256(self.filename))
         return self.shorthash
+
+    def hash_in_background(self) -> concurrent.futures.Future:
+        """Starts computing the sha256 (once) on a thread of its own, unless it is known; the title gains
+        "[shorthash]" when it ends. A file that cannot be hashed is logged and keeps its title without one."""
+        with _titles_lock:
+            if self._hashing is None:
+                self._hashing = concurrent.futures.Future()
+                if self.sha256:
+                    self._hashing.set_result(self.sha256)
+                else:
+                    threading.Thread(target=self._hash_into, args=(self._hashing,), name="checkpoint-hash",
+                                     daemon=True).start()
+            return self._hashing
+
+    def _hash_into(self, future: concurrent.futures.Future) -> None:
+        try:
+            self.calculate_shorthash()
+        except Exception as error:
+            log.warning("Could not compute the sha256 of %s: %s", self.filename, safe.reason(error))
+        future.set_result(self.sha256)
+
+    def __getstate__(self) -> dict:
+        """A copy (deep, or pickled) has the hash as known now, without the thread computing it."""
+        return {**self.__dict__, "_hashing": None}
+
+    def wait_for_hash(self) -> str | None:
+        """The short hash, once the background hash (if one was started) has ended."""
+        if self._hashing is not None:
+            self._hashing.result()
+        return self.shorthash
+
+    def _set_sha256(self, sha256: str | None) -> None:
+        """A1111's retitling: the list and the selected checkpoint go from "name" to "name [shorthash]", in place
+        (also for another listing's entry of the same file)."""
+        global checkpoints_list
+        with _titles_lock:
+            old_title = self.title
+            self.sha256 = sha256
+            if not sha256 or self.title == old_title:
+                return
+            same_file = [info for info in checkpoints_list.values() if info.filename == self.filename]
+            for info in same_file:
+                info.sha256 = sha256
+            checkpoints_list = {info.title: info for info in checkpoints_list.values()}
+            for info in {id(info): info for info in [*same_file, self]}.values():
+                checkpoint_aliases.update(dict.fromkeys(info.ids, info))
+            if shared.opts.layers.base.get("sd_model_checkpoint") == old_title:
+                shared.opts.layers.base["sd_model_checkpoint"] = self.title
 
     def register(self) -> None:
         checkpoints_list[self.title] = self
@@ -153,6 +205,11 @@ def _find_checkpoint_files(directory: str) -> list[str]:
 
 def list_models() -> None:
     """Lists every checkpoint file found; one that cannot be read goes to skipped_checkpoints, with why."""
+    with _titles_lock:
+        _list_models()
+
+
+def _list_models() -> None:
     checkpoints_list.clear()
     checkpoint_aliases.clear()
     skipped_checkpoints.clear()
@@ -208,34 +265,32 @@ def load_model(checkpoint_info: CheckpointInfo | None = None, select: bool = Tru
         checkpoint_info = checkpoint_info or selected_checkpoint_or_fail()
         started = time.perf_counter()
         unload_model_weights()
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="checkpoint-hash") as hashing:
-            hashed = hashing.submit(checkpoint_info.calculate_shorthash)  # beside the load, not after it
-            may_offload = lowvram.mode(shared.cmd_opts, is_sdxl=True) is not None  # the architecture is not known yet
-            read_to = devices.cpu if may_offload else devices.state_dict_device(
-                os.path.getsize(checkpoint_info.filename))
-            state_dict, metadata = read_state_dict(checkpoint_info.filename, read_to)
-            architecture = detect_architecture(state_dict, metadata, checkpoint_info.filename)
-            offload = lowvram.mode(shared.cmd_opts, is_sdxl=architecture.family == "SDXL")
-            model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(
-                checkpoint_info.filename, architecture, metadata), devices.cpu if offload else devices.device,
-                devices.dtype_unet, devices.dtype_vae)
-            if offload:
-                lowvram.setup_for_low_vram(model, use_medvram=offload == "medvram", device=devices.device)
-            del state_dict  # its tensors go now (no cycles hold them: no gc.collect, which costs ~0.2 s here)
-            devices.torch_gc()
-            hashed.result()
-        checkpoint_info.register()
+        checkpoint_info.hash_in_background()  # a generation's infotext waits for it, the load does not
+        may_offload = lowvram.mode(shared.cmd_opts, is_sdxl=True) is not None  # the architecture is not known yet
+        read_to = devices.cpu if may_offload else devices.state_dict_device(
+            os.path.getsize(checkpoint_info.filename))
+        state_dict, metadata = read_state_dict(checkpoint_info.filename, read_to)
+        architecture = detect_architecture(state_dict, metadata, checkpoint_info.filename)
+        offload = lowvram.mode(shared.cmd_opts, is_sdxl=architecture.family == "SDXL")
+        model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(
+            checkpoint_info.filename, architecture, metadata), devices.cpu if offload else devices.device,
+            devices.dtype_unet, devices.dtype_vae)
+        if offload:
+            lowvram.setup_for_low_vram(model, use_medvram=offload == "medvram", device=devices.device)
+        del state_dict  # its tensors go now (no cycles hold them: no gc.collect, which costs ~0.2 s here)
+        devices.torch_gc()
         if shared.cmd_opts.opt_compile and offload:
             print(f"--opt-compile is not used with --{offload}: the UNet runs uncompiled")
         elif shared.cmd_opts.opt_compile:
             model.unet_runner = unet_compile.CompiledUNet(model.unet, devices.device,
                                                           unet_compile.cache_dir(paths_internal.data_path), shared.state)
         model.sd_checkpoint_info = checkpoint_info
-        model.sd_model_hash = checkpoint_info.shorthash
         model.sd_model_checkpoint = checkpoint_info.filename
         shared.sd_model = model
-        if select:
-            shared.opts.set("sd_model_checkpoint", checkpoint_info.title, run_callbacks=False)
+        with _titles_lock:
+            checkpoint_info.register()
+            if select:
+                shared.opts.set("sd_model_checkpoint", checkpoint_info.title, run_callbacks=False)
         _apply_vae(model)
         load_embeddings(model)
         _notify_model_loaded(model)

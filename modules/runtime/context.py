@@ -16,7 +16,8 @@ from modules.runtime.snapshot import OptsSnapshot
 class ModelIdentity:
     """Which checkpoint a model was loaded from: its title as the checkpoint list shows it (its path under the
     models folder and "[short hash]"), `name` as the infotext's "Model" writes it (the file name without folder or
-    extension), the file, and the short hash the infotext's "Model hash" writes."""
+    extension), the file, and the short hash the infotext's "Model hash" writes. Title and hash are as known when the
+    generation starts: right after a checkpoint's first load its hash may still be computed (no "[hash]", None)."""
 
     title: str
     name: str
@@ -27,7 +28,7 @@ class ModelIdentity:
     def of(cls, model) -> "ModelIdentity":
         checkpoint = model.sd_checkpoint_info
         return cls(title=checkpoint.title, name=checkpoint.name_for_extra, filename=checkpoint.filename,
-                   short_hash=model.sd_model_hash)
+                   short_hash=checkpoint.shorthash)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -37,7 +37,7 @@ def overflowing_in_fp16(model: DiffusersStableDiffusion) -> DiffusersStableDiffu
 def fp16_vae_model(sd_model, tiny_checkpoint, monkeypatch):
     """The tiny SD1 checkpoint with its VAE in fp16 and overflowing there, as shared.sd_model."""
     model = overflowing_in_fp16(build(tiny_checkpoint, torch.float16))
-    for name in ("sd_checkpoint_info", "sd_model_hash", "sd_model_checkpoint"):
+    for name in ("sd_checkpoint_info", "sd_model_checkpoint"):
         setattr(model, name, getattr(sd_model, name))
     monkeypatch.setattr(shared, "sd_model", model)
     return model
@@ -67,7 +67,7 @@ def test_a_vae_that_overflows_in_fp16_is_retried_in_fp32_and_the_image_is_not_bl
     for image in result.images:
         assert pixels(image).std() > 5, "an image, not a black (or flat) square"
     fp32_model = overflowing_in_fp16(build(sd_models.select_checkpoint().filename, torch.float32))
-    for name in ("sd_checkpoint_info", "sd_model_hash", "sd_model_checkpoint"):
+    for name in ("sd_checkpoint_info", "sd_model_checkpoint"):
         setattr(fp32_model, name, getattr(fp16_vae_model, name))
     shared.sd_model = fp32_model
     expected = generate(batch_size=2)

@@ -54,7 +54,7 @@ def test_a_16_bit_model_samples_in_fp32_through_process_images(sd_model, tiny_ch
     for module in (half.unet, half.text_encoder):
         module.to(torch.float16)
     assert half.unet.dtype == torch.float16 and half.vae.dtype == torch.float16
-    for name in ("sd_checkpoint_info", "sd_model_hash", "sd_model_checkpoint"):
+    for name in ("sd_checkpoint_info", "sd_model_checkpoint"):
         setattr(half, name, getattr(sd_model, name))
 
     def generate():

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import threading
+import time
 import types
 import weakref
 
@@ -268,25 +269,66 @@ def test_no_hashing_still_uses_a_remembered_hash(checkpoint_dir, monkeypatch):
     assert f"Model hash: {file_sha256(path)[:10]}" in txt2img().info
 
 
-def test_a_checkpoint_is_hashed_beside_its_load_and_the_hash_is_there_when_it_returns(checkpoint_dir, monkeypatch):
-    path = make_tiny_checkpoint("sd15", str(checkpoint_dir / "big.safetensors"), seed=9)
+def big_unhashed_checkpoint(checkpoint_dir, monkeypatch, seed: int) -> tuple[str, sd_models.CheckpointInfo]:
+    path = make_tiny_checkpoint("sd15", str(checkpoint_dir / "big.safetensors"), seed=seed)
     monkeypatch.setattr(sd_models, "_EAGER_HASH_LIMIT", 0)  # as a file too large to hash while listing
     sd_models.list_models()
     info = sd_models.get_closet_checkpoint_match("big.safetensors")
-    assert info.sha256 is None
-    hashing = threading.Event()
-    real_read, real_calculate = sd_models.read_state_dict, hashes.calculate_sha256
+    assert info.sha256 is None and info.title == "big.safetensors"
+    return path, info
+
+
+def test_a_load_does_not_wait_for_the_hash_and_the_first_image_names_it(checkpoint_dir, monkeypatch):
+    path, info = big_unhashed_checkpoint(checkpoint_dir, monkeypatch, seed=9)
+    hashing, sampled = threading.Event(), threading.Event()
+    real_read, real_calculate, real_decode = sd_models.read_state_dict, hashes.calculate_sha256, \
+        processing.decode_latent_batch
 
     def read_state_dict(filename, *args):
-        assert hashing.wait(10), "the load waited for the hash: they do not run at the same time"
+        assert hashing.wait(10), "the hash starts before the read"
         return real_read(filename, *args)
 
     def calculate_sha256(filename):
         hashing.set()
+        assert sampled.wait(60), "the hash ends once the first image is sampled"
+        time.sleep(0.2)  # an infotext that did not wait for the hash would be written in this time
         return real_calculate(filename)
+
+    seen = {}
+
+    def decode_latent_batch(*args, **kwargs):
+        seen["hashed before the image was sampled"] = info.sha256 is not None
+        sampled.set()
+        return real_decode(*args, **kwargs)
 
     monkeypatch.setattr(sd_models, "read_state_dict", read_state_dict)
     monkeypatch.setattr(hashes, "calculate_sha256", calculate_sha256)
+    monkeypatch.setattr(processing, "decode_latent_batch", decode_latent_batch)
+    sd_models.reload_model_weights(info=info)
+    assert not sampled.is_set() and info.sha256 is None, "the load returned with the hash still running"
+    assert shared.opts.sd_model_checkpoint == "big.safetensors"
+
+    result = txt2img()
+    short = file_sha256(path)[:10]
+    assert seen == {"hashed before the image was sampled": False}
+    assert f"Model hash: {short}" in result.info and result.sd_model_hash == short
+    title = f"big.safetensors [{short}]"
+    assert info.title == shared.opts.sd_model_checkpoint == title, "A1111's title once the hash is known"
+    tiles = sd_models.checkpoint_tiles()
+    assert tiles.count(title) == 1 and "big.safetensors" not in tiles, "retitled in place, not listed twice"
+    assert sd_models.get_closet_checkpoint_match(title) is sd_models.get_closet_checkpoint_match(short) is info
+
+
+def test_a_checkpoint_that_cannot_be_hashed_loads_and_generates_without_a_model_hash(checkpoint_dir, monkeypatch,
+                                                                                      caplog):
+    _, info = big_unhashed_checkpoint(checkpoint_dir, monkeypatch, seed=10)
+
+    def unreadable(filename):
+        raise PermissionError(13, "Permission denied", filename)
+
+    monkeypatch.setattr(hashes, "calculate_sha256", unreadable)
     model = sd_models.reload_model_weights(info=info)
-    assert model.sd_model_hash == file_sha256(path)[:10]
-    assert shared.opts.sd_model_checkpoint == f"big.safetensors [{file_sha256(path)[:10]}]"
+    result = txt2img()
+    assert "Model hash" not in result.info and "Model: big" in result.info
+    assert model.sd_model_hash is None and info.title == "big.safetensors"
+    assert "Could not compute the sha256" in caplog.text and "Permission denied" in caplog.text
