@@ -94,6 +94,7 @@ class CheckpointInfo:
             return self._hashing
 
     def _hash_into(self, future: concurrent.futures.Future) -> None:
+        _yield_cpu_to_other_threads()
         try:
             self.calculate_shorthash()
         except Exception as error:
@@ -132,6 +133,15 @@ class CheckpointInfo:
         checkpoints_list[self.title] = self
         for alias in self.ids:
             checkpoint_aliases[alias] = self
+
+
+def _yield_cpu_to_other_threads() -> None:
+    """Lowest CPU priority for the calling thread (Linux: a thread's nice value is its own), so that a background
+    hash does not slow the load and sampling it runs beside; elsewhere it runs at normal priority."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
 
 
 def model_hash(filename: str) -> str:
