@@ -105,7 +105,7 @@ for _flag, _help in (("--xformers-flash-attention", "use xformers' flash attenti
                      ("--opt-split-attention-invokeai", "use InvokeAI's split attention"),
                      ("--opt-split-attention-v1", "use the older split attention"),
                      ("--disable-opt-split-attention", "use no cross-attention optimization"),
-                     ("--opt-channelslast", "use the channels-last memory format"),
+                     ("--opt-channelslast", "the model's convolution weights in the channels-last memory format"),
                      ("--always-batch-cond-uncond", "always run cond and uncond in one batch"),
                      ("--use-ipex", "use Intel XPUs"),
                      ("--disable-model-loading-ram-optimization", "load weights without the meta-device trick")):

@@ -58,7 +58,6 @@ NO_EFFECT = {
     "--opt-sdp-attention": ALREADY + ": " + ATTENTION,
     "--opt-sdp-no-mem-attention": ATTENTION,
     "--disable-opt-split-attention": ATTENTION,
-    "--opt-channelslast": "the UNet keeps PyTorch's default memory format",
     "--use-ipex": "Intel XPUs are not supported",
     "--share": NO_TUNNELS,
     "--ngrok": NO_TUNNELS,

@@ -285,6 +285,7 @@ def load_model(checkpoint_info: CheckpointInfo | None = None, select: bool = Tru
         model = DiffusersStableDiffusion(state_dict, architecture, config_dir_for(
             checkpoint_info.filename, architecture, metadata), devices.cpu if offload else devices.device,
             devices.dtype_unet, devices.dtype_vae)
+        devices.apply_memory_format(model, shared.cmd_opts)
         if offload:
             lowvram.setup_for_low_vram(model, use_medvram=offload == "medvram", device=devices.device)
         del state_dict  # its tensors go now (no cycles hold them: no gc.collect, which costs ~0.2 s here)

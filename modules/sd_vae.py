@@ -4,7 +4,7 @@
 import glob
 import os
 
-from modules import cmd_args, hashes, paths_internal, shared
+from modules import cmd_args, devices, hashes, paths_internal, shared
 
 vae_extensions = cmd_args.VAE_FILE_EXTENSIONS
 vae_dict: dict[str, str] = {}
@@ -67,7 +67,8 @@ def reload_vae_weights(sd_model=None, vae_file: str | None = None) -> None:
     if vae_file is None:
         sd_model.vae = sd_model.base_vae
     else:
-        vae = load_vae(_vae_state_dict(vae_file), sd_model.config_dir, sd_model.base_vae.dtype).eval()
+        vae = devices.apply_memory_format(load_vae(_vae_state_dict(vae_file), sd_model.config_dir,
+                                                   sd_model.base_vae.dtype).eval(), shared.cmd_opts)
         if sd_model.offload is not None:
             sd_model.offload.add_vae(vae)
         else:

@@ -15,8 +15,9 @@ import pytest
 import safetensors.torch
 import torch
 
-from modules import hashes, processing, safe, sd_models, shared
+from modules import hashes, processing, safe, sd_models, sd_vae, shared
 from modules.sd_models_detect import ARCHITECTURES, SD2_V, UnknownModelLayout, detect_architecture
+from tools.golden.cases import save_checkpoint_vae
 from tools.make_tiny_checkpoint import make_tiny_checkpoint
 
 
@@ -332,3 +333,28 @@ def test_a_checkpoint_that_cannot_be_hashed_loads_and_generates_without_a_model_
     assert "Model hash" not in result.info and "Model: big" in result.info
     assert model.sd_model_hash is None and info.title == "big.safetensors"
     assert "Could not compute the sha256" in caplog.text and "Permission denied" in caplog.text
+
+
+def spatial_conv_weights(*modules: torch.nn.Module) -> list[torch.Tensor]:
+    return [layer.weight for module in modules for layer in module.modules()
+            if isinstance(layer, torch.nn.Conv2d) and layer.kernel_size != (1, 1)]
+
+
+def test_opt_channelslast_lays_the_convolutions_out_channels_last_and_draws_the_same_image(tiny_checkpoint,
+                                                                                        monkeypatch, tmp_path):
+    default_model = load(tiny_checkpoint)
+    assert all(weight.is_contiguous() for weight in spatial_conv_weights(default_model.unet, default_model.vae))
+    default_image = np.asarray(txt2img().images[0], dtype=np.int16)
+    del default_model
+
+    monkeypatch.setattr(shared.cmd_opts, "opt_channelslast", True)
+    model = load(tiny_checkpoint)
+    weights = spatial_conv_weights(model.unet, model.vae)
+    assert weights and all(weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+                           for weight in weights)
+    image = np.asarray(txt2img().images[0], dtype=np.int16)
+    assert np.abs(image - default_image).max() <= 1, "the same image (the layout changes only the kernels' order)"
+
+    sd_vae.reload_vae_weights(model, vae_file=save_checkpoint_vae(tiny_checkpoint, str(tmp_path / "o.vae.safetensors")))
+    assert model.vae is not model.base_vae
+    assert all(weight.is_contiguous(memory_format=torch.channels_last) for weight in spatial_conv_weights(model.vae))
