@@ -1,19 +1,23 @@
 """Whole-image speed of ours against diffusers on the same single-file checkpoint, with the physical limit beside it.
 
     python -m benchmarks.gpu_pipeline [--tiny] [--steps 20] [--repeats 5] [--rows sd15-b1-euler_a ...] [--json FILE]
-                                      [webui flags: --upcast-sampling, --opt-compile, --no-half, ...]
+                                      [--diffusers-same-flags]
+                                      [webui flags: --upcast-sampling, --opt-compile, --opt-channelslast, ...]
 
 For each row (architecture, size, sampler, batch): a random-weight checkpoint in A1111's single-file layout, built by
 tools/make_tiny_checkpoint.py at the architecture's real size (--tiny: its tiny size, on whatever device there is,
 so the test suite runs this same code on the CPU); ours is processing.process_images (saving off); diffusers is
 StableDiffusionPipeline / StableDiffusionXLPipeline from the same file with the same scheduler class and config
-(made by our sampler), the same initial noise, CFG 7. After a warm-up each is run --repeats times, alternating, and
-the medians compared (seconds per image). Beside them: the bare UNet's time for the same steps (the floor of any
+(made by our sampler), the same initial noise, CFG 7; with --diffusers-same-flags its pipeline also gets what
+--opt-channelslast and --opt-compile give ours (channels-last UNet and VAE; its UNet under torch.compile in the same
+mode), otherwise it runs as diffusers' defaults do. After a warm-up each is run --repeats times (ours, then diffusers,
+each for its own peak memory) and the medians compared (seconds per image). Beside them: the bare UNet's time for the same steps (the floor of any
 loop around it), the FLOPs of one image (torch's FLOP counter) over a measured matmul peak (the physical limit),
 first-load times (ours with the sha256 of a file never hashed before), peak device memory, and the mean pixel
 difference between the two images (deterministic samplers only), and what each launches: the tensor operations
 dispatched per sampling step (on a GPU about one kernel each; autocast's casts included) and the host syncs per
-image (.item() and the like), counted by the same generation at --steps and at twice as many. Target (not --tiny):
+image (.item() and the like), counted by the same generation at --steps and at twice as many (not with
+--opt-compile: a compiled UNet's kernels are not dispatched one by one). Target (not --tiny):
 ours <= 1.0 x diffusers on every row; the exit status is 1 when one misses it.
 """
 
@@ -158,8 +162,9 @@ def load_ours(path: str):
     return sd_models.load_model(sd_models.get_closet_checkpoint_match(os.path.basename(path)))
 
 
-def load_diffusers(path: str, model, device: torch.device, dtype: torch.dtype):
-    """diffusers' pipeline from the same file and config folder (the tokenizer from the repo, no safety checker)."""
+def load_diffusers(path: str, model, device: torch.device, dtype: torch.dtype, same_flags=None):
+    """diffusers' pipeline from the same file and config folder (the tokenizer from the repo, no safety checker);
+    same_flags (webui flags): what --opt-channelslast and --opt-compile would give ours, given to it."""
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     same_files = {"config": model.config_dir, "torch_dtype": dtype, "tokenizer": model.tokenizer}
@@ -171,7 +176,15 @@ def load_diffusers(path: str, model, device: torch.device, dtype: torch.dtype):
                                                         feature_extractor=None, requires_safety_checker=False,
                                                         **same_files)
     pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
+    pipe.to(device)
+    if same_flags is not None:
+        from modules import devices, unet_compile
+
+        for module in (pipe.unet, pipe.vae):
+            devices.apply_memory_format(module, same_flags)
+        if same_flags.opt_compile:
+            pipe.unet = torch.compile(pipe.unet, mode=unet_compile.compile_mode(device))
+    return pipe
 
 
 def processing_job(row: Row, size: int, steps: int, seed: int):
@@ -258,7 +271,8 @@ def mean_pixel_difference(ours, theirs) -> float:
                           for a, b in zip(ours, theirs)]))
 
 
-def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, peak: float) -> Result:
+def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, peak: float,
+                diffusers_flags=None) -> Result:
     from modules import devices, sd_models, shared
 
     device, dtype = devices.device, devices.dtype
@@ -270,7 +284,7 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
         sd_models.unload_model_weights()
         load_s["ours"], _ = timed(lambda: load_ours(path), device)
     model = shared.sd_model
-    load_s["diffusers"], pipe = timed(lambda: load_diffusers(path, model, device, dtype), device)
+    load_s["diffusers"], pipe = timed(lambda: load_diffusers(path, model, device, dtype, diffusers_flags), device)
     seed = 1234
     noise, scheduler = same_noise_and_scheduler(model, row, size, seed)
     pipe.scheduler = scheduler
@@ -287,8 +301,12 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
         seconds, their_images = timed(lambda: run_diffusers(pipe, row, size, steps, noise), device)
         theirs_times.append(seconds / row.batch)
     their_peak = peak_mb(device)
-    ours_ops, ours_syncs = launches(lambda n: run_ours(row, size, n, seed), steps, row.batch)
-    their_ops, their_syncs = launches(lambda n: run_diffusers(pipe, row, size, n, noise), steps, row.batch)
+    ops_per_step, syncs_per_image = {}, {}
+    if not shared.cmd_opts.opt_compile:
+        ops_per_step["ours"], syncs_per_image["ours"] = launches(lambda n: run_ours(row, size, n, seed), steps,
+                                                                 row.batch)
+        ops_per_step["diffusers"], syncs_per_image["diffusers"] = launches(
+            lambda n: run_diffusers(pipe, row, size, n, noise), steps, row.batch)
     ours, theirs = statistics.median(ours_times), statistics.median(theirs_times)
     result = Result(
         row=row.name, ours_s_per_image=ours, diffusers_s_per_image=theirs, ratio=ours / theirs,
@@ -296,8 +314,7 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
         physical_limit_s_per_image=image_flops(model, row, size, steps, device) / peak,
         ours_peak_memory_mb=ours_peak, diffusers_peak_memory_mb=their_peak,
         mean_pixel_difference=mean_pixel_difference(ours_images, their_images) if row.deterministic else None,
-        load_s=load_s, ops_per_step={"ours": ours_ops, "diffusers": their_ops},
-        syncs_per_image={"ours": ours_syncs, "diffusers": their_syncs})
+        load_s=load_s, ops_per_step=ops_per_step, syncs_per_image=syncs_per_image)
     pipe.to("cpu")
     devices.release_memory()
     return result
@@ -329,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rows", nargs="+", choices=[row.name for row in ROWS], help="only these rows")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--diffusers-same-flags", action="store_true",
+                        help="give diffusers' pipeline what --opt-channelslast and --opt-compile give ours")
     args, webui_flags = parser.parse_known_args(argv)  # the rest (--upcast-sampling, --opt-compile, ...) are the webui's
     data_dir = prepare_environment()
 
@@ -336,13 +355,14 @@ def main(argv: list[str] | None = None) -> int:
 
     devices.init(shared.cmd_opts)
     print(f"device {devices.device}, dtype {devices.dtype}, torch {torch.__version__}, webui flags {webui_flags}, "
-          f"data dir {data_dir}")
+          f"diffusers {'with the same flags' if args.diffusers_same_flags else 'as its defaults'}, data dir {data_dir}")
     peak = matmul_peak_flops(devices.device, devices.dtype)
     print(f"matmul peak: {peak / 1e12:.2f} TFLOP/s")
     rows = [row for row in ROWS if not args.rows or row.name in args.rows]
     results = []
     for row in rows:
-        results.append(measure_row(row, data_dir, args.steps, args.repeats, args.tiny, peak))
+        results.append(measure_row(row, data_dir, args.steps, args.repeats, args.tiny, peak,
+                                   shared.cmd_opts if args.diffusers_same_flags else None))
         print(f"{row.name}: ours {results[-1].ours_s_per_image:.3f} s/img, diffusers "
               f"{results[-1].diffusers_s_per_image:.3f} s/img ({results[-1].ratio:.2f}x)", flush=True)
     print(table(results))

@@ -15,6 +15,11 @@ def cache_dir(data_path: str) -> str:
     return os.path.join(data_path, "cache", "torch_compile")
 
 
+def compile_mode(device: torch.device) -> str:
+    """torch.compile's mode for the UNet: CUDA graphs on a GPU (the launches are what a UNet call waits for there)."""
+    return "reduce-overhead" if device.type == "cuda" else "default"
+
+
 def _has_adapters(unet: torch.nn.Module) -> bool:
     return bool(getattr(unet, "peft_config", None))
 
@@ -26,7 +31,7 @@ class CompiledUNet:
         os.makedirs(cache_folder, exist_ok=True)
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache_folder  # read at each compile (torch sets its default early)
         self.unet = unet
-        self.mode = "reduce-overhead" if device.type == "cuda" else "default"
+        self.mode = compile_mode(device)
         self.compiled = torch.compile(unet, mode=self.mode)
         self.shapes_compiled: set[tuple] = set()
         self.said_uncompiled = False

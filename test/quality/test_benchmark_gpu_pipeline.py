@@ -2,12 +2,17 @@
 counts compare the two loops, not autocast's casts): the same code a GPU run uses, end to end, and a check that ours
 and diffusers computed the same image from the same file, noise and scheduler with the same work per step."""
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 
+import torch
+from torch._dynamo.eval_frame import OptimizedModule
+
 from benchmarks import gpu_pipeline
+from modules import devices
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -40,3 +45,19 @@ def test_the_tiny_run_measures_every_column_and_ours_matches_diffusers(tmp_path)
 def test_only_the_deterministic_samplers_are_compared_pixel_by_pixel():
     deterministic = {row.name for row in gpu_pipeline.ROWS if row.deterministic}
     assert deterministic == {"sd15-b1-dpmpp_2m_karras", "sd15-b4-dpmpp_2m_karras"}
+
+
+def test_diffusers_can_be_given_what_the_webui_flags_give_ours(sd_model, tiny_checkpoint):
+    def convolutions(module):
+        return [layer.weight for layer in module.modules() if isinstance(layer, torch.nn.Conv2d)
+                and layer.kernel_size != (1, 1)]
+
+    defaults = gpu_pipeline.load_diffusers(tiny_checkpoint, sd_model, devices.cpu, torch.float32)
+    assert not isinstance(defaults.unet, OptimizedModule)
+    assert all(weight.is_contiguous() for weight in convolutions(defaults.unet) + convolutions(defaults.vae))
+
+    flags = argparse.Namespace(opt_channelslast=True, opt_compile=True)
+    same = gpu_pipeline.load_diffusers(tiny_checkpoint, sd_model, devices.cpu, torch.float32, same_flags=flags)
+    assert isinstance(same.unet, OptimizedModule), "its UNet under torch.compile (compiled at its first call)"
+    weights = convolutions(same.unet) + convolutions(same.vae)
+    assert weights and all(weight.is_contiguous(memory_format=torch.channels_last) for weight in weights)
