@@ -1,5 +1,5 @@
 """What only a CUDA device can show: a 16-bit generation on the GPU draws the image the CPU draws in fp32 (within
-fp16 noise), --opt-compile's CUDA graphs draw the eager image, and --medvram / --lowvram keep the parts in RAM between
+fp16 noise), --opt-compile's CUDA graphs and --opt-channelslast draw the default image, and --medvram / --lowvram keep the parts in RAM between
 calls and draw the image of the whole model on the GPU (img2img and randn_source CPU included). Skipped, with the
 reason, where there is none."""
 
@@ -53,6 +53,15 @@ def test_cuda_graphs_draw_the_eager_image(on_gpu, monkeypatch):
     assert model.unet_runner.mode == "reduce-overhead"
     assert np.abs(generate() - eager).max() <= 2
     assert np.abs(generate() - eager).max() <= 2
+
+
+def test_channels_last_on_the_gpu_draws_the_default_image(on_gpu, monkeypatch):
+    sd_models.load_model(on_gpu)
+    default = generate()
+    monkeypatch.setattr(shared.cmd_opts, "opt_channelslast", True)
+    model = sd_models.load_model(on_gpu)
+    assert model.unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert np.abs(generate() - default).max() <= 2
 
 
 @pytest.mark.parametrize("flag", ["medvram", "lowvram"])
