@@ -116,7 +116,8 @@ class FilenameGenerator:
         return sanitize_filename_part(f"{self._p('sampler_name')} {self.scheduler()}", replace_spaces=False)
 
     def model_hash(self):
-        return self._p("sd_model_hash") or getattr(shared.sd_model, "sd_model_hash", None)
+        checkpoint = getattr(shared.sd_model, "sd_checkpoint_info", None)
+        return self._p("sd_model_hash") or (checkpoint.known_shorthash() if checkpoint is not None else None)
 
     def job_timestamp(self):
         return self._p("job_timestamp") or shared.state.job_timestamp

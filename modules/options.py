@@ -227,6 +227,13 @@ class Options:
             self._put_back(changed, previous, filename)
             raise
 
+    def rename_base_value(self, key, old_value, new_value) -> None:
+        """The base value of `key` (in memory; saved with the next save) becomes new_value if it is old_value: what
+        it names was renamed (a checkpoint whose title gained its hash)."""
+        with self._save_lock:
+            if self.layers.base.get(key) == old_value:
+                self.layers.base[key] = new_value
+
     def _save_changes(self, values: dict, filename: str, is_api: bool) -> tuple[dict, dict]:
         with self._save_lock:
             base = self.layers.base

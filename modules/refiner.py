@@ -42,6 +42,14 @@ def _in_this_pass(p, pass_option: str) -> bool:
     return {"first pass": not second_pass, "second pass": second_pass}.get(pass_option, True)
 
 
+def name_with_hash(p, stop) -> None:
+    """The infotext's "Refiner" names the refiner with its short hash once that is known (a checkpoint loaded for
+    the first time is hashed while it samples); `stop()` true: as it is."""
+    info = getattr(p, "refiner_checkpoint_info", None)
+    if info is not None and "Refiner" in p.extra_generation_params and info.wait_for_hash(stop) is not None:
+        p.extra_generation_params["Refiner"] = info.short_title
+
+
 def switch_if_due(p, sampler, timestep, step: int, steps: int) -> bool:
     """Before a sampling step: switches p (and its sampler) to the refiner when it is due, and makes the pass's
     conditioning again with it (p.get_conds()); True when it did."""

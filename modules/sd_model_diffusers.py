@@ -108,6 +108,7 @@ class DiffusersStableDiffusion(torch.nn.Module):
         self.to(device)
         self.eval()
         self.sd_checkpoint_info = None
+        self.assigned_model_hash = None
         self.sd_model_checkpoint = None
 
     def _build_conditioner(self, state_dict: dict, dtype: torch.dtype) -> sd_text_encoding.TextConditioner:
@@ -168,8 +169,15 @@ class DiffusersStableDiffusion(torch.nn.Module):
 
     @property
     def sd_model_hash(self) -> str | None:
-        """The checkpoint's short sha256 (A1111's name), waiting for it while it is computed after a load."""
-        return self.sd_checkpoint_info.wait_for_hash() if self.sd_checkpoint_info is not None else None
+        """The checkpoint's short sha256 (A1111's name), waiting for it while it is computed after a load; a value
+        assigned to it (A1111's was a plain attribute) is given back instead."""
+        if self.assigned_model_hash is not None or self.sd_checkpoint_info is None:
+            return self.assigned_model_hash
+        return self.sd_checkpoint_info.wait_for_hash()
+
+    @sd_model_hash.setter
+    def sd_model_hash(self, value: str | None) -> None:
+        self.assigned_model_hash = value
 
     @property
     def latent_channels(self) -> int:

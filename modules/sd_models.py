@@ -28,6 +28,8 @@ _titles_lock = threading.RLock()
 checkpoint, and by a hash that ends in the background"""
 log = logging.getLogger(__name__)
 _EAGER_HASH_LIMIT = 1024**3
+_hashes_in_progress: dict[str, concurrent.futures.Future] = {}
+"""file -> its sha256 computed in the background (the latest; a done one holds the hash it found, or None)"""
 
 
 class CheckpointInfo:
@@ -42,7 +44,6 @@ class CheckpointInfo:
         self.name_for_extra = os.path.splitext(os.path.basename(self.filename))[0]
         self.model_name = os.path.splitext(self.name.replace("/", "_"))[0]
         self.hash = None
-        self._hashing: concurrent.futures.Future | None = None
         self.sha256 = hashes.sha256_from_cache(self.filename)
         if self.sha256 is None and os.path.getsize(self.filename) <= _EAGER_HASH_LIMIT:
             self.sha256 = hashes.sha256(self.filename)
@@ -81,53 +82,67 @@ class CheckpointInfo:
         return self.shorthash
 
     def hash_in_background(self) -> concurrent.futures.Future:
-        """Starts computing the sha256 (once) on a thread of its own, unless it is known; the title gains
-        "[shorthash]" when it ends. A file that cannot be hashed is logged and keeps its title without one."""
+        """Starts computing the file's sha256 on a thread of its own (one at a time per file), unless the hash is
+        known and the file unchanged since; the title becomes "name [shorthash]" when it ends. A file that cannot be
+        hashed is logged and keeps the title it had."""
         with _titles_lock:
-            if self._hashing is None:
-                self._hashing = concurrent.futures.Future()
-                if self.sha256:
-                    self._hashing.set_result(self.sha256)
-                else:
-                    threading.Thread(target=self._hash_into, args=(self._hashing,), name="checkpoint-hash",
-                                     daemon=True).start()
-            return self._hashing
+            future = _hashes_in_progress.get(self.filename)
+            if future is not None and not future.done():
+                return future
+            future = _hashes_in_progress[self.filename] = concurrent.futures.Future()
+            if self.sha256 is not None and hashes.sha256_from_cache(self.filename) == self.sha256:
+                future.set_result(self.sha256)
+            else:
+                threading.Thread(target=self._hash_into, args=(future,), name="checkpoint-hash", daemon=True).start()
+            return future
 
     def _hash_into(self, future: concurrent.futures.Future) -> None:
-        _yield_cpu_to_other_threads()
         try:
+            _yield_cpu_to_other_threads()
             self.calculate_shorthash()
         except Exception as error:
             log.warning("Could not compute the sha256 of %s: %s", self.filename, safe.reason(error))
-        future.set_result(self.sha256)
+        finally:
+            future.set_result(self.sha256)
 
-    def __getstate__(self) -> dict:
-        """A copy (deep, or pickled) has the hash as known now, without the thread computing it."""
-        return {**self.__dict__, "_hashing": None}
-
-    def wait_for_hash(self) -> str | None:
-        """The short hash, once the background hash (if one was started) has ended."""
-        if self._hashing is not None:
-            self._hashing.result()
+    def wait_for_hash(self, stop=None) -> str | None:
+        """The short hash, once a background hash of the file has ended; None at once when `stop()` becomes true
+        while waiting (an interrupted generation)."""
+        future = _hashes_in_progress.get(self.filename)
+        if future is not None:
+            while True:
+                try:
+                    sha256 = future.result(timeout=None if stop is None else 0.1)
+                    break
+                except concurrent.futures.TimeoutError:
+                    if stop():
+                        return None
+            if sha256 is not None:
+                self.sha256 = sha256  # an entry other than the one hashed (a copy, an older listing)
         return self.shorthash
 
+    def known_shorthash(self) -> str | None:
+        """The short hash without waiting: None while the file is being hashed (wait_for_hash gives it then)."""
+        future = _hashes_in_progress.get(self.filename)
+        return None if future is not None and not future.done() else self.wait_for_hash()
+
     def _set_sha256(self, sha256: str | None) -> None:
-        """A1111's retitling: the list and the selected checkpoint go from "name" to "name [shorthash]", in place
-        (also for another listing's entry of the same file)."""
-        global checkpoints_list
+        """A1111's retitling: the list (in place, its order kept), the aliases and the selected checkpoint go from
+        the old title to the new one (also for another listing's entry of the same file)."""
         with _titles_lock:
             old_title = self.title
             self.sha256 = sha256
-            if not sha256 or self.title == old_title:
+            if self.title == old_title:
                 return
             same_file = [info for info in checkpoints_list.values() if info.filename == self.filename]
             for info in same_file:
                 info.sha256 = sha256
-            checkpoints_list = {info.title: info for info in checkpoints_list.values()}
+            retitled = {info.title: info for info in checkpoints_list.values()}
+            checkpoints_list.clear()
+            checkpoints_list.update(retitled)
             for info in {id(info): info for info in [*same_file, self]}.values():
                 checkpoint_aliases.update(dict.fromkeys(info.ids, info))
-            if shared.opts.layers.base.get("sd_model_checkpoint") == old_title:
-                shared.opts.layers.base["sd_model_checkpoint"] = self.title
+        shared.opts.rename_base_value("sd_model_checkpoint", old_title, self.title)
 
     def register(self) -> None:
         checkpoints_list[self.title] = self
@@ -214,29 +229,29 @@ def _find_checkpoint_files(directory: str) -> list[str]:
 
 
 def list_models() -> None:
-    """Lists every checkpoint file found; one that cannot be read goes to skipped_checkpoints, with why."""
+    """Lists every checkpoint file found; one that cannot be read goes to skipped_checkpoints, with why. The lists
+    are replaced when complete (in place): a reader never sees them empty while the folders are read."""
     with _titles_lock:
-        _list_models()
-
-
-def _list_models() -> None:
-    checkpoints_list.clear()
-    checkpoint_aliases.clear()
-    skipped_checkpoints.clear()
-    explicit = getattr(shared.cmd_opts, "ckpt", None)
-    found = [(explicit, None)] if explicit and os.path.isfile(explicit) else []
-    found += [(filename, directory) for directory in checkpoint_search_dirs()
-              for filename in _find_checkpoint_files(directory)]
-    for filename, directory in found:
-        try:
-            CheckpointInfo(filename, directory).register()
-        except Exception as error:  # a truncated or unreadable file must not hide the others, nor stop the server
-            skipped_checkpoints[os.path.abspath(filename)] = safe.reason(error)
-            log.warning("Skipped checkpoint %s: %s", filename, skipped_checkpoints[os.path.abspath(filename)])
+        infos, skipped = [], {}
+        explicit = getattr(shared.cmd_opts, "ckpt", None)
+        found = [(explicit, None)] if explicit and os.path.isfile(explicit) else []
+        found += [(filename, directory) for directory in checkpoint_search_dirs()
+                  for filename in _find_checkpoint_files(directory)]
+        for filename, directory in found:
+            try:
+                infos.append(CheckpointInfo(filename, directory))
+            except Exception as error:  # a truncated or unreadable file must not hide the others, nor stop the server
+                skipped[os.path.abspath(filename)] = safe.reason(error)
+                log.warning("Skipped checkpoint %s: %s", filename, skipped[os.path.abspath(filename)])
+        for names, values in ((checkpoints_list, {info.title: info for info in infos}),
+                              (checkpoint_aliases, {alias: info for info in infos for alias in info.ids}),
+                              (skipped_checkpoints, skipped)):
+            names.clear()
+            names.update(values)
 
 
 def checkpoint_tiles(use_short: bool = False) -> list[str]:
-    return [info.short_title if use_short else info.title for info in checkpoints_list.values()]
+    return [info.short_title if use_short else info.title for info in list(checkpoints_list.values())]
 
 
 def get_closet_checkpoint_match(search: str | None) -> CheckpointInfo | None:
@@ -248,7 +263,8 @@ def get_closet_checkpoint_match(search: str | None) -> CheckpointInfo | None:
     if info is not None:
         return info
     for text in dict.fromkeys((search, re.sub(r"\s*\[[^]]*]\s*$", "", search))):
-        found = sorted((i for i in checkpoints_list.values() if text and text in i.title), key=lambda i: len(i.title))
+        found = sorted((i for i in list(checkpoints_list.values()) if text and text in i.title),
+                       key=lambda i: len(i.title))
         if found:
             return found[0]
     return None

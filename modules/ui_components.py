@@ -133,6 +133,16 @@ class InputAccordion(_GradioSubclass, gr.Checkbox):
         self.accordion.__exit__(exc_type, exc_val, exc_tb)
 
 
+def _still_listed(current, choice_values: list):
+    """current if it is still a choice, else the choice it became when its title gained a "[hash]" (a checkpoint
+    hashed since it was listed), else the first choice."""
+    if current in choice_values:
+        return current
+    renamed = (value for value in choice_values if isinstance(value, str) and isinstance(current, str)
+               and value.startswith(f"{current} ["))
+    return next(renamed, (choice_values or [None])[0])
+
+
 def create_refresh_button(component, refresh_method, refreshed_args, elem_id: str) -> gr.Button:
     """A 🔄 button next to component: runs refresh_method, then updates the component with refreshed_args
     (a dict, or a callable returning one), keeping its current value when that is still a choice."""
@@ -143,7 +153,7 @@ def create_refresh_button(component, refresh_method, refreshed_args, elem_id: st
         choices = args.get("choices")
         if choices is not None and "value" not in args:
             choice_values = [c[1] if isinstance(c, tuple) else c for c in choices]
-            args = {**args, "value": current if current in choice_values else (choice_values or [None])[0]}
+            args = {**args, "value": _still_listed(current, choice_values)}
         return gr.update(**args)
 
     button = ToolButton(refresh_symbol, elem_id=elem_id)

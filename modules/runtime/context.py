@@ -28,7 +28,7 @@ class ModelIdentity:
     def of(cls, model) -> "ModelIdentity":
         checkpoint = model.sd_checkpoint_info
         return cls(title=checkpoint.title, name=checkpoint.name_for_extra, filename=checkpoint.filename,
-                   short_hash=checkpoint.shorthash)
+                   short_hash=checkpoint.known_shorthash())
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -1,5 +1,6 @@
 """Checkpoints: discovery, titles and cached hashes, every layout loading and generating, .ckpt safety, switching."""
 
+import copy
 import gc
 import hashlib
 import json
@@ -17,6 +18,7 @@ import torch
 
 from modules import hashes, processing, safe, sd_models, sd_vae, shared
 from modules.sd_models_detect import ARCHITECTURES, SD2_V, UnknownModelLayout, detect_architecture
+from test.generation_job import process_as_a_job
 from tools.golden.cases import save_checkpoint_vae
 from tools.make_tiny_checkpoint import make_tiny_checkpoint
 
@@ -252,13 +254,15 @@ def test_switching_checkpoints_frees_the_previous_model(tmp_path, monkeypatch):
 def test_no_hashing_lists_and_loads_without_a_hash_and_the_infotext_has_none(checkpoint_dir, monkeypatch):
     make_tiny_checkpoint("sd15", str(checkpoint_dir / "unhashed.safetensors"), seed=7)
     monkeypatch.setattr(shared.cmd_opts, "no_hashing", True)
-    monkeypatch.setattr(hashes, "calculate_sha256", lambda name: pytest.fail(f"hashed {name} under --no-hashing"))
+    hashed = []
+    monkeypatch.setattr(hashes, "calculate_sha256", lambda name: hashed.append(name) or "0" * 64)
     sd_models.list_models()
     info = sd_models.get_closet_checkpoint_match("unhashed.safetensors")
     assert info.title == "unhashed.safetensors" and info.sha256 is None
     model = sd_models.reload_model_weights(info=info)
     assert model.sd_model_hash is None
     assert "Model hash" not in txt2img().info and "Model: unhashed" in txt2img().info
+    assert hashed == [], "nothing hashed under --no-hashing"
 
 
 def test_no_hashing_still_uses_a_remembered_hash(checkpoint_dir, monkeypatch):
@@ -308,8 +312,10 @@ def test_a_load_does_not_wait_for_the_hash_and_the_first_image_names_it(checkpoi
     assert not sampled.is_set() and info.sha256 is None, "the load returned with the hash still running"
     assert shared.opts.sd_model_checkpoint == "big.safetensors"
 
+    copied = copy.deepcopy(info)  # as a deep copy of p copies it
     result = txt2img()
     short = file_sha256(path)[:10]
+    assert copied.wait_for_hash() == short, "a copy taken while the hash ran gets it too"
     assert seen == {"hash thread's nice": 19, "hashed before the image was sampled": False}, \
         "the hash gives way to the load and the sampling; it ended after the image was sampled"
     assert f"Model hash: {short}" in result.info and result.sd_model_hash == short
@@ -318,6 +324,86 @@ def test_a_load_does_not_wait_for_the_hash_and_the_first_image_names_it(checkpoi
     tiles = sd_models.checkpoint_tiles()
     assert tiles.count(title) == 1 and "big.safetensors" not in tiles, "retitled in place, not listed twice"
     assert sd_models.get_closet_checkpoint_match(title) is sd_models.get_closet_checkpoint_match(short) is info
+
+
+def test_an_interrupted_generation_does_not_wait_for_the_hash(checkpoint_dir, monkeypatch):
+    _, info = big_unhashed_checkpoint(checkpoint_dir, monkeypatch, seed=11)
+    released = threading.Event()
+    real_calculate, real_decode = hashes.calculate_sha256, processing.decode_latent_batch
+
+    def calculate_sha256(filename):
+        released.wait(60)
+        return real_calculate(filename)
+
+    def decode_latent_batch(*args, **kwargs):
+        shared.state.interrupt()  # as the Interrupt button, once the first batch is sampled
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(hashes, "calculate_sha256", calculate_sha256)
+    monkeypatch.setattr(processing, "decode_latent_batch", decode_latent_batch)
+    monkeypatch.setattr(shared.state.current(), "interrupted", False)  # and not interrupted after the test
+    sd_models.reload_model_weights(info=info)
+    try:
+        started = time.perf_counter()
+        result = txt2img(n_iter=2)
+        assert time.perf_counter() - started < 30, "returned without waiting for the hash"
+        assert len(result.images) == 1 and "Model hash" not in result.info
+    finally:
+        released.set()
+    assert info.wait_for_hash() is not None
+
+
+def test_a_refiner_loaded_for_the_first_time_is_named_with_its_hash(checkpoint_dir, monkeypatch, tiny_checkpoint):
+    path, info = big_unhashed_checkpoint(checkpoint_dir, monkeypatch, seed=15)
+    sd_models.reload_model_weights(info=sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint)))
+    real_calculate = hashes.calculate_sha256
+
+    def calculate_sha256(filename):
+        time.sleep(0.5)  # still hashing when the refined image is decoded
+        return real_calculate(filename)
+
+    monkeypatch.setattr(hashes, "calculate_sha256", calculate_sha256)
+    refined = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+        prompt="a red circle", seed=3, steps=4, width=64, height=64, sampler_name="Euler", do_not_save_samples=True,
+        do_not_save_grid=True, refiner_checkpoint="big.safetensors", refiner_switch_at=0.5))
+    assert f"Refiner: big [{file_sha256(path)[:10]}]" in refined.infotexts[0]
+
+
+def test_a_checkpoint_replaced_on_disk_is_hashed_again_at_its_next_load(checkpoint_dir, monkeypatch):
+    path = make_tiny_checkpoint("sd15", str(checkpoint_dir / "replaced.safetensors"), seed=12)
+    sd_models.list_models()
+    info = sd_models.get_closet_checkpoint_match("replaced.safetensors")
+    sd_models.reload_model_weights(info=info)
+    assert f"Model hash: {file_sha256(path)[:10]}" in txt2img().info
+    sd_models.unload_model_weights()
+    make_tiny_checkpoint("sd15", path, seed=13)
+    stat = os.stat(path)
+    os.utime(path, (stat.st_atime, stat.st_mtime + 10))
+    sd_models.reload_model_weights(info=info)  # the same entry, the list not refreshed
+    new_hash = file_sha256(path)[:10]
+    assert f"Model hash: {new_hash}" in txt2img().info
+    assert info.title == shared.opts.sd_model_checkpoint == f"replaced.safetensors [{new_hash}]"
+
+
+def test_a_listing_replaces_the_lists_only_once_it_is_complete(checkpoint_dir, monkeypatch):
+    make_tiny_checkpoint("sd15", str(checkpoint_dir / "listed.safetensors"), seed=14)
+    sd_models.list_models()
+    before = sd_models.checkpoint_tiles()
+    seen_while_listing = []
+    real_read_metadata = sd_models.read_metadata
+
+    def read_metadata(filename):
+        seen_while_listing.append((sd_models.checkpoint_tiles(), sd_models.select_checkpoint()))
+        return real_read_metadata(filename)
+
+    monkeypatch.setattr(sd_models, "read_metadata", read_metadata)
+    sd_models.list_models()
+    selected = sd_models.select_checkpoint()
+    assert seen_while_listing and all(tiles == before and checkpoint is not None and
+                                      checkpoint.filename == selected.filename
+                                      for tiles, checkpoint in seen_while_listing), \
+        "a request during a refresh sees the list as it was, and the same selected checkpoint"
+    assert sd_models.checkpoint_tiles() == before
 
 
 def test_a_checkpoint_that_cannot_be_hashed_loads_and_generates_without_a_model_hash(checkpoint_dir, monkeypatch,

@@ -127,3 +127,11 @@ def test_paste_fields_fill_the_tab_like_plain_pairs(monkeypatch):
     ui_paste.add_paste_fields("txt2img", [PasteField(steps, "Steps", api="steps"),
                                           PasteField(prompt, lambda params: params["Prompt"])])
     assert ui_paste.field_updates("txt2img", {"Steps": "12", "Prompt": "a cat"}) == [12, "a cat"]
+
+
+def test_a_refreshed_dropdown_keeps_a_checkpoint_whose_title_gained_its_hash():
+    choices = ["a.safetensors [0123456789]", "big.safetensors [abcdef0123]"]
+    assert ui_components._still_listed("big.safetensors", choices) == "big.safetensors [abcdef0123]"
+    assert ui_components._still_listed("a.safetensors [0123456789]", choices) == "a.safetensors [0123456789]"
+    assert ui_components._still_listed("gone.safetensors", choices) == choices[0], "a choice gone: the first"
+    assert ui_components._still_listed("gone.safetensors", []) is None
