@@ -10,16 +10,16 @@ so the test suite runs this same code on the CPU); ours is processing.process_im
 StableDiffusionPipeline / StableDiffusionXLPipeline from the same file with the same scheduler class and config
 (made by our sampler), the same initial noise, CFG 7; with --diffusers-same-flags its pipeline also gets what
 --opt-channelslast and --opt-compile give ours (channels-last UNet and VAE; its UNet under torch.compile in the same
-mode), otherwise it runs as diffusers' defaults do. After a warm-up each is run --repeats times (ours, then diffusers,
-each for its own peak memory) and the medians compared (seconds per image). Beside them: the bare UNet's time for the same steps (the floor of any
-loop around it), the FLOPs of one image (torch's FLOP counter) over a measured matmul peak (the physical limit),
-first-load times (ours: until the model is ready; the sha256 of a file never hashed before runs in the background
-and is waited for, untimed, before diffusers' load is timed), peak device memory, and the mean pixel
-difference between the two images (deterministic samplers only), and what each launches: the tensor operations
-dispatched per sampling step (on a GPU about one kernel each; autocast's casts included) and the host syncs per
-image (.item() and the like), counted by the same generation at --steps and at twice as many (not with
---opt-compile: a compiled UNet's kernels are not dispatched one by one). Target (not --tiny):
-ours <= 1.0 x diffusers on every row; the exit status is 1 when one misses it.
+mode), otherwise it runs as diffusers' defaults do. After a warm-up each is run --repeats times (ours, then
+diffusers, each for its own peak memory) and the medians compared (seconds per image). Beside them: the bare UNet's
+time for the same steps (the floor of any loop around it), the FLOPs of one image (torch's FLOP counter) over a
+measured matmul peak (the physical limit), first-load times (ours: until the model is ready; the sha256 of a file
+never hashed before runs in the background and is waited for, untimed, before diffusers' load is timed), peak device
+memory, and the mean pixel difference between the two images (deterministic samplers only), and what each launches:
+the tensor operations dispatched per sampling step (on a GPU about one kernel each; autocast's casts included) and
+the host syncs per image (.item() and the like), counted by the same generation at --steps and at twice as many (not
+with --opt-compile: a compiled UNet's kernels are not dispatched one by one). Target (not --tiny): ours <= 1.0 x
+diffusers on every row; the exit status is 1 when one misses it.
 """
 
 import argparse
