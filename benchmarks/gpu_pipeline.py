@@ -1,7 +1,7 @@
 """Whole-image speed of ours against diffusers on the same single-file checkpoint, with the physical limit beside it.
 
     python -m benchmarks.gpu_pipeline [--tiny] [--steps 20] [--repeats 5] [--rows sd15-b1-euler_a ...] [--json FILE]
-                                      [--diffusers-same-flags]
+                                      [--diffusers-same-flags] [--profile DIR]
                                       [webui flags: --upcast-sampling, --opt-compile, --opt-channelslast, ...]
 
 For each row (architecture, size, sampler, batch): a random-weight checkpoint in A1111's single-file layout, built by
@@ -19,7 +19,9 @@ memory, and the mean pixel difference between the two images (deterministic samp
 the tensor operations dispatched per sampling step (on a GPU about one kernel each; autocast's casts included) and
 the host syncs per image (.item() and the like), counted by the same generation at --steps and at twice as many (not
 with --opt-compile: a compiled UNet's kernels are not dispatched one by one). Target (not --tiny): ours <= 1.0 x
-diffusers on every row; the exit status is 1 when one misses it.
+diffusers on every row; the exit status is 1 when one misses it. --profile DIR: one generation of each under
+torch's profiler, per row: its table (top operations and kernels) and a Chrome trace in DIR, and the kernels launched
+and the dtype casts (aten::_to_copy, aten::copy_) counted beside the results (the issue's H200 profile, reproduced).
 """
 
 import argparse
@@ -73,6 +75,7 @@ class Result:
     load_s: dict = field(default_factory=dict)
     ops_per_step: dict = field(default_factory=dict)
     syncs_per_image: dict = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)
 
 
 HOST_SYNCS = frozenset({"_local_scalar_dense", "nonzero", "equal"})
@@ -91,6 +94,29 @@ class DispatchedOps(TorchDispatchMode):
         if not func.is_view:
             self.counts[func.overloadpacket.__name__] += 1
         return func(*args, **(kwargs or {}))
+
+
+PROFILED_CASTS = ("aten::_to_copy", "aten::copy_")
+
+
+def profiled(generate, label: str, out_dir: str) -> dict:
+    """One generate() under torch's profiler: its table and Chrome trace written to out_dir as <label>.txt/.json;
+    returns the kernels it launched on the GPU (None on the CPU) and how many times each cast operation ran."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    on_gpu = torch.cuda.is_available()
+    activities = [ProfilerActivity.CPU, ProfilerActivity.CUDA] if on_gpu else [ProfilerActivity.CPU]
+    with profile(activities=activities) as trace:
+        generate()
+    averages = trace.key_averages()
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f"{label}.txt"), "w", encoding="utf8") as file:
+        file.write(averages.table(sort_by="self_cuda_time_total" if on_gpu else "self_cpu_time_total", row_limit=40))
+    trace.export_chrome_trace(os.path.join(out_dir, f"{label}.json"))
+    counts = {event.key: event.count for event in averages}
+    kernels = sum(event.count for event in averages if event.device_type == DeviceType.CUDA) if on_gpu else None
+    return {"kernels": kernels, **{name: counts.get(name, 0) for name in PROFILED_CASTS}}
 
 
 def dispatched(function) -> collections.Counter:
@@ -273,7 +299,7 @@ def mean_pixel_difference(ours, theirs) -> float:
 
 
 def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, peak: float,
-                diffusers_flags=None) -> Result:
+                diffusers_flags=None, profile_dir: str | None = None) -> Result:
     from modules import devices, sd_models, shared
 
     device, dtype = devices.device, devices.dtype
@@ -311,6 +337,12 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
                                                                  row.batch)
         ops_per_step["diffusers"], syncs_per_image["diffusers"] = launches(
             lambda n: run_diffusers(pipe, row, size, n, noise), steps, row.batch)
+    profile = {}
+    if profile_dir is not None:
+        profile["ours"] = profiled(lambda: run_ours(row, size, steps, seed), f"{row.name}-ours", profile_dir)
+        profile["diffusers"] = profiled(lambda: run_diffusers(pipe, row, size, steps, noise), f"{row.name}-diffusers",
+                                        profile_dir)
+        print(f"{row.name}: profiled, ours {profile['ours']}, diffusers {profile['diffusers']}", flush=True)
     ours, theirs = statistics.median(ours_times), statistics.median(theirs_times)
     result = Result(
         row=row.name, ours_s_per_image=ours, diffusers_s_per_image=theirs, ratio=ours / theirs,
@@ -318,7 +350,7 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
         physical_limit_s_per_image=image_flops(model, row, size, steps, device) / peak,
         ours_peak_memory_mb=ours_peak, diffusers_peak_memory_mb=their_peak,
         mean_pixel_difference=mean_pixel_difference(ours_images, their_images) if row.deterministic else None,
-        load_s=load_s, ops_per_step=ops_per_step, syncs_per_image=syncs_per_image)
+        load_s=load_s, ops_per_step=ops_per_step, syncs_per_image=syncs_per_image, profile=profile)
     pipe.to("cpu")
     devices.release_memory()
     return result
@@ -352,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--diffusers-same-flags", action="store_true",
                         help="give diffusers' pipeline what --opt-channelslast and --opt-compile give ours")
+    parser.add_argument("--profile", metavar="DIR", help="also profile one generation of each, per row, into DIR")
     args, webui_flags = parser.parse_known_args(argv)  # the rest (--upcast-sampling, --opt-compile, ...) are the webui's
     data_dir = prepare_environment()
 
@@ -366,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for row in rows:
         results.append(measure_row(row, data_dir, args.steps, args.repeats, args.tiny, peak,
-                                   shared.cmd_opts if args.diffusers_same_flags else None))
+                                   shared.cmd_opts if args.diffusers_same_flags else None, args.profile))
         print(f"{row.name}: ours {results[-1].ours_s_per_image:.3f} s/img, diffusers "
               f"{results[-1].diffusers_s_per_image:.3f} s/img ({results[-1].ratio:.2f}x)", flush=True)
     print(table(results))

@@ -20,8 +20,10 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 def test_the_tiny_run_measures_every_column_and_ours_matches_diffusers(tmp_path):
     rows = ["sd15-b1-dpmpp_2m_karras", "sdxl-b1-euler_a"]
     report = tmp_path / "results.json"
+    profiles = tmp_path / "profiles"
     finished = subprocess.run([sys.executable, "-m", "benchmarks.gpu_pipeline", "--tiny", "--steps", "2", "--repeats",
-                               "1", "--rows", *rows, "--json", str(report)], cwd=REPO_ROOT, capture_output=True,
+                               "1", "--rows", *rows, "--json", str(report), "--profile", str(profiles)],
+                              cwd=REPO_ROOT, capture_output=True,
                               text=True, timeout=600, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "| row | ours s/img | diffusers s/img |" in finished.stdout
@@ -40,6 +42,13 @@ def test_the_tiny_run_measures_every_column_and_ours_matches_diffusers(tmp_path)
         assert 0 < ops["ours"] <= 1.02 * ops["diffusers"], "no more work per sampling step than diffusers' loop"
         assert syncs["ours"] <= syncs["diffusers"] + 2, "host syncs: diffusers' own, and one NaN check per latent " \
                                                         "and per decoded image"
+    for row in rows:
+        for side in ("ours", "diffusers"):
+            counted = results[row]["profile"][side]
+            assert counted["kernels"] is None, "no GPU kernels on the CPU"
+            assert counted["aten::copy_"] > 0 and counted["aten::_to_copy"] >= 0
+            assert "Self CPU" in (profiles / f"{row}-{side}.txt").read_text()
+            assert json.loads((profiles / f"{row}-{side}.json").read_text())["traceEvents"]
 
 
 def test_only_the_deterministic_samplers_are_compared_pixel_by_pixel():
