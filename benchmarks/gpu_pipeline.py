@@ -20,8 +20,9 @@ the tensor operations dispatched per sampling step (on a GPU about one kernel ea
 the host syncs per image (.item() and the like), counted by the same generation at --steps and at twice as many (not
 with --opt-compile: a compiled UNet's kernels are not dispatched one by one). Target (not --tiny): ours <= 1.0 x
 diffusers on every row; the exit status is 1 when one misses it. --profile DIR: one generation of each under
-torch's profiler, per row: its table (top operations and kernels) and a Chrome trace in DIR, and the kernels launched
-and the dtype casts (aten::_to_copy, aten::copy_) counted beside the results (the issue's H200 profile, reproduced).
+torch's profiler, per row: its table (top operations and kernels) and a gzipped Chrome trace in DIR, and the kernels
+launched and the dtype casts (aten::_to_copy, aten::copy_) counted beside the results (the issue's H200 profile,
+reproduced; not with --opt-compile).
 """
 
 import argparse
@@ -100,8 +101,9 @@ PROFILED_CASTS = ("aten::_to_copy", "aten::copy_")
 
 
 def profiled(generate, label: str, out_dir: str) -> dict:
-    """One generate() under torch's profiler: its table and Chrome trace written to out_dir as <label>.txt/.json;
-    returns the kernels it launched on the GPU (None on the CPU) and how many times each cast operation ran."""
+    """One generate() under torch's profiler: its table and gzipped Chrome trace written to out_dir as
+    <label>.txt / <label>.json.gz; returns the kernels it launched on the GPU (None on the CPU; copies, fills and
+    annotations not counted) and how many times each cast operation ran."""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
@@ -113,9 +115,11 @@ def profiled(generate, label: str, out_dir: str) -> dict:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, f"{label}.txt"), "w", encoding="utf8") as file:
         file.write(averages.table(sort_by="self_cuda_time_total" if on_gpu else "self_cpu_time_total", row_limit=40))
-    trace.export_chrome_trace(os.path.join(out_dir, f"{label}.json"))
+    trace.export_chrome_trace(os.path.join(out_dir, f"{label}.json.gz"))
     counts = {event.key: event.count for event in averages}
-    kernels = sum(event.count for event in averages if event.device_type == DeviceType.CUDA) if on_gpu else None
+    kernels = sum(1 for event in trace.events() if event.device_type == DeviceType.CUDA
+                  and not getattr(event, "is_user_annotation", False)
+                  and not event.name.startswith(("Memcpy", "Memset"))) if on_gpu else None
     return {"kernels": kernels, **{name: counts.get(name, 0) for name in PROFILED_CASTS}}
 
 
@@ -338,7 +342,9 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
         ops_per_step["diffusers"], syncs_per_image["diffusers"] = launches(
             lambda n: run_diffusers(pipe, row, size, n, noise), steps, row.batch)
     profile = {}
-    if profile_dir is not None:
+    if profile_dir is not None and shared.cmd_opts.opt_compile:
+        print(f"{row.name}: not profiled: CUDA graphs under torch's profiler need its own set-up (profile eager runs)")
+    elif profile_dir is not None:
         profile["ours"] = profiled(lambda: run_ours(row, size, steps, seed), f"{row.name}-ours", profile_dir)
         profile["diffusers"] = profiled(lambda: run_diffusers(pipe, row, size, steps, noise), f"{row.name}-diffusers",
                                         profile_dir)

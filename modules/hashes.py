@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 import os
 import threading
 
@@ -9,6 +10,7 @@ from modules import paths_internal, shared_cmd_options
 
 cache_filename = os.path.join(paths_internal.data_path, "cache.json")
 _cache_lock = threading.Lock()
+log = logging.getLogger(__name__)
 _BLOCK = 1024 * 1024
 
 
@@ -77,6 +79,9 @@ def sha256(filename: str, use_addnet_hash: bool = False) -> str | None:
     with _cache_lock:
         data = _read_cache()
         data.setdefault(title, {})[os.path.realpath(filename)] = {**_stamp(filename), "sha256": value}
-        _write_cache(data)
+        try:
+            _write_cache(data)
+        except OSError as error:  # a read-only data dir: the hash is still right, only not remembered
+            log.warning("Could not remember the sha256 of %s in %s: %s", filename, cache_filename, error)
     return value
 

@@ -773,6 +773,7 @@ def _uses_ensd(p) -> bool:
 def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iteration=0, position_in_batch=0,
                     use_main_prompt=False, index=None, all_negative_prompts=None) -> str:
     """A1111's infotext: prompt, "Negative prompt: ...", then the parameters line in A1111's key order."""
+    _wait_for_model_hash(p)
     if index is None:
         index = position_in_batch + iteration * p.batch_size
     if all_negative_prompts is None:
@@ -814,15 +815,19 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
     return infotext_utils.build_infotext(prompt, negative or "", params)
 
 
-def _wait_for_model_hash(p, checkpoint, state) -> None:
-    """p.sd_model_hash (and the refiner's) for the infotext: the hash of a checkpoint just loaded is computed while
-    the first generation samples; this waits for what is left of it, unless the generation is interrupted."""
-    def stopped() -> bool:
-        return state.interrupted or state.stopping_generation
+def _wait_for_model_hash(p) -> None:
+    """p.sd_model_hash (and the refiner's name) for an infotext: a checkpoint loaded for the first time is hashed
+    while its first generation samples; this waits for what is left of that, unless the generation is interrupted."""
+    context = getattr(p, "runtime_context", None)
+    if context is None:
+        return
+
+    def interrupted() -> bool:
+        return context.state.interrupted
 
     if p.sd_model_hash is None:
-        p.sd_model_hash = checkpoint.wait_for_hash(stopped)
-    refiner.name_with_hash(p, stopped)
+        p.sd_model_hash = context.model.sd_checkpoint_info.wait_for_hash(interrupted)
+    refiner.name_with_hash(p, interrupted)
 
 
 def _noise_device(options) -> torch.device:
@@ -971,7 +976,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     p.sd_model = sd_models.get_sd_model()
     p.refiner_checkpoint_info = refiner.checkpoint_info(p.refiner_checkpoint)
     p.sd_model_name = p.sd_model.sd_checkpoint_info.name_for_extra
-    p.sd_model_hash = p.sd_model.sd_checkpoint_info.known_shorthash()  # None while hashed after a load: see infotext()
+    p.sd_model_hash = p.sd_model.sd_checkpoint_info.known_shorthash()  # None while hashed: see create_infotext
     p.sd_vae_name = sd_vae.loaded_vae_name(p.sd_model)
     p.sd_vae_hash = sd_vae.loaded_vae_hash(p.sd_model)
     p.sd_model.set_tiling(bool(p.tiling))
@@ -995,7 +1000,6 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             state.job_count = p.n_iter
 
         def infotext(index=0, use_main_prompt=False):
-            _wait_for_model_hash(p, base_checkpoint, state)
             return create_infotext(p, p.prompts, p.seeds, p.subseeds, use_main_prompt=use_main_prompt, index=index,
                                    all_negative_prompts=p.negative_prompts)
 
@@ -1073,7 +1077,6 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 _append_mask_outputs(options, mask_for_overlay, image, output_images, infotexts, text)
             del decoded
 
-        _wait_for_model_hash(p, base_checkpoint, state)
         if not infotexts:
             infotexts.append(Processed(p, []).infotext(p, 0))
         index_of_first_image = 0

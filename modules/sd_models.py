@@ -24,8 +24,8 @@ skipped_checkpoints: dict[str, str] = {}
 """file -> why it is not listed (unreadable, truncated): list_models skips such a file and goes on"""
 model_lock = threading.RLock()
 _titles_lock = threading.RLock()
-"""held while the checkpoint list, its aliases or the selected title change: by listing, by a load selecting its
-checkpoint, and by a hash that ends in the background"""
+"""held while the checkpoint list, its aliases or the selected title change (a listing, a load selecting its
+checkpoint, a hash that ends in the background) and while they are read"""
 log = logging.getLogger(__name__)
 _EAGER_HASH_LIMIT = 1024**3
 _hashes_in_progress: dict[str, concurrent.futures.Future] = {}
@@ -84,7 +84,7 @@ class CheckpointInfo:
     def hash_in_background(self) -> concurrent.futures.Future:
         """Starts computing the file's sha256 on a thread of its own (one at a time per file), unless the hash is
         known and the file unchanged since; the title becomes "name [shorthash]" when it ends. A file that cannot be
-        hashed is logged and keeps the title it had."""
+        hashed is logged and has no hash (nor "[hash]" in its title)."""
         with _titles_lock:
             future = _hashes_in_progress.get(self.filename)
             if future is not None and not future.done():
@@ -92,8 +92,12 @@ class CheckpointInfo:
             future = _hashes_in_progress[self.filename] = concurrent.futures.Future()
             if self.sha256 is not None and hashes.sha256_from_cache(self.filename) == self.sha256:
                 future.set_result(self.sha256)
-            else:
+                return future
+            try:
                 threading.Thread(target=self._hash_into, args=(future,), name="checkpoint-hash", daemon=True).start()
+            except RuntimeError as error:  # no thread to be had: the load goes on without a hash
+                log.warning("Could not start hashing %s: %s", self.filename, error)
+                future.set_result(None)
             return future
 
     def _hash_into(self, future: concurrent.futures.Future) -> None:
@@ -102,6 +106,7 @@ class CheckpointInfo:
             self.calculate_shorthash()
         except Exception as error:
             log.warning("Could not compute the sha256 of %s: %s", self.filename, safe.reason(error))
+            self._set_sha256(None)  # a hash known before was of the file as it was
         finally:
             future.set_result(self.sha256)
 
@@ -128,21 +133,25 @@ class CheckpointInfo:
 
     def _set_sha256(self, sha256: str | None) -> None:
         """A1111's retitling: the list (in place, its order kept), the aliases and the selected checkpoint go from
-        the old title to the new one (also for another listing's entry of the same file)."""
+        the old title to the new one, for this entry and the listed entries of the same file."""
         with _titles_lock:
-            old_title = self.title
-            self.sha256 = sha256
-            if self.title == old_title:
-                return
-            same_file = [info for info in checkpoints_list.values() if info.filename == self.filename]
-            for info in same_file:
+            entries = [self, *(info for info in checkpoints_list.values()
+                               if info.filename == self.filename and info is not self)]
+            renamed = {}
+            for info in entries:
+                old_title = info.title
                 info.sha256 = sha256
+                if info.title != old_title:
+                    renamed[old_title] = info.title
+            if not renamed:
+                return
             retitled = {info.title: info for info in checkpoints_list.values()}
             checkpoints_list.clear()
             checkpoints_list.update(retitled)
-            for info in {id(info): info for info in [*same_file, self]}.values():
+            for info in entries:  # the listed entries last: the aliases name them
                 checkpoint_aliases.update(dict.fromkeys(info.ids, info))
-        shared.opts.rename_base_value("sd_model_checkpoint", old_title, self.title)
+        for old_title, new_title in renamed.items():
+            shared.opts.rename_base_value("sd_model_checkpoint", old_title, new_title)
 
     def register(self) -> None:
         checkpoints_list[self.title] = self
@@ -230,7 +239,7 @@ def _find_checkpoint_files(directory: str) -> list[str]:
 
 def list_models() -> None:
     """Lists every checkpoint file found; one that cannot be read goes to skipped_checkpoints, with why. The lists
-    are replaced when complete (in place): a reader never sees them empty while the folders are read."""
+    are replaced, in place, once complete, under the lock their readers take: none sees them half made."""
     with _titles_lock:
         infos, skipped = [], {}
         explicit = getattr(shared.cmd_opts, "ckpt", None)
@@ -250,8 +259,13 @@ def list_models() -> None:
             names.update(values)
 
 
+def listed_checkpoints() -> list[CheckpointInfo]:
+    with _titles_lock:
+        return list(checkpoints_list.values())
+
+
 def checkpoint_tiles(use_short: bool = False) -> list[str]:
-    return [info.short_title if use_short else info.title for info in list(checkpoints_list.values())]
+    return [info.short_title if use_short else info.title for info in listed_checkpoints()]
 
 
 def get_closet_checkpoint_match(search: str | None) -> CheckpointInfo | None:
@@ -259,23 +273,22 @@ def get_closet_checkpoint_match(search: str | None) -> CheckpointInfo | None:
     shortest containing it without its [checksum] (a title from a machine that hashed the file)."""
     if not search:
         return None
-    info = checkpoint_aliases.get(search)
-    if info is not None:
-        return info
-    for text in dict.fromkeys((search, re.sub(r"\s*\[[^]]*]\s*$", "", search))):
-        found = sorted((i for i in list(checkpoints_list.values()) if text and text in i.title),
-                       key=lambda i: len(i.title))
-        if found:
-            return found[0]
+    with _titles_lock:
+        info = checkpoint_aliases.get(search)
+        if info is not None:
+            return info
+        for text in dict.fromkeys((search, re.sub(r"\s*\[[^]]*]\s*$", "", search))):
+            found = sorted((i for i in checkpoints_list.values() if text and text in i.title), key=lambda i: len(i.title))
+            if found:
+                return found[0]
     return None
 
 
 def select_checkpoint() -> CheckpointInfo | None:
     """The checkpoint named by opts.sd_model_checkpoint, else the first one found; None when there is none."""
-    info = get_closet_checkpoint_match(shared.opts.sd_model_checkpoint)
-    if info is not None:
-        return info
-    return next(iter(checkpoints_list.values()), None)
+    with _titles_lock:
+        info = get_closet_checkpoint_match(shared.opts.sd_model_checkpoint)
+        return info if info is not None else next(iter(checkpoints_list.values()), None)
 
 
 def selected_checkpoint_or_fail() -> CheckpointInfo:

@@ -244,7 +244,7 @@ class Api:
     def get_sd_models(self):
         return [{"title": info.title, "model_name": info.model_name, "hash": info.shorthash, "sha256": info.sha256,
                  "filename": info.filename, "config": _checkpoint_config(info.filename)}
-                for info in list(sd_models.checkpoints_list.values())]
+                for info in sd_models.listed_checkpoints()]
 
     def get_sd_vaes(self):
         return [{"model_name": name, "filename": filename} for name, filename in sd_vae.vae_dict.items()]

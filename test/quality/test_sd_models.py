@@ -18,7 +18,7 @@ import torch
 
 from modules import hashes, processing, safe, sd_models, sd_vae, shared
 from modules.sd_models_detect import ARCHITECTURES, SD2_V, UnknownModelLayout, detect_architecture
-from test.generation_job import process_as_a_job
+from test.generation_job import Hooks, process_as_a_job, small_txt2img
 from tools.golden.cases import save_checkpoint_vae
 from tools.make_tiny_checkpoint import make_tiny_checkpoint
 
@@ -326,6 +326,22 @@ def test_a_load_does_not_wait_for_the_hash_and_the_first_image_names_it(checkpoi
     assert sd_models.get_closet_checkpoint_match(title) is sd_models.get_closet_checkpoint_match(short) is info
 
 
+def test_an_infotext_an_extension_writes_before_the_sampling_names_the_hash_too(checkpoint_dir, monkeypatch):
+    path, info = big_unhashed_checkpoint(checkpoint_dir, monkeypatch, seed=16)
+    real_calculate = hashes.calculate_sha256
+
+    def calculate_sha256(filename):
+        time.sleep(0.3)  # still hashing when the generation starts
+        return real_calculate(filename)
+
+    monkeypatch.setattr(hashes, "calculate_sha256", calculate_sha256)
+    sd_models.reload_model_weights(info=info)
+    written = []
+    process_as_a_job(small_txt2img(Hooks(process=lambda p: written.append(
+        processing.create_infotext(p, p.all_prompts, p.all_seeds, p.all_subseeds)))))
+    assert f"Model hash: {file_sha256(path)[:10]}" in written[0]
+
+
 def test_an_interrupted_generation_does_not_wait_for_the_hash(checkpoint_dir, monkeypatch):
     _, info = big_unhashed_checkpoint(checkpoint_dir, monkeypatch, seed=11)
     released = threading.Event()
@@ -383,6 +399,26 @@ def test_a_checkpoint_replaced_on_disk_is_hashed_again_at_its_next_load(checkpoi
     new_hash = file_sha256(path)[:10]
     assert f"Model hash: {new_hash}" in txt2img().info
     assert info.title == shared.opts.sd_model_checkpoint == f"replaced.safetensors [{new_hash}]"
+
+
+def test_a_replaced_file_that_cannot_be_hashed_again_loses_its_old_hash(checkpoint_dir, monkeypatch):
+    path = make_tiny_checkpoint("sd15", str(checkpoint_dir / "replaced.safetensors"), seed=17)
+    sd_models.list_models()
+    info = sd_models.get_closet_checkpoint_match("replaced.safetensors")
+    old_hash = info.shorthash
+    make_tiny_checkpoint("sd15", path, seed=18)
+    stat = os.stat(path)
+    os.utime(path, (stat.st_atime, stat.st_mtime + 10))
+
+    def unreadable(filename):
+        raise PermissionError(13, "Permission denied", filename)
+
+    monkeypatch.setattr(hashes, "calculate_sha256", unreadable)
+    sd_models.reload_model_weights(info=info)
+    infotext = txt2img().info
+    assert "Model hash" not in infotext and old_hash not in infotext, "not the hash of the file it replaced"
+    assert info.title == shared.opts.sd_model_checkpoint == "replaced.safetensors"
+    assert "replaced.safetensors" in sd_models.checkpoint_tiles()
 
 
 def test_a_listing_replaces_the_lists_only_once_it_is_complete(checkpoint_dir, monkeypatch):

@@ -129,9 +129,12 @@ def test_paste_fields_fill_the_tab_like_plain_pairs(monkeypatch):
     assert ui_paste.field_updates("txt2img", {"Steps": "12", "Prompt": "a cat"}) == [12, "a cat"]
 
 
-def test_a_refreshed_dropdown_keeps_a_checkpoint_whose_title_gained_its_hash():
+def test_a_refreshed_dropdown_keeps_a_checkpoint_whose_hash_came_or_changed():
     choices = ["a.safetensors [0123456789]", "big.safetensors [abcdef0123]"]
     assert ui_components._still_listed("big.safetensors", choices) == "big.safetensors [abcdef0123]"
     assert ui_components._still_listed("a.safetensors [0123456789]", choices) == "a.safetensors [0123456789]"
+    assert ui_components._still_listed("big.safetensors [0000000000]", choices) == "big.safetensors [abcdef0123]", \
+        "a file replaced on disk: its new hash"
+    assert ui_components._still_listed("a", ["b [2]", "a.safetensors [1]"]) == "b [2]", "the whole name, not a part"
     assert ui_components._still_listed("gone.safetensors", choices) == choices[0], "a choice gone: the first"
     assert ui_components._still_listed("gone.safetensors", []) is None
