@@ -839,8 +839,9 @@ def decode_latent_batch(model, latents: torch.Tensor, target_device=None, check_
     """Latents → images in [0, 1] on target_device (the CPU by default). On the CPU one at a time, as A1111 decodes
     (batched VAE numerics differ slightly there, and image i of a batch must equal a single generation with
     seed + i); on a GPU all at once, as diffusers decodes (at_once says which), unless the model is offloaded
-    (--medvram, --lowvram), and one at a time from the batch size that once ran out of memory on this model. check_for_nans: A1111's NaN check, with a 16-bit VAE retried in
-    32-bit floats when retry_in_fp32 (option auto_vae_precision)."""
+    (--medvram, --lowvram), and one at a time from the batch size that once ran out of memory on this model.
+    check_for_nans: A1111's NaN check, with a 16-bit VAE retried in 32-bit floats when retry_in_fp32 (option
+    auto_vae_precision)."""
     cmd_opts = cmd_opts if cmd_opts is not None else shared.cmd_opts
     target_device = target_device or devices.cpu
 

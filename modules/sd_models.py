@@ -145,18 +145,32 @@ class CheckpointInfo:
                     renamed[old_title] = info.title
             if not renamed:
                 return
-            retitled = {info.title: info for info in checkpoints_list.values()}
-            checkpoints_list.clear()
-            checkpoints_list.update(retitled)
-            for info in entries:  # the listed entries last: the aliases name them
-                checkpoint_aliases.update(dict.fromkeys(info.ids, info))
+            _replace(checkpoints_list, _titles_and_aliases(checkpoints_list.values())[0])
+            checkpoint_aliases.update(_titles_and_aliases(entries)[1])  # the listed entries last: the aliases name them
         for old_title, new_title in renamed.items():
             shared.opts.rename_base_value("sd_model_checkpoint", old_title, new_title)
 
     def register(self) -> None:
-        checkpoints_list[self.title] = self
-        for alias in self.ids:
-            checkpoint_aliases[alias] = self
+        titles, aliases = _titles_and_aliases([self])
+        checkpoints_list.update(titles)
+        checkpoint_aliases.update(aliases)
+
+
+def _titles_and_aliases(infos) -> tuple[dict, dict]:
+    """The list's entries (title -> info) and the aliases of infos, in their order (a later one wins a shared key)."""
+    infos = list(infos)
+    return {info.title: info for info in infos}, {alias: info for info in infos for alias in info.ids}
+
+
+def _replace(names: dict, values: dict) -> None:
+    """In place, as A1111 changes its lists: a module that imported the dict keeps seeing it."""
+    names.clear()
+    names.update(values)
+
+
+def title_without_hash(title: str) -> str:
+    """The title without its "[hash]" (to match a title written with another hash, or none)."""
+    return re.sub(r"\s*\[[^]]*]\s*$", "", title)
 
 
 def _yield_cpu_to_other_threads() -> None:
@@ -252,11 +266,9 @@ def list_models() -> None:
             except Exception as error:  # a truncated or unreadable file must not hide the others, nor stop the server
                 skipped[os.path.abspath(filename)] = safe.reason(error)
                 log.warning("Skipped checkpoint %s: %s", filename, skipped[os.path.abspath(filename)])
-        for names, values in ((checkpoints_list, {info.title: info for info in infos}),
-                              (checkpoint_aliases, {alias: info for info in infos for alias in info.ids}),
-                              (skipped_checkpoints, skipped)):
-            names.clear()
-            names.update(values)
+        titles, aliases = _titles_and_aliases(infos)
+        for names, values in ((checkpoints_list, titles), (checkpoint_aliases, aliases), (skipped_checkpoints, skipped)):
+            _replace(names, values)
 
 
 def listed_checkpoints() -> list[CheckpointInfo]:
@@ -277,7 +289,7 @@ def get_closet_checkpoint_match(search: str | None) -> CheckpointInfo | None:
         info = checkpoint_aliases.get(search)
         if info is not None:
             return info
-        for text in dict.fromkeys((search, re.sub(r"\s*\[[^]]*]\s*$", "", search))):
+        for text in dict.fromkeys((search, title_without_hash(search))):
             found = sorted((i for i in checkpoints_list.values() if text and text in i.title), key=lambda i: len(i.title))
             if found:
                 return found[0]

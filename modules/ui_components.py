@@ -1,7 +1,6 @@
 """Small building blocks shared by the UI tabs (A1111's ui_components names)."""
 
 import inspect
-import re
 
 import gradio as gr
 
@@ -134,10 +133,6 @@ class InputAccordion(_GradioSubclass, gr.Checkbox):
         self.accordion.__exit__(exc_type, exc_val, exc_tb)
 
 
-def _without_hash(title: str) -> str:
-    return re.sub(r" \[[^]]*]$", "", title)
-
-
 def _still_listed(current, choice_values: list):
     """current if it is still a choice, else the choice it became when its "[hash]" came or changed (a checkpoint
     hashed since it was listed, or replaced on disk), else the first choice."""
@@ -146,8 +141,11 @@ def _still_listed(current, choice_values: list):
     first = (choice_values or [None])[0]
     if not isinstance(current, str):
         return first
-    name = _without_hash(current)
-    return next((value for value in choice_values if isinstance(value, str) and _without_hash(value) == name), first)
+    from modules.sd_models import title_without_hash
+
+    name = title_without_hash(current)
+    return next((value for value in choice_values if isinstance(value, str) and title_without_hash(value) == name),
+                first)
 
 
 def create_refresh_button(component, refresh_method, refreshed_args, elem_id: str) -> gr.Button:
