@@ -8,14 +8,14 @@ For each row (architecture, size, sampler, batch): a random-weight checkpoint in
 tools/make_tiny_checkpoint.py at the architecture's real size (--tiny: its tiny size, on whatever device there is,
 so the test suite runs this same code on the CPU); ours is processing.process_images (saving off); diffusers is
 StableDiffusionPipeline / StableDiffusionXLPipeline from the same file with the same scheduler class and config
-(made by our sampler), the same initial noise, CFG 7; with --diffusers-same-flags its pipeline also gets what
+(made by our sampler), the same initial noise (drawn where ours draws it: randn_source), CFG 7; with --diffusers-same-flags its pipeline also gets what
 --opt-channelslast and --opt-compile give ours (channels-last UNet and VAE; its UNet under torch.compile in the same
 mode), otherwise it runs as diffusers' defaults do. After a warm-up each is run --repeats times (ours, then
 diffusers, each for its own peak memory) and the medians compared (seconds per image). Beside them: the bare UNet's
 time for the same steps (the floor of any loop around it), the FLOPs of one image (torch's FLOP counter) over a
 measured matmul peak (the physical limit), first-load times (ours: until the model is ready; the sha256 of a file
 never hashed before runs in the background and is waited for, untimed, before diffusers' load is timed), peak device
-memory, and the mean pixel difference between the two images (deterministic samplers only), and what each launches:
+memory (each one's own: the other's weights, resident meanwhile, left out), and the mean pixel difference between the two images (deterministic samplers only), and what each launches:
 the tensor operations dispatched per sampling step (on a GPU about one kernel each; autocast's casts included) and
 the host syncs per image (.item() and the like), counted by the same generation at --steps and at twice as many (not
 with --opt-compile: a compiled UNet's kernels are not dispatched one by one). Target (not --tiny): ours <= 1.0 x
@@ -168,6 +168,14 @@ def peak_mb(device: torch.device) -> float | None:
     return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
 
 
+def allocated_mb(device: torch.device) -> float | None:
+    return torch.cuda.memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+
+def _minus(value: float | None, other: float | None) -> float | None:
+    return None if value is None or other is None else value - other
+
+
 def matmul_peak_flops(device: torch.device, dtype: torch.dtype) -> float:
     """FLOP/s of a large square matmul in the model's dtype: what this device can do at best."""
     n = 8192 if device.type == "cuda" else 1024
@@ -234,11 +242,11 @@ def run_ours(row: Row, size: int, steps: int, seed: int):
 
 def same_noise_and_scheduler(model, row: Row, size: int, seed: int):
     """The initial noise process_images draws for this row, and the diffusers scheduler our sampler makes."""
-    from modules import rng, sd_samplers
+    from modules import processing, rng, sd_samplers, shared
 
     factor = model.vae_scale_factor
     noise = rng.ImageRNG((model.latent_channels, size // factor, size // factor), [seed + i for i in range(row.batch)],
-                         device=torch.device("cpu")).next()
+                         device=processing._noise_device(shared.opts)).next()
     name, schedule = sd_samplers.get_sampler_and_scheduler(row.sampler, None)
     sampler = sd_samplers.create_sampler(name, model)
     sampler.scheduler_label = schedule
@@ -252,13 +260,16 @@ def run_diffusers(pipe, row: Row, size: int, steps: int, noise: torch.Tensor):
 
 
 def bare_unet_seconds(model, row: Row, size: int, steps: int, device: torch.device) -> float:
-    """The UNet alone on the CFG batch, `steps` times: no loop around it can be faster."""
+    """The UNet alone on the CFG batch, `steps` times, called as the sampler calls it (fp32 latents, its autocast,
+    its compiled UNet): no loop around it can be faster. Three calls first: a CUDA graph is recorded at the second."""
+    from modules import devices
+
     factor = model.vae_scale_factor
-    latents = torch.randn(2 * row.batch, model.latent_channels, size // factor, size // factor, device=device,
-                          dtype=model.unet.dtype)
+    latents = torch.randn(2 * row.batch, model.latent_channels, size // factor, size // factor, device=device)
     cond, _ = unet_inputs(model, row, size, device)
-    with torch.no_grad():
-        model.apply_model(latents, torch.tensor(999, device=device), cond)
+    with torch.no_grad(), devices.autocast():
+        for i in range(3):
+            model.apply_model(latents, torch.tensor(999 - i, device=device), cond)
         seconds, _ = timed(lambda: [model.apply_model(latents, torch.tensor(999 - i, device=device), cond)
                                     for i in range(steps)], device)
     return seconds
@@ -289,9 +300,13 @@ def image_flops(model, row: Row, size: int, steps: int, device: torch.device) ->
     factor = model.vae_scale_factor
     latents = torch.randn(2, model.latent_channels, size // factor, size // factor, device=device,
                           dtype=model.unet.dtype)
-    with torch.no_grad(), FlopCounterMode(display=False) as unet_count:
-        cond, _ = unet_inputs(model, single, size, device)
-        model.apply_model(latents, torch.tensor(999, device=device), cond)
+    runner, model.unet_runner = model.unet_runner, None  # a CUDA graph's replay dispatches no operation to count
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as unet_count:
+            cond, _ = unet_inputs(model, single, size, device)
+            model.apply_model(latents, torch.tensor(999, device=device), cond)
+    finally:
+        model.unet_runner = runner
     with torch.no_grad(), FlopCounterMode(display=False) as vae_count:
         model.decode_first_stage(latents[:1])
     return steps * unet_count.get_total_flops() + vae_count.get_total_flops()
@@ -318,7 +333,9 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
         print(f"{row.name}: ours loaded in {load_s['ours']:.2f} s, its sha256 ready {hash_wait:.2f} s later",
               flush=True)
     model = shared.sd_model
+    ours_resident = allocated_mb(device)  # each peak below leaves out the other one's weights, resident meanwhile
     load_s["diffusers"], pipe = timed(lambda: load_diffusers(path, model, device, dtype, diffusers_flags), device)
+    their_resident = _minus(allocated_mb(device), ours_resident)
     seed = 1234
     noise, scheduler = same_noise_and_scheduler(model, row, size, seed)
     pipe.scheduler = scheduler
@@ -329,12 +346,12 @@ def measure_row(row: Row, data_dir: str, steps: int, repeats: int, tiny: bool, p
     for _ in range(repeats):
         seconds, ours_images = timed(lambda: run_ours(row, size, steps, seed), device)
         ours_times.append(seconds / row.batch)
-    ours_peak = peak_mb(device)
+    ours_peak = _minus(peak_mb(device), their_resident)
     reset_peak(device)
     for _ in range(repeats):
         seconds, their_images = timed(lambda: run_diffusers(pipe, row, size, steps, noise), device)
         theirs_times.append(seconds / row.batch)
-    their_peak = peak_mb(device)
+    their_peak = _minus(peak_mb(device), ours_resident)
     ops_per_step, syncs_per_image = {}, {}
     if not shared.cmd_opts.opt_compile:
         ops_per_step["ours"], syncs_per_image["ours"] = launches(lambda n: run_ours(row, size, n, seed), steps,

@@ -96,6 +96,14 @@ def autocast(disable: bool = False):
     return torch.autocast(device.type, dtype=dtype)
 
 
+def without_autocast(device_type: str):
+    """A1111's devices.without_autocast: inside the sampling's autocast, what runs here computes in its own weights'
+    dtype (the VAE: fp32 where it must be, whatever autocast would choose)."""
+    if torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
+
+
 def _release_freed_heap() -> None:
     """Hands freed malloc arenas back to the OS (glibc keeps them), so RSS falls after a model is dropped."""
     if not sys.platform.startswith("linux"):

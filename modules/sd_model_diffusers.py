@@ -10,7 +10,7 @@ from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.loaders.single_file_utils import create_diffusers_clip_model_from_ldm
 from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
-from modules import paths_internal, prompt_parser, sd_text_encoding
+from modules import devices, paths_internal, prompt_parser, sd_text_encoding
 from modules.sd_models_detect import ModelArchitecture
 
 
@@ -56,9 +56,19 @@ def own_config_dir(filename: str, metadata: dict | None = None) -> str | None:
     return None
 
 
+def load_unet(state_dict: dict, config_dir: str, dtype: torch.dtype) -> UNet2DConditionModel:
+    return UNet2DConditionModel.from_single_file(state_dict, local_files_only=True, config=config_dir,
+                                                 subfolder="unet", torch_dtype=dtype, device=weights_device(state_dict))
+
+
 def load_vae(state_dict: dict, config_dir: str, dtype: torch.dtype) -> AutoencoderKL:
     return AutoencoderKL.from_single_file(state_dict, local_files_only=True, config=config_dir, subfolder="vae",
-                                          torch_dtype=dtype)
+                                          torch_dtype=dtype, device=weights_device(state_dict))
+
+
+def weights_device(state_dict: dict) -> torch.device:
+    """Where a state dict's tensors are: a module is built there (diffusers would otherwise copy them to the CPU)."""
+    return next((value.device for value in state_dict.values() if isinstance(value, torch.Tensor)), devices.cpu)
 
 
 def _load_text_encoder(cls, state_dict: dict, config_dir: str, subfolder: str, dtype: torch.dtype):
@@ -90,8 +100,7 @@ class DiffusersStableDiffusion(torch.nn.Module):
         self.architecture = architecture
         self.config_dir = config_dir
         self.dtype_unet = dtype
-        self.unet = UNet2DConditionModel.from_single_file(state_dict, local_files_only=True, config=config_dir,
-                                                          subfolder="unet", torch_dtype=dtype)
+        self.unet = load_unet(state_dict, config_dir, dtype)
         self.unet_runner = None  # what calls the UNet in its place (--opt-compile: unet_compile.CompiledUNet)
         self.vae = load_vae(state_dict, config_dir, vae_dtype)
         if self.is_sdxl and self.vae.dtype == torch.float16 and self.vae.config.force_upcast:
@@ -219,7 +228,9 @@ class DiffusersStableDiffusion(torch.nn.Module):
         """The UNet's prediction for x, in x's dtype: without autocast, latents and conditioning in another dtype than
         the UNet's (fp32 sampling over a 16-bit UNet, --upcast-sampling) are cast at its boundary."""
         dtype = self.unet.dtype
-        if x.dtype == dtype or torch.is_autocast_enabled(x.device.type):
+        if torch.is_autocast_enabled(x.device.type):  # autocast chooses the dtype inside; the sampler keeps x's
+            return self._unet(x, t, cond).to(x.dtype)
+        if x.dtype == dtype:
             return self._unet(x, t, cond)
         return self._unet(x.to(dtype), t, _cast_cond(cond, dtype)).to(x.dtype)
 
@@ -253,12 +264,14 @@ class DiffusersStableDiffusion(torch.nn.Module):
     def decode_first_stage(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents → images in [-1, 1]."""
         latents = latents.to(self.vae.dtype) / self.vae.config.scaling_factor
-        return self.vae.decode(latents).sample
+        with devices.without_autocast(latents.device.type):
+            return self.vae.decode(latents).sample
 
     @torch.no_grad()
     def encode_first_stage(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [-1, 1] → scaled latents (the distribution's mean, so img2img is deterministic)."""
-        distribution = self.vae.encode(images.to(self.vae.dtype)).latent_dist
+        with devices.without_autocast(images.device.type):
+            distribution = self.vae.encode(images.to(self.vae.dtype)).latent_dist
         return distribution.mean * self.vae.config.scaling_factor
 
     @staticmethod

@@ -47,8 +47,15 @@ class CompiledUNet:
         self.said_uncompiled = False
         shape = (tuple(x.shape), x.dtype, tuple(kwargs["encoder_hidden_states"].shape))
         if shape in self.shapes_compiled:
-            return self.compiled(x, t, **kwargs)
-        return self._compile_for(shape, x, t, kwargs)
+            return self._owned(self.compiled(x, t, **kwargs))
+        return self._owned(self._compile_for(shape, x, t, kwargs))
+
+    def _owned(self, output):
+        """CUDA graphs write each call's output into the same memory: a copy, so that the cond and uncond of one step
+        (two calls when their token lengths differ) and what an extension keeps outlive the next call."""
+        if self.mode == "reduce-overhead":
+            output.sample = output.sample.clone()
+        return output
 
     def _compile_for(self, shape: tuple, x: torch.Tensor, t, kwargs: dict):
         text = f"Compiling the UNet for {x.shape[0]} latents of {x.shape[2]}x{x.shape[3]} ({self.mode}; once per shape)"

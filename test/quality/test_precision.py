@@ -89,3 +89,35 @@ def test_the_memory_flags_are_not_named_as_changing_nothing(capsys):
 def test_device_id_picks_that_cuda_device(gpu_devices):
     assert devices.init(flags(device_id=1)) == torch.device("cuda:1")
     assert devices.get_device_for("sd", flags(device_id=1, use_cpu=["all"])) == devices.cpu
+
+
+def test_under_autocast_the_unet_answers_in_the_latents_dtype_and_the_vae_computes_in_its_own(sd_model):
+    """The sampling's autocast (CPU bfloat16 standing in for CUDA fp16): the sampler's latents stay in their dtype,
+    and the VAE (fp32 where it must be: force_upcast, --no-half-vae, the retry) is not cast down by it, as A1111's
+    without_autocast; hires fix and img2img run the VAE inside that autocast."""
+    latents = torch.randn(2, sd_model.latent_channels, 8, 8, generator=torch.Generator().manual_seed(5))
+    cond = sd_model.get_learned_conditioning(["a red circle", ""])
+    with torch.no_grad():
+        decoded = sd_model.decode_first_stage(latents[:1])
+        encoded = sd_model.encode_first_stage(decoded)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            prediction = sd_model.apply_model(latents, torch.tensor(500), cond)
+            decoded_under_autocast = sd_model.decode_first_stage(latents[:1])
+            encoded_under_autocast = sd_model.encode_first_stage(decoded)
+    assert prediction.dtype == torch.float32
+    assert torch.equal(decoded_under_autocast, decoded) and torch.equal(encoded_under_autocast, encoded)
+
+
+def test_the_unet_and_vae_are_built_where_their_weights_were_read(tiny_checkpoint):
+    """A checkpoint read straight onto the GPU builds its UNet and VAE there, not through the CPU (diffusers' default
+    for a state dict); the meta device stands in for the GPU (a copy from it to the CPU would raise)."""
+    from modules import sd_model_diffusers, sd_models
+
+    state_dict, metadata = sd_models.read_state_dict(tiny_checkpoint)
+    config_dir = sd_model_diffusers.config_dir_for(tiny_checkpoint, sd_models.detect_architecture(
+        state_dict, metadata, tiny_checkpoint), metadata)
+    on_meta = {key: value.to("meta") for key, value in state_dict.items()}
+    unet = sd_model_diffusers.load_unet(on_meta, config_dir, torch.float32)
+    vae = sd_model_diffusers.load_vae(on_meta, config_dir, torch.float32)
+    assert {p.device.type for p in (*unet.parameters(), *vae.parameters())} == {"meta"}
+    assert sd_model_diffusers.weights_device(state_dict) == devices.cpu

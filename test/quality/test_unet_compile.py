@@ -66,3 +66,24 @@ def test_on_a_gpu_the_unet_is_compiled_with_cuda_graphs(sd_model, tmp_path):
 
     runner = unet_compile.CompiledUNet(sd_model.unet, torch.device("cuda"), str(tmp_path / "cache"))
     assert runner.mode == "reduce-overhead", "torch.compile's CUDA graphs mode; nothing is compiled until called"
+
+
+def test_with_cuda_graphs_each_call_returns_its_own_copy_of_the_output(sd_model, tmp_path):
+    """A CUDA graph's replay writes its output where the last one was: the cond and uncond of a step (two calls when
+    their token lengths differ) must not end up the same tensor."""
+    import torch
+    from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
+
+    runner = unet_compile.CompiledUNet(sd_model.unet, torch.device("cuda"), str(tmp_path / "cache"))
+    graph_output = torch.zeros(1, 4, 8, 8)
+
+    def replay(x, t, **kwargs):
+        graph_output.copy_(x)
+        return UNet2DConditionOutput(sample=graph_output)
+
+    runner.compiled = replay
+    hidden = torch.zeros(1, 77, 8)
+    runner.shapes_compiled.add(((1, 4, 8, 8), torch.float32, tuple(hidden.shape)))
+    first = runner(torch.full((1, 4, 8, 8), 1.0), 1, encoder_hidden_states=hidden).sample
+    second = runner(torch.full((1, 4, 8, 8), 2.0), 1, encoder_hidden_states=hidden).sample
+    assert float(first.max()) == 1.0 and float(second.max()) == 2.0
