@@ -133,7 +133,7 @@ def generate_on_server(args, bodies, stdout) -> int:
             for body in bodies:
                 job_ids.append(client.submit(body, args.priority))
         except InputError:
-            cancel_quietly(client.cancel, job_ids)  # a file is run whole or not at all
+            cancel_quietly(lambda job_id: client.cancel(job_id, CANCEL_WAIT_S), job_ids)  # a file runs whole or not at all
             raise
         for number, (job_id, body) in enumerate(zip(job_ids, bodies, strict=True), start=1):
             display = ProgressDisplay(job_label(number, len(bodies), body))
@@ -147,7 +147,7 @@ def generate_on_server(args, bodies, stdout) -> int:
                                       job.get("saved_files"), written))
     except KeyboardInterrupt:
         print("Interrupted: cancelling on the server", file=sys.stderr, flush=True)
-        cancel_quietly(client.cancel, job_ids[len(results):])
+        cancel_quietly(lambda job_id: client.cancel(job_id, CANCEL_WAIT_S), job_ids[len(results):])
         print_results(results, args.json, stdout, sys.stderr)
         return EXIT_INTERRUPTED
     print_results(results, args.json, stdout, sys.stderr)

@@ -91,8 +91,11 @@ class ServerClient:
     def result(self, job_id: str) -> dict:
         return self.json("GET", f"/sdapi/v2/jobs/{quote(job_id, safe='')}/result")
 
-    def cancel(self, job_id: str) -> dict:
-        return self.json("POST", f"/sdapi/v2/jobs/{quote(job_id, safe='')}/cancel")
+    def cancel(self, job_id: str, timeout: float = 0.0) -> dict:
+        """Cancels the job; with a timeout, waits up to that long for it to end (a running one stops at its next
+        step), and gives it as it is then."""
+        job = self.json("POST", f"/sdapi/v2/jobs/{quote(job_id, safe='')}/cancel")
+        return self.wait(job_id, timeout=timeout) if timeout > 0 and job.get("state") not in FINISHED else job
 
     def jobs(self, state: str | None, limit: int) -> list[dict]:
         params = {"limit": limit, **({"state": state} if state else {})}
@@ -102,11 +105,13 @@ class ServerClient:
             field, message = split_field(str(e))
             raise InputError(f"--{field}: {message}" if field in ("limit", "state") else str(e)) from e
 
-    def wait(self, job_id: str, on_progress=lambda numbers: None) -> dict:
-        """The job once it has ended, calling on_progress with its progress while it runs."""
+    def wait(self, job_id: str, on_progress=lambda numbers: None, timeout: float | None = None) -> dict:
+        """The job once it has ended (or as it is when timeout seconds have passed), calling on_progress with its
+        progress while it runs."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             job = self.job(job_id)
-            if job["state"] in FINISHED:
+            if job["state"] in FINISHED or (deadline is not None and time.monotonic() >= deadline):
                 return job
             if job.get("progress"):
                 on_progress(job["progress"])
