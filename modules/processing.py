@@ -826,7 +826,7 @@ def _wait_for_model_hash(p) -> None:
         return context.state.interrupted
 
     if p.sd_model_hash is None:
-        p.sd_model_hash = context.model.sd_checkpoint_info.wait_for_hash(interrupted)
+        p.sd_model_hash = context.checkpoint.wait_for_hash(interrupted)
     refiner.name_with_hash(p, interrupted)
 
 

@@ -68,7 +68,7 @@ def switch_if_due(p, sampler, timestep, step: int, steps: int) -> bool:
         p.extra_generation_params["Refiner switch by sampling steps"] = True
     p.extra_generation_params["Refiner"] = info.short_title
     p.extra_generation_params["Refiner switch at"] = p.refiner_switch_at
-    p.sd_model = sampler.model = None  # the job lets go of the model it leaves, so that it can be freed
+    _let_go(p, sampler)
     try:
         model = sd_models.reload_model_weights(info=info, select=False)
     except safe.CheckpointLoadError as e:
@@ -91,7 +91,15 @@ def back_to(p, base: sd_models.CheckpointInfo) -> None:
     """Before a batch: the job's own checkpoint again when the refiner took over in the batch before (A1111 reloads
     it there too)."""
     if p.sd_model.sd_checkpoint_info.filename != base.filename:
+        _let_go(p, getattr(p, "sampler", None))
         _go_on_with(p, sd_models.reload_model_weights(info=base, select=False))
+
+
+def _let_go(p, sampler) -> None:
+    """The job lets go of the model it leaves, so that it is freed before the next one loads (not both in memory)."""
+    p.sd_model = None
+    if sampler is not None:
+        sampler.model = None
 
 
 def _go_on_with(p, model) -> None:

@@ -1,6 +1,7 @@
 """The LoRA files in --lora-dir and the ones applied to the loaded model for the current request (A1111's names)."""
 
 import os
+import weakref
 
 import lora_adapters
 import network
@@ -16,7 +17,8 @@ loaded_networks: list[network.Network] = []
 """The networks applied now, in prompt order; their adapters are on `applied_model`."""
 networks_in_memory: dict[tuple, tuple[dict, dict]] = {}
 """Converted state dicts kept for opts.lora_in_memory_limit files: {(file, mtime, size, arch): (tensors, alphas)}."""
-applied_model = None
+applied_model: weakref.ref | None = None
+"""The model they are on, held weakly (a model let go, as when a refiner takes over, is freed with its adapters)."""
 
 
 def _lora_files(folder: str) -> list[str]:
@@ -68,8 +70,13 @@ def purge_networks_from_memory() -> None:
         networks_in_memory.pop(next(iter(networks_in_memory)))
 
 
+def _applied_to():
+    """The model the networks are on; None once that model was let go and freed (they went with it)."""
+    return applied_model() if applied_model is not None else None
+
+
 def _same_as_applied(wanted: list[network.Network], sd_model) -> bool:
-    if applied_model is not sd_model or len(wanted) != len(loaded_networks):
+    if _applied_to() is not sd_model or len(wanted) != len(loaded_networks):
         return False
     return all(_memory_key(a.network_on_disk, sd_model) == _memory_key(b.network_on_disk, sd_model)
                for a, b in zip(wanted, loaded_networks))
@@ -77,7 +84,7 @@ def _same_as_applied(wanted: list[network.Network], sd_model) -> bool:
 
 def _add_adapters(wanted: list[network.Network], sd_model, problems: dict[str, str]) -> list[network.Network]:
     global applied_model
-    applied_model = sd_model
+    applied_model = weakref.ref(sd_model)
     added = []
     for index, net in enumerate(wanted):
         net.adapter_name = f"lora_{index}"
@@ -130,7 +137,8 @@ def load_networks(names: list[str], te_multipliers=None, unet_multipliers=None, 
 def remove_networks() -> None:
     """Takes every applied network off the model it was applied to; the model's weights are as before."""
     global applied_model
-    if applied_model is not None:
-        lora_adapters.remove_adapters(applied_model)
+    model = _applied_to()
+    if model is not None:
+        lora_adapters.remove_adapters(model)
     applied_model = None
     loaded_networks.clear()

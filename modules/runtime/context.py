@@ -3,6 +3,8 @@ the device, the job state and the command line. process_images_inner builds it o
 the options snapshot, and keeps it on the request as p.runtime_context."""
 
 import argparse
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,16 +35,25 @@ class ModelIdentity:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class RuntimeContext:
-    """The objects one generation depends on. Its fields cannot be rebound; the model and the command line are the
-    live objects themselves (shared), the state is the job's own, the options are the generation's frozen snapshot. So a copy of p (deep
-    or not) shares its generation's context, and two contexts are equal only when they are the same one."""
+    """The objects one generation depends on. Its fields cannot be rebound; the command line is the live object
+    itself (shared), the model too but held weakly (a generation that lets go of it, as when a refiner takes over,
+    frees it: two models need not be in memory at once), the state is the job's own, the options are the
+    generation's frozen snapshot. So a copy of p (deep or not) shares its generation's context, and two contexts are
+    equal only when they are the same one."""
 
-    model: Any
+    model_ref: Callable[[], Any]
+    checkpoint: Any
+    """the model's entry in the checkpoint list (sd_models.CheckpointInfo), kept when the model is let go"""
     model_identity: ModelIdentity
     opts_snapshot: OptsSnapshot
     device: torch.device
     state: State
     cmd_opts: argparse.Namespace
+
+    @property
+    def model(self):
+        """The generation's model; None once it was let go and freed."""
+        return self.model_ref()
 
     def __copy__(self):
         return self
@@ -57,5 +68,6 @@ class RuntimeContext:
 def create_runtime_context(model, opts_snapshot: OptsSnapshot, device: torch.device, state: State,
                            cmd_opts: argparse.Namespace) -> RuntimeContext:
     """The context of a generation running `model` with `opts_snapshot` on `device`, as the job `state`."""
-    return RuntimeContext(model=model, model_identity=ModelIdentity.of(model), opts_snapshot=opts_snapshot,
-                          device=device, state=state, cmd_opts=cmd_opts)
+    return RuntimeContext(model_ref=weakref.ref(model), checkpoint=model.sd_checkpoint_info,
+                          model_identity=ModelIdentity.of(model), opts_snapshot=opts_snapshot, device=device,
+                          state=state, cmd_opts=cmd_opts)

@@ -4,11 +4,15 @@ ran on is recorded through A1111's on_cfg_denoiser callback; the infotext names 
 does not change; the next batch starts on the job's own checkpoint; with hires fix, hires_fix_refiner_pass picks the
 pass; an unknown refiner is refused naming the field."""
 
+import gc
+import weakref
+
 import pytest
 
 from modules import processing, script_callbacks, sd_models, shared
 from test.api_client import in_process_api
 from test.generation_job import process_as_a_job
+from test.quality.test_lora import lora_extension, tiny_lora  # noqa: F401 (fixtures)
 
 SMALL = {"width": 64, "height": 64, "steps": 6, "sampler_name": "Euler", "do_not_save_samples": True,
          "do_not_save_grid": True}
@@ -209,3 +213,26 @@ def test_an_inpainting_checkpoint_refined_by_a_plain_one_inpaints_without_its_ex
         sd_models.list_models()
     assert models_by_step[0][2] == "tiny-sd15-inpaint" and models_by_step[-1][2] == "other-sd15"
     assert "Refiner: other-sd15" in result.infotexts[0]
+
+
+@pytest.mark.usefixtures("lora_extension")
+def test_a_model_the_generation_leaves_is_freed_before_the_next_one_is_built(sd_model, second_checkpoint, monkeypatch):
+    """On a GPU two checkpoints need not fit at once: when the refiner takes over, and when the next batch goes back
+    to the job's own checkpoint, the model left behind is freed before the next is built (p, its sampler, its
+    runtime context and the LoRA applied to it let go of it)."""
+    build, built, alive_at_each_build = sd_models.DiffusersStableDiffusion, [], []
+
+    def recording_build(*args, **kwargs):
+        gc.collect()
+        alive_at_each_build.append([ref().sd_checkpoint_info.name_for_extra for ref in built if ref() is not None])
+        model = build(*args, **kwargs)
+        built.append(weakref.ref(model))
+        return model
+
+    monkeypatch.setattr(sd_models, "DiffusersStableDiffusion", recording_build)
+    sd_models.reload_model_weights(info=second_checkpoint)  # the job's own checkpoint; the test keeps no reference
+    result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
+        prompt="a red circle <lora:tiny:1>", seed=7, refiner_checkpoint=sd_model.sd_checkpoint_info.title,
+        refiner_switch_at=0.5, n_iter=2, **SMALL))
+    assert len(result.images) == 2 and "Refiner: " in result.infotexts[0]
+    assert alive_at_each_build == [[], [], [], []], "base, refiner, base again, refiner again: none left alive"

@@ -40,9 +40,11 @@ def load(path: str):
 
 @pytest.fixture(scope="module", autouse=True)
 def default_model_restored_afterwards(engine_ready, tiny_checkpoint):
-    """These tests load other checkpoints; the other modules expect the default tiny one back."""
+    """These tests load other checkpoints, and the default one with other flags or another VAE; the other modules
+    expect the default tiny one back, loaded as it loads by default."""
     yield
     sd_models.list_models()
+    sd_models.unload_model_weights()
     sd_models.reload_model_weights(info=sd_models.get_closet_checkpoint_match(os.path.basename(tiny_checkpoint)))
 
 
