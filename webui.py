@@ -85,7 +85,8 @@ def ray_workers(cmd_opts) -> dict:
         return ray_backend.workers(jobs, cmd_opts.ray_address, cmd_opts.ray_workers, cmd_opts.ray_gpus_per_worker,
                                    paths_internal.data_path, paths_internal.script_path,
                                    options=lambda: dict(shared.opts.data), live_options=shared.opts,
-                                   engine_flags=engine_flags.for_worker(shared_cmd_options.parser, cmd_opts))
+                                   engine_flags=engine_flags.for_ray_worker(engine_flags.for_worker(
+                                       shared_cmd_options.parser, cmd_opts), cmd_opts.ray_gpus_per_worker))
 
     return {"workers": 0, "remote_workers": remote_workers}
 

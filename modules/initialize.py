@@ -1,5 +1,6 @@
 """Start-up: devices, styles, checkpoint list, option callbacks, and the first model load."""
 
+import argparse
 import logging
 import os
 
@@ -27,7 +28,7 @@ def initialize(load_model: bool = True) -> None:
     """load_model False: the first generation loads the checkpoint it asks for (the command line)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     configure_logging(shared.cmd_opts.loglevel)
-    shared.device = devices.init(shared.cmd_opts)
+    shared.device = devices.init(this_process_engine(shared.cmd_opts))
     say_flags_with_no_effect(shared.cmd_opts)
     shared.prompt_styles = styles.StyleDatabase(shared.styles_filename)
     shared.sd_upscalers = upscaler.sd_upscalers
@@ -45,6 +46,14 @@ def initialize(load_model: bool = True) -> None:
         print("No model loaded at start (--skip-load-model-at-start): the first generation loads it")
     else:
         load_first_model()
+
+
+def this_process_engine(cmd_opts) -> argparse.Namespace:
+    """The flags this process computes with: with --ray-address the jobs run on the workers' GPUs, and the model
+    this process loads (the selected checkpoint, as the settings and routes show it) waits in RAM."""
+    if getattr(cmd_opts, "ray_address", None):
+        return argparse.Namespace(**{**vars(cmd_opts), "use_cpu": ["all"]})
+    return cmd_opts
 
 
 def configure_logging(level: str | None) -> None:

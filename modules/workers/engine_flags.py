@@ -28,3 +28,9 @@ def for_worker(parser: argparse.ArgumentParser, cmd_opts: argparse.Namespace) ->
         else:
             argv.append(f"{flag}={value}")
     return argv
+
+
+def for_ray_worker(flags: list[str], gpus_per_worker: float) -> list[str]:
+    """A worker given no GPU computes on the CPU: Ray leaves the machine's GPUs visible to it, and it would use one
+    that Ray does not count."""
+    return [*flags, "--use-cpu", "all"] if gpus_per_worker == 0 else list(flags)

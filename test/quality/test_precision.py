@@ -121,3 +121,20 @@ def test_the_unet_and_vae_are_built_where_their_weights_were_read(tiny_checkpoin
     vae = sd_model_diffusers.load_vae(on_meta, config_dir, torch.float32)
     assert {p.device.type for p in (*unet.parameters(), *vae.parameters())} == {"meta"}
     assert sd_model_diffusers.weights_device(state_dict) == devices.cpu
+
+
+def test_with_ray_the_server_and_workers_given_no_gpu_compute_on_the_cpu_and_the_others_on_their_gpu(gpu_devices):
+    """Ray leaves a machine's GPUs visible to a worker it gave none; the server runs no job with --ray-address."""
+    from modules import cmd_args, initialize
+    from modules.workers import engine_flags
+
+    parser = cmd_args.parser
+    server = parser.parse_args(["--ray-address", "local", "--no-half-vae"])
+    assert devices.get_device_for("sd", initialize.this_process_engine(server)) == devices.cpu
+    assert server.use_cpu == [], "the server's own flags, which its workers start with, are left as they are"
+    worker_flags = engine_flags.for_worker(parser, server)
+    without_gpu = parser.parse_args(engine_flags.for_ray_worker(worker_flags, 0))
+    with_gpu = parser.parse_args(engine_flags.for_ray_worker(worker_flags, 0.5))
+    assert devices.get_device_for("sd", without_gpu) == devices.cpu
+    assert devices.get_device_for("sd", with_gpu) == CUDA and with_gpu.no_half_vae
+    assert devices.get_device_for("sd", initialize.this_process_engine(parser.parse_args([]))) == CUDA
