@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 
 import diffusers
 
-from modules import sd_schedulers
+from modules import brownian_noise, sd_schedulers
+
+brownian_noise.install()
 
 TIMESTEP_SAMPLERS = ("DDIM", "DDIM CFG++", "PLMS", "UniPC")
 

@@ -110,3 +110,18 @@ def test_noise_drawn_on_the_cpu_is_given_on_the_models_device():
     first, later = moved.next(), moved.next()
     assert first.device.type == later.device.type == "meta" and first.shape == later.shape == (2, 4, 8, 8)
     assert drawn_on_cpu.next().device.type == "cpu" and moved.generators[0].device.type == "cpu"
+
+
+def test_the_sde_samplers_brownian_noise_is_drawn_where_the_generation_draws_its_noise(monkeypatch):
+    """DPM++ SDE's Brownian tree (torchsde, also under diffusers' scheduler) follows randn_source as A1111 makes it:
+    with "CPU" it draws on the CPU whatever device the tree is on (the meta device standing in for a GPU, where a
+    generator cannot even be made), and gives the noise there."""
+    from torchsde._brownian import brownian_interval
+
+    from modules import sd_samplers  # noqa: F401 (installs it)
+
+    monkeypatch.setitem(shared.opts.data, "randn_source", "CPU")
+    elsewhere = brownian_interval._randn((2, 3), torch.float16, torch.device("meta"), 5)
+    assert elsewhere.device.type == "meta" and elsewhere.dtype == torch.float16
+    drawn_on_the_cpu = torch.randn((2, 3), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(brownian_interval._randn((2, 3), torch.float32, torch.device("cpu"), 5), drawn_on_the_cpu)
