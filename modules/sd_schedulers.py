@@ -210,6 +210,6 @@ def use_sigma_list(scheduler, schedule: Scheduler, steps: int, device, is_sdxl: 
     """After set_timesteps: the scheduler steps along the schedule's sigma list instead of its own."""
     table = model_sigmas(scheduler)
     sigmas = sigma_list(schedule, steps, scheduler, is_sdxl, discard_penultimate, noise_range)
-    scheduler.sigmas = sigmas.to(device)
+    scheduler.sigmas = sigmas.to(scheduler.sigmas.device)  # diffusers' place for them: the CPU (no sync per step)
     scheduler.timesteps = sigma_to_t(sigmas[:-1], table).to(device)
     scheduler.num_inference_steps = len(sigmas) - 1

@@ -168,3 +168,13 @@ def test_a_negative_range_option_is_refused_and_crossed_ends_are_named(sd_model,
         timesteps_seen("Euler", "Karras")
     failure = failures.describe(crossed.value, GenerationSpec(mode="txt2img", params={}))
     assert (failure.status, failure.field) == (422, "sigma_min")  # what the API answers
+
+
+def test_a_sigma_list_stays_where_the_scheduler_keeps_its_sigmas_and_the_timesteps_go_to_the_model(table):
+    """diffusers keeps a scheduler's sigmas on the CPU, so that a step's comparisons and arithmetic on them never wait
+    for the GPU; the meta device stands in for one."""
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    scheduler.set_timesteps(10)
+    sd_schedulers.use_sigma_list(scheduler, sd_schedulers.find_scheduler("Karras"), 10, torch.device("meta"))
+    assert scheduler.sigmas.device.type == "cpu" and scheduler.timesteps.device.type == "meta"
+    assert close(scheduler.sigmas, sd_schedulers.karras(10, float(table[0]), float(table[-1])))
