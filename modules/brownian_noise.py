@@ -10,8 +10,9 @@ from modules.opts_snapshot import options_for
 
 
 def randn_where_the_generation_draws(size, dtype, device, seed) -> torch.Tensor:
-    """torchsde's draw of one node of a tree: seeded by `seed`, drawn in fp32 on the noise device, given on `device`
-    in `dtype`."""
+    """torchsde's draw of one node of a tree: seeded by `seed`, drawn in fp32 on the noise device (randn_source of
+    the options in this context: a job's own layer, which a change of the settings meanwhile does not reach), given
+    on `device` in `dtype`."""
     noise_device = devices.cpu if options_for().randn_source == "CPU" else torch.device(device)
     generator = torch.Generator(noise_device).manual_seed(int(seed))
     return torch.randn(size, device=noise_device, generator=generator).to(device=device, dtype=dtype)

@@ -499,6 +499,7 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
                                 seed_resize_from_w=self.seed_resize_from_w, latent_factor=factor,
                                 eta_noise_seed_delta=options.eta_noise_seed_delta, device=_noise_device(options),
                                 to_device=model.device)
+        del model  # a refiner taking over in this pass frees it
         noise = self.rng.next()
         hr_sampler_name = self.hr_sampler_name if self.hr_sampler_name not in (None, "", "Use same sampler") \
             else self.sampler_name

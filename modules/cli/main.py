@@ -5,6 +5,7 @@ Exit codes: 0 done, 1 error, 2 bad input (the message names the flag), 3 interru
 import contextlib
 import os
 import sys
+import time
 
 from modules import gradio_import
 from modules.cli import arguments, request_bodies
@@ -88,6 +89,19 @@ def cancel_quietly(cancel, job_ids: list[str]) -> None:
                 print(f"could not cancel {job_id}: {e}", file=sys.stderr)
 
 
+def cancel_on_server(client, job_ids: list[str]) -> None:
+    """Cancels the jobs, then waits for them to end (CANCEL_WAIT_S for all, as the local runner waits), so that none
+    is still running when the command exits."""
+    cancel_quietly(client.cancel, job_ids)
+    deadline = time.monotonic() + CANCEL_WAIT_S
+    with contextlib.suppress(KeyboardInterrupt):
+        for job_id in job_ids:
+            try:
+                client.wait(job_id, timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 (the server went away: nothing is left to wait for)
+                return
+
+
 def generate_here(args, bodies, stdout) -> int:
     from modules.cli.local_runner import JobFailed, LocalRunner
     from modules.cli.progress import ProgressDisplay
@@ -133,7 +147,7 @@ def generate_on_server(args, bodies, stdout) -> int:
             for body in bodies:
                 job_ids.append(client.submit(body, args.priority))
         except InputError:
-            cancel_quietly(lambda job_id: client.cancel(job_id, CANCEL_WAIT_S), job_ids)  # a file runs whole or not at all
+            cancel_on_server(client, job_ids)  # a file runs whole or not at all
             raise
         for number, (job_id, body) in enumerate(zip(job_ids, bodies, strict=True), start=1):
             display = ProgressDisplay(job_label(number, len(bodies), body))
@@ -147,7 +161,7 @@ def generate_on_server(args, bodies, stdout) -> int:
                                       job.get("saved_files"), written))
     except KeyboardInterrupt:
         print("Interrupted: cancelling on the server", file=sys.stderr, flush=True)
-        cancel_quietly(lambda job_id: client.cancel(job_id, CANCEL_WAIT_S), job_ids[len(results):])
+        cancel_on_server(client, job_ids[len(results):])
         print_results(results, args.json, stdout, sys.stderr)
         return EXIT_INTERRUPTED
     print_results(results, args.json, stdout, sys.stderr)

@@ -91,11 +91,8 @@ class ServerClient:
     def result(self, job_id: str) -> dict:
         return self.json("GET", f"/sdapi/v2/jobs/{quote(job_id, safe='')}/result")
 
-    def cancel(self, job_id: str, timeout: float = 0.0) -> dict:
-        """Cancels the job; with a timeout, waits up to that long for it to end (a running one stops at its next
-        step), and gives it as it is then."""
-        job = self.json("POST", f"/sdapi/v2/jobs/{quote(job_id, safe='')}/cancel")
-        return self.wait(job_id, timeout=timeout) if timeout > 0 and job.get("state") not in FINISHED else job
+    def cancel(self, job_id: str) -> dict:
+        return self.json("POST", f"/sdapi/v2/jobs/{quote(job_id, safe='')}/cancel")
 
     def jobs(self, state: str | None, limit: int) -> list[dict]:
         params = {"limit": limit, **({"state": state} if state else {})}

@@ -216,7 +216,10 @@ def test_an_inpainting_checkpoint_refined_by_a_plain_one_inpaints_without_its_ex
 
 
 @pytest.mark.usefixtures("lora_extension")
-def test_a_model_the_generation_leaves_is_freed_before_the_next_one_is_built(sd_model, second_checkpoint, monkeypatch):
+@pytest.mark.parametrize("hires", [{}, {"enable_hr": True, "hr_upscaler": "Latent", "hr_scale": 1.5}],
+                         ids=["txt2img", "refiner in the hires pass"])
+def test_a_model_the_generation_leaves_is_freed_before_the_next_one_is_built(sd_model, second_checkpoint, monkeypatch,
+                                                                             hires):
     """On a GPU two checkpoints need not fit at once: when the refiner takes over, and when the next batch goes back
     to the job's own checkpoint, the model left behind is freed before the next is built (p, its sampler, its
     runtime context and the LoRA applied to it let go of it)."""
@@ -233,6 +236,6 @@ def test_a_model_the_generation_leaves_is_freed_before_the_next_one_is_built(sd_
     sd_models.reload_model_weights(info=second_checkpoint)  # the job's own checkpoint; the test keeps no reference
     result = process_as_a_job(processing.StableDiffusionProcessingTxt2Img(
         prompt="a red circle <lora:tiny:1>", seed=7, refiner_checkpoint=sd_model.sd_checkpoint_info.title,
-        refiner_switch_at=0.5, n_iter=2, **SMALL))
+        refiner_switch_at=0.5, n_iter=2, **SMALL, **hires))
     assert len(result.images) == 2 and "Refiner: " in result.infotexts[0]
     assert alive_at_each_build == [[], [], [], []], "base, refiner, base again, refiner again: none left alive"
