@@ -14,6 +14,7 @@ from PIL import Image, ImageFilter, ImageOps
 from tqdm import tqdm
 
 from modules import (
+    brownian_noise,
     devices,
     extra_networks,
     images,
@@ -829,6 +830,9 @@ def _wait_for_model_hash(p) -> None:
     if p.sd_model_hash is None:
         p.sd_model_hash = context.checkpoint.wait_for_hash(interrupted)
     refiner.name_with_hash(p, interrupted)
+
+
+brownian_noise.install(lambda: options_for().randn_source)  # a job's own options in its context
 
 
 def _noise_device(options) -> torch.device:

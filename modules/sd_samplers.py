@@ -5,9 +5,7 @@ from dataclasses import dataclass, field
 
 import diffusers
 
-from modules import brownian_noise, sd_schedulers
-
-brownian_noise.install()
+from modules import sd_schedulers
 
 TIMESTEP_SAMPLERS = ("DDIM", "DDIM CFG++", "PLMS", "UniPC")
 

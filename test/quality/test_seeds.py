@@ -113,12 +113,10 @@ def test_noise_drawn_on_the_cpu_is_given_on_the_models_device():
 
 
 def test_the_sde_samplers_brownian_noise_is_drawn_where_the_generation_draws_its_noise(monkeypatch):
-    """DPM++ SDE's Brownian tree (torchsde, also under diffusers' scheduler) follows randn_source as A1111 makes it:
-    with "CPU" it draws on the CPU whatever device the tree is on (the meta device standing in for a GPU, where a
-    generator cannot even be made), and gives the noise there."""
+    """DPM++ SDE's Brownian tree (torchsde, also under diffusers' scheduler; processing installs the draw) follows
+    randn_source as A1111 makes it: with "CPU" it draws on the CPU whatever device the tree is on (the meta device
+    standing in for a GPU, where a generator cannot even be made), and gives the noise there."""
     from torchsde._brownian import brownian_interval
-
-    from modules import sd_samplers  # noqa: F401 (installs it)
 
     monkeypatch.setitem(shared.opts.data, "randn_source", "CPU")
     elsewhere = brownian_interval._randn((2, 3), torch.float16, torch.device("meta"), 5)
