@@ -8,21 +8,22 @@ For each row (architecture, size, sampler, batch): a random-weight checkpoint in
 tools/make_tiny_checkpoint.py at the architecture's real size (--tiny: its tiny size, on whatever device there is,
 so the test suite runs this same code on the CPU); ours is processing.process_images (saving off); diffusers is
 StableDiffusionPipeline / StableDiffusionXLPipeline from the same file with the same scheduler class and config
-(made by our sampler), the same initial noise (drawn where ours draws it: randn_source), CFG 7; with --diffusers-same-flags its pipeline also gets what
---opt-channelslast and --opt-compile give ours (channels-last UNet and VAE; its UNet under torch.compile in the same
-mode), otherwise it runs as diffusers' defaults do. After a warm-up each is run --repeats times (ours, then
-diffusers, each for its own peak memory) and the medians compared (seconds per image). Beside them: the bare UNet's
-time for the same steps (the floor of any loop around it), the FLOPs of one image (torch's FLOP counter) over a
-measured matmul peak (the physical limit), first-load times (ours: until the model is ready; the sha256 of a file
-never hashed before runs in the background and is waited for, untimed, before diffusers' load is timed), peak device
-memory (each one's own: the other's weights, resident meanwhile, left out), and the mean pixel difference between the two images (deterministic samplers only), and what each launches:
-the tensor operations dispatched per sampling step (on a GPU about one kernel each; autocast's casts included) and
-the host syncs per image (.item() and the like), counted by the same generation at --steps and at twice as many (not
-with --opt-compile: a compiled UNet's kernels are not dispatched one by one). Target (not --tiny): ours <= 1.0 x
-diffusers on every row; the exit status is 1 when one misses it. --profile DIR: one generation of each under
-torch's profiler, per row: its table (top operations and kernels) and a gzipped Chrome trace in DIR, and the kernels
-launched and the dtype casts (aten::_to_copy, aten::copy_) counted beside the results (the issue's H200 profile,
-reproduced; not with --opt-compile).
+(made by our sampler), the same initial noise (drawn where ours draws it: randn_source), CFG 7; with
+--diffusers-same-flags its pipeline also gets what --opt-channelslast and --opt-compile give ours (channels-last UNet
+and VAE; its UNet under torch.compile in the same mode), otherwise it runs as diffusers' defaults do. After a warm-up
+each is run --repeats times (ours, then diffusers, each for its own peak memory) and the medians compared (seconds
+per image). Beside them: the bare UNet's time for the same steps (the floor of any loop around it), the FLOPs of one
+image (torch's FLOP counter) over a measured matmul peak (the physical limit), first-load times (ours: until the
+model is ready; the sha256 of a file never hashed before runs in the background and is waited for, untimed, before
+diffusers' load is timed), peak device memory (each one's own: the other's weights, resident meanwhile, left out),
+and the mean pixel difference between the two images (deterministic samplers only), and what each launches: the
+tensor operations dispatched per sampling step (on a GPU about one kernel each; autocast's casts included) and the
+host syncs per image (.item() and the like), counted by the same generation at --steps and at twice as many (not with
+--opt-compile: a compiled UNet's kernels are not dispatched one by one). Target (not --tiny): ours <= 1.0 x diffusers
+on every row; the exit status is 1 when one misses it. --profile DIR: one generation of each under torch's profiler,
+per row: its table (top operations and kernels) and a gzipped Chrome trace in DIR, and the kernels launched and the
+dtype casts (aten::_to_copy, aten::copy_) counted beside the results (the issue's H200 profile, reproduced; not with
+--opt-compile).
 """
 
 import argparse
@@ -246,7 +247,7 @@ def same_noise_and_scheduler(model, row: Row, size: int, seed: int):
 
     factor = model.vae_scale_factor
     noise = rng.ImageRNG((model.latent_channels, size // factor, size // factor), [seed + i for i in range(row.batch)],
-                         device=processing._noise_device(shared.opts)).next()
+                         device=processing.noise_device(shared.opts)).next()
     name, schedule = sd_samplers.get_sampler_and_scheduler(row.sampler, None)
     sampler = sd_samplers.create_sampler(name, model)
     sampler.scheduler_label = schedule

@@ -52,6 +52,7 @@ opt_C = 4
 opt_f = 8
 _console_progress_bar: contextvars.ContextVar[tqdm | None] = contextvars.ContextVar("console progress bar",
                                                                                   default=None)
+brownian_noise.install(lambda: options_for().randn_source)  # a job's own options in its context
 
 
 def _extra_networks_key(p, network_data: dict | None) -> tuple | None:
@@ -498,7 +499,7 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         self.rng = rng.ImageRNG(samples.shape[1:], self.seeds, subseeds=self.subseeds,
                                 subseed_strength=self.subseed_strength, seed_resize_from_h=self.seed_resize_from_h,
                                 seed_resize_from_w=self.seed_resize_from_w, latent_factor=factor,
-                                eta_noise_seed_delta=options.eta_noise_seed_delta, device=_noise_device(options),
+                                eta_noise_seed_delta=options.eta_noise_seed_delta, device=noise_device(options),
                                 to_device=model.device)
         del model  # a refiner taking over in this pass frees it
         noise = self.rng.next()
@@ -643,7 +644,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             self.nmask = latmask.to(model.device, dtype=self.init_latent.dtype)
             if self.inpainting_fill == 2:
                 fill_rng = rng.ImageRNG(self.init_latent.shape[1:], all_seeds[:self.init_latent.shape[0]],
-                                        device=_noise_device(options), to_device=model.device)
+                                        device=noise_device(options), to_device=model.device)
                 self.init_latent = self.init_latent * self.mask + fill_rng.first() * self.nmask
             elif self.inpainting_fill == 3:
                 self.init_latent = self.init_latent * self.mask
@@ -832,10 +833,7 @@ def _wait_for_model_hash(p) -> None:
     refiner.name_with_hash(p, interrupted)
 
 
-brownian_noise.install(lambda: options_for().randn_source)  # a job's own options in its context
-
-
-def _noise_device(options) -> torch.device:
+def noise_device(options) -> torch.device:
     return devices.cpu if options.randn_source == "CPU" else devices.device
 
 
@@ -1021,7 +1019,7 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             latent_shape = (p.sd_model.latent_channels, p.height // factor, p.width // factor)
             p.rng = rng.ImageRNG(latent_shape, p.seeds, subseeds=p.subseeds, subseed_strength=p.subseed_strength,
                                  seed_resize_from_h=p.seed_resize_from_h, seed_resize_from_w=p.seed_resize_from_w,
-                                 latent_factor=factor, device=_noise_device(options),
+                                 latent_factor=factor, device=noise_device(options),
                                  eta_noise_seed_delta=options.eta_noise_seed_delta, to_device=p.sd_model.device)
             _run_scripts(p, "before_process_batch", batch_number=n, prompts=p.prompts, seeds=p.seeds,
                          subseeds=p.subseeds)

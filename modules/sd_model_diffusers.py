@@ -228,10 +228,8 @@ class DiffusersStableDiffusion(torch.nn.Module):
         """The UNet's prediction for x, in x's dtype: without autocast, latents and conditioning in another dtype than
         the UNet's (fp32 sampling over a 16-bit UNet, --upcast-sampling) are cast at its boundary."""
         dtype = self.unet.dtype
-        if torch.is_autocast_enabled(x.device.type):  # autocast chooses the dtype inside; the sampler keeps x's
+        if x.dtype == dtype or torch.is_autocast_enabled(x.device.type):  # autocast chooses the dtype inside
             return self._unet(x, t, cond).to(x.dtype)
-        if x.dtype == dtype:
-            return self._unet(x, t, cond)
         return self._unet(x.to(dtype), t, _cast_cond(cond, dtype)).to(x.dtype)
 
     def _unet(self, x: torch.Tensor, t, cond) -> torch.Tensor:
